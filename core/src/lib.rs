@@ -1,0 +1,29 @@
+//! # logspine-core
+//!
+//! The engine of Logspine: "every database is a log plus indexes", made runnable.
+//!
+//! This crate is sans-IO and deterministic (DESIGN.md, principle 2): no clock, no OS
+//! randomness, no threads, no `std::fs`, no web APIs. Bytes go through the [`Storage`]
+//! trait, time arrives as ticks ([`SimDisk::advance`]), randomness comes from a seeded
+//! [`Rng`]. It builds for `wasm32-unknown-unknown` with no imports at all (CI checks the
+//! import section of `examples/wasm_probe.rs`).
+//!
+//! * [`storage`]: the page-cache-over-a-disk contract every backend implements.
+//! * [`sim_disk`]: the simulated disk: sync latency, crashes, torn writes, bit rot.
+//! * [`log`]: the one append-only `Log` every layer reuses.
+//! * [`conformance`]: the suite every `Storage` implementation must pass.
+
+pub mod conformance;
+pub mod crc32c;
+pub mod log;
+pub mod rng;
+pub mod sim_disk;
+pub mod storage;
+
+pub use log::{
+    LogConfig, Log, LogError, LogScan, LogStop, Lsn, Record, RecoveryPolicy, RecoveryReport,
+    SegmentInfo, StopReason,
+};
+pub use rng::Rng;
+pub use sim_disk::{CrashReport, SimDisk, SimDiskConfig, SyncLatency, TornWrite};
+pub use storage::{Storage, StorageError, StorageStats, SyncCompletion, SyncId};

@@ -38,7 +38,9 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut cx = Context::from_waker(Waker::noop());
     match future.as_mut().poll(&mut cx) {
         Poll::Ready(out) => out,
-        Poll::Pending => panic!("block_on: the future waited; use an async executor for this harness"),
+        Poll::Pending => {
+            panic!("block_on: the future waited; use an async executor for this harness")
+        }
     }
 }
 
@@ -100,7 +102,11 @@ async fn sync_and_settle<H: Harness>(h: &mut H, s: &mut H::S) -> Vec<SyncComplet
         done.iter().all(|c| c.result.is_ok()),
         "rule: syncs succeed on a healthy backend: {done:?}"
     );
-    assert_eq!(s.syncs_in_flight(), 0, "rule: nothing in flight after settle + drain");
+    assert_eq!(
+        s.syncs_in_flight(),
+        0,
+        "rule: nothing in flight after settle + drain"
+    );
     done
 }
 
@@ -131,22 +137,41 @@ pub async fn basic_reads_and_writes<H: Harness>(h: &mut H) {
     s.write("a", 0, b"hello").unwrap();
     assert_eq!(whole(&s, "a"), b"hello", "rule: a write is visible at once");
     s.write("a", 8, b"xy").unwrap();
-    assert_eq!(whole(&s, "a"), b"hello\0\0\0xy", "rule: a gap reads as zeros");
+    assert_eq!(
+        whole(&s, "a"),
+        b"hello\0\0\0xy",
+        "rule: a gap reads as zeros"
+    );
     s.write("a", 1, b"EL").unwrap();
-    assert_eq!(read_vec(&s, "a", 0, 5), b"hELlo", "rule: overwrite in place");
+    assert_eq!(
+        read_vec(&s, "a", 0, 5),
+        b"hELlo",
+        "rule: overwrite in place"
+    );
     assert_eq!(s.len("a").unwrap(), 10);
     let mut buf = [0u8; 4];
     assert!(
-        matches!(s.read("a", 8, &mut buf), Err(StorageError::OutOfRange { file_len: 10, .. })),
+        matches!(
+            s.read("a", 8, &mut buf),
+            Err(StorageError::OutOfRange { file_len: 10, .. })
+        ),
         "rule: a read past the end is OutOfRange"
     );
     assert!(
-        matches!(s.read("a", u64::MAX, &mut buf), Err(StorageError::OutOfRange { .. })),
+        matches!(
+            s.read("a", u64::MAX, &mut buf),
+            Err(StorageError::OutOfRange { .. })
+        ),
         "rule: an offset overflow is OutOfRange, not a panic"
     );
-    s.read("a", 10, &mut []).expect("rule: an empty read at the end is fine");
+    s.read("a", 10, &mut [])
+        .expect("rule: an empty read at the end is fine");
     s.write("a", 3, b"").unwrap();
-    assert_eq!(s.len("a").unwrap(), 10, "rule: an empty write changes nothing");
+    assert_eq!(
+        s.len("a").unwrap(),
+        10,
+        "rule: an empty write changes nothing"
+    );
 }
 
 /// Names are checked; listing is sorted and complete.
@@ -173,17 +198,30 @@ pub async fn names_and_listing<H: Harness>(h: &mut H) {
 pub async fn set_len_and_delete<H: Harness>(h: &mut H) {
     let mut s = h.fresh().await;
     s.set_len("e", 0).unwrap();
-    assert_eq!(s.len("e").unwrap(), 0, "rule: set_len creates an empty file");
+    assert_eq!(
+        s.len("e").unwrap(),
+        0,
+        "rule: set_len creates an empty file"
+    );
     s.write("f", 0, b"abcdef").unwrap();
     s.set_len("f", 3).unwrap();
     assert_eq!(whole(&s, "f"), b"abc", "rule: set_len truncates");
     s.set_len("f", 6).unwrap();
-    assert_eq!(whole(&s, "f"), b"abc\0\0\0", "rule: set_len zero-extends, old bytes gone");
+    assert_eq!(
+        whole(&s, "f"),
+        b"abc\0\0\0",
+        "rule: set_len zero-extends, old bytes gone"
+    );
     s.delete("f").unwrap();
     assert!(!s.exists("f"), "rule: delete removes");
-    s.delete("f").expect("rule: deleting a missing file is fine");
+    s.delete("f")
+        .expect("rule: deleting a missing file is fine");
     s.write("f", 2, b"z").unwrap();
-    assert_eq!(whole(&s, "f"), b"\0\0z", "rule: a deleted file comes back empty");
+    assert_eq!(
+        whole(&s, "f"),
+        b"\0\0z",
+        "rule: a deleted file comes back empty"
+    );
 }
 
 /// Sync ids increase; completions come in issue order; nothing is lost or repeated.
@@ -194,12 +232,18 @@ pub async fn sync_ids_and_completion_order<H: Harness>(h: &mut H) {
         s.write("f", u64::from(i), &[i]).unwrap();
         ids.push(s.sync().unwrap());
     }
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "rule: sync ids increase");
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "rule: sync ids increase"
+    );
     assert!(s.syncs_in_flight() >= 1, "rule: issued syncs are in flight");
     h.settle(&mut s).await;
     let got: Vec<_> = s.take_completions().into_iter().map(|c| c.id).collect();
     assert_eq!(got, ids, "rule: every sync completes once, in issue order");
-    assert!(s.take_completions().is_empty(), "rule: completions are drained once");
+    assert!(
+        s.take_completions().is_empty(),
+        "rule: completions are drained once"
+    );
     assert_eq!(s.syncs_in_flight(), 0);
 }
 
@@ -215,9 +259,17 @@ pub async fn durability_across_crash<H: Harness>(h: &mut H) {
     s.write("a", 3, b"+").unwrap();
     sync_and_settle(h, &mut s).await;
     let s = h.crash(s).await;
-    assert_eq!(whole(&s, "a"), b"one+", "rule: synced writes survive a crash");
+    assert_eq!(
+        whole(&s, "a"),
+        b"one+",
+        "rule: synced writes survive a crash"
+    );
     assert_eq!(whole(&s, "b"), b"two", "rule: a sync covers every file");
-    assert_eq!(s.len("empty").unwrap(), 0, "rule: a synced empty file survives");
+    assert_eq!(
+        s.len("empty").unwrap(),
+        0,
+        "rule: a synced empty file survives"
+    );
     assert!(!s.exists("gone"), "rule: a synced delete survives");
     assert_eq!(s.list(), vec!["a", "b", "empty"]);
 }
@@ -232,7 +284,11 @@ pub async fn unsynced_changes_are_lost<H: Harness>(h: &mut H) {
     s.write("new", 0, b"n").unwrap();
     s.delete("keep").unwrap();
     let s = h.crash(s).await;
-    assert_eq!(whole(&s, "a"), b"durable", "rule: an unsynced overwrite is lost");
+    assert_eq!(
+        whole(&s, "a"),
+        b"durable",
+        "rule: an unsynced overwrite is lost"
+    );
     assert!(!s.exists("new"), "rule: an unsynced file is lost");
     assert_eq!(whole(&s, "keep"), b"k", "rule: an unsynced delete is lost");
 }
@@ -240,7 +296,9 @@ pub async fn unsynced_changes_are_lost<H: Harness>(h: &mut H) {
 /// Files spanning many backend chunks: partial overwrites, shrink then grow.
 pub async fn large_files_and_partial_overwrites<H: Harness>(h: &mut H) {
     let mut s = h.fresh().await;
-    let big: Vec<u8> = (0..100_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let big: Vec<u8> = (0..100_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     s.write("big", 0, &big).unwrap();
     sync_and_settle(h, &mut s).await;
     s.write("big", 4090, &[0xAB; 20]).unwrap();
@@ -254,7 +312,10 @@ pub async fn large_files_and_partial_overwrites<H: Harness>(h: &mut H) {
     let got = whole(&s, "big");
     assert_eq!(got.len(), want.len(), "rule: length survives");
     let first_diff = got.iter().zip(&want).position(|(a, b)| a != b);
-    assert_eq!(first_diff, None, "rule: large file contents survive exactly");
+    assert_eq!(
+        first_diff, None,
+        "rule: large file contents survive exactly"
+    );
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ pub mod sim_disk;
 pub mod storage;
 
 pub use log::{
-    LogConfig, Log, LogError, LogScan, LogStop, Lsn, Record, RecoveryPolicy, RecoveryReport,
+    Log, LogConfig, LogError, LogScan, LogStop, Lsn, Record, RecoveryPolicy, RecoveryReport,
     SegmentInfo, StopReason,
 };
 pub use rng::Rng;

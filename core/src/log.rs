@@ -198,7 +198,10 @@ impl fmt::Display for StopReason {
                 "{len} zero bytes where a record should start (a write that never finished)"
             ),
             StopReason::LengthTooLarge { len, max } => {
-                write!(f, "length field says {len} bytes, over the {max}-byte limit")
+                write!(
+                    f,
+                    "length field says {len} bytes, over the {max}-byte limit"
+                )
             }
             StopReason::TornPayload { need, have } => {
                 write!(f, "torn record: needs {need} bytes, only {have} present")
@@ -286,10 +289,7 @@ impl RecoveryReport {
                     if s.truncated_bytes == 1 { "" } else { "s" }
                 );
                 if !s.removed_segments.is_empty() {
-                    out.push_str(&format!(
-                        " and removed {}",
-                        s.removed_segments.join(", ")
-                    ));
+                    out.push_str(&format!(" and removed {}", s.removed_segments.join(", ")));
                 }
                 out.push('.');
                 out
@@ -439,7 +439,9 @@ pub fn decode_frame(bytes: &[u8], expected: Lsn, max_record_bytes: u32) -> Decod
     }
     let len = u64::from(u32::from_le_bytes(bytes[0..4].try_into().expect("4 bytes")));
     let stored = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
-    let lsn = Lsn(u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")));
+    let lsn = Lsn(u64::from_le_bytes(
+        bytes[8..16].try_into().expect("8 bytes"),
+    ));
     if len > u64::from(max_record_bytes) {
         return Decoded::Bad(StopReason::LengthTooLarge {
             len,
@@ -591,8 +593,8 @@ impl Log {
                         Decoded::Frame { .. }
                     )
             });
-            let gap_with_data = matches!(reason, StopReason::SegmentGap { .. })
-                && !contents[i].is_empty();
+            let gap_with_data =
+                matches!(reason, StopReason::SegmentGap { .. }) && !contents[i].is_empty();
             let valid_after = later_valid_in_segment || later_valid_segment || gap_with_data;
             if valid_after && config.recovery == RecoveryPolicy::TruncateTornTail {
                 return Err(LogError::Corrupt {
@@ -923,7 +925,11 @@ impl Log {
 
     /// Drops every record and restarts the log empty at `next` (a Raft follower that
     /// installed a snapshot past its whole log).
-    pub fn reset<S: Storage + ?Sized>(&mut self, storage: &mut S, next: Lsn) -> Result<(), LogError> {
+    pub fn reset<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        next: Lsn,
+    ) -> Result<(), LogError> {
         let file = segment_name(&self.config.name, next.0);
         let old: Vec<String> = self.segments.iter().map(|s| s.file.clone()).collect();
         storage.set_len(&file, 0)?;
@@ -953,13 +959,18 @@ impl Log {
                 Some(s.base),
                 "segment file name does not match its base"
             );
-            assert!(s.offsets.first().is_none_or(|&o| o == 0), "first frame not at 0");
+            assert!(
+                s.offsets.first().is_none_or(|&o| o == 0),
+                "first frame not at 0"
+            );
             assert!(
                 s.offsets.windows(2).all(|w| w[0] + HEADER_BYTES <= w[1]),
                 "frame offsets not increasing"
             );
             assert!(
-                s.offsets.last().is_none_or(|&o| o + HEADER_BYTES <= s.bytes),
+                s.offsets
+                    .last()
+                    .is_none_or(|&o| o + HEADER_BYTES <= s.bytes),
                 "last frame past the segment end"
             );
         }
@@ -970,7 +981,9 @@ impl Log {
             self.durable_next
         );
         assert!(
-            self.pending_syncs.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
+            self.pending_syncs
+                .windows(2)
+                .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
             "pending sync marks out of order"
         );
         assert!(
@@ -997,7 +1010,10 @@ impl<S: Storage + ?Sized> Iterator for LogScan<'_, S> {
         }
         let lsn = self.next;
         self.next = lsn.next();
-        let item = self.log.read(self.storage, lsn).map(|payload| Record { lsn, payload });
+        let item = self
+            .log
+            .read(self.storage, lsn)
+            .map(|payload| Record { lsn, payload });
         if item.is_err() {
             // Stop after an error: what follows a bad record cannot be trusted in order.
             self.next = self.end;

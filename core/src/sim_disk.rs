@@ -97,9 +97,18 @@ impl Default for SimDiskConfig {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Op {
-    Write { file: String, offset: u64, data: Vec<u8> },
-    SetLen { file: String, len: u64 },
-    Delete { file: String },
+    Write {
+        file: String,
+        offset: u64,
+        data: Vec<u8>,
+    },
+    SetLen {
+        file: String,
+        len: u64,
+    },
+    Delete {
+        file: String,
+    },
 }
 
 impl Op {
@@ -115,7 +124,10 @@ impl Op {
                 buf[start..end].copy_from_slice(data);
             }
             Op::SetLen { file, len } => {
-                image.entry(file.clone()).or_default().resize(to_usize(*len), 0);
+                image
+                    .entry(file.clone())
+                    .or_default()
+                    .resize(to_usize(*len), 0);
             }
             Op::Delete { file } => {
                 image.remove(file);
@@ -368,7 +380,10 @@ impl SimDisk {
     pub fn validate(&self) {
         let mut prev: Option<&PendingSync> = None;
         for p in &self.pending {
-            assert!(p.covers <= self.ops.len(), "sync covers more ops than queued");
+            assert!(
+                p.covers <= self.ops.len(),
+                "sync covers more ops than queued"
+            );
             assert!(p.complete_at > self.now, "a due sync was not completed");
             if let Some(q) = prev {
                 assert!(q.id < p.id, "syncs out of issue order");
@@ -381,7 +396,10 @@ impl SimDisk {
         for op in &self.ops {
             op.apply(&mut image);
         }
-        assert!(image == self.live, "durable image + pending ops != live image");
+        assert!(
+            image == self.live,
+            "durable image + pending ops != live image"
+        );
     }
 
     fn push(&mut self, op: Op) {
@@ -613,7 +631,8 @@ mod tests {
         let run = |seed| {
             let mut d = SimDisk::new(SimDiskConfig::default(), seed);
             for i in 0..20u64 {
-                d.write("f", i * 100, &[u8::try_from(i).unwrap(); 300]).unwrap();
+                d.write("f", i * 100, &[u8::try_from(i).unwrap(); 300])
+                    .unwrap();
                 if i % 3 == 0 {
                     d.sync().unwrap();
                 }

@@ -63,7 +63,9 @@ pub enum StorageError {
         file: String,
     },
     /// A read asked for bytes past the end of the file.
-    #[error("read of {len} bytes at offset {offset} of {file:?} runs past its end ({file_len} bytes)")]
+    #[error(
+        "read of {len} bytes at offset {offset} of {file:?} runs past its end ({file_len} bytes)"
+    )]
     OutOfRange {
         /// The file read.
         file: String,

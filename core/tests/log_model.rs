@@ -98,11 +98,19 @@ fn drain(disk: &mut SimDisk, log: &mut Log, model: &mut Model) {
 fn check_contents(disk: &SimDisk, log: &Log, model: &Model) -> Result<(), String> {
     let first = log.first_lsn().0;
     let next = log.next_lsn().0;
-    check!(next == model.records.len() as u64, "log ends at {next}, model at {}", model.records.len());
+    check!(
+        next == model.records.len() as u64,
+        "log ends at {next}, model at {}",
+        model.records.len()
+    );
     let mut expect = first;
     for rec in log.scan(disk, log.first_lsn()).map_err(|e| e.to_string())? {
         let rec = rec.map_err(|e| format!("scan: {e}"))?;
-        check!(rec.lsn.0 == expect, "scan gave {} expecting {expect}", rec.lsn);
+        check!(
+            rec.lsn.0 == expect,
+            "scan gave {} expecting {expect}",
+            rec.lsn
+        );
         check!(
             rec.payload == model.records[usize::try_from(expect).unwrap()],
             "payload at {} differs",
@@ -110,10 +118,16 @@ fn check_contents(disk: &SimDisk, log: &Log, model: &Model) -> Result<(), String
         );
         expect += 1;
     }
-    check!(expect == next, "scan stopped at {expect}, log ends at {next}");
+    check!(
+        expect == next,
+        "scan stopped at {expect}, log ends at {next}"
+    );
     if first > 0 {
         check!(
-            matches!(log.read(disk, Lsn(first - 1)), Err(LogError::Compacted { .. })),
+            matches!(
+                log.read(disk, Lsn(first - 1)),
+                Err(LogError::Compacted { .. })
+            ),
             "trimmed record still readable"
         );
     }
@@ -121,21 +135,37 @@ fn check_contents(disk: &SimDisk, log: &Log, model: &Model) -> Result<(), String
 }
 
 /// Runs one model; returns a description of the first divergence.
-fn run_model(seed: u64, ops: &[Op], disk_cfg: SimDiskConfig, log_cfg: LogConfig) -> Result<(), String> {
+fn run_model(
+    seed: u64,
+    ops: &[Op],
+    disk_cfg: SimDiskConfig,
+    log_cfg: LogConfig,
+) -> Result<(), String> {
     let mut disk = SimDisk::new(disk_cfg, seed);
     let (mut log, report) = Log::open(&mut disk, log_cfg.clone()).map_err(|e| e.to_string())?;
-    check!(report.records == 0 && report.stop.is_none(), "fresh log not empty: {report:?}");
-    let mut model = Model { records: Vec::new(), acked: 0 };
+    check!(
+        report.records == 0 && report.stop.is_none(),
+        "fresh log not empty: {report:?}"
+    );
+    let mut model = Model {
+        records: Vec::new(),
+        acked: 0,
+    };
     for (step, op) in ops.iter().enumerate() {
         let ctx = |m: String| format!("step {step} ({op:?}): {m}");
         match op {
             Op::Append(p) => {
                 let lsn = log.append(&mut disk, p).map_err(|e| ctx(e.to_string()))?;
-                check!(lsn.0 == model.records.len() as u64, "{}", ctx(format!("append gave {lsn}")));
+                check!(
+                    lsn.0 == model.records.len() as u64,
+                    "{}",
+                    ctx(format!("append gave {lsn}"))
+                );
                 model.records.push(p.clone());
             }
             Op::Sync => {
-                log.request_sync(&mut disk).map_err(|e| ctx(e.to_string()))?;
+                log.request_sync(&mut disk)
+                    .map_err(|e| ctx(e.to_string()))?;
             }
             Op::Advance(t) => {
                 disk.advance(*t);
@@ -154,21 +184,39 @@ fn run_model(seed: u64, ops: &[Op], disk_cfg: SimDiskConfig, log_cfg: LogConfig)
                 check!(
                     next >= model.acked,
                     "{}",
-                    ctx(format!("lost acknowledged records: recovered up to {next}, acked {}", model.acked))
+                    ctx(format!(
+                        "lost acknowledged records: recovered up to {next}, acked {}",
+                        model.acked
+                    ))
                 );
                 check!(
                     next <= model.records.len() as u64,
                     "{}",
-                    ctx(format!("recovered {next} records, only {} written", model.records.len()))
+                    ctx(format!(
+                        "recovered {next} records, only {} written",
+                        model.records.len()
+                    ))
                 );
                 if matches!(op, Op::Reopen) {
-                    check!(report.stop.is_none(), "{}", ctx(format!("clean reopen stopped: {}", report.describe())));
-                    check!(log.first_lsn().0 == before_first, "{}", ctx("reopen moved first lsn".into()));
+                    check!(
+                        report.stop.is_none(),
+                        "{}",
+                        ctx(format!("clean reopen stopped: {}", report.describe()))
+                    );
+                    check!(
+                        log.first_lsn().0 == before_first,
+                        "{}",
+                        ctx("reopen moved first lsn".into())
+                    );
                 }
                 model.records.truncate(usize::try_from(next).unwrap());
                 if matches!(op, Op::Crash) {
                     // Everything that survived a crash is on the platter.
-                    check!(log.durable_next().0 == next, "{}", ctx("recovered records not durable".into()));
+                    check!(
+                        log.durable_next().0 == next,
+                        "{}",
+                        ctx("recovered records not durable".into())
+                    );
                     model.acked = next;
                 } else {
                     // A reopen changes nothing on disk; the log may now know more than the
@@ -180,20 +228,31 @@ fn run_model(seed: u64, ops: &[Op], disk_cfg: SimDiskConfig, log_cfg: LogConfig)
             Op::TrimPrefix(k) => {
                 let len = model.records.len() as u64;
                 let before = log.first_lsn().0 + k % (len - log.first_lsn().0 + 1);
-                log.trim_prefix(&mut disk, Lsn(before)).map_err(|e| ctx(e.to_string()))?;
-                check!(log.first_lsn().0 <= before, "{}", ctx("trimmed past the request".into()));
+                log.trim_prefix(&mut disk, Lsn(before))
+                    .map_err(|e| ctx(e.to_string()))?;
+                check!(
+                    log.first_lsn().0 <= before,
+                    "{}",
+                    ctx("trimmed past the request".into())
+                );
             }
             Op::TruncateSuffixDurably(n) => {
                 let first = log.first_lsn().0;
                 let len = model.records.len() as u64;
                 let from = len.saturating_sub(*n).max(first);
-                log.truncate_suffix(&mut disk, Lsn(from)).map_err(|e| ctx(e.to_string()))?;
+                log.truncate_suffix(&mut disk, Lsn(from))
+                    .map_err(|e| ctx(e.to_string()))?;
                 model.records.truncate(usize::try_from(from).unwrap());
                 model.acked = model.acked.min(from);
-                log.request_sync(&mut disk).map_err(|e| ctx(e.to_string()))?;
+                log.request_sync(&mut disk)
+                    .map_err(|e| ctx(e.to_string()))?;
                 disk.settle();
                 drain(&mut disk, &mut log, &mut model);
-                check!(log.durable_next().0 == from, "{}", ctx("truncation not durable after settle".into()));
+                check!(
+                    log.durable_next().0 == from,
+                    "{}",
+                    ctx("truncation not durable after settle".into())
+                );
             }
             Op::ReadBack => check_contents(&disk, &log, &model).map_err(ctx)?,
         }
@@ -208,7 +267,11 @@ fn run_model(seed: u64, ops: &[Op], disk_cfg: SimDiskConfig, log_cfg: LogConfig)
         check!(
             log.durable_next() == log.first_lsn() || recovered.next_lsn() >= log.durable_next(),
             "{}",
-            ctx(format!("claimed durable up to {}, a crash kept only {}", log.durable_next(), recovered.next_lsn()))
+            ctx(format!(
+                "claimed durable up to {}, a crash kept only {}",
+                log.durable_next(),
+                recovered.next_lsn()
+            ))
         );
     }
     check_contents(&disk, &log, &model)
@@ -247,12 +310,22 @@ fn seeded_model_runs() {
         }
         return;
     }
-    let default = if cfg!(target_arch = "wasm32") { 300 } else { 3000 };
+    let default = if cfg!(target_arch = "wasm32") {
+        300
+    } else {
+        3000
+    };
     let seeds = env_u64("LOGSPINE_SEEDS").unwrap_or(default);
     for seed in 0..seeds {
         #[cfg(not(target_arch = "wasm32"))]
-        let result = std::panic::catch_unwind(|| run_seed(seed))
-            .unwrap_or_else(|p| Err(format!("panicked: {:?}", p.downcast_ref::<String>().map(String::as_str).or(p.downcast_ref::<&str>().copied()))));
+        let result = std::panic::catch_unwind(|| run_seed(seed)).unwrap_or_else(|p| {
+            Err(format!(
+                "panicked: {:?}",
+                p.downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or(p.downcast_ref::<&str>().copied())
+            ))
+        });
         #[cfg(target_arch = "wasm32")]
         let result = run_seed(seed);
         if let Err(e) = result {
@@ -279,7 +352,12 @@ fn seeds_are_deterministic() {
         disk.crash();
         disk.list()
             .into_iter()
-            .map(|f| (f.clone(), logspine_core::storage::read_all(&disk, &f).unwrap()))
+            .map(|f| {
+                (
+                    f.clone(),
+                    logspine_core::storage::read_all(&disk, &f).unwrap(),
+                )
+            })
             .collect::<Vec<_>>()
     };
     assert_eq!(image(5), image(5));

@@ -61,7 +61,10 @@ fn image(d: &SimDisk) -> Vec<(String, Vec<u8>)> {
 fn case_a_clean_end_and_durability_tracking() {
     let mut d = disk();
     let (mut log, report) = Log::open(&mut d, LogConfig::new("wal")).unwrap();
-    assert_eq!(report.describe(), "Recovered no records from 1 segment; the log ended cleanly.");
+    assert_eq!(
+        report.describe(),
+        "Recovered no records from 1 segment; the log ended cleanly."
+    );
     for i in 0..5 {
         log.append(&mut d, format!("rec-{i}").as_bytes()).unwrap();
     }
@@ -72,10 +75,17 @@ fn case_a_clean_end_and_durability_tracking() {
     let done = d.take_completions();
     assert_eq!(done[0].id, id);
     log.handle_sync_completion(&done[0]);
-    assert_eq!(log.durable_next(), Lsn(5), "the sync covers what came before it only");
+    assert_eq!(
+        log.durable_next(),
+        Lsn(5),
+        "the sync covers what came before it only"
+    );
     d.crash();
     let (log, report) = Log::open(&mut d, LogConfig::new("wal")).unwrap();
-    assert_eq!(payloads(&d, &log), ["rec-0", "rec-1", "rec-2", "rec-3", "rec-4"]);
+    assert_eq!(
+        payloads(&d, &log),
+        ["rec-0", "rec-1", "rec-2", "rec-3", "rec-4"]
+    );
     assert_eq!(report.stop, None);
     assert_eq!(
         report.describe(),
@@ -87,15 +97,25 @@ fn case_a_clean_end_and_durability_tracking() {
 fn case_b_segments_roll_and_recover_across_files() {
     let (mut d, cfg) = durable_log(40, 100);
     let (log, report) = Log::open(&mut d, cfg).unwrap();
-    assert!(report.segments > 5, "expected many segments, got {}", report.segments);
+    assert!(
+        report.segments > 5,
+        "expected many segments, got {}",
+        report.segments
+    );
     assert_eq!(report.records, 40);
     assert_eq!(payloads(&d, &log).len(), 40);
     assert_eq!(
-        log.scan(&d, Lsn(37)).unwrap().map(|r| r.unwrap().lsn.0).collect::<Vec<_>>(),
+        log.scan(&d, Lsn(37))
+            .unwrap()
+            .map(|r| r.unwrap().lsn.0)
+            .collect::<Vec<_>>(),
         [37, 38, 39]
     );
     for s in log.segments() {
-        assert!(s.bytes <= 100 || s.records == 1, "segment {s:?} over its limit");
+        assert!(
+            s.bytes <= 100 || s.records == 1,
+            "segment {s:?} over its limit"
+        );
     }
 }
 
@@ -107,17 +127,29 @@ fn case_c_segment_gap_in_the_middle_is_corruption_not_truncation() {
     let before = image(&d);
     let err = Log::open(&mut d, cfg.clone()).unwrap_err();
     assert!(
-        matches!(err, LogError::Corrupt { reason: StopReason::SegmentGap { .. }, .. }),
+        matches!(
+            err,
+            LogError::Corrupt {
+                reason: StopReason::SegmentGap { .. },
+                ..
+            }
+        ),
         "{err}"
     );
     assert_eq!(image(&d), before, "a refused recovery changes nothing");
     // Salvage mode keeps what is before the gap and says it dropped valid data.
-    let salvage = LogConfig { recovery: RecoveryPolicy::TruncateAtFirstBadRecord, ..cfg };
+    let salvage = LogConfig {
+        recovery: RecoveryPolicy::TruncateAtFirstBadRecord,
+        ..cfg
+    };
     let (log, report) = Log::open(&mut d, salvage).unwrap();
     let stop = report.stop.unwrap();
     assert!(stop.valid_data_dropped);
     assert!(!stop.removed_segments.is_empty());
-    assert_eq!(log.next_lsn().0, log.segments().last().unwrap().base_lsn.0 + log.segments().last().unwrap().records);
+    assert_eq!(
+        log.next_lsn().0,
+        log.segments().last().unwrap().base_lsn.0 + log.segments().last().unwrap().records
+    );
     assert_eq!(payloads(&d, &log).len() as u64, log.next_lsn().0);
 }
 
@@ -128,7 +160,10 @@ fn append_raw(d: &mut SimDisk, file: &str, bytes: &[u8]) {
 
 fn reopen_expect_stop(d: &mut SimDisk, cfg: &LogConfig) -> (Log, logspine_core::LogStop) {
     let (log, report) = Log::open(d, cfg.clone()).unwrap();
-    let stop = report.stop.clone().expect("recovery should have stopped early");
+    let stop = report
+        .stop
+        .clone()
+        .expect("recovery should have stopped early");
     assert!(report.describe().contains(&stop.reason.to_string()));
     (log, stop)
 }
@@ -165,7 +200,9 @@ fn case_g_length_over_limit() {
     f[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
     append_raw(&mut d, SEG0, &f);
     let (_, stop) = reopen_expect_stop(&mut d, &cfg);
-    assert!(matches!(stop.reason, StopReason::LengthTooLarge { len, .. } if len == u64::from(u32::MAX)));
+    assert!(
+        matches!(stop.reason, StopReason::LengthTooLarge { len, .. } if len == u64::from(u32::MAX))
+    );
 }
 
 #[test]
@@ -174,7 +211,13 @@ fn case_h_torn_payload() {
     let f = encode_frame(Lsn(3), &[7; 100]);
     append_raw(&mut d, SEG0, &f[..60]);
     let (_, stop) = reopen_expect_stop(&mut d, &cfg);
-    assert_eq!(stop.reason, StopReason::TornPayload { need: 116, have: 60 });
+    assert_eq!(
+        stop.reason,
+        StopReason::TornPayload {
+            need: 116,
+            have: 60
+        }
+    );
 }
 
 #[test]
@@ -199,7 +242,12 @@ fn case_i_checksum_mismatch_in_the_middle_is_refused_then_salvaged() {
     let before = image(&d);
     let err = Log::open(&mut d, cfg.clone()).unwrap_err();
     match &err {
-        LogError::Corrupt { offset, lsn, reason: StopReason::ChecksumMismatch { .. }, .. } => {
+        LogError::Corrupt {
+            offset,
+            lsn,
+            reason: StopReason::ChecksumMismatch { .. },
+            ..
+        } => {
             assert_eq!((*offset, *lsn), (21, Lsn(1)));
         }
         other => panic!("expected mid-log corruption, got {other}"),
@@ -207,7 +255,10 @@ fn case_i_checksum_mismatch_in_the_middle_is_refused_then_salvaged() {
     assert!(err.to_string().contains("valid records follow"), "{err}");
     assert_eq!(image(&d), before, "nothing durable was touched");
     // The same damage read through an open log is a typed error too.
-    let salvage = LogConfig { recovery: RecoveryPolicy::TruncateAtFirstBadRecord, ..cfg };
+    let salvage = LogConfig {
+        recovery: RecoveryPolicy::TruncateAtFirstBadRecord,
+        ..cfg
+    };
     let (log, stop) = reopen_expect_stop(&mut d, &salvage);
     assert!(stop.valid_data_dropped);
     assert_eq!(payloads(&d, &log), ["rec-0"]);
@@ -218,7 +269,13 @@ fn case_j_lsn_mismatch() {
     let (mut d, cfg) = durable_log(3, 4096);
     append_raw(&mut d, SEG0, &encode_frame(Lsn(9), b"stale"));
     let (_, stop) = reopen_expect_stop(&mut d, &cfg);
-    assert_eq!(stop.reason, StopReason::LsnMismatch { expected: Lsn(3), found: Lsn(9) });
+    assert_eq!(
+        stop.reason,
+        StopReason::LsnMismatch {
+            expected: Lsn(3),
+            found: Lsn(9)
+        }
+    );
 }
 
 #[test]
@@ -226,11 +283,17 @@ fn bit_rot_after_open_is_a_typed_error_on_read_and_scan() {
     let (mut d, cfg) = durable_log(3, 4096);
     let (log, _) = Log::open(&mut d, cfg).unwrap();
     d.flip_bit(SEG0, 8 * 18).unwrap();
-    assert!(matches!(log.read(&d, Lsn(0)), Err(LogError::Corrupt { .. })));
+    assert!(matches!(
+        log.read(&d, Lsn(0)),
+        Err(LogError::Corrupt { .. })
+    ));
     let results: Vec<_> = log.scan(&d, Lsn(0)).unwrap().collect();
     assert_eq!(results.len(), 1, "a scan stops at the first bad record");
     assert!(results[0].is_err());
-    assert!(matches!(log.read(&d, Lsn(3)), Err(LogError::NotFound { .. })));
+    assert!(matches!(
+        log.read(&d, Lsn(3)),
+        Err(LogError::NotFound { .. })
+    ));
 }
 
 #[test]
@@ -242,15 +305,24 @@ fn trim_prefix_drops_whole_segments_and_remembers_the_next_lsn() {
     let removed = log.trim_prefix(&mut d, Lsn(cut.0 + 1)).unwrap();
     assert_eq!(removed, 2);
     assert_eq!(log.first_lsn(), cut, "keeps the segment holding the bound");
-    assert!(matches!(log.read(&d, Lsn(0)), Err(LogError::Compacted { .. })));
-    assert!(log.trim_prefix(&mut d, Lsn(31)).is_err(), "past the end is refused");
+    assert!(matches!(
+        log.read(&d, Lsn(0)),
+        Err(LogError::Compacted { .. })
+    ));
+    assert!(
+        log.trim_prefix(&mut d, Lsn(31)).is_err(),
+        "past the end is refused"
+    );
     log.trim_prefix(&mut d, Lsn(30)).unwrap();
     assert!(log.is_empty());
     log.request_sync(&mut d).unwrap();
     d.settle();
     d.crash();
     let (mut log, report) = Log::open(&mut d, cfg).unwrap();
-    assert_eq!((report.first_lsn, report.next_lsn, report.records), (Lsn(30), Lsn(30), 0));
+    assert_eq!(
+        (report.first_lsn, report.next_lsn, report.records),
+        (Lsn(30), Lsn(30), 0)
+    );
     assert_eq!(log.append(&mut d, b"x").unwrap(), Lsn(30));
 }
 
@@ -277,13 +349,25 @@ fn truncate_suffix_and_reset() {
 #[test]
 fn oversized_records_and_bad_configs_are_errors() {
     let mut d = disk();
-    let cfg = LogConfig { max_record_bytes: 10, ..LogConfig::new("wal") };
+    let cfg = LogConfig {
+        max_record_bytes: 10,
+        ..LogConfig::new("wal")
+    };
     let (mut log, _) = Log::open(&mut d, cfg).unwrap();
-    assert!(matches!(log.append(&mut d, &[0; 11]), Err(LogError::TooLarge { len: 11, max: 10 })));
-    let bad = LogConfig { segment_bytes: 3, ..LogConfig::new("wal") };
+    assert!(matches!(
+        log.append(&mut d, &[0; 11]),
+        Err(LogError::TooLarge { len: 11, max: 10 })
+    ));
+    let bad = LogConfig {
+        segment_bytes: 3,
+        ..LogConfig::new("wal")
+    };
     assert!(Log::open(&mut d, bad).is_err());
     let bad_name = LogConfig::new("a/b");
-    assert!(matches!(Log::open(&mut d, bad_name), Err(LogError::Storage(_))));
+    assert!(matches!(
+        Log::open(&mut d, bad_name),
+        Err(LogError::Storage(_))
+    ));
 }
 
 /// Garbage of every shape fed to the decoder and to recovery, from the seeded generator
@@ -308,8 +392,14 @@ fn garbage_never_panics() {
         if round % 5 == 0 {
             d.write("wal-00000000000000000003.seg", 0, &bytes).unwrap();
         }
-        for policy in [RecoveryPolicy::TruncateTornTail, RecoveryPolicy::TruncateAtFirstBadRecord] {
-            let cfg = LogConfig { recovery: policy, ..LogConfig::new("wal") };
+        for policy in [
+            RecoveryPolicy::TruncateTornTail,
+            RecoveryPolicy::TruncateAtFirstBadRecord,
+        ] {
+            let cfg = LogConfig {
+                recovery: policy,
+                ..LogConfig::new("wal")
+            };
             if let Ok((log, _)) = Log::open(&mut d.clone(), cfg) {
                 log.validate();
             }
@@ -319,7 +409,10 @@ fn garbage_never_panics() {
     let f = encode_frame(Lsn(2), b"ok");
     assert_eq!(
         decode_frame(&f, Lsn(2), 100),
-        Decoded::Frame { lsn: Lsn(2), frame_bytes: 18 }
+        Decoded::Frame {
+            lsn: Lsn(2),
+            frame_bytes: 18
+        }
     );
 }
 

@@ -187,6 +187,10 @@ test('records synced before a reload survive it; unsynced ones do not', { timeou
     );
     const report = ((await page.locator(REPORT).first().innerText({ timeout: STEP_TIMEOUT_MS })) ?? '').trim();
     assert.ok(report.length > 0, `${REPORT} is empty after recovery`);
+    assert.ok(
+      report.includes('Recovered 5 records'),
+      `the recovery report should say it recovered the 5 synced records, but reads ${JSON.stringify(report)}`,
+    );
     t.diagnostic(`recovery report: ${report.replace(/\s+/g, ' ')}`);
 
     const shot = path.join(ARTIFACTS, 'log-recovery.png');

@@ -23,6 +23,7 @@
 //!   non-decreasing times no earlier than now.
 //! * Replaying the whole pending queue over the durable image gives the live image.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::rng::Rng;
@@ -191,6 +192,8 @@ pub struct SimDisk {
     completed: Vec<SyncCompletion>,
     next_sync: u64,
     stats: StorageStats,
+    /// Reads take `&self`; their counter lives in a cell.
+    bytes_read: Cell<u64>,
     crashes: u64,
 }
 
@@ -212,6 +215,7 @@ impl SimDisk {
             completed: Vec::new(),
             next_sync: 1,
             stats: StorageStats::default(),
+            bytes_read: Cell::new(0),
             crashes: 0,
         }
     }
@@ -363,7 +367,10 @@ impl SimDisk {
 
     /// The counters.
     pub fn stats(&self) -> StorageStats {
-        self.stats
+        StorageStats {
+            bytes_read: self.bytes_read.get(),
+            ..self.stats
+        }
     }
 
     /// How many times this disk has crashed.
@@ -431,6 +438,8 @@ impl Storage for SimDisk {
         match end {
             Some(end) if end <= file_len => {
                 buf.copy_from_slice(&data[to_usize(offset)..to_usize(end)]);
+                self.bytes_read
+                    .set(self.bytes_read.get() + buf.len() as u64);
                 Ok(())
             }
             _ => Err(StorageError::OutOfRange {
@@ -533,6 +542,12 @@ mod tests {
         d.read("a", 0, &mut buf).unwrap();
         assert_eq!(&buf, b"hello");
         d.validate();
+        let stats = d.stats();
+        assert_eq!(
+            (stats.bytes_written, stats.writes, stats.bytes_read),
+            (5, 1, 10)
+        );
+        assert_eq!((stats.syncs_issued, stats.syncs_completed), (1, 1));
     }
 
     #[test]

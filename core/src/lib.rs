@@ -12,7 +12,11 @@
 //! * [`sim_disk`]: the simulated disk: sync latency, crashes, torn writes, bit rot.
 //! * [`log`]: the one append-only `Log` every layer reuses.
 //! * [`conformance`]: the suite every `Storage` implementation must pass.
+//! * [`btree`]: the page-based B+tree index: checksummed pages, a buffer pool that obeys
+//!   the WAL rule, page-level redo records.
+//! * [`db`]: the database: WAL, transactions, group commit, checkpoints, ARIES recovery.
 
+pub mod btree;
 pub mod conformance;
 pub mod crc32c;
 pub mod log;

@@ -19,6 +19,7 @@
 pub mod btree;
 pub mod conformance;
 pub mod crc32c;
+pub mod db;
 pub mod log;
 pub mod rng;
 pub mod sim_disk;

@@ -1,0 +1,1479 @@
+//! `Db`: a transactional key-value database that is a log plus an index.
+//!
+//! Every change goes to the write-ahead log (a [`Log`] named `wal`) before anything
+//! else; the index is the page-based B+tree in [`crate::btree`], whose pages reach the
+//! page file only when the WAL rule allows. A commit is acknowledged only once the WAL
+//! sync covering its commit record has completed.
+//!
+//! # Call order
+//! [`Db::open`] (it is recovery) → any mix of [`Db::begin`], [`Db::put`], [`Db::delete`],
+//! [`Db::get`], [`Db::scan`], [`Db::commit`], [`Db::abort`] → [`Db::tick`] whenever
+//! virtual time moves or the storage may have completed a sync. `tick` drains the
+//! storage's completions, acknowledges commits ([`Db::take_acks`]), continues rollbacks,
+//! issues group-commit syncs and runs the checkpointer. Events for the trace and the UI
+//! accumulate until [`Db::take_events`]. The database owns its storage; the simulation
+//! reaches it with [`Db::storage_mut`] (to advance a `SimDisk`) and crashes it with
+//! [`Db::into_storage`] followed by a new `open`.
+//!
+//! # Transactions
+//! Several transactions may be open at once. Writes take an exclusive lock on the key,
+//! without waiting: a write to a key another transaction holds is
+//! [`DbError::Conflict`]. Locks are held until the commit is acknowledged (durable) or the
+//! rollback is complete, so readers never see a change that could still vanish: a read
+//! outside a transaction of a locked key returns the value from before the holder's first
+//! change. Inside a transaction, reads see its own changes.
+//!
+//! # Group commit
+//! A commit appends its commit record and waits. With group commit on, at most one sync is
+//! in flight; commits arriving meanwhile wait for the next one, which is issued when the
+//! in-flight sync completes and either `max_batch` commits are waiting or the oldest has
+//! waited `max_wait_ticks`. With it off, every commit issues its own sync at once.
+//!
+//! # Checkpoints (fuzzy, in virtual time)
+//! 1. **Begin**: `redo = wal.next_lsn()`; the tree's full-page-write epoch moves to `redo`
+//!    (the first change to any page after this logs a full page image); the pages dirty
+//!    now are the ones to write.
+//! 2. **Flush**: `pages_per_tick` of them per tick, each once the WAL rule allows.
+//! 3. **Record**: append `Checkpoint { redo, active transactions }` and sync; the sync also
+//!    makes the page writes durable (a sync covers every file).
+//! 4. **Control**: write the control file's other slot pointing at the record, and sync.
+//! 5. **Trim**: drop WAL segments below `min(redo, first LSN of every open transaction)`.
+//!
+//! A crash at any point leaves the previous checkpoint in force.
+//!
+//! # Recovery (ARIES: analysis, redo, undo)
+//! `open` runs these phases; each record read matches exactly one case:
+//!
+//! | phase    | case | record or state                                  | action |
+//! |----------|------|--------------------------------------------------|--------|
+//! | start    | S1   | a valid control slot                              | analysis from its checkpoint record, redo from its redo LSN |
+//! | start    | S2   | no valid slot, WAL starts at LSN 0                | analysis and redo from LSN 0 (no checkpoint yet, or the first one never became durable) |
+//! | start    | S3   | no valid slot, WAL trimmed                        | `DbError::Corrupt`: the history needed is gone |
+//! | start    | S4   | slot points outside the WAL or not at a checkpoint| `DbError::Corrupt` |
+//! | analysis | A1   | checkpoint record                                 | seed the transaction table with its active transactions |
+//! | analysis | A2   | update or CLR                                     | the transaction is open; its last LSN is this one |
+//! | analysis | A3   | commit                                            | the transaction is a winner: nothing to undo |
+//! | analysis | A4   | abort                                             | the transaction was rolled back completely |
+//! | analysis | A5   | create, other checkpoint                          | nothing |
+//! | redo     | R1   | page op, page LSN below the record's              | apply it |
+//! | redo     | R2   | page op, page LSN at or above                     | skip (already on the page) |
+//! | redo     | R3   | full page image, page torn or corrupt             | replace the page (torn-page repair) |
+//! | redo     | R4   | full page image, page never written               | format the page |
+//! | redo     | R5   | logical op on a torn page                         | `DbError::Tree`: impossible if full page writes held |
+//! | undo     | U1   | update of a loser                                 | restore the before value, log a CLR pointing at the update's predecessor |
+//! | undo     | U2   | CLR of a loser                                    | jump to its undo-next LSN (never undo an undo) |
+//! | undo     | U3   | a loser's chain is exhausted                      | log abort; release its locks |
+//!
+//! Undo runs as part of [`Db::tick`], like a runtime abort: it may need a WAL sync
+//! before the pool can evict a page, and the losers' locks keep their keys unreadable in
+//! their half-undone state until it finishes ([`Db::is_recovering`]).
+
+mod record;
+
+use std::collections::{BTreeMap, VecDeque};
+
+pub use record::{ActiveTxn, ControlSlot, RecordError, WalRecord, CONTROL_SLOT_STRIDE};
+
+use crate::btree::{BTree, BTreeConfig, BTreeError, PageFile, PageId, RedoOutcome};
+use crate::log::{Log, LogConfig, LogError, Lsn, RecoveryReport as LogRecovery};
+use crate::storage::{Storage, StorageError, SyncCompletion, SyncId};
+
+/// A key and its value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// A transaction id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TxnId(pub u64);
+
+impl std::fmt::Display for TxnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "txn {}", self.0)
+    }
+}
+
+/// Group commit knobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupCommitConfig {
+    /// Off: every commit issues its own sync at once.
+    pub enabled: bool,
+    /// Issue the next sync as soon as this many commits wait (if none is in flight).
+    pub max_batch: usize,
+    /// Or once the oldest waiting commit has waited this long.
+    pub max_wait_ticks: u64,
+}
+
+impl Default for GroupCommitConfig {
+    fn default() -> Self {
+        GroupCommitConfig {
+            enabled: true,
+            max_batch: 64,
+            max_wait_ticks: 0,
+        }
+    }
+}
+
+/// Checkpointer knobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckpointConfig {
+    /// Start a checkpoint once this many WAL bytes were appended since the last one
+    /// began (0: only when asked with [`Db::request_checkpoint`]).
+    pub every_wal_bytes: u64,
+    /// Pages the checkpointer writes per tick.
+    pub pages_per_tick: usize,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        CheckpointConfig {
+            every_wal_bytes: 256 * 1024,
+            pages_per_tick: 4,
+        }
+    }
+}
+
+/// How a database is laid out and tuned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbConfig {
+    /// The WAL.
+    pub wal: LogConfig,
+    /// The index.
+    pub tree: BTreeConfig,
+    /// The control file's name.
+    pub control_file: String,
+    /// Group commit.
+    pub group_commit: GroupCommitConfig,
+    /// The checkpointer.
+    pub checkpoint: CheckpointConfig,
+    /// The background WAL writer syncs WAL records no sync covers once the oldest has
+    /// waited this many ticks (Postgres's `wal_writer_delay`), so rollbacks and
+    /// checkpoints never leave dirty pages pinned by an unsynced log forever.
+    pub wal_writer_delay_ticks: u64,
+}
+
+impl Default for DbConfig {
+    fn default() -> Self {
+        DbConfig {
+            wal: LogConfig::new("wal"),
+            tree: BTreeConfig::default(),
+            control_file: "db.control".to_owned(),
+            group_commit: GroupCommitConfig::default(),
+            checkpoint: CheckpointConfig::default(),
+            wal_writer_delay_ticks: 20,
+        }
+    }
+}
+
+/// Errors from the database.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    /// The storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The WAL failed (including corruption it found).
+    #[error("WAL: {0}")]
+    Log(#[from] LogError),
+    /// The index failed (including torn or corrupt pages it found).
+    #[error("index: {0}")]
+    Tree(#[from] BTreeError),
+    /// A WAL record whose frame is valid but whose contents are not.
+    #[error("WAL record at {lsn} does not decode: {error}")]
+    Record {
+        /// Where.
+        lsn: Lsn,
+        /// What.
+        error: RecordError,
+    },
+    /// The database's files contradict each other.
+    #[error("database is corrupt: {0}")]
+    Corrupt(String),
+    /// No open transaction has this id.
+    #[error("{0} is not open")]
+    NoSuchTxn(TxnId),
+    /// The transaction is committing or rolling back and takes no more operations.
+    #[error("{0} is finishing and takes no more operations")]
+    TxnFinishing(TxnId),
+    /// Another transaction holds the key.
+    #[error("key {key:?} is locked by {holder}")]
+    Conflict {
+        /// The key (lossy UTF-8).
+        key: String,
+        /// Who holds it.
+        holder: TxnId,
+    },
+    /// The change needs a WAL sync first (the buffer pool has no page it may evict);
+    /// one was requested. Retry after a tick.
+    #[error("waiting for a WAL sync: {0}")]
+    WouldBlock(String),
+    /// A previous failure left memory ahead of the log; reopen the database.
+    #[error("database must be reopened after an earlier failure: {0}")]
+    Poisoned(String),
+}
+
+/// A commit that became durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommitAck {
+    /// The transaction.
+    pub txn: TxnId,
+    /// Its commit record (`None` for a transaction that wrote nothing).
+    pub lsn: Option<Lsn>,
+    /// Virtual ticks from `commit` to the acknowledgement.
+    pub latency_ticks: u64,
+}
+
+/// Why a sync was issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncReason {
+    /// Group commit (or a lone commit with group commit off).
+    Commit,
+    /// The buffer pool needs the WAL durable to evict a page.
+    WalRule,
+    /// The background WAL writer.
+    WalWriter,
+    /// The checkpointer.
+    Checkpoint,
+    /// Recovery made its repairs durable.
+    Recovery,
+}
+
+/// What the database did, for the trace and the UI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DbEvent {
+    /// A WAL record was appended.
+    Appended {
+        /// Its LSN.
+        lsn: Lsn,
+        /// Its kind.
+        kind: &'static str,
+        /// Its transaction.
+        txn: Option<TxnId>,
+        /// Pages it changed.
+        pages: Vec<PageId>,
+    },
+    /// A sync was issued.
+    SyncIssued {
+        /// Which.
+        sync: SyncId,
+        /// Every WAL record below this is covered.
+        covers: Lsn,
+        /// Commits it will acknowledge.
+        commits: u64,
+        /// Why.
+        reason: SyncReason,
+    },
+    /// A sync completed.
+    SyncDone {
+        /// Which.
+        sync: SyncId,
+        /// Whether it succeeded.
+        ok: bool,
+    },
+    /// A commit was acknowledged.
+    Committed(CommitAck),
+    /// A rollback finished.
+    RolledBack {
+        /// The transaction.
+        txn: TxnId,
+        /// Updates undone.
+        undone: u64,
+    },
+    /// A checkpoint began.
+    CheckpointBegan {
+        /// Its redo LSN.
+        redo: Lsn,
+        /// Pages it must write.
+        pages: u64,
+    },
+    /// The checkpointer wrote a page.
+    PageFlushed {
+        /// The page.
+        page: PageId,
+    },
+    /// A checkpoint finished: the control file points at it.
+    CheckpointDone {
+        /// The checkpoint record.
+        lsn: Lsn,
+        /// Its redo LSN.
+        redo: Lsn,
+        /// WAL segments dropped.
+        trimmed_segments: u64,
+    },
+    /// Recovery: one step (see the case table in the module docs).
+    Recovery(RecoveryStep),
+}
+
+/// One step of recovery, labelled with its case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecoveryStep {
+    /// Where analysis and redo start (case S1 or S2).
+    Start {
+        /// The case label.
+        case: &'static str,
+        /// The checkpoint record, if any.
+        checkpoint: Option<Lsn>,
+        /// Where redo starts.
+        redo: Lsn,
+    },
+    /// Analysis read a record.
+    Analyzed {
+        /// The record.
+        lsn: Lsn,
+        /// The case label.
+        case: &'static str,
+        /// Its transaction.
+        txn: Option<TxnId>,
+    },
+    /// Redo handled one page op.
+    Redo {
+        /// The record.
+        lsn: Lsn,
+        /// The page.
+        page: PageId,
+        /// The case label (R1..R4).
+        case: &'static str,
+    },
+    /// Undo handled a record of a loser.
+    Undo {
+        /// The record undone or followed.
+        lsn: Lsn,
+        /// The loser.
+        txn: TxnId,
+        /// The case label (U1..U3).
+        case: &'static str,
+    },
+}
+
+/// What recovery found and did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbRecovery {
+    /// The WAL's own recovery (where it ended and why).
+    pub wal: LogRecovery,
+    /// The checkpoint recovery started from.
+    pub checkpoint: Option<Lsn>,
+    /// Where redo started.
+    pub redo_from: Lsn,
+    /// Records read by analysis.
+    pub analyzed: u64,
+    /// Page ops applied by redo.
+    pub redo_applied: u64,
+    /// Page ops skipped (already on the page).
+    pub redo_skipped: u64,
+    /// Torn or corrupt pages replaced from a full page image.
+    pub pages_repaired: u64,
+    /// Transactions that had committed.
+    pub winners: u64,
+    /// Transactions to roll back (undo continues in `tick`).
+    pub losers: Vec<TxnId>,
+}
+
+impl DbRecovery {
+    /// One paragraph for people.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} Recovery started from {} (redo from {}); analysis read {} records: {} committed, {} to roll back. Redo applied {} page changes, skipped {} already on disk, repaired {} torn page{}.",
+            self.wal.describe(),
+            self.checkpoint
+                .map_or("the start of the WAL (no checkpoint)".to_owned(), |c| format!("the checkpoint at {c}")),
+            self.redo_from,
+            self.analyzed,
+            self.winners,
+            self.losers.len(),
+            self.redo_applied,
+            self.redo_skipped,
+            self.pages_repaired,
+            if self.pages_repaired == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// Counters for the meters and the benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DbStats {
+    /// Commits acknowledged.
+    pub commits: u64,
+    /// Transactions rolled back.
+    pub aborts: u64,
+    /// Syncs issued.
+    pub syncs: u64,
+    /// Of which for commits.
+    pub commit_syncs: u64,
+    /// Sum of commit latencies, in ticks.
+    pub commit_latency_ticks: u64,
+    /// Largest commit latency, in ticks.
+    pub max_commit_latency_ticks: u64,
+    /// WAL bytes appended (frames).
+    pub wal_bytes: u64,
+    /// Key and value bytes written by clients.
+    pub logical_bytes: u64,
+    /// Checkpoints completed.
+    pub checkpoints: u64,
+}
+
+impl DbStats {
+    /// Commits per commit sync (the group-commit factor).
+    pub fn commits_per_sync(&self) -> f64 {
+        ratio(self.commits, self.commit_syncs)
+    }
+    /// Mean commit latency in ticks.
+    pub fn mean_commit_latency(&self) -> f64 {
+        ratio(self.commit_latency_ticks, self.commits)
+    }
+}
+
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "meters: ratios of counters; precision past 2^53 is irrelevant"
+)]
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Write, read and space amplification of the database (WAL and page file together).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DbAmplification {
+    /// (WAL bytes + page file bytes written) / logical bytes written.
+    pub write: f64,
+    /// WAL bytes / logical bytes.
+    pub wal_write: f64,
+    /// Page file bytes written / logical bytes.
+    pub page_write: f64,
+    /// Pages visited per lookup.
+    pub read_pages_per_lookup: f64,
+    /// Pages read from the file per lookup.
+    pub disk_reads_per_lookup: f64,
+    /// (WAL file bytes + page file bytes) / live bytes.
+    pub space: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum TxnState {
+    Active,
+    Committing {
+        lsn: Lsn,
+        at: u64,
+    },
+    /// Rolling back; `next` is the next record to undo (None: write the abort record).
+    Aborting {
+        next: Option<Lsn>,
+        undone: u64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Txn {
+    first: Option<Lsn>,
+    last: Option<Lsn>,
+    /// Keys written, with the value before the transaction's first change.
+    before: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    state: TxnState,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Checkpointer {
+    Idle,
+    Flushing { redo: Lsn, pages: VecDeque<PageId> },
+    RecordSync { lsn: Lsn, redo: Lsn },
+    ControlSync { lsn: Lsn, redo: Lsn, sync: SyncId },
+}
+
+/// The database. See the module docs.
+#[derive(Debug)]
+pub struct Db<S: Storage> {
+    storage: S,
+    config: DbConfig,
+    wal: Log,
+    tree: BTree,
+    page_file: PageFile,
+    now: u64,
+    next_txn: u64,
+    txns: BTreeMap<TxnId, Txn>,
+    locks: BTreeMap<Vec<u8>, TxnId>,
+    /// Syncs issued and not completed: id, WAL covered below, reason.
+    in_flight: VecDeque<(SyncId, Lsn, SyncReason)>,
+    /// The highest WAL point any issued sync covers.
+    covered: Lsn,
+    /// When the oldest WAL record no sync covers was appended.
+    uncovered_since: Option<u64>,
+    checkpointer: Checkpointer,
+    control_seq: u64,
+    wal_bytes_at_checkpoint: u64,
+    acks: Vec<CommitAck>,
+    events: Vec<DbEvent>,
+    stats: DbStats,
+    poisoned: Option<String>,
+}
+
+fn lossy(key: &[u8]) -> String {
+    String::from_utf8_lossy(key).into_owned()
+}
+
+fn read_record<S: Storage + ?Sized>(
+    wal: &Log,
+    storage: &S,
+    lsn: Lsn,
+) -> Result<WalRecord, DbError> {
+    let bytes = wal.read(storage, lsn)?;
+    WalRecord::decode(&bytes).map_err(|error| DbError::Record { lsn, error })
+}
+
+fn read_control<S: Storage + ?Sized>(
+    storage: &S,
+    file: &str,
+) -> Result<Option<ControlSlot>, DbError> {
+    let Ok(len) = storage.len(file) else {
+        return Ok(None);
+    };
+    let mut best: Option<ControlSlot> = None;
+    for off in [0, CONTROL_SLOT_STRIDE] {
+        let n = record::CONTROL_SLOT_BYTES as u64;
+        if off + n > len {
+            continue;
+        }
+        let mut buf = [0u8; record::CONTROL_SLOT_BYTES];
+        storage.read(file, off, &mut buf)?;
+        if let Some(slot) = ControlSlot::decode(&buf) {
+            if best.is_none_or(|b| slot.seq > b.seq) {
+                best = Some(slot);
+            }
+        }
+    }
+    Ok(best)
+}
+
+impl<S: Storage> Db<S> {
+    /// Opens the database on `storage`, recovering it (see the module docs), or creates
+    /// an empty one. Undo of the losers continues in [`Db::tick`].
+    pub fn open(mut storage: S, config: DbConfig) -> Result<(Db<S>, DbRecovery), DbError> {
+        let page_file = PageFile::new(config.tree.page_file.clone())?;
+        let (mut wal, wal_report) = Log::open(&mut storage, config.wal.clone())?;
+        let mut events = Vec::new();
+        let mut step = |s: RecoveryStep| events.push(DbEvent::Recovery(s));
+
+        // Start: S1..S4.
+        let control = read_control(&storage, &config.control_file)?;
+        let (checkpoint, redo_from, mut att, mut next_txn) = match control {
+            Some(slot) => {
+                if slot.checkpoint < wal.first_lsn() || slot.checkpoint >= wal.next_lsn() {
+                    return Err(DbError::Corrupt(format!(
+                        "control file points at {} but the WAL holds {}..{} (case S4)",
+                        slot.checkpoint,
+                        wal.first_lsn(),
+                        wal.next_lsn()
+                    )));
+                }
+                match read_record(&wal, &storage, slot.checkpoint)? {
+                    WalRecord::Checkpoint { redo, next_txn, active } if redo == slot.redo => {
+                        let att: BTreeMap<TxnId, (Lsn, Lsn)> =
+                            active.iter().map(|a| (a.txn, (a.first, a.last))).collect();
+                        step(RecoveryStep::Start {
+                            case: "S1",
+                            checkpoint: Some(slot.checkpoint),
+                            redo,
+                        });
+                        (Some(slot.checkpoint), redo, att, next_txn)
+                    }
+                    other => {
+                        return Err(DbError::Corrupt(format!(
+                            "control file points at {} which holds a {} record, not its checkpoint (case S4)",
+                            slot.checkpoint,
+                            other.kind()
+                        )))
+                    }
+                }
+            }
+            None if wal.first_lsn() == Lsn(0) => {
+                step(RecoveryStep::Start {
+                    case: "S2",
+                    checkpoint: None,
+                    redo: Lsn(0),
+                });
+                (None, Lsn(0), BTreeMap::new(), 1)
+            }
+            None => {
+                return Err(DbError::Corrupt(format!(
+                    "no valid control slot, and the WAL was trimmed to start at {} (case S3)",
+                    wal.first_lsn()
+                )))
+            }
+        };
+
+        // Analysis: A1..A5, from the checkpoint record (or the start) to the end.
+        let mut winners = 0;
+        let mut analyzed = 0;
+        let analysis_from = checkpoint.unwrap_or(Lsn(0));
+        for rec in wal.scan(&storage, analysis_from)? {
+            let rec = rec?;
+            let lsn = rec.lsn;
+            let r =
+                WalRecord::decode(&rec.payload).map_err(|error| DbError::Record { lsn, error })?;
+            analyzed += 1;
+            let case = match &r {
+                WalRecord::Checkpoint { .. } => "A1/A5",
+                WalRecord::Update { txn, .. } | WalRecord::Clr { txn, .. } => {
+                    att.entry(*txn)
+                        .and_modify(|e| e.1 = lsn)
+                        .or_insert((lsn, lsn));
+                    "A2"
+                }
+                WalRecord::Commit { txn } => {
+                    att.remove(txn);
+                    winners += 1;
+                    "A3"
+                }
+                WalRecord::Abort { txn } => {
+                    att.remove(txn);
+                    "A4"
+                }
+                WalRecord::Create { .. } => "A5",
+            };
+            if let Some(t) = r.txn() {
+                next_txn = next_txn.max(t.0 + 1);
+            }
+            step(RecoveryStep::Analyzed {
+                lsn,
+                case,
+                txn: r.txn(),
+            });
+        }
+
+        // Redo: R1..R5, from the redo LSN to the end, straight on the page file.
+        let (mut applied, mut skipped, mut repaired) = (0, 0, 0);
+        // (A loop over LSNs rather than `scan`: redo writes the storage it reads the WAL from.)
+        let mut lsn = redo_from;
+        while lsn < wal.next_lsn() {
+            let r = read_record(&wal, &storage, lsn)?;
+            for op in r.ops() {
+                let outcome = page_file.redo(&mut storage, op, lsn)?;
+                let case = match outcome {
+                    RedoOutcome::Applied => {
+                        applied += 1;
+                        "R1"
+                    }
+                    RedoOutcome::Skipped { .. } => {
+                        skipped += 1;
+                        "R2"
+                    }
+                    RedoOutcome::Repaired => {
+                        repaired += 1;
+                        applied += 1;
+                        "R3"
+                    }
+                    RedoOutcome::Formatted => {
+                        applied += 1;
+                        "R4"
+                    }
+                };
+                step(RecoveryStep::Redo {
+                    lsn,
+                    page: op.page(),
+                    case,
+                });
+            }
+            lsn = lsn.next();
+        }
+
+        // The index: open what redo rebuilt, or create it.
+        let fresh = page_file.file_bytes(&storage)? == 0;
+        let tree = if fresh {
+            None
+        } else {
+            Some(BTree::open(&mut storage, config.tree.clone())?)
+        };
+
+        let losers: Vec<TxnId> = att.keys().copied().collect();
+        let mut db = Db {
+            tree: match tree {
+                Some(t) => t,
+                None => {
+                    let lsn = wal.next_lsn();
+                    let (t, change) = BTree::create(&mut storage, config.tree.clone(), lsn)?;
+                    let got = wal.append(
+                        &mut storage,
+                        &WalRecord::Create { ops: change.ops }.encode(),
+                    )?;
+                    assert_eq!(got, lsn, "the tree was stamped with the LSN its record got");
+                    t
+                }
+            },
+            storage,
+            page_file,
+            now: 0,
+            next_txn,
+            txns: BTreeMap::new(),
+            locks: BTreeMap::new(),
+            in_flight: VecDeque::new(),
+            covered: wal.durable_next(),
+            uncovered_since: None,
+            checkpointer: Checkpointer::Idle,
+            control_seq: control.map_or(0, |c| c.seq),
+            wal_bytes_at_checkpoint: 0,
+            acks: Vec::new(),
+            events,
+            stats: DbStats::default(),
+            poisoned: None,
+            config,
+            wal,
+        };
+        db.tree.begin_checkpoint_epoch(redo_from);
+        db.tree.set_wal_durable(db.wal.durable_next());
+
+        // Undo: register the losers; `tick` (and this first call) rolls them back.
+        for (&txn, &(first, last)) in &att {
+            let before = db.loser_keys(last)?;
+            for key in before.keys() {
+                db.locks.insert(key.clone(), txn);
+            }
+            db.txns.insert(
+                txn,
+                Txn {
+                    first: Some(first),
+                    last: Some(last),
+                    before,
+                    state: TxnState::Aborting {
+                        next: Some(last),
+                        undone: 0,
+                    },
+                },
+            );
+        }
+        // Make the repairs and the create record durable before anything else.
+        db.issue_sync(SyncReason::Recovery)?;
+        db.continue_rollbacks();
+        let report = DbRecovery {
+            wal: wal_report,
+            checkpoint,
+            redo_from,
+            analyzed,
+            redo_applied: applied,
+            redo_skipped: skipped,
+            pages_repaired: repaired,
+            winners,
+            losers,
+        };
+        Ok((db, report))
+    }
+
+    /// The keys a loser wrote (from its undo chain), with no before values (its locks).
+    fn loser_keys(&self, last: Lsn) -> Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>, DbError> {
+        let mut keys = BTreeMap::new();
+        let mut next = Some(last);
+        let mut guard = 0u64;
+        while let Some(lsn) = next {
+            guard += 1;
+            if guard > self.wal.len() + 1 {
+                return Err(DbError::Corrupt(format!("undo chain from {last} loops")));
+            }
+            next = match read_record(&self.wal, &self.storage, lsn)? {
+                WalRecord::Update {
+                    key, before, prev, ..
+                } => {
+                    keys.insert(key, before);
+                    prev
+                }
+                WalRecord::Clr { key, undo_next, .. } => {
+                    keys.entry(key).or_insert(None);
+                    undo_next
+                }
+                other => {
+                    return Err(DbError::Corrupt(format!(
+                        "undo chain reached a {} record at {lsn}",
+                        other.kind()
+                    )))
+                }
+            };
+        }
+        Ok(keys)
+    }
+
+    fn check_poisoned(&self) -> Result<(), DbError> {
+        match &self.poisoned {
+            Some(why) => Err(DbError::Poisoned(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn poison<T>(&mut self, e: DbError) -> Result<T, DbError> {
+        self.poisoned = Some(e.to_string());
+        Err(e)
+    }
+
+    /// Appends a record whose LSN the tree was already given.
+    fn append(&mut self, planned: Lsn, rec: &WalRecord) -> Result<(), DbError> {
+        let bytes = rec.encode();
+        match self.wal.append(&mut self.storage, &bytes) {
+            Ok(lsn) => {
+                self.uncovered_since.get_or_insert(self.now);
+                assert_eq!(lsn, planned, "WAL LSN differs from the one the tree used");
+                self.stats.wal_bytes += bytes.len() as u64 + crate::log::HEADER_BYTES;
+                self.events.push(DbEvent::Appended {
+                    lsn,
+                    kind: rec.kind(),
+                    txn: rec.txn(),
+                    pages: rec.ops().iter().map(|o| o.page()).collect(),
+                });
+                Ok(())
+            }
+            // The tree already holds the change in memory: nothing may continue.
+            Err(e) => self.poison(e.into()),
+        }
+    }
+
+    /// Starts a transaction.
+    pub fn begin(&mut self) -> TxnId {
+        let id = TxnId(self.next_txn);
+        self.next_txn += 1;
+        self.txns.insert(
+            id,
+            Txn {
+                first: None,
+                last: None,
+                before: BTreeMap::new(),
+                state: TxnState::Active,
+            },
+        );
+        id
+    }
+
+    fn active(&self, txn: TxnId) -> Result<&Txn, DbError> {
+        let t = self.txns.get(&txn).ok_or(DbError::NoSuchTxn(txn))?;
+        if t.state != TxnState::Active {
+            return Err(DbError::TxnFinishing(txn));
+        }
+        Ok(t)
+    }
+
+    fn tree_error(&mut self, e: BTreeError) -> DbError {
+        if let BTreeError::NeedsWalFlush { lsn, durable } = e {
+            if let Err(e) = self.issue_sync(SyncReason::WalRule) {
+                return e;
+            }
+            return DbError::WouldBlock(format!(
+                "every evictable page has changes at {lsn} or later, the WAL is durable below {durable}"
+            ));
+        }
+        e.into()
+    }
+
+    /// Writes `key = value` in `txn`.
+    pub fn put(&mut self, txn: TxnId, key: &[u8], value: &[u8]) -> Result<(), DbError> {
+        self.write(txn, key, Some(value))
+    }
+
+    /// Deletes `key` in `txn` (deleting an absent key is not an error).
+    pub fn delete(&mut self, txn: TxnId, key: &[u8]) -> Result<(), DbError> {
+        self.write(txn, key, None)
+    }
+
+    fn write(&mut self, txn: TxnId, key: &[u8], value: Option<&[u8]>) -> Result<(), DbError> {
+        self.check_poisoned()?;
+        let prev = self.active(txn)?.last;
+        if let Some(&holder) = self.locks.get(key) {
+            if holder != txn {
+                return Err(DbError::Conflict {
+                    key: lossy(key),
+                    holder,
+                });
+            }
+        }
+        let lsn = self.wal.next_lsn();
+        let change = match value {
+            Some(v) => self.tree.put(&mut self.storage, key, v, lsn),
+            None => self.tree.delete(&mut self.storage, key, lsn),
+        };
+        let change = change.map_err(|e| self.tree_error(e))?;
+        self.locks.insert(key.to_vec(), txn);
+        let t = self.txns.get_mut(&txn).expect("checked active");
+        t.before
+            .entry(key.to_vec())
+            .or_insert(change.old_value.clone());
+        self.stats.logical_bytes += key.len() as u64 + value.map_or(0, |v| v.len() as u64);
+        // Logged even when nothing changed (deleting an absent key): the tree has used the
+        // LSN, and the record keeps the transaction's history complete.
+        t.first.get_or_insert(lsn);
+        t.last = Some(lsn);
+        let rec = WalRecord::Update {
+            txn,
+            prev,
+            key: key.to_vec(),
+            before: change.old_value,
+            after: value.map(<[u8]>::to_vec),
+            ops: change.ops,
+        };
+        self.append(lsn, &rec)
+    }
+
+    /// Reads `key`: inside `txn`, including its own changes; outside any transaction,
+    /// the latest acknowledged value.
+    pub fn get(&mut self, txn: Option<TxnId>, key: &[u8]) -> Result<Option<Vec<u8>>, DbError> {
+        self.check_poisoned()?;
+        if let Some(&holder) = self.locks.get(key) {
+            if Some(holder) != txn {
+                return Ok(self.txns[&holder].before.get(key).cloned().flatten());
+            }
+        }
+        let r = self.tree.get(&mut self.storage, key);
+        r.map_err(|e| self.tree_error(e))
+    }
+
+    /// The acknowledged entries with `lo <= key < hi`, in key order.
+    pub fn scan(
+        &mut self,
+        lo: &[u8],
+        hi: Option<&[u8]>,
+    ) -> Result<Vec<Entry>, DbError> {
+        self.check_poisoned()?;
+        let mut out: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let mut failed = None;
+        for item in self.tree.range(&mut self.storage, lo, hi) {
+            match item {
+                Ok((k, v)) => {
+                    out.insert(k, v);
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(e) = failed {
+            return Err(self.tree_error(e));
+        }
+        for (key, holder) in &self.locks {
+            if key.as_slice() < lo || hi.is_some_and(|h| key.as_slice() >= h) {
+                continue;
+            }
+            match self.txns[holder].before.get(key).cloned().flatten() {
+                Some(v) => out.insert(key.clone(), v),
+                None => out.remove(key),
+            };
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// Commits `txn`: appends its commit record; the acknowledgement comes from
+    /// [`Db::take_acks`] once a sync covering it has completed.
+    pub fn commit(&mut self, txn: TxnId) -> Result<(), DbError> {
+        self.check_poisoned()?;
+        let t = self.active(txn)?;
+        if t.last.is_none() {
+            // Wrote nothing: nothing to make durable.
+            let t = self.txns.remove(&txn).expect("exists");
+            for key in t.before.keys() {
+                self.locks.remove(key);
+            }
+            let ack = CommitAck {
+                txn,
+                lsn: None,
+                latency_ticks: 0,
+            };
+            self.acks.push(ack);
+            self.events.push(DbEvent::Committed(ack));
+            return Ok(());
+        }
+        let lsn = self.wal.next_lsn();
+        self.append(lsn, &WalRecord::Commit { txn })?;
+        let now = self.now;
+        let t = self.txns.get_mut(&txn).expect("exists");
+        t.last = Some(lsn);
+        t.state = TxnState::Committing { lsn, at: now };
+        self.maybe_sync_commits()?;
+        Ok(())
+    }
+
+    /// Rolls `txn` back (continued by `tick` if it has to wait for a sync).
+    pub fn abort(&mut self, txn: TxnId) -> Result<(), DbError> {
+        self.check_poisoned()?;
+        let t = self.txns.get_mut(&txn).ok_or(DbError::NoSuchTxn(txn))?;
+        if t.state != TxnState::Active {
+            return Err(DbError::TxnFinishing(txn));
+        }
+        t.state = TxnState::Aborting {
+            next: t.last,
+            undone: 0,
+        };
+        self.continue_rollbacks();
+        Ok(())
+    }
+
+    /// Undoes what it can of every rolling-back transaction.
+    fn continue_rollbacks(&mut self) {
+        let aborting: Vec<TxnId> = self
+            .txns
+            .iter()
+            .filter(|(_, t)| matches!(t.state, TxnState::Aborting { .. }))
+            .map(|(id, _)| *id)
+            .collect();
+        for txn in aborting {
+            match self.rollback_steps(txn) {
+                Ok(()) | Err(DbError::WouldBlock(_)) => {}
+                Err(e) => {
+                    let _ = self.poison::<()>(e);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn rollback_steps(&mut self, txn: TxnId) -> Result<(), DbError> {
+        loop {
+            let TxnState::Aborting { next, undone } = self.txns[&txn].state.clone() else {
+                unreachable!("only aborting transactions roll back");
+            };
+            let Some(lsn) = next else {
+                // U3: the chain is exhausted.
+                if self.txns[&txn].last.is_some() {
+                    let at = self.wal.next_lsn();
+                    self.append(at, &WalRecord::Abort { txn })?;
+                }
+                self.events.push(DbEvent::Recovery(RecoveryStep::Undo {
+                    lsn: self.wal.next_lsn(),
+                    txn,
+                    case: "U3",
+                }));
+                let t = self.txns.remove(&txn).expect("exists");
+                for key in t.before.keys() {
+                    self.locks.remove(key);
+                }
+                self.stats.aborts += 1;
+                self.events.push(DbEvent::RolledBack { txn, undone });
+                return Ok(());
+            };
+            let (next, did_undo) = match read_record(&self.wal, &self.storage, lsn)? {
+                WalRecord::Update {
+                    key, before, prev, ..
+                } => {
+                    // U1: restore the before value under a CLR.
+                    let at = self.wal.next_lsn();
+                    let change = match &before {
+                        Some(v) => self.tree.put(&mut self.storage, &key, v, at),
+                        None => self.tree.delete(&mut self.storage, &key, at),
+                    };
+                    let change = change.map_err(|e| self.tree_error(e))?;
+                    let clr = WalRecord::Clr {
+                        txn,
+                        undo_next: prev,
+                        key,
+                        restored: before,
+                        ops: change.ops,
+                    };
+                    self.append(at, &clr)?;
+                    self.txns.get_mut(&txn).expect("exists").last = Some(at);
+                    self.events.push(DbEvent::Recovery(RecoveryStep::Undo {
+                        lsn,
+                        txn,
+                        case: "U1",
+                    }));
+                    (prev, 1)
+                }
+                WalRecord::Clr { undo_next, .. } => {
+                    // U2: never undo an undo.
+                    self.events.push(DbEvent::Recovery(RecoveryStep::Undo {
+                        lsn,
+                        txn,
+                        case: "U2",
+                    }));
+                    (undo_next, 0)
+                }
+                other => {
+                    return Err(DbError::Corrupt(format!(
+                        "undo of {txn} reached a {} record at {lsn}",
+                        other.kind()
+                    )))
+                }
+            };
+            self.txns.get_mut(&txn).expect("exists").state = TxnState::Aborting {
+                next,
+                undone: undone + did_undo,
+            };
+        }
+    }
+
+    fn issue_sync(&mut self, reason: SyncReason) -> Result<(), DbError> {
+        let covers = self.wal.next_lsn();
+        let id = self.wal.request_sync(&mut self.storage)?;
+        let commits = self
+            .txns
+            .values()
+            .filter(|t| matches!(t.state, TxnState::Committing { lsn, .. } if lsn >= self.covered))
+            .count() as u64;
+        self.covered = covers;
+        self.uncovered_since = None;
+        self.in_flight.push_back((id, covers, reason));
+        self.stats.syncs += 1;
+        if reason == SyncReason::Commit {
+            self.stats.commit_syncs += 1;
+        }
+        self.events.push(DbEvent::SyncIssued {
+            sync: id,
+            covers,
+            commits,
+            reason,
+        });
+        Ok(())
+    }
+
+    /// Issues a commit sync if the group-commit policy says so.
+    fn maybe_sync_commits(&mut self) -> Result<(), DbError> {
+        let waiting: Vec<u64> = self
+            .txns
+            .values()
+            .filter_map(|t| match t.state {
+                TxnState::Committing { lsn, at } if lsn >= self.covered => Some(at),
+                _ => None,
+            })
+            .collect();
+        let Some(&oldest) = waiting.iter().min() else {
+            return Ok(());
+        };
+        let gc = self.config.group_commit;
+        let due = !gc.enabled
+            || (self.in_flight.is_empty()
+                && (waiting.len() >= gc.max_batch.max(1)
+                    || self.now - oldest >= gc.max_wait_ticks));
+        if due {
+            self.issue_sync(SyncReason::Commit)?;
+        }
+        Ok(())
+    }
+
+    /// Moves virtual time to `now` (never backwards) and does everything due: drains sync
+    /// completions, acknowledges commits, continues rollbacks, issues group-commit syncs
+    /// and steps the checkpointer.
+    pub fn tick(&mut self, now: u64) -> Result<(), DbError> {
+        self.check_poisoned()?;
+        self.now = self.now.max(now);
+        let completions = self.storage.take_completions();
+        for c in &completions {
+            self.handle_completion(c);
+        }
+        self.tree.set_wal_durable(self.wal.durable_next());
+        self.ack_durable_commits();
+        self.continue_rollbacks();
+        self.check_poisoned()?;
+        self.maybe_sync_commits()?;
+        self.step_checkpointer()?;
+        if let Some(since) = self.uncovered_since {
+            if self.in_flight.is_empty() && self.now - since >= self.config.wal_writer_delay_ticks {
+                self.issue_sync(SyncReason::WalWriter)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn handle_completion(&mut self, c: &SyncCompletion) {
+        self.wal.handle_sync_completion(c);
+        while self.in_flight.front().is_some_and(|(id, _, _)| *id <= c.id) {
+            self.in_flight.pop_front();
+        }
+        if c.result.is_err() {
+            // Nothing became durable: whatever waited on it must be covered again.
+            self.covered = self.covered.min(self.wal.durable_next());
+            self.uncovered_since.get_or_insert(self.now);
+        }
+        self.events.push(DbEvent::SyncDone {
+            sync: c.id,
+            ok: c.result.is_ok(),
+        });
+        if let Checkpointer::ControlSync { lsn, redo, sync } = self.checkpointer {
+            if c.id >= sync {
+                if c.result.is_ok() {
+                    self.finish_checkpoint(lsn, redo);
+                } else {
+                    // Write the control slot again with the next sync.
+                    self.checkpointer = Checkpointer::RecordSync { lsn, redo };
+                }
+            }
+        }
+    }
+
+    fn ack_durable_commits(&mut self) {
+        let durable = self.wal.durable_next();
+        let done: Vec<TxnId> = self
+            .txns
+            .iter()
+            .filter(|(_, t)| matches!(t.state, TxnState::Committing { lsn, .. } if lsn < durable))
+            .map(|(id, _)| *id)
+            .collect();
+        for txn in done {
+            let t = self.txns.remove(&txn).expect("exists");
+            let TxnState::Committing { lsn, at } = t.state else {
+                unreachable!("filtered on Committing");
+            };
+            for key in t.before.keys() {
+                self.locks.remove(key);
+            }
+            let ack = CommitAck {
+                txn,
+                lsn: Some(lsn),
+                latency_ticks: self.now - at,
+            };
+            self.stats.commits += 1;
+            self.stats.commit_latency_ticks += ack.latency_ticks;
+            self.stats.max_commit_latency_ticks =
+                self.stats.max_commit_latency_ticks.max(ack.latency_ticks);
+            self.acks.push(ack);
+            self.events.push(DbEvent::Committed(ack));
+        }
+    }
+
+    /// Asks for a checkpoint now (if none is running).
+    pub fn request_checkpoint(&mut self) -> Result<(), DbError> {
+        self.check_poisoned()?;
+        if self.checkpointer == Checkpointer::Idle {
+            self.begin_checkpoint()?;
+        }
+        Ok(())
+    }
+
+    fn begin_checkpoint(&mut self) -> Result<(), DbError> {
+        let redo = self.wal.next_lsn();
+        self.tree.begin_checkpoint_epoch(redo);
+        let pages: VecDeque<PageId> = self
+            .tree
+            .dirty_pages()
+            .into_iter()
+            .filter(|(_, rec_lsn)| *rec_lsn < redo)
+            .map(|(p, _)| p)
+            .collect();
+        self.wal_bytes_at_checkpoint = self.stats.wal_bytes;
+        self.events.push(DbEvent::CheckpointBegan {
+            redo,
+            pages: pages.len() as u64,
+        });
+        self.checkpointer = Checkpointer::Flushing { redo, pages };
+        if self.wal.durable_next() < redo && self.in_flight.is_empty() {
+            // The pages may be written only once the WAL is durable up to them.
+            self.issue_sync(SyncReason::Checkpoint)?;
+        }
+        Ok(())
+    }
+
+    fn step_checkpointer(&mut self) -> Result<(), DbError> {
+        match std::mem::replace(&mut self.checkpointer, Checkpointer::Idle) {
+            Checkpointer::Idle => {
+                let every = self.config.checkpoint.every_wal_bytes;
+                if every > 0 && self.stats.wal_bytes - self.wal_bytes_at_checkpoint >= every {
+                    self.begin_checkpoint()?;
+                }
+            }
+            Checkpointer::Flushing { redo, mut pages } => {
+                let mut budget = self.config.checkpoint.pages_per_tick.max(1);
+                while budget > 0 {
+                    let Some(&page) = pages.front() else { break };
+                    match self.tree.pool_mut().flush_page(&mut self.storage, page) {
+                        Ok(wrote) => {
+                            pages.pop_front();
+                            if wrote {
+                                budget -= 1;
+                                self.events.push(DbEvent::PageFlushed { page });
+                            }
+                        }
+                        Err(BTreeError::NeedsWalFlush { .. }) => {
+                            if self.in_flight.is_empty() {
+                                self.issue_sync(SyncReason::Checkpoint)?;
+                            }
+                            break;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                if pages.is_empty() {
+                    let lsn = self.wal.next_lsn();
+                    // Committing transactions are left out: their commit record comes
+                    // before this one, so wherever this record survives, so does their
+                    // commit, and recovery must not take them for losers.
+                    let active = self
+                        .txns
+                        .iter()
+                        .filter(|(_, t)| !matches!(t.state, TxnState::Committing { .. }))
+                        .filter_map(|(id, t)| {
+                            Some(ActiveTxn {
+                                txn: *id,
+                                first: t.first?,
+                                last: t.last?,
+                            })
+                        })
+                        .collect();
+                    let rec = WalRecord::Checkpoint {
+                        redo,
+                        next_txn: self.next_txn,
+                        active,
+                    };
+                    self.append(lsn, &rec)?;
+                    self.issue_sync(SyncReason::Checkpoint)?;
+                    self.checkpointer = Checkpointer::RecordSync { lsn, redo };
+                } else {
+                    self.checkpointer = Checkpointer::Flushing { redo, pages };
+                }
+            }
+            Checkpointer::RecordSync { lsn, redo } => {
+                if self.wal.durable_next() > lsn {
+                    let slot = ControlSlot {
+                        seq: self.control_seq + 1,
+                        checkpoint: lsn,
+                        redo,
+                    };
+                    self.storage
+                        .write(&self.config.control_file, slot.offset(), &slot.encode())?;
+                    self.control_seq = slot.seq;
+                    self.issue_sync(SyncReason::Checkpoint)?;
+                    let sync = self.in_flight.back().expect("just issued").0;
+                    self.checkpointer = Checkpointer::ControlSync { lsn, redo, sync };
+                } else {
+                    if self.in_flight.is_empty() {
+                        self.issue_sync(SyncReason::Checkpoint)?;
+                    }
+                    self.checkpointer = Checkpointer::RecordSync { lsn, redo };
+                }
+            }
+            state @ Checkpointer::ControlSync { .. } => self.checkpointer = state,
+        }
+        Ok(())
+    }
+
+    fn finish_checkpoint(&mut self, lsn: Lsn, redo: Lsn) {
+        self.checkpointer = Checkpointer::Idle;
+        self.stats.checkpoints += 1;
+        // Keep every record a rollback could need: those of transactions that are open
+        // or whose commit is not durable yet (a crash could still make them losers).
+        let durable = self.wal.durable_next();
+        let keep = self
+            .txns
+            .values()
+            .filter(|t| !matches!(t.state, TxnState::Committing { lsn, .. } if lsn < durable))
+            .filter_map(|t| t.first)
+            .fold(redo, Lsn::min);
+        let trimmed = match self.wal.trim_prefix(&mut self.storage, keep) {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = self.poison::<()>(e.into());
+                0
+            }
+        };
+        self.events.push(DbEvent::CheckpointDone {
+            lsn,
+            redo,
+            trimmed_segments: trimmed,
+        });
+    }
+
+    /// Acknowledged commits since the last call.
+    pub fn take_acks(&mut self) -> Vec<CommitAck> {
+        std::mem::take(&mut self.acks)
+    }
+
+    /// Events since the last call.
+    pub fn take_events(&mut self) -> Vec<DbEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Whether losers from recovery (or aborts) are still being rolled back.
+    pub fn is_recovering(&self) -> bool {
+        self.txns
+            .values()
+            .any(|t| matches!(t.state, TxnState::Aborting { .. }))
+    }
+
+    /// Whether a checkpoint is under way.
+    pub fn checkpoint_running(&self) -> bool {
+        self.checkpointer != Checkpointer::Idle
+    }
+
+    /// Whether nothing is pending: no sync in flight, no commit waiting, no rollback,
+    /// no checkpoint running.
+    pub fn is_quiescent(&self) -> bool {
+        self.in_flight.is_empty()
+            && self.checkpointer == Checkpointer::Idle
+            && self.txns.values().all(|t| t.state == TxnState::Active)
+    }
+
+    /// The storage.
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+
+    /// The storage, mutably (for a simulation to move its clock).
+    pub fn storage_mut(&mut self) -> &mut S {
+        &mut self.storage
+    }
+
+    /// Gives the storage back (to crash it and reopen).
+    pub fn into_storage(self) -> S {
+        self.storage
+    }
+
+    /// The WAL.
+    pub fn wal(&self) -> &Log {
+        &self.wal
+    }
+
+    /// The index.
+    pub fn tree(&self) -> &BTree {
+        &self.tree
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> DbStats {
+        self.stats
+    }
+
+    /// Virtual time as of the last tick.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// Write, read and space amplification.
+    pub fn amplification(&self) -> DbAmplification {
+        let a = self.tree.amplification();
+        let logical = self.stats.logical_bytes;
+        let wal = self.stats.wal_bytes;
+        let page = a.page_bytes_written;
+        let page_file = self.page_file.file_bytes(&self.storage).unwrap_or(0);
+        DbAmplification {
+            write: ratio(wal + page, logical),
+            wal_write: ratio(wal, logical),
+            page_write: ratio(page, logical),
+            read_pages_per_lookup: a.read_pages_per_lookup(),
+            disk_reads_per_lookup: a.disk_reads_per_lookup(),
+            space: ratio(self.wal.size_bytes() + page_file, a.live_bytes),
+        }
+    }
+
+    /// Checks the invariants; panics on a violation (a bug).
+    pub fn validate(&self) {
+        self.wal.validate();
+        self.tree.validate(&self.storage);
+        for (key, holder) in &self.locks {
+            let t = self.txns.get(holder).expect("a lock's holder is open");
+            assert!(t.before.contains_key(key), "lock without a before value");
+        }
+        for (id, t) in &self.txns {
+            for key in t.before.keys() {
+                assert_eq!(self.locks.get(key), Some(id), "a written key is not locked");
+            }
+            if let (Some(first), Some(last)) = (t.first, t.last) {
+                assert!(first <= last, "{id}: first after last");
+                let committed = matches!(t.state, TxnState::Committing { lsn, .. } if lsn < self.wal.durable_next());
+                assert!(
+                    committed || first >= self.wal.first_lsn(),
+                    "{id}: WAL trimmed past a transaction that may still roll back"
+                );
+            }
+        }
+        assert!(
+            self.in_flight
+                .iter()
+                .zip(self.in_flight.iter().skip(1))
+                .all(|(a, b)| a.0 < b.0),
+            "syncs in flight out of order"
+        );
+        assert!(
+            self.covered <= self.wal.next_lsn(),
+            "covered past the end of the WAL"
+        );
+    }
+}

@@ -920,11 +920,7 @@ impl<S: Storage> Db<S> {
     }
 
     /// The acknowledged entries with `lo <= key < hi`, in key order.
-    pub fn scan(
-        &mut self,
-        lo: &[u8],
-        hi: Option<&[u8]>,
-    ) -> Result<Vec<Entry>, DbError> {
+    pub fn scan(&mut self, lo: &[u8], hi: Option<&[u8]>) -> Result<Vec<Entry>, DbError> {
         self.check_poisoned()?;
         let mut out: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut failed = None;

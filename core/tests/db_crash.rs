@@ -9,7 +9,7 @@
 //!   partial transaction is visible;
 //! * `validate()` holds on the database (WAL, tree, locks) after every step.
 //!
-//! Seeds: 10,000 in the normal run (fewer in wasm); more with
+//! Seeds: 10,000 in the normal run (2,000 in wasm); more with
 //! `LOGSPINE_SEEDS=100000 cargo test --release -p logspine-core --test db_crash`;
 //! one replayed with `LOGSPINE_SEED=N cargo test -p logspine-core --test db_crash`.
 
@@ -453,7 +453,7 @@ fn crash_harness() {
         return;
     }
     let default = if cfg!(target_arch = "wasm32") {
-        200
+        2_000
     } else {
         10_000
     };

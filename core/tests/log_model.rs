@@ -310,11 +310,7 @@ fn seeded_model_runs() {
         }
         return;
     }
-    let default = if cfg!(target_arch = "wasm32") {
-        300
-    } else {
-        3000
-    };
+    let default = 3000;
     let seeds = env_u64("LOGSPINE_SEEDS").unwrap_or(default);
     for seed in 0..seeds {
         #[cfg(not(target_arch = "wasm32"))]

@@ -37,6 +37,7 @@ struct Coverage {
     torn_pages: u64,
     crash_mid_checkpoint: u64,
     crash_sync_in_flight: u64,
+    crash_mid_undo: u64,
     losers_undone: u64,
     pages_repaired: u64,
     checkpoints: u64,
@@ -69,6 +70,7 @@ fn config(rng: &mut Rng) -> (DbConfig, SimDiskConfig) {
             pages_per_tick: 1 + rng.index(4),
         },
         wal_writer_delay_ticks: 1 + rng.below(30),
+        undo_records_per_tick: 1 + rng.index(8),
     };
     let disk = SimDiskConfig {
         sync_latency: SyncLatency::Uniform {
@@ -115,6 +117,9 @@ enum Op {
     Advance(u64),
     /// Crash the disk, recover, and check everything.
     Crash,
+    /// Crash, recover, let undo run for this many ticks, crash again mid-rollback,
+    /// recover, and check everything.
+    DoubleCrash(u64),
 }
 
 /// The database under test and the oracle.
@@ -259,19 +264,18 @@ impl Model {
             }
             Op::Checkpoint => self.db().request_checkpoint().map_err(err)?,
             Op::Advance(dt) => self.advance(*dt)?,
-            Op::Crash => self.crash_and_check(cov)?,
+            Op::Crash => self.crash_and_check(cov, None)?,
+            Op::DoubleCrash(ticks) => self.crash_and_check(cov, Some(*ticks))?,
         }
         self.db().validate();
         Ok(())
     }
 
-    fn crash_and_check(&mut self, cov: &mut Coverage) -> Result<(), String> {
-        let cycle = self.crashes;
-        self.crashes += 1;
-        cov.crashes += 1;
+    fn crash(&mut self, cov: &mut Coverage) -> SimDisk {
         let db = self.db.take().expect("open");
         cov.crash_mid_checkpoint += u64::from(db.checkpoint_running());
         cov.crash_sync_in_flight += u64::from(db.storage().next_completion_at().is_some());
+        cov.crash_mid_undo += u64::from(db.is_recovering());
         let mut disk = db.into_storage();
         let report = disk.crash();
         if let Some(t) = &report.torn {
@@ -281,14 +285,45 @@ impl Model {
                 cov.torn_pages += 1;
             }
         }
+        disk
+    }
+
+    fn crash_and_check(
+        &mut self,
+        cov: &mut Coverage,
+        recrash_after: Option<u64>,
+    ) -> Result<(), String> {
+        let cycle = self.crashes;
+        self.crashes += 1;
+        cov.crashes += 1;
+        let disk = self.crash(cov);
         let (db, rec) = Db::open(disk, self.cfg.clone())
             .map_err(|e| format!("crash {cycle}: recovery failed: {e}"))?;
         self.db = Some(db);
+        // The WAL survives as a prefix, up to here (recovery's own records come after,
+        // and nothing commits between this crash and a second one).
+        let survived = rec.wal.next_lsn;
+        let rec = match recrash_after {
+            None => rec,
+            Some(ticks) => {
+                for _ in 0..ticks {
+                    self.advance(1)?;
+                }
+                let disk = self.crash(cov);
+                let (db, rec2) = Db::open(disk, self.cfg.clone()).map_err(|e| {
+                    format!("crash {cycle}: recovery after a crash mid-recovery failed: {e}")
+                })?;
+                self.db = Some(db);
+                check!(
+                    rec2.wal.next_lsn >= survived,
+                    "crash {cycle}: the second crash lost history the first recovery had"
+                );
+                rec2
+            }
+        };
         cov.pages_repaired += rec.pages_repaired;
         cov.losers_undone += rec.losers.len() as u64;
         cov.checkpoints += u64::from(rec.checkpoint.is_some());
-        // The WAL survives as a prefix, up to here (recovery's own records come after).
-        let survived = rec.wal.next_lsn;
         for lsn in &self.acked {
             check!(
                 *lsn < survived,
@@ -309,6 +344,15 @@ impl Model {
         for cl in &mut self.clients {
             cl.txn = None;
             cl.writes.clear();
+        }
+        // Readers never see a loser's changes, even while it is being rolled back.
+        for k in self.keys.clone() {
+            let v = self.retry(|db| db.get(None, &k))?;
+            check!(
+                v.as_ref() == self.base.get(&k),
+                "crash {cycle}: during undo, {k:?} reads {v:?}, the committed value is {:?}",
+                self.base.get(&k)
+            );
         }
         // Undo of the losers continues in tick.
         for _ in 0..10_000 {
@@ -397,7 +441,12 @@ fn run_seed(seed: u64, cov: &mut Coverage) -> Result<(), String> {
             m.advance(dt)
                 .map_err(|e| format!("cycle {cycle} step {step}: {e}"))?;
         }
-        m.apply(&Op::Crash, cov)?;
+        let crash = if rng.below(3) == 0 {
+            Op::DoubleCrash(rng.below(20))
+        } else {
+            Op::Crash
+        };
+        m.apply(&crash, cov)?;
     }
     Ok(())
 }
@@ -483,6 +532,10 @@ fn crash_harness() {
             "no recovery from a checkpoint in {seeds} seeds: {cov:?}"
         );
         assert!(
+            cov.crash_mid_undo > 0,
+            "no crash in the middle of a rollback in {seeds} seeds: {cov:?}"
+        );
+        assert!(
             cov.crash_mid_checkpoint > 0,
             "no crash mid-checkpoint in {seeds} seeds: {cov:?}"
         );
@@ -508,6 +561,7 @@ mod prop {
             1 => Just(Op::Checkpoint),
             4 => (0u64..4).prop_map(Op::Advance),
             1 => Just(Op::Crash),
+            1 => (0u64..10).prop_map(Op::DoubleCrash),
         ]
     }
 
@@ -533,6 +587,7 @@ mod prop {
                 group_commit: GroupCommitConfig { enabled: group_commit, max_batch: 4, max_wait_ticks: 1 },
                 checkpoint: CheckpointConfig { every_wal_bytes: 3000, pages_per_tick: 2 },
                 wal_writer_delay_ticks: 5,
+                undo_records_per_tick: 2,
                 ..DbConfig::default()
             };
             let disk = SimDiskConfig {

@@ -64,8 +64,9 @@
 //! | undo     | U2   | CLR of a loser                                    | jump to its undo-next LSN (never undo an undo) |
 //! | undo     | U3   | a loser's chain is exhausted                      | log abort; release its locks |
 //!
-//! Undo runs as part of [`Db::tick`], like a runtime abort: it may need a WAL sync
-//! before the pool can evict a page, and the losers' locks keep their keys unreadable in
+//! Undo runs as part of [`Db::tick`], like a runtime abort, `undo_records_per_tick`
+//! records at a time (so a crash can land in the middle of it, which the CLRs make safe);
+//! it may also have to wait for a WAL sync before the pool can evict a page, and the losers' locks keep their keys unreadable in
 //! their half-undone state until it finishes ([`Db::is_recovering`]).
 
 mod record;
@@ -148,6 +149,10 @@ pub struct DbConfig {
     /// waited this many ticks (Postgres's `wal_writer_delay`), so rollbacks and
     /// checkpoints never leave dirty pages pinned by an unsynced log forever.
     pub wal_writer_delay_ticks: u64,
+    /// Records a rollback undoes (or skips) per tick, for all rolling-back transactions
+    /// together: rollbacks run in the background in virtual time, like the checkpointer,
+    /// so a crash can land in the middle of one (which is what CLRs are for).
+    pub undo_records_per_tick: usize,
 }
 
 impl Default for DbConfig {
@@ -159,6 +164,7 @@ impl Default for DbConfig {
             group_commit: GroupCommitConfig::default(),
             checkpoint: CheckpointConfig::default(),
             wal_writer_delay_ticks: 20,
+            undo_records_per_tick: 8,
         }
     }
 }
@@ -757,7 +763,8 @@ impl<S: Storage> Db<S> {
         Ok((db, report))
     }
 
-    /// The keys a loser wrote (from its undo chain), with no before values (its locks).
+    /// The keys a loser wrote (from its undo chain) with their values from before it:
+    /// its locks, and what readers see while it is rolled back.
     fn loser_keys(&self, last: Lsn) -> Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>, DbError> {
         let mut keys = BTreeMap::new();
         let mut next = Some(last);
@@ -774,8 +781,16 @@ impl<S: Storage> Db<S> {
                     keys.insert(key, before);
                     prev
                 }
-                WalRecord::Clr { key, undo_next, .. } => {
-                    keys.entry(key).or_insert(None);
+                WalRecord::Clr {
+                    key,
+                    undo_next,
+                    restored,
+                    ..
+                } => {
+                    // The value the undone update had replaced. Walking backwards, an
+                    // earlier update of the same key (seen later) overwrites it, so the
+                    // value from before the transaction wins.
+                    keys.insert(key, restored);
                     undo_next
                 }
                 other => {
@@ -995,8 +1010,9 @@ impl<S: Storage> Db<S> {
         Ok(())
     }
 
-    /// Undoes what it can of every rolling-back transaction.
+    /// Undoes up to `undo_records_per_tick` records of the rolling-back transactions.
     fn continue_rollbacks(&mut self) {
+        let mut budget = self.config.undo_records_per_tick.max(1);
         let aborting: Vec<TxnId> = self
             .txns
             .iter()
@@ -1004,7 +1020,10 @@ impl<S: Storage> Db<S> {
             .map(|(id, _)| *id)
             .collect();
         for txn in aborting {
-            match self.rollback_steps(txn) {
+            if budget == 0 {
+                return;
+            }
+            match self.rollback_steps(txn, &mut budget) {
                 Ok(()) | Err(DbError::WouldBlock(_)) => {}
                 Err(e) => {
                     let _ = self.poison::<()>(e);
@@ -1014,8 +1033,11 @@ impl<S: Storage> Db<S> {
         }
     }
 
-    fn rollback_steps(&mut self, txn: TxnId) -> Result<(), DbError> {
+    fn rollback_steps(&mut self, txn: TxnId, budget: &mut usize) -> Result<(), DbError> {
         loop {
+            if *budget == 0 {
+                return Ok(());
+            }
             let TxnState::Aborting { next, undone } = self.txns[&txn].state.clone() else {
                 unreachable!("only aborting transactions roll back");
             };
@@ -1038,6 +1060,7 @@ impl<S: Storage> Db<S> {
                 self.events.push(DbEvent::RolledBack { txn, undone });
                 return Ok(());
             };
+            *budget -= 1;
             let (next, did_undo) = match read_record(&self.wal, &self.storage, lsn)? {
                 WalRecord::Update {
                     key, before, prev, ..

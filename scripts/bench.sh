@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The benchmarks in BENCHMARKS.md (issue 3): group commit against a 1 ms simulated sync,
+# and WAL replay speed. The same code (crate logspine-bench) runs natively, then as wasm in
+# Node, then as wasm in headless Chromium; each prints its tables, and the run ends with
+# the wasm/native ratios. Benchmarks, not tests: nothing here fails on a slow figure.
+#
+# Build profile: `bench` (the release profile at opt-level 3; release itself is tuned for
+# size). Full logs go to target/bench-results/.
+#
+#   BENCH_SIZES=quick   smoke sizes (a few seconds in all)
+#   NO_BROWSER=1        skip headless Chromium
+#
+# Needs what scripts/test.sh installs: the wasm32 target, wasm-bindgen-test-runner,
+# Node, Chromium and chromedriver.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+TARGET="wasm32-unknown-unknown"
+OUT="$ROOT/target/bench-results"
+mkdir -p "$OUT"
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
+export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$ROOT/tests/webdriver.json"
+# The wasm runs take a minute or two; the runner's default timeout is 20 s.
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-1200}"
+
+quick_arg=()
+if [[ "${BENCH_SIZES:-}" == quick ]]; then
+    quick_arg=(--quick)
+    export LOGSPINE_BENCH_SIZES=quick
+else
+    # Read at compile time by bench/tests/wasm.rs; unset means the full sizes.
+    unset LOGSPINE_BENCH_SIZES
+fi
+
+total_start=$(date +%s)
+section() { printf '\n== %s\n' "$*"; }
+took() { printf '== took %ss\n' "$(($(date +%s) - $1))"; }
+
+section "machine"
+{
+    printf 'cpu: %s, %s cores; memory: %s\n' \
+        "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" \
+        "$(nproc)" "$(free -h | awk '/^Mem:/ {print $2}')"
+    printf '%s; node %s\n' "$(rustc --version)" "$(node --version)"
+    printf 'load before: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+} | tee "$OUT/machine.txt"
+
+section "native (cargo run --profile bench -p logspine-bench)"
+start=$(date +%s)
+cargo build --profile bench -p logspine-bench --bin logspine-bench
+cargo run --profile bench -q -p logspine-bench --bin logspine-bench -- ${quick_arg[@]+"${quick_arg[@]}"} |
+    tee "$OUT/native.md"
+took "$start"
+
+# The wasm runner is a wasm-bindgen test that prints the same tables with console.log.
+wasm_bench() { # wasm_bench LOGFILE [VAR=value...]
+    local log="$1"
+    shift
+    env "$@" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+        cargo test --profile bench -p logspine-bench --target "$TARGET" --test wasm -- --nocapture |
+        tee "$log"
+}
+
+section "wasm in Node (wasm-bindgen-test-runner)"
+start=$(date +%s)
+wasm_bench "$OUT/wasm-node.log"
+took "$start"
+
+if [[ "${NO_BROWSER:-}" != 1 ]]; then
+    section "wasm in headless Chromium (wasm-bindgen-test-runner, WASM_BINDGEN_USE_BROWSER=1)"
+    start=$(date +%s)
+    wasm_bench "$OUT/wasm-chromium.log" WASM_BINDGEN_USE_BROWSER=1
+    took "$start"
+fi
+
+section "wasm/native ratios (wall-clock speed; below 1 means wasm is slower)"
+printf 'load after: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"
+cat "$OUT"/native.md "$OUT"/wasm-*.log 2>/dev/null | grep '^SUMMARY ' | awk '
+    {
+        host = ""; sim = 0; mb = 0
+        for (i = 2; i <= NF; i++) {
+            split($i, kv, "=")
+            if (kv[1] == "host") host = kv[2]
+            if (kv[1] == "sim_commits_per_wall_s") sim = kv[2]
+            if (kv[1] == "replay_mb_per_s") mb = kv[2]
+        }
+        hosts[++n] = host; sims[n] = sim; mbs[n] = mb
+        if (host == "native") { nsim = sim; nmb = mb }
+    }
+    END {
+        printf "| host | group commit: commits simulated per wall s | ratio | replay MB/s | ratio |\n"
+        printf "|---|---:|---:|---:|---:|\n"
+        for (i = 1; i <= n; i++) {
+            h = hosts[i]; gsub("_", " ", h)
+            printf "| %s | %d | %.2f | %.1f | %.2f |\n", h, sims[i], \
+                (nsim ? sims[i] / nsim : 0), mbs[i], (nmb ? mbs[i] / nmb : 0)
+        }
+    }' | tee "$OUT/ratios.md"
+
+printf '\ntotal %ss (logs in %s)\n' "$(($(date +%s) - total_start))" "${OUT#"$ROOT"/}"

@@ -99,7 +99,7 @@ portability_tree() {
 step "tools" bash scripts/tools.sh
 step "fmt" cargo fmt --all --check
 step "clippy (native)" cargo clippy --workspace --all-targets -- -D warnings
-step "clippy (wasm32)" cargo clippy -p logspine-core -p logspine-web -p logspine-tests \
+step "clippy (wasm32)" cargo clippy -p logspine-core -p logspine-web -p logspine-tests -p logspine-bench \
     --target "$TARGET" -- -D warnings
 step "docs" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 step "test (native)" cargo test --workspace
@@ -110,6 +110,7 @@ step "trunk build --release" trunk build --release
 step "bundle sizes" bundle_sizes
 step "portability: wasm_probe imports nothing from env" portability_imports
 step "portability: core has no web-sys/js-sys/wasm-bindgen" portability_tree
-step "e2e (Chromium, built site)" node --test --test-concurrency=1 "$E2E/log-recovery.test.mjs"
+step "e2e (Chromium, built site)" node --test --test-concurrency=1 "$E2E/log-recovery.test.mjs" \
+    "$E2E/db-recovery.test.mjs"
 
 finish

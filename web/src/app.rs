@@ -1,6 +1,8 @@
-//! The first playground page: one write-ahead `Log` named `wal` on IndexedDB.
+//! The playground page ([`App`]): the database view ([`crate::db_view::DbView`]) and,
+//! below it, the raw log demo ([`LogDemo`]): one write-ahead `Log` named `wal` on
+//! IndexedDB (namespace [`NAMESPACE`], apart from the database's).
 //!
-//! The page is a view of [`PlaygroundState`] (pure, in [`crate::state`]) plus an
+//! The log demo is a view of [`PlaygroundState`] (pure, in [`crate::state`]) plus an
 //! [`Engine`] — the [`IdbStorage`] and the [`Log`] on it — held outside the state because it
 //! owns browser resources. Every effect here does one real thing to the engine and then
 //! dispatches an [`Action`] describing what happened:
@@ -21,8 +23,8 @@
 //!   mismatch.
 //!
 //! # DOM hooks (the end-to-end tests rely on them)
-//! Root `main[data-ready]` ("true" once storage is open and recovery and its replay
-//! finished, "false" while loading, recovering or failed) and `[data-phase]`
+//! The log demo's root `section[data-ready]` ("true" once storage is open and recovery
+//! and its replay finished, "false" while loading, recovering or failed) and `[data-phase]`
 //! (opening|replaying|ready|failed); input `aria-label="Record payload"` (Enter appends);
 //! buttons named "Append record", "Sync", "Crash", "Corrupt last durable record" —
 //! unavailable ones carry `aria-disabled="true"` (not `disabled`, so focus stays on them);
@@ -63,9 +65,29 @@ pub struct Engine {
 type EngineCell = Rc<RefCell<Option<Engine>>>;
 type Dispatcher = UseReducerDispatcher<PlaygroundState>;
 
-/// The playground page.
+/// The playground page: the database view, then the raw log demo.
 #[function_component(App)]
 pub fn app() -> Html {
+    html! {
+        <main class="app">
+            <header class="intro">
+                <h1>{ "Logspine" }</h1>
+                <p>
+                    { "A database is a log plus indexes. Below, a real storage engine runs in your \
+                       browser on IndexedDB: a write-ahead log with group commit, a B-tree whose pages \
+                       follow the log, a checkpointer, and ARIES crash recovery. Reloading the page \
+                       is a crash; what comes back is what a completed sync made durable." }
+                </p>
+            </header>
+            <crate::db_view::DbView />
+            <LogDemo />
+        </main>
+    }
+}
+
+/// The raw log demo: append, sync, crash, corrupt.
+#[function_component(LogDemo)]
+pub fn log_demo() -> Html {
     let state = use_reducer(PlaygroundState::default);
     let engine: EngineCell = use_mut_ref(|| None);
     let input_ref = use_node_ref();
@@ -153,21 +175,22 @@ pub fn app() -> Html {
 
     let ready = state.is_ready();
     html! {
-        <main class="playground" data-ready={ready.to_string()} data-phase={state.phase.as_str()}
+        <section class="playground" aria-labelledby="log-heading" data-ready={ready.to_string()}
+            data-phase={state.phase.as_str()}
             aria-busy={(!ready && state.phase != Phase::Failed).to_string()}>
-            <header class="intro">
-                <h1>{ "Logspine" }</h1>
-                <p>
-                    { "A write-ahead log running in your browser, stored in IndexedDB. Appends are \
-                       visible at once but volatile; a sync makes them durable; a crash keeps \
-                       only what a completed sync covered, and recovery replays the log." }
+            <header class="section-head">
+                <h2 id="log-heading">{ "Underneath: the log on its own" }</h2>
+                <p class="muted">
+                    { "The same Log type the database's WAL is made of, bare, in its own IndexedDB \
+                       database. Appends are visible at once but volatile; a sync makes them durable; \
+                       a crash keeps only what a completed sync covered, and recovery replays the log." }
                 </p>
             </header>
 
             { error_box(&state, on_dismiss, reopen(OpenReason::Load), reopen(OpenReason::Salvage), reopen(OpenReason::Erase)) }
 
             <section class="panel controls" aria-labelledby="controls-heading">
-                <h2 id="controls-heading">{ "Write" }</h2>
+                <h3 id="controls-heading">{ "Append" }</h3>
                 <form class="append" onsubmit={on_submit}>
                     <label for="payload">{ "Record payload" }</label>
                     <div class="append-row">
@@ -202,7 +225,7 @@ pub fn app() -> Html {
             </section>
 
             <section class="panel status" aria-labelledby="status-heading">
-                <h2 id="status-heading">{ "Status" }</h2>
+                <h3 id="status-heading">{ "Status" }</h3>
                 <p data-testid="durable-count" class="count">{ state.count_text() }</p>
                 <p data-testid="sync-state">{ state.sync_text() }</p>
                 <p data-testid="group-commit" class="muted">{ state.group_commit_text() }</p>
@@ -213,13 +236,13 @@ pub fn app() -> Html {
                 }
                 <section data-testid="recovery-report" aria-live="polite"
                     class={classes!("report", state.report_stopped.then_some("stopped"))}>
-                    <h3>{ "Recovery" }</h3>
+                    <h4>{ "Recovery" }</h4>
                     <p>{ state.report_text() }</p>
                 </section>
             </section>
 
-            <section class="panel log" aria-labelledby="log-heading">
-                <h2 id="log-heading">{ "The log" }</h2>
+            <section class="panel log" aria-labelledby="log-records-heading">
+                <h3 id="log-records-heading">{ "The log" }</h3>
                 if state.records.is_empty() && state.phase == Phase::Ready {
                     <p class="muted">{ "No records yet. Type a payload and press Append." }</p>
                 }
@@ -238,7 +261,7 @@ pub fn app() -> Html {
                     }) }
                 </ol>
             </section>
-        </main>
+        </section>
     }
 }
 
@@ -559,8 +582,8 @@ fn flip_bit_of_last_durable(e: &mut Engine) -> Result<Lsn, String> {
     Ok(target)
 }
 
-/// Whether the user asked for less motion (then the replay draws all records at once).
-fn prefers_reduced_motion() -> bool {
+/// Whether the user asked for less motion (then replays and recoveries draw at once).
+pub fn prefers_reduced_motion() -> bool {
     web_sys::window()
         .and_then(|w| {
             w.match_media("(prefers-reduced-motion: reduce)")

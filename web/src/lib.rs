@@ -4,11 +4,22 @@
 //! on IndexedDB) and the Yew playground in [`app`]. Trunk builds the `logspine-web` binary
 //! (`src/main.rs`), which only mounts [`app::App`].
 //!
+//! The page has two parts: the database view ([`db_view`], a `Db` on IndexedDB with its
+//! WAL strip, pages, checkpointer, workload generator and animated recovery) and the raw
+//! log demo ([`app::LogDemo`], one `Log` on IndexedDB). Each keeps its pure state in a
+//! reducer ([`db_state`], [`state`]) and its effects in its component.
+//!
 //! The crate also compiles natively so that `cargo clippy --workspace` and the pure parts'
-//! unit tests (the playground's reducer, the IndexedDB image validation) run on the host;
-//! everything that touches the browser is reached only at run time in a browser.
+//! unit tests (the reducers, the engine glue on a simulated disk, the workload generator,
+//! the IndexedDB image validation) run on the host; everything that touches the browser is
+//! reached only at run time in a browser.
 
 pub mod app;
+pub mod db_engine;
+pub mod db_state;
+pub mod db_view;
 pub mod idb;
+pub mod playground_storage;
 pub mod state;
 pub mod timer;
+pub mod workload;

@@ -61,6 +61,7 @@
 //! or a vacuum that rebuilds the tree) is future work.
 
 pub mod buffer_pool;
+pub mod inspect;
 pub mod page;
 pub mod page_file;
 pub mod redo;

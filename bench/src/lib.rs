@@ -19,11 +19,9 @@
 //! `tick`), so the checkpointer and the WAL writer see every tick. Clients take no time to think: an acknowledged client begins its next
 //! transaction in the tick its acknowledgement arrives.
 //!
-//! Two sync models (see [`SyncModel`]): the simulated disk as it is (syncs overlap), and
-//! the same disk running one sync at a time ([`serial::OneSyncAtATime`]), which is what a
-//! single WAL file gets and what group commit exists for.
-
-pub mod serial;
+//! Two sync models (see [`SyncModel`]), both `SimDiskConfig::serial_syncs`: one sync at a
+//! time (the default, what a single WAL file gets and what group commit exists for), and
+//! overlapping syncs (a device with a deep flush queue).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -31,8 +29,6 @@ use std::fmt::Write as _;
 use logspine_core::btree::BTreeConfig;
 use logspine_core::db::{CheckpointConfig, Db, DbConfig, DbError, GroupCommitConfig, TxnId};
 use logspine_core::{Rng, SimDisk, SimDiskConfig, Storage, SyncLatency};
-
-use serial::OneSyncAtATime;
 
 /// Virtual microseconds per tick.
 pub const TICK_MICROS: u64 = 10;
@@ -52,11 +48,10 @@ pub type Clock<'a> = &'a mut dyn FnMut() -> f64;
 /// How the simulated disk runs syncs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyncModel {
-    /// One at a time: a sync asked for while another runs starts when that one completes
-    /// ([`serial::OneSyncAtATime`]); a single WAL file's fsyncs, Postgres's
-    /// `WALWriteLock`.
+    /// One at a time (`serial_syncs: true`): a sync asked for while another runs starts
+    /// when that one completes; a single WAL file's fsyncs, Postgres's `WALWriteLock`.
     OneAtATime,
-    /// As `SimDisk` does it: each sync completes its latency after it was issued, so
+    /// `serial_syncs: false`: each sync completes its latency after it was issued, so
     /// concurrent syncs overlap (a device with a deep flush queue).
     Overlapping,
 }
@@ -66,7 +61,7 @@ impl SyncModel {
     pub fn describe(self) -> &'static str {
         match self {
             SyncModel::OneAtATime => "one sync at a time",
-            SyncModel::Overlapping => "overlapping syncs (SimDisk as is)",
+            SyncModel::Overlapping => "overlapping syncs",
         }
     }
 }
@@ -196,18 +191,10 @@ impl Disk for SimDisk {
     }
 }
 
-impl Disk for OneSyncAtATime {
-    fn advance(&mut self, ticks: u64) {
-        OneSyncAtATime::advance(self, ticks);
-    }
-    fn next_completion_at(&self) -> Option<u64> {
-        OneSyncAtATime::next_completion_at(self)
-    }
-}
-
-fn disk_config() -> SimDiskConfig {
+fn disk_config(model: SyncModel) -> SimDiskConfig {
     SimDiskConfig {
         sync_latency: SyncLatency::Fixed(SYNC_LATENCY_TICKS),
+        serial_syncs: model == SyncModel::OneAtATime,
         ..SimDiskConfig::default()
     }
 }
@@ -352,18 +339,9 @@ impl<S: Disk> Driver<S> {
 pub fn group_commit(run: GroupCommitRun, clock: Clock<'_>) -> Result<GroupCommitResult, String> {
     let config = db_config(run.group_commit, true);
     let keys_per_client = 32;
-    match run.sync_model {
-        SyncModel::Overlapping => {
-            let disk = SimDisk::new(disk_config(), 1);
-            let d = Driver::new(disk, config, run.clients, keys_per_client)?;
-            measure(d, run, clock)
-        }
-        SyncModel::OneAtATime => {
-            let disk = OneSyncAtATime::new(SimDisk::new(disk_config(), 1));
-            let d = Driver::new(disk, config, run.clients, keys_per_client)?;
-            measure(d, run, clock)
-        }
-    }
+    let disk = SimDisk::new(disk_config(run.sync_model), 1);
+    let d = Driver::new(disk, config, run.clients, keys_per_client)?;
+    measure(d, run, clock)
 }
 
 fn measure<S: Disk>(
@@ -464,7 +442,12 @@ impl ReplayResult {
 pub fn replay(sizes: &Sizes, clock: Clock<'_>) -> Result<ReplayResult, String> {
     let config = db_config(true, false);
     let build_start = clock();
-    let mut d = Driver::new(SimDisk::new(disk_config(), 2), config.clone(), 64, 256)?;
+    let mut d = Driver::new(
+        SimDisk::new(disk_config(SyncModel::Overlapping), 2),
+        config.clone(),
+        64,
+        256,
+    )?;
     while d.db.wal().size_bytes() < sizes.replay_wal_bytes {
         d.step(true)?;
     }

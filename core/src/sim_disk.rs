@@ -84,6 +84,11 @@ pub struct SimDiskConfig {
     /// Whether a crash may tear the last in-flight write (otherwise in-flight syncs are
     /// applied as a prefix of whole operations).
     pub tear_on_crash: bool,
+    /// One sync at a time: a sync issued while another is in flight starts when that one
+    /// completes, as fsyncs of one log file do (Postgres holds `WALWriteLock` across the
+    /// write and the flush). Otherwise syncs overlap, each completing its latency after it
+    /// was issued (a device with a deep flush queue), still in issue order.
+    pub serial_syncs: bool,
 }
 
 impl Default for SimDiskConfig {
@@ -92,6 +97,7 @@ impl Default for SimDiskConfig {
             sync_latency: SyncLatency::Uniform { min: 5, max: 15 },
             sector_bytes: 512,
             tear_on_crash: true,
+            serial_syncs: true,
         }
     }
 }
@@ -488,10 +494,15 @@ impl Storage for SimDisk {
         self.stats.syncs_issued += 1;
         let latency = self.config.sync_latency.draw(&mut self.rng).max(1);
         let after_prev = self.pending.back().map_or(0, |p| p.complete_at);
+        let complete_at = if self.config.serial_syncs {
+            self.now.max(after_prev) + latency
+        } else {
+            (self.now + latency).max(after_prev)
+        };
         self.pending.push_back(PendingSync {
             id,
             covers: self.ops.len(),
-            complete_at: (self.now + latency).max(after_prev),
+            complete_at,
         });
         Ok(id)
     }
@@ -592,6 +603,7 @@ mod tests {
             sync_latency: SyncLatency::Fixed(10),
             sector_bytes: 4,
             tear_on_crash: true,
+            serial_syncs: true,
         };
         let mut torn_seen = 0;
         for seed in 0..200 {
@@ -622,6 +634,33 @@ mod tests {
             d.validate();
         }
         assert!(torn_seen > 20, "only {torn_seen} tears in 200 crashes");
+    }
+
+    #[test]
+    fn serial_syncs_run_one_at_a_time_and_overlapping_ones_do_not() {
+        let completions = |serial_syncs| {
+            let cfg = SimDiskConfig {
+                sync_latency: SyncLatency::Fixed(10),
+                serial_syncs,
+                ..SimDiskConfig::default()
+            };
+            let mut d = SimDisk::new(cfg, 1);
+            let mut at = Vec::new();
+            for i in 0..3u8 {
+                d.write("f", u64::from(i), &[i]).unwrap();
+                d.sync().unwrap();
+                d.advance(1);
+            }
+            while let Some(t) = d.next_completion_at() {
+                at.push(t);
+                d.advance(t - d.now());
+            }
+            at
+        };
+        // Issued at 0, 1, 2: one at a time, each starts when the previous completes.
+        assert_eq!(completions(true), [10, 20, 30]);
+        // Overlapping: each completes 10 ticks after it was issued.
+        assert_eq!(completions(false), [10, 11, 12]);
     }
 
     #[test]

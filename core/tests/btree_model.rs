@@ -79,6 +79,7 @@ impl Setup {
                 // Without full page images a torn page cannot be repaired, so tearing is
                 // only on when they are.
                 tear_on_crash: self.full_page_writes,
+                ..SimDiskConfig::default()
             },
             self.seed,
         )
@@ -768,6 +769,7 @@ fn a_torn_page_is_a_typed_error_and_a_full_page_image_repairs_it() {
                 sync_latency: SyncLatency::Fixed(10),
                 sector_bytes: 64,
                 tear_on_crash: true,
+                ..SimDiskConfig::default()
             },
             seed,
         );

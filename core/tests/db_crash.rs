@@ -79,6 +79,7 @@ fn config(rng: &mut Rng) -> (DbConfig, SimDiskConfig) {
         },
         sector_bytes: [64, 512][rng.index(2)],
         tear_on_crash: true,
+        serial_syncs: rng.below(2) == 0,
     };
     (db, disk)
 }
@@ -594,6 +595,7 @@ mod prop {
                 sync_latency: SyncLatency::Uniform { min: 1, max: 4 },
                 sector_bytes: sector,
                 tear_on_crash: true,
+                serial_syncs: group_commit,
             };
             let mut cov = Coverage::default();
             let mut m = Model::new(seed, cfg, disk, 12, 4).map_err(TestCaseError::fail)?;

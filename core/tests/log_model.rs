@@ -57,6 +57,7 @@ fn disk_config(rng: &mut Rng) -> SimDiskConfig {
         },
         sector_bytes: [16, 64, 512][rng.index(3)],
         tear_on_crash: rng.below(4) != 0,
+        serial_syncs: rng.below(2) == 0,
     }
 }
 
@@ -391,6 +392,7 @@ mod prop {
                 sync_latency: SyncLatency::Uniform { min: 1, max: 20 },
                 sector_bytes,
                 tear_on_crash: true,
+                serial_syncs: seed % 2 == 0,
             };
             let log_cfg = LogConfig { segment_bytes, ..LogConfig::new("wal") };
             if let Err(e) = run_model(seed, &ops, disk_cfg, log_cfg) {

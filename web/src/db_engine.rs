@@ -354,14 +354,16 @@ impl<S: Storage> DbEngine<S> {
 /// Steps [`DbEngine::checkpoint_writes_in_flight`] takes at most.
 pub const MAX_CHECKPOINT_STEPS: u64 = 5000;
 
-/// The simulated disk of the "simulated disk" mode: 2–12 ms syncs, 512-byte sectors, and a
-/// crash tears the last write that reaches the disk.
+/// The simulated disk of the "simulated disk" mode: 2–12 ms syncs, one at a time (like
+/// IndexedDB's one transaction at a time), 512-byte sectors, and a crash tears the last
+/// write that reaches the disk.
 pub fn playground_sim_disk(seed: u64) -> SimDisk {
     SimDisk::new(
         SimDiskConfig {
             sync_latency: SyncLatency::Uniform { min: 2, max: 12 },
             sector_bytes: 512,
             tear_on_crash: true,
+            serial_syncs: true,
         },
         seed,
     )

@@ -27,7 +27,9 @@ use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::rng::Rng;
-use crate::storage::{check_name, Storage, StorageError, StorageStats, SyncCompletion, SyncId};
+use crate::storage::{
+    check_name, image_len, image_read, Storage, StorageError, StorageStats, SyncCompletion, SyncId,
+};
 
 /// How long a sync takes, in virtual ticks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -427,34 +429,14 @@ impl Storage for SimDisk {
     }
 
     fn len(&self, file: &str) -> Result<u64, StorageError> {
-        self.live
-            .get(file)
-            .map(|b| b.len() as u64)
-            .ok_or_else(|| StorageError::NotFound {
-                file: file.to_owned(),
-            })
+        image_len(&self.live, file)
     }
 
     fn read(&self, file: &str, offset: u64, buf: &mut [u8]) -> Result<(), StorageError> {
-        let data = self.live.get(file).ok_or_else(|| StorageError::NotFound {
-            file: file.to_owned(),
-        })?;
-        let file_len = data.len() as u64;
-        let end = offset.checked_add(buf.len() as u64);
-        match end {
-            Some(end) if end <= file_len => {
-                buf.copy_from_slice(&data[to_usize(offset)..to_usize(end)]);
-                self.bytes_read
-                    .set(self.bytes_read.get() + buf.len() as u64);
-                Ok(())
-            }
-            _ => Err(StorageError::OutOfRange {
-                file: file.to_owned(),
-                offset,
-                len: buf.len() as u64,
-                file_len,
-            }),
-        }
+        image_read(&self.live, file, offset, buf)?;
+        self.bytes_read
+            .set(self.bytes_read.get() + buf.len() as u64);
+        Ok(())
     }
 
     fn write(&mut self, file: &str, offset: u64, data: &[u8]) -> Result<(), StorageError> {

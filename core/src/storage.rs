@@ -28,6 +28,7 @@
 //! [`StorageError::Unavailable`] describe the backend, not the data: nothing durable is
 //! lost, and the volatile changes stay in place so a later sync can retry them.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Identifies one call to [`Storage::sync`]. Ids are strictly increasing per storage
@@ -178,6 +179,46 @@ pub fn check_name(file: &str) -> Result<(), StorageError> {
         file: file.to_owned(),
         reason,
     })
+}
+
+/// [`Storage::len`] for a backend that keeps its files in memory as a name → bytes map.
+pub fn image_len(image: &BTreeMap<String, Vec<u8>>, file: &str) -> Result<u64, StorageError> {
+    image
+        .get(file)
+        .map(|d| d.len() as u64)
+        .ok_or_else(|| StorageError::NotFound {
+            file: file.to_owned(),
+        })
+}
+
+/// [`Storage::read`] for a backend that keeps its files in memory: the whole range must
+/// lie inside the file (an offset overflow is out of range too, not a panic).
+pub fn image_read(
+    image: &BTreeMap<String, Vec<u8>>,
+    file: &str,
+    offset: u64,
+    buf: &mut [u8],
+) -> Result<(), StorageError> {
+    let data = image.get(file).ok_or_else(|| StorageError::NotFound {
+        file: file.to_owned(),
+    })?;
+    let file_len = data.len() as u64;
+    let range = offset
+        .checked_add(buf.len() as u64)
+        .filter(|&end| end <= file_len)
+        .and_then(|end| Some(usize::try_from(offset).ok()?..usize::try_from(end).ok()?));
+    match range {
+        Some(range) => {
+            buf.copy_from_slice(&data[range]);
+            Ok(())
+        }
+        None => Err(StorageError::OutOfRange {
+            file: file.to_owned(),
+            offset,
+            len: buf.len() as u64,
+            file_len,
+        }),
+    }
 }
 
 /// Reads a whole file through the trait.

@@ -70,7 +70,7 @@ use std::future::Future;
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
-use logspine_core::storage::check_name;
+use logspine_core::storage::{check_name, image_len, image_read};
 use logspine_core::{Storage, StorageError, StorageStats, SyncCompletion, SyncId};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -417,31 +417,11 @@ fn too_large(file: &str, len: Option<u64>) -> StorageError {
 
 impl Image {
     fn len(&self, file: &str) -> Result<u64, StorageError> {
-        self.files
-            .get(file)
-            .map(|d| d.len() as u64)
-            .ok_or_else(|| StorageError::NotFound {
-                file: file.to_owned(),
-            })
+        image_len(&self.files, file)
     }
 
     fn read(&self, file: &str, offset: u64, buf: &mut [u8]) -> Result<(), StorageError> {
-        let data = self.files.get(file).ok_or_else(|| StorageError::NotFound {
-            file: file.to_owned(),
-        })?;
-        let file_len = data.len() as u64;
-        match offset.checked_add(buf.len() as u64) {
-            Some(end) if end <= file_len => {
-                buf.copy_from_slice(&data[to_usize(offset)..to_usize(end)]);
-                Ok(())
-            }
-            _ => Err(StorageError::OutOfRange {
-                file: file.to_owned(),
-                offset,
-                len: buf.len() as u64,
-                file_len,
-            }),
-        }
+        image_read(&self.files, file, offset, buf)
     }
 
     fn write(

@@ -17,6 +17,8 @@
 //! Beside it: a redo test that replays recorded ops onto old page-file images and checks
 //! the bytes, a torn page test, and a WAL-rule test.
 
+mod common;
+
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -551,62 +553,20 @@ fn run_seed(seed: u64) -> Result<Tally, String> {
     run_model(setup, &ops)
 }
 
-fn replay_hint(seed: u64) -> String {
-    format!("replay: LOGSPINE_SEED={seed} cargo test -p logspine-core --test btree_model -- seeded_model_runs")
-}
-
-fn env_u64(name: &str) -> Option<u64> {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        std::env::var(name).ok().and_then(|v| v.parse().ok())
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        let _ = name;
-        None
-    }
-}
-
-fn run_guarded(seed: u64) -> Result<Tally, String> {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        std::panic::catch_unwind(|| run_seed(seed)).unwrap_or_else(|p| {
-            Err(format!(
-                "panicked: {}",
-                p.downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or(p.downcast_ref::<&str>().copied())
-                    .unwrap_or("?")
-            ))
-        })
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        run_seed(seed)
-    }
-}
-
 #[test]
 fn seeded_model_runs() {
-    if let Some(seed) = env_u64("LOGSPINE_SEED") {
-        if let Err(e) = run_seed(seed) {
-            panic!("seed {seed}: {e}\n{}", replay_hint(seed));
-        }
-        return;
-    }
     let default = if cfg!(target_arch = "wasm32") {
         60
     } else {
         600
     };
-    let seeds = env_u64("LOGSPINE_SEEDS").unwrap_or(default);
     let mut total = Tally::default();
-    for seed in 0..seeds {
-        match run_guarded(seed) {
-            Ok(t) => total.add(&t),
-            Err(e) => panic!("seed {seed}: {e}\n{}", replay_hint(seed)),
-        }
-    }
+    let Some(seeds) = common::for_each_seed("btree_model", "seeded_model_runs", default, |seed| {
+        total.add(&run_seed(seed)?);
+        Ok(())
+    }) else {
+        return;
+    };
     eprintln!("{seeds} seeds: {total:?}");
     // The model must actually reach the paths it is meant to test.
     assert!(total.crashes >= seeds, "{total:?}");

@@ -13,6 +13,8 @@
 //! `LOGSPINE_SEEDS=100000 cargo test --release -p logspine-core --test db_crash`;
 //! one replayed with `LOGSPINE_SEED=N cargo test -p logspine-core --test db_crash`.
 
+mod common;
+
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -452,65 +454,19 @@ fn run_seed(seed: u64, cov: &mut Coverage) -> Result<(), String> {
     Ok(())
 }
 
-fn replay_hint(seed: u64) -> String {
-    format!(
-        "replay: LOGSPINE_SEED={seed} cargo test -p logspine-core --test db_crash -- crash_harness"
-    )
-}
-
-fn env_u64(name: &str) -> Option<u64> {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        std::env::var(name).ok().and_then(|v| v.parse().ok())
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        let _ = name;
-        None
-    }
-}
-
-fn run_checked(seed: u64, cov: &mut Coverage) {
-    #[cfg(not(target_arch = "wasm32"))]
-    let result = {
-        let mut local = *cov;
-        let r =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_seed(seed, &mut local)))
-                .unwrap_or_else(|p| {
-                    Err(format!(
-                        "panicked: {}",
-                        p.downcast_ref::<String>()
-                            .map(String::as_str)
-                            .or(p.downcast_ref::<&str>().copied())
-                            .unwrap_or("?")
-                    ))
-                });
-        *cov = local;
-        r
-    };
-    #[cfg(target_arch = "wasm32")]
-    let result = run_seed(seed, cov);
-    if let Err(e) = result {
-        panic!("seed {seed}: {e}\n{}", replay_hint(seed));
-    }
-}
-
 #[test]
 fn crash_harness() {
     let mut cov = Coverage::default();
-    if let Some(seed) = env_u64("LOGSPINE_SEED") {
-        run_checked(seed, &mut cov);
-        return;
-    }
     let default = if cfg!(target_arch = "wasm32") {
         2_000
     } else {
         10_000
     };
-    let seeds = env_u64("LOGSPINE_SEEDS").unwrap_or(default);
-    for seed in 0..seeds {
-        run_checked(seed, &mut cov);
-    }
+    let Some(seeds) = common::for_each_seed("db_crash", "crash_harness", default, |seed| {
+        run_seed(seed, &mut cov)
+    }) else {
+        return;
+    };
     #[cfg(not(target_arch = "wasm32"))]
     println!("{seeds} seeds: {cov:?}");
     // The harness must actually reach the hard cases, or it proves little.

@@ -6,6 +6,8 @@
 //!
 //! More seeds on demand: `LOGSPINE_SEEDS=100000 cargo test --release -p logspine-core --test log_model`.
 
+mod common;
+
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -287,48 +289,9 @@ fn run_seed(seed: u64) -> Result<(), String> {
     run_model(seed, &ops, disk_cfg, log_cfg)
 }
 
-fn replay_hint(seed: u64) -> String {
-    format!("replay: LOGSPINE_SEED={seed} cargo test -p logspine-core --test log_model -- seeded_model_runs")
-}
-
-fn env_u64(name: &str) -> Option<u64> {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        std::env::var(name).ok().and_then(|v| v.parse().ok())
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        let _ = name;
-        None
-    }
-}
-
 #[test]
 fn seeded_model_runs() {
-    if let Some(seed) = env_u64("LOGSPINE_SEED") {
-        if let Err(e) = run_seed(seed) {
-            panic!("seed {seed}: {e}\n{}", replay_hint(seed));
-        }
-        return;
-    }
-    let default = 3000;
-    let seeds = env_u64("LOGSPINE_SEEDS").unwrap_or(default);
-    for seed in 0..seeds {
-        #[cfg(not(target_arch = "wasm32"))]
-        let result = std::panic::catch_unwind(|| run_seed(seed)).unwrap_or_else(|p| {
-            Err(format!(
-                "panicked: {:?}",
-                p.downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or(p.downcast_ref::<&str>().copied())
-            ))
-        });
-        #[cfg(target_arch = "wasm32")]
-        let result = run_seed(seed);
-        if let Err(e) = result {
-            panic!("seed {seed}: {e}\n{}", replay_hint(seed));
-        }
-    }
+    common::for_each_seed("log_model", "seeded_model_runs", 3000, run_seed);
 }
 
 #[test]

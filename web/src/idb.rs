@@ -464,7 +464,7 @@ impl Image {
         if len > old_len {
             // The chunk holding the old end may carry stale bytes past it; rewrite it.
             dirty.mark_range(file, old_len, len);
-        } else if len < old_len && len % CHUNK_BYTES != 0 {
+        } else if len < old_len && !len.is_multiple_of(CHUNK_BYTES) {
             // Keep the stored tail of the new last chunk zero.
             dirty.chunks.insert((file.to_owned(), len / CHUNK_BYTES));
         }

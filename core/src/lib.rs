@@ -15,12 +15,15 @@
 //! * [`btree`]: the page-based B+tree index: checksummed pages, a buffer pool that obeys
 //!   the WAL rule, page-level redo records.
 //! * [`db`]: the database: WAL, transactions, group commit, checkpoints, ARIES recovery.
+//! * [`lsm`]: the LSM tree's parts: memtable, bloom filters, SSTables, the merge iterator,
+//!   the manifest of version edits, compaction policy and mechanism.
 
 pub mod btree;
 pub mod conformance;
 pub mod crc32c;
 pub mod db;
 pub mod log;
+pub mod lsm;
 pub mod rng;
 pub mod sim_disk;
 pub mod storage;

@@ -30,8 +30,9 @@
 //! Opens the inputs, merges them newest first with the [`MergeIterator`], writes the
 //! result with [`TableWriter`]s (splitting at `target_file_bytes` for L1+; one run for
 //! L0) and returns the outputs and the [`VersionEdit`] that swaps them in. It does not
-//! append the edit or delete the inputs: the caller appends the edit to the manifest,
-//! then deletes the input files, then syncs (see [`super`]'s "why one sync suffices").
+//! append the edit or delete the inputs: the caller syncs the outputs, appends the edit
+//! to the manifest and syncs it, then deletes the input files (see [`super`]'s "why two
+//! syncs, not one").
 
 use super::manifest::{Version, VersionEdit};
 use super::merge::{MergeIterator, MergeStats, Source};

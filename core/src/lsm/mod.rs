@@ -31,21 +31,24 @@
 //!    start a new one; reads consult the active memtable, then the frozen ones newest
 //!    first, then the tables ([`TableSet::get`], [`TableSet::range`]).
 //! 3. Flush: [`write_table`] the oldest frozen memtable under
-//!    [`Version::next_table_id`], then [`Manifest::append`] a [`VersionEdit`] adding it at
-//!    level 0 with `next_table_id + 1` and `last_flushed_lsn`, then request a sync. Only
-//!    after that sync completes may the WAL be trimmed below the flushed LSN.
+//!    [`Version::next_table_id`] and sync; once that sync has completed,
+//!    [`Manifest::append`] a [`VersionEdit`] adding it at level 0 with
+//!    `next_table_id + 1` and `last_flushed_lsn`, and sync again. Only after the second
+//!    sync completes may the WAL be trimmed below the flushed LSN.
 //! 4. Compaction: [`choose`] on the current version; [`compact`] writes the outputs and
-//!    returns the edit; append it, *then* delete the input files, then sync.
+//!    returns the edit; sync; append the edit and sync; only then delete the input files.
 //!
-//! # Why one sync suffices for a flush or a compaction
-//! The [`crate::Storage`] contract keeps, after a crash, a *prefix in issue order* of the
-//! changes a sync in flight covered (the last one possibly torn). The table's bytes are
-//! written before the manifest record that names it, and input files are deleted after
-//! the record that drops them, so whenever the record survives (whole — a torn record
-//! fails its CRC and the `Log` truncates it) the table it adds is whole on disk and the
-//! tables it removes still exist if it did not. A backend that reorders writes within a
-//! sync would need a sync between the table and the edit; the contract rules that out.
+//! [`tree::Lsm`] does exactly this, one phase per step (its module docs list the crash
+//! cases).
 //!
+//! # Why two syncs, not one
+//! The [`crate::Storage`] contract keeps, after a crash, a prefix in issue order of the
+//! changes a sync in flight covered, so on `SimDisk` one sync covering a table and the
+//! edit that names it would do. A real file system keeps no such order across files
+//! under power loss (`logspine_native::FileStorage` says so in its docs): the edit could
+//! survive while the table it names did not. So a table's sync completes before its edit
+//! is appended, and inputs are deleted only after the edit dropping them is durable.
+
 //! # Invariants (each type's `validate()` checks its own)
 //! * Memtable: LSNs strictly increase; the byte count equals the sum of entry sizes.
 //! * Version: L0 tables are newest first with disjoint LSN ranges; L1+ tables are sorted
@@ -61,6 +64,7 @@ pub mod memtable;
 pub mod merge;
 pub mod sstable;
 pub mod table_set;
+pub mod tree;
 
 use std::fmt;
 
@@ -82,6 +86,7 @@ pub use sstable::{
     TableStats, TableWriter,
 };
 pub use table_set::{LookupStats, TableSet};
+pub use tree::{Lsm, LsmAmplification, LsmConfig, LsmEvent, LsmRange, LsmRecovery, LsmStats};
 
 /// The largest key a table accepts.
 pub const MAX_KEY_BYTES: u32 = 64 * 1024;

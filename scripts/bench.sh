@@ -2,13 +2,16 @@
 # The benchmarks in BENCHMARKS.md (issue 3): group commit against a 1 ms simulated sync,
 # and WAL replay speed. The same code (crate logspine-bench) runs natively, then as wasm in
 # Node, then as wasm in headless Chromium; each prints its tables, and the run ends with
-# the wasm/native ratios. Benchmarks, not tests: nothing here fails on a slow figure.
+# the wasm/native ratios. Then (issue 4) the db_bench-shaped benchmark: ours vs fjall on
+# real files natively, ours on SimDisk natively and as wasm in Node, and its wasm/native
+# ratios. Benchmarks, not tests: nothing here fails on a slow figure.
 #
 # Build profile: `bench` (the release profile at opt-level 3; release itself is tuned for
 # size). Full logs go to target/bench-results/.
 #
 #   BENCH_SIZES=quick   smoke sizes (a few seconds in all)
 #   NO_BROWSER=1        skip headless Chromium
+#   NO_DB_BENCH=1       skip the db_bench-shaped benchmark (issue 4)
 #
 # Needs what scripts/test.sh installs: the wasm32 target, wasm-bindgen-test-runner,
 # Node, Chromium and chromedriver.
@@ -100,5 +103,46 @@ cat "$OUT"/native.md "$OUT"/wasm-*.log 2>/dev/null | grep '^SUMMARY ' | awk '
                 (nsim ? sims[i] / nsim : 0), mbs[i], (nmb ? mbs[i] / nmb : 0)
         }
     }' | tee "$OUT/ratios.md"
+
+if [[ "${NO_DB_BENCH:-}" != 1 ]]; then
+    section "db_bench shape, native: ours vs fjall on files, ours on SimDisk (cargo run --profile bench -p logspine-bench -- db-bench)"
+    start=$(date +%s)
+    cargo run --profile bench -q -p logspine-bench --bin logspine-bench -- db-bench ${quick_arg[@]+"${quick_arg[@]}"} |
+        tee "$OUT/db-bench-native.md"
+    took "$start"
+
+    section "db_bench shape, wasm in Node (SimDisk)"
+    start=$(date +%s)
+    env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+        cargo test --profile bench -p logspine-bench --target "$TARGET" --test wasm_db_bench -- --nocapture |
+        tee "$OUT/db-bench-wasm-node.log"
+    took "$start"
+
+    section "db_bench shape on SimDisk: wasm/native (ops/s; below 1 means wasm is slower)"
+    cat "$OUT/db-bench-native.md" "$OUT/db-bench-wasm-node.log" | grep '^DBBENCH ' | awk '
+        {
+            host = ""; keys = 0; fs = 0; fr = 0; rr = 0
+            for (i = 2; i <= NF; i++) {
+                split($i, kv, "=")
+                if (kv[1] == "host") host = kv[2]
+                if (kv[1] == "keys") keys = kv[2]
+                if (kv[1] == "fillseq") fs = kv[2]
+                if (kv[1] == "fillrandom") fr = kv[2]
+                if (kv[1] == "readrandom") rr = kv[2]
+            }
+            hosts[++n] = host; ks[n] = keys; fss[n] = fs; frs[n] = fr; rrs[n] = rr
+            if (host == "native") { nfs = fs; nfr = fr; nrr = rr }
+        }
+        END {
+            printf "| host | keys | fillseq ops/s | ratio | fillrandom ops/s | ratio | readrandom ops/s | ratio |\n"
+            printf "|---|---:|---:|---:|---:|---:|---:|---:|\n"
+            for (i = 1; i <= n; i++) {
+                h = hosts[i]; gsub("_", " ", h)
+                printf "| %s | %d | %d | %.2f | %d | %.2f | %d | %.2f |\n", h, ks[i], \
+                    fss[i], (nfs ? fss[i] / nfs : 0), frs[i], (nfr ? frs[i] / nfr : 0), \
+                    rrs[i], (nrr ? rrs[i] / nrr : 0)
+            }
+        }' | tee "$OUT/db-bench-ratios.md"
+fi
 
 printf '\ntotal %ss (logs in %s)\n' "$(($(date +%s) - total_start))" "${OUT#"$ROOT"/}"

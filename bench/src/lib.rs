@@ -13,6 +13,9 @@
 //! * [`replay`]: a database with a large WAL and no checkpoint, crashed once everything is
 //!   durable, then opened (recovery: the WAL's own scan, analysis, redo); MB of WAL
 //!   replayed per wall second.
+//! * [`db_bench`] (issue 4): LevelDB `db_bench`'s fillseq, fillrandom and readrandom on our
+//!   `Lsm` index; natively ([`native_db_bench`], not in wasm) on real files against fjall,
+//!   and on SimDisk natively and as wasm (`tests/wasm_db_bench.rs`).
 //!
 //! Time: one tick is [`TICK_MICROS`] µs of virtual time, so the 1 ms sync is
 //! [`SYNC_LATENCY_TICKS`] ticks. The world moves one tick at a time (`advance(1)`, then
@@ -22,6 +25,10 @@
 //! Two sync models (see [`SyncModel`]), both `SimDiskConfig::serial_syncs`: one sync at a
 //! time (the default, what a single WAL file gets and what group commit exists for), and
 //! overlapping syncs (a device with a deep flush queue).
+
+pub mod db_bench;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native_db_bench;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

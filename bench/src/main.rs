@@ -1,16 +1,37 @@
 //! The native benchmark runner: `cargo run --profile bench -p logspine-bench [-- --quick]`
-//! prints the group-commit and replay tables in markdown (see the library docs).
+//! prints the group-commit and replay tables in markdown (see the library docs);
+//! `cargo run --profile bench -p logspine-bench -- db-bench [--quick]` prints the
+//! db_bench-shaped tables of issue 4 (ours vs fjall on files, ours on SimDisk).
 
 use std::time::Instant;
 
-use logspine_bench::{report, Sizes};
+use logspine_bench::{report, Clock, Sizes};
+
+#[cfg(not(target_arch = "wasm32"))]
+fn db_bench(quick: bool, clock: Clock<'_>) -> Result<String, String> {
+    use logspine_bench::db_bench::{FULL_KEYS, QUICK_KEYS};
+    let n = if quick { QUICK_KEYS } else { FULL_KEYS };
+    logspine_bench::native_db_bench::report(n, n, clock)
+}
+
+/// The wasm runner of db_bench is `tests/wasm_db_bench.rs`.
+#[cfg(target_arch = "wasm32")]
+fn db_bench(_quick: bool, _clock: Clock<'_>) -> Result<String, String> {
+    Err("db-bench runs natively; in wasm, see tests/wasm_db_bench.rs".into())
+}
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let sizes = if quick { Sizes::QUICK } else { Sizes::FULL };
+    let want_db_bench = std::env::args().any(|a| a == "db-bench");
     let origin = Instant::now();
     let mut clock = move || origin.elapsed().as_secs_f64();
-    match report("native", &sizes, &mut clock) {
+    let result = if want_db_bench {
+        db_bench(quick, &mut clock)
+    } else {
+        let sizes = if quick { Sizes::QUICK } else { Sizes::FULL };
+        report("native", &sizes, &mut clock)
+    };
+    match result {
         Ok(text) => print!("{text}"),
         Err(e) => {
             eprintln!("benchmark failed: {e}");

@@ -24,6 +24,7 @@ pub mod crc32c;
 pub mod db;
 pub mod log;
 pub mod lsm;
+mod meter;
 pub mod rng;
 pub mod sim_disk;
 pub mod storage;

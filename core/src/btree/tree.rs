@@ -34,6 +34,7 @@
 //! * The live key and byte counters equal the leaves' contents; the meta page agrees with
 //!   the tree's root and page count; the page file holds no page past the page count.
 
+use crate::meter::ratio;
 use std::collections::{BTreeSet, VecDeque};
 
 use super::buffer_pool::{BufferPool, MIN_FRAMES};
@@ -160,22 +161,6 @@ impl Amplification {
     /// Pages read from the file per lookup.
     pub fn disk_reads_per_lookup(&self) -> f64 {
         ratio(self.lookup_pages_read, self.lookups)
-    }
-}
-
-#[expect(
-    clippy::cast_precision_loss,
-    reason = "meters: a ratio of counters, precision beyond 2^53 does not matter"
-)]
-fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 {
-        if a == 0 {
-            0.0
-        } else {
-            f64::INFINITY
-        }
-    } else {
-        a as f64 / b as f64
     }
 }
 

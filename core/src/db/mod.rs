@@ -77,6 +77,7 @@ pub use record::{ActiveTxn, ControlSlot, RecordError, WalRecord, CONTROL_SLOT_ST
 
 use crate::btree::{BTree, BTreeConfig, BTreeError, PageFile, PageId, RedoOutcome};
 use crate::log::{Log, LogConfig, LogError, Lsn, RecoveryReport as LogRecovery};
+use crate::meter::ratio_or_zero as ratio;
 use crate::storage::{Storage, StorageError, SyncCompletion, SyncId};
 
 /// A key and its value.
@@ -423,18 +424,6 @@ impl DbStats {
     /// Mean commit latency in ticks.
     pub fn mean_commit_latency(&self) -> f64 {
         ratio(self.commit_latency_ticks, self.commits)
-    }
-}
-
-#[expect(
-    clippy::cast_precision_loss,
-    reason = "meters: ratios of counters; precision past 2^53 is irrelevant"
-)]
-fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 {
-        0.0
-    } else {
-        a as f64 / b as f64
     }
 }
 

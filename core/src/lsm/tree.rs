@@ -78,6 +78,7 @@
 //! * The per-level bytes written add up to the total; a job's tables are not in the
 //!   version before its edit and are after it.
 
+use crate::meter::ratio;
 use std::collections::VecDeque;
 use std::ops::Bound;
 
@@ -321,22 +322,6 @@ impl LsmAmplification {
     /// Data blocks read per lookup.
     pub fn blocks_read_per_lookup(&self) -> f64 {
         ratio(self.lookup.blocks_read, self.lookups)
-    }
-}
-
-#[expect(
-    clippy::cast_precision_loss,
-    reason = "meters: a ratio of counters, precision beyond 2^53 does not matter"
-)]
-fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 {
-        if a == 0 {
-            0.0
-        } else {
-            f64::INFINITY
-        }
-    } else {
-        a as f64 / b as f64
     }
 }
 

@@ -9,9 +9,14 @@
 //!   partial transaction is visible;
 //! * `validate()` holds on the database (WAL, tree, locks) after every step.
 //!
-//! Seeds: 10,000 in the normal run (2,000 in wasm); more with
+//! The same harness runs against both indexes: `crash_harness` on the B+tree (torn pages
+//! repaired from full page images), `crash_harness_lsm` on the LSM tree (with memtables
+//! small enough that most runs flush and compact, so crashes land mid-flush and
+//! mid-compaction, tear table and manifest writes, and leave orphan tables).
+//!
+//! Seeds: 10,000 per index in the normal run (2,000 in wasm); more with
 //! `LOGSPINE_SEEDS=100000 cargo test --release -p logspine-core --test db_crash`;
-//! one replayed with `LOGSPINE_SEED=N cargo test -p logspine-core --test db_crash`.
+//! one replayed with `LOGSPINE_SEED=N cargo test -p logspine-core --test db_crash -- <test>`.
 
 mod common;
 
@@ -21,7 +26,12 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 use std::collections::BTreeMap;
 
 use logspine_core::btree::{BTreeConfig, PageFileConfig};
-use logspine_core::db::{CheckpointConfig, Db, DbConfig, DbError, GroupCommitConfig, TxnId};
+use logspine_core::db::{
+    CheckpointConfig, Db, DbConfig, DbError, GroupCommitConfig, IndexKind, TxnId,
+};
+use logspine_core::lsm::{
+    CompactionConfig, CompactionStyle, LsmConfig, ManifestConfig, TableConfig,
+};
 use logspine_core::{LogConfig, Lsn, Rng, SimDisk, SimDiskConfig, SyncLatency};
 
 type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
@@ -44,11 +54,62 @@ struct Coverage {
     pages_repaired: u64,
     checkpoints: u64,
     commits: u64,
+    torn_tables: u64,
+    torn_manifest: u64,
+    crash_mid_flush: u64,
+    crash_mid_compaction: u64,
+    orphans_deleted: u64,
+    tables_recovered: u64,
+    redo_logical: u64,
 }
 
-fn config(rng: &mut Rng) -> (DbConfig, SimDiskConfig) {
+/// An LSM configuration small enough that a run of a few hundred operations flushes
+/// and compacts (leveled or size-tiered).
+fn lsm_config(rng: &mut Rng) -> LsmConfig {
+    let style = if rng.below(2) == 0 {
+        CompactionStyle::Leveled
+    } else {
+        CompactionStyle::SizeTiered
+    };
+    let tier_min_runs = rng.range_inclusive(2, 3);
+    LsmConfig {
+        manifest: ManifestConfig {
+            log: LogConfig {
+                segment_bytes: [256, 1024][rng.index(2)],
+                ..LogConfig::new("manifest")
+            },
+            levels: if style == CompactionStyle::Leveled {
+                u32::try_from(rng.range_inclusive(2, 4)).expect("small")
+            } else {
+                1
+            },
+        },
+        table: TableConfig {
+            block_bytes: u32::try_from(rng.range_inclusive(64, 512)).expect("small"),
+            bloom_bits_per_key: u32::try_from(rng.range_inclusive(1, 12)).expect("small"),
+        },
+        compaction: CompactionConfig {
+            style,
+            l0_trigger: rng.range_inclusive(1, 3),
+            base_level_bytes: rng.range_inclusive(512, 2048),
+            fanout: rng.range_inclusive(2, 4),
+            target_file_bytes: rng.range_inclusive(256, 1024),
+            tier_min_runs,
+            tier_max_runs: tier_min_runs + rng.below(3),
+            tier_size_ratio_percent: rng.range_inclusive(150, 400),
+        },
+        memtable_bytes: rng.range_inclusive(150, 900),
+        max_immutable_memtables: rng.range_inclusive(1, 3),
+    }
+}
+
+fn config(rng: &mut Rng, index: IndexKind) -> (DbConfig, SimDiskConfig) {
     let page_size = [512u32, 1024][rng.index(2)];
+    let lsm = lsm_config(rng);
     let db = DbConfig {
+        index,
+        lsm,
+        lsm_steps_per_tick: 1 + rng.index(4),
         wal: LogConfig {
             segment_bytes: [512, 2048, 16384][rng.index(3)],
             ..LogConfig::new("wal")
@@ -279,6 +340,13 @@ impl Model {
         cov.crash_mid_checkpoint += u64::from(db.checkpoint_running());
         cov.crash_sync_in_flight += u64::from(db.storage().next_completion_at().is_some());
         cov.crash_mid_undo += u64::from(db.is_recovering());
+        if let Some(phase) = db.lsm().and_then(|l| l.job_phase()) {
+            if phase.starts_with("flush") {
+                cov.crash_mid_flush += 1;
+            } else {
+                cov.crash_mid_compaction += 1;
+            }
+        }
         let mut disk = db.into_storage();
         let report = disk.crash();
         if let Some(t) = &report.torn {
@@ -286,6 +354,10 @@ impl Model {
                 cov.torn_wal += 1;
             } else if t.file.starts_with("btree") {
                 cov.torn_pages += 1;
+            } else if t.file.starts_with("sst") {
+                cov.torn_tables += 1;
+            } else if t.file.starts_with("manifest") {
+                cov.torn_manifest += 1;
             }
         }
         disk
@@ -325,6 +397,11 @@ impl Model {
             }
         };
         cov.pages_repaired += rec.pages_repaired;
+        if let Some(l) = &rec.lsm {
+            cov.orphans_deleted += l.orphans_deleted.len() as u64;
+            cov.tables_recovered += l.tables;
+            cov.redo_logical += rec.redo_applied;
+        }
         cov.losers_undone += rec.losers.len() as u64;
         cov.checkpoints += u64::from(rec.checkpoint.is_some());
         for lsn in &self.acked {
@@ -429,9 +506,9 @@ fn gen_op(rng: &mut Rng, clients: usize, keys: usize) -> Op {
     }
 }
 
-fn run_seed(seed: u64, cov: &mut Coverage) -> Result<(), String> {
+fn run_seed(seed: u64, index: IndexKind, cov: &mut Coverage) -> Result<(), String> {
     let mut rng = Rng::new(seed);
-    let (cfg, disk_cfg) = config(&mut rng);
+    let (cfg, disk_cfg) = config(&mut rng, index);
     let keys = 24 + rng.index(40);
     let clients = 1 + rng.index(6);
     let mut m = Model::new(seed, cfg, disk_cfg, keys, clients)?;
@@ -463,7 +540,7 @@ fn crash_harness() {
         10_000
     };
     let Some(seeds) = common::for_each_seed("db_crash", "crash_harness", default, |seed| {
-        run_seed(seed, &mut cov)
+        run_seed(seed, IndexKind::BTree, &mut cov)
     }) else {
         return;
     };
@@ -503,6 +580,42 @@ fn crash_harness() {
     }
 }
 
+#[test]
+fn crash_harness_lsm() {
+    let mut cov = Coverage::default();
+    let default = if cfg!(target_arch = "wasm32") {
+        2_000
+    } else {
+        10_000
+    };
+    let Some(seeds) = common::for_each_seed("db_crash", "crash_harness_lsm", default, |seed| {
+        run_seed(seed, IndexKind::Lsm, &mut cov)
+    }) else {
+        return;
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    println!("{seeds} seeds: {cov:?}");
+    if seeds >= 1000 {
+        for (what, n) in [
+            ("torn WAL tail", cov.torn_wal),
+            ("torn table write", cov.torn_tables),
+            ("torn manifest write", cov.torn_manifest),
+            ("crash mid-flush", cov.crash_mid_flush),
+            ("crash mid-compaction", cov.crash_mid_compaction),
+            ("orphan table deleted", cov.orphans_deleted),
+            ("recovery with tables", cov.tables_recovered),
+            ("logical redo into the memtable", cov.redo_logical),
+            ("loser undone", cov.losers_undone),
+            ("recovery from a checkpoint", cov.checkpoints),
+            ("crash mid-rollback", cov.crash_mid_undo),
+            ("crash mid-checkpoint", cov.crash_mid_checkpoint),
+            ("crash mid-sync", cov.crash_sync_in_flight),
+        ] {
+            assert!(n > 0, "no {what} in {seeds} seeds: {cov:?}");
+        }
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod prop {
     use super::*;
@@ -533,8 +646,20 @@ mod prop {
             ops in proptest::collection::vec(op(), 1..200),
             group_commit in any::<bool>(),
             sector in prop_oneof![Just(64u64), Just(512)],
+            lsm in any::<bool>(),
         ) {
             let cfg = DbConfig {
+                index: if lsm { IndexKind::Lsm } else { IndexKind::BTree },
+                lsm: LsmConfig {
+                    memtable_bytes: 300,
+                    compaction: CompactionConfig {
+                        l0_trigger: 2,
+                        base_level_bytes: 1024,
+                        target_file_bytes: 512,
+                        ..CompactionConfig::default()
+                    },
+                    ..LsmConfig::default()
+                },
                 wal: LogConfig { segment_bytes: 1024, ..LogConfig::new("wal") },
                 tree: BTreeConfig {
                     page_file: PageFileConfig { file: "btree.pages".into(), page_size: 512 },

@@ -16,7 +16,7 @@ use logspine_core::lsm::{
     Manifest, ManifestConfig, Memtable, TableConfig, TableId, TableMeta, TableSet, Value, Version,
     VersionEdit,
 };
-use logspine_core::{Lsn, SimDisk, SimDiskConfig};
+use logspine_core::{Lsn, SimDisk, SimDiskConfig, Storage};
 
 fn parse_table(spec: &str, lsn: u64) -> TableMeta {
     let mut parts = spec.split(':');
@@ -371,5 +371,57 @@ fn compact_merges_splits_and_drops_tombstones_only_when_told() {
             let (got, _) = set.get(&disk, &v, &[], key.as_bytes()).unwrap();
             assert_eq!(got, want.map(String::into_bytes), "{key}");
         }
+    }
+}
+
+/// One L0 table and nothing in L1 to merge it with: the compaction is a trivial move —
+/// the edit lists the same table one level down, no file is written, and it reads back
+/// the same. With a tombstone that the move would have to drop, it is a real merge.
+#[test]
+fn single_input_with_nothing_below_is_a_trivial_move() {
+    let tc = TableConfig {
+        block_bytes: 128,
+        bloom_bits_per_key: 10,
+    };
+    let config = CompactionConfig {
+        l0_trigger: 1,
+        ..leveled()
+    };
+    for with_tombstone in [false, true] {
+        let mut disk = SimDisk::new(SimDiskConfig::default(), 1);
+        let (mut m, _) = Manifest::open(&mut disk, ManifestConfig::default()).unwrap();
+        let mut entries: Vec<Entry> = (0..40)
+            .map(|i| entry(&format!("k{i:03}"), i + 1, Some("v")))
+            .collect();
+        if with_tombstone {
+            entries.push(entry("k999", 100, None));
+        }
+        flush(&mut disk, &mut m, entries, tc);
+        let choice = choose(m.version(), &config).expect("L0 at its trigger");
+        assert_eq!(choice.input_ids(), [0]);
+        assert!(choice.drop_tombstones, "nothing below L1");
+        let files_before = disk.list();
+        let next = m.version().next_table_id();
+        let done = compact(&mut disk, &choice, next, tc, config.target_file_bytes).unwrap();
+        let mut v = m.version().clone();
+        v.apply(&done.edit).unwrap();
+        v.validate();
+        assert!(v.level(0).is_empty());
+        if with_tombstone {
+            assert!(choice.trivial_move().is_none());
+            assert!(!done.moved);
+            assert_eq!(done.stats.merge.tombstones_dropped, 1);
+            assert_ne!(v.level(1)[0].id, TableId(0), "rewritten");
+        } else {
+            assert!(choice.trivial_move().is_some());
+            assert!(done.moved);
+            assert_eq!(disk.list(), files_before, "no file written");
+            assert_eq!((done.stats.input_bytes, done.stats.output_bytes), (0, 0));
+            assert_eq!(v.level(1), &[m.version().level(0)[0].clone()][..]);
+        }
+        let mut set = TableSet::new();
+        set.refresh(&disk, &v).unwrap();
+        let (got, _) = set.get(&disk, &v, &[], b"k007").unwrap();
+        assert_eq!(got.as_deref(), Some(&b"v"[..]));
     }
 }

@@ -297,7 +297,11 @@ impl<S: Storage> DbEngine<S> {
     ) -> Snapshot {
         if self.shape_stale {
             // A failed walk (a page the engine will report torn itself) keeps the last shape.
-            if let Ok(shape) = inspect::shape(self.db.tree(), self.db.storage(), MAX_PAGES_SHOWN) {
+            if let Some(Ok(shape)) = self
+                .db
+                .tree()
+                .map(|t| inspect::shape(t, self.db.storage(), MAX_PAGES_SHOWN))
+            {
                 self.shape = Rc::new(shape);
                 self.shape_stale = false;
             }
@@ -338,8 +342,12 @@ impl<S: Storage> DbEngine<S> {
                 size_bytes: wal.size_bytes(),
                 segments: wal.segments().len() as u64,
             },
-            frames: self.db.tree().pool().frames(),
-            pool_capacity: self.db.tree().pool().capacity() as u64,
+            frames: self
+                .db
+                .tree()
+                .map(|t| t.pool().frames())
+                .unwrap_or_default(),
+            pool_capacity: self.db.tree().map_or(0, |t| t.pool().capacity() as u64),
             shape: self.shape.clone(),
             keys: self.keys.clone(),
             recovering: self.db.is_recovering(),
@@ -727,7 +735,11 @@ mod tests {
             }
             e.stop_workload();
             assert!(e.checkpoint_writes_in_flight(300).unwrap(), "seed {seed}");
-            let page_size = e.db().tree().page_size();
+            let page_size = e
+                .db()
+                .tree()
+                .expect("the playground keeps a B-tree")
+                .page_size();
             let mut disk = e.into_storage();
             let report = disk.crash();
             let text = describe_crash(&report, page_size);

@@ -374,7 +374,9 @@ pub fn step_phase(step: &RecoveryStep) -> &'static str {
     match step {
         RecoveryStep::Start { .. } => "start",
         RecoveryStep::Analyzed { .. } => "analysis",
-        RecoveryStep::Redo { .. } => "redo",
+        RecoveryStep::Redo { .. }
+        | RecoveryStep::LsmOpened { .. }
+        | RecoveryStep::RedoLogical { .. } => "redo",
         RecoveryStep::Undo { .. } => "undo",
     }
 }
@@ -385,7 +387,9 @@ pub fn step_case(step: &RecoveryStep) -> &'static str {
         RecoveryStep::Start { case, .. }
         | RecoveryStep::Analyzed { case, .. }
         | RecoveryStep::Redo { case, .. }
+        | RecoveryStep::RedoLogical { case, .. }
         | RecoveryStep::Undo { case, .. } => case,
+        RecoveryStep::LsmOpened { .. } => "R6",
     }
 }
 
@@ -422,6 +426,31 @@ pub fn step_text(step: &RecoveryStep) -> String {
                 _ => "handled",
             };
             format!("{lsn} → {page}: {what}")
+        }
+        RecoveryStep::LsmOpened {
+            last_flushed_lsn,
+            tables,
+            orphans_deleted,
+        } => {
+            let flushed = last_flushed_lsn.map_or("nothing flushed yet".to_owned(), |l| {
+                format!("everything up to {l} is in tables")
+            });
+            let orphans = match orphans_deleted {
+                0 => String::new(),
+                n => format!(
+                    "; deleted {n} orphan table{}",
+                    if *n == 1 { "" } else { "s" }
+                ),
+            };
+            format!("manifest replayed: {tables} tables, {flushed}{orphans}")
+        }
+        RecoveryStep::RedoLogical { lsn, case } => {
+            let what = match *case {
+                "R7" => "back into the memtable",
+                "R8" => "skipped (already in a table)",
+                _ => "handled",
+            };
+            format!("{lsn}: {what}")
         }
         RecoveryStep::Undo { lsn, txn, case } => {
             let what = match *case {
@@ -871,6 +900,8 @@ impl DbViewState {
                     Rc::make_mut(&mut r.steps).push(step);
                 }
             }
+            // The LSM index's background work (the database view shows the B-tree).
+            DbEvent::Lsm(_) => {}
         }
     }
 

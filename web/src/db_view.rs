@@ -632,7 +632,7 @@ async fn open_db(cell: HolderCell, dispatch: Dispatcher, reason: DbOpenReason, b
     // The crash: every volatile change goes with the old storage.
     let mut crashed_disk = None;
     if let Some(old) = old {
-        let page_size = old.db().tree().page_size();
+        let page_size = old.db().tree().map_or(4096, |t| t.page_size());
         match old.into_storage() {
             PlaygroundStorage::IndexedDb(s) => s.close().await,
             PlaygroundStorage::SimDisk(mut disk)
@@ -1052,7 +1052,7 @@ fn meters_panel(snapshot: Option<&Snapshot>) -> Html {
         ("… of which WAL", a.wal_write, "WAL bytes / client bytes"),
         (
             "… of which pages",
-            a.page_write,
+            a.index_write,
             "page file bytes / client bytes",
         ),
         (

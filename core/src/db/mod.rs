@@ -1,9 +1,12 @@
 //! `Db`: a transactional key-value database that is a log plus an index.
 //!
 //! Every change goes to the write-ahead log (a [`Log`] named `wal`) before anything
-//! else; the index is the page-based B+tree in [`crate::btree`], whose pages reach the
-//! page file only when the WAL rule allows. A commit is acknowledged only once the WAL
-//! sync covering its commit record has completed.
+//! else; the index is either the page-based B+tree in [`crate::btree`], whose pages reach
+//! the page file only when the WAL rule allows, or the LSM tree in [`crate::lsm`], whose
+//! memtables reach tables only when the WAL rule allows ([`DbConfig::index`]; the
+//! differences are tabled in the `index` module, `core/src/db/index.rs`). Transactions,
+//! locks, group commit, the WAL and undo are the same for both. A commit is acknowledged
+//! only once the WAL sync covering its commit record has completed.
 //!
 //! # Call order
 //! [`Db::open`] (it is recovery) → any mix of [`Db::begin`], [`Db::put`], [`Db::delete`],
@@ -41,8 +44,22 @@
 //!
 //! A crash at any point leaves the previous checkpoint in force.
 //!
+//! With the LSM index, step 2 is instead: freeze the active memtable and wait until no
+//! write below `redo` is outside a durable table ([`Lsm::oldest_unflushed_lsn`]); the
+//! flushes themselves are the index's background steps. Step 5 also keeps the WAL from
+//! the first LSN above the manifest's durable last flushed LSN, which is where LSM redo
+//! starts (so the trim is safe even without the wait, which is there to let it advance).
+//!
+//! # The LSM index in `tick`
+//! Every completion also goes to the index; then up to `lsm_steps_per_tick` of its
+//! background steps run (freeze, flush and compaction phases, each a [`DbEvent::Lsm`]).
+//! A flush whose memtable is not yet durable in the WAL waits, and the database issues a
+//! WAL sync for it (reason `WalRule`). When every memtable is full and waiting, a client
+//! write gets [`DbError::WouldBlock`] (a write stall) until a flush makes room.
+//!
 //! # Recovery (ARIES: analysis, redo, undo)
-//! `open` runs these phases; each record read matches exactly one case:
+//! `open` runs these phases; each record read matches exactly one case (R1–R5 for the
+//! B+tree, R6–R9 for the LSM tree; the other phases are the same for both):
 //!
 //! | phase    | case | record or state                                  | action |
 //! |----------|------|--------------------------------------------------|--------|
@@ -60,6 +77,10 @@
 //! | redo     | R3   | full page image, page torn or corrupt             | replace the page (torn-page repair) |
 //! | redo     | R4   | full page image, page never written               | format the page |
 //! | redo     | R5   | logical op on a torn page                         | `DbError::Tree`: impossible if full page writes held |
+//! | redo     | R6   | LSM: the manifest                                 | rebuild the version, delete orphan tables, open the tables |
+//! | redo     | R7   | LSM: update or CLR above its last flushed LSN     | back into the memtable, blind (no old-value read) |
+//! | redo     | R8   | LSM: update or CLR at or below it                 | skip: already in a table |
+//! | redo     | R9   | LSM: tables past the WAL's end, or the WAL trimmed above the last flushed LSN | `DbError::Corrupt` |
 //! | undo     | U1   | update of a loser                                 | restore the before value, log a CLR pointing at the update's predecessor |
 //! | undo     | U2   | CLR of a loser                                    | jump to its undo-next LSN (never undo an undo) |
 //! | undo     | U3   | a loser's chain is exhausted                      | log abort; release its locks |
@@ -69,6 +90,7 @@
 //! it may also have to wait for a WAL sync before the pool can evict a page, and the losers' locks keep their keys unreadable in
 //! their half-undone state until it finishes ([`Db::is_recovering`]).
 
+mod index;
 mod record;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -77,8 +99,11 @@ pub use record::{ActiveTxn, ControlSlot, RecordError, WalRecord, CONTROL_SLOT_ST
 
 use crate::btree::{BTree, BTreeConfig, BTreeError, PageFile, PageId, RedoOutcome};
 use crate::log::{Log, LogConfig, LogError, Lsn, RecoveryReport as LogRecovery};
+use crate::lsm::{Lsm, LsmConfig, LsmError, LsmEvent, LsmRecovery};
 use crate::meter::ratio_or_zero as ratio;
 use crate::storage::{Storage, StorageError, SyncCompletion, SyncId};
+pub use index::IndexKind;
+use index::{Change, Index, IndexError};
 
 /// A key and its value.
 pub type Entry = (Vec<u8>, Vec<u8>);
@@ -138,8 +163,14 @@ impl Default for CheckpointConfig {
 pub struct DbConfig {
     /// The WAL.
     pub wal: LogConfig,
-    /// The index.
+    /// Which index: the B+tree (`tree`) or the LSM tree (`lsm`).
+    pub index: IndexKind,
+    /// The B+tree, when `index` is [`IndexKind::BTree`].
     pub tree: BTreeConfig,
+    /// The LSM tree, when `index` is [`IndexKind::Lsm`].
+    pub lsm: LsmConfig,
+    /// LSM background steps (freeze, flush and compaction phases) per tick at most.
+    pub lsm_steps_per_tick: usize,
     /// The control file's name.
     pub control_file: String,
     /// Group commit.
@@ -160,7 +191,10 @@ impl Default for DbConfig {
     fn default() -> Self {
         DbConfig {
             wal: LogConfig::new("wal"),
+            index: IndexKind::BTree,
             tree: BTreeConfig::default(),
+            lsm: LsmConfig::default(),
+            lsm_steps_per_tick: 4,
             control_file: "db.control".to_owned(),
             group_commit: GroupCommitConfig::default(),
             checkpoint: CheckpointConfig::default(),
@@ -183,6 +217,9 @@ pub enum DbError {
     /// The index failed (including torn or corrupt pages it found).
     #[error("index: {0}")]
     Tree(#[from] BTreeError),
+    /// The LSM index failed (including damaged tables or manifest).
+    #[error("LSM index: {0}")]
+    Lsm(#[from] LsmError),
     /// A WAL record whose frame is valid but whose contents are not.
     #[error("WAL record at {lsn} does not decode: {error}")]
     Record {
@@ -307,6 +344,8 @@ pub enum DbEvent {
     },
     /// Recovery: one step (see the case table in the module docs).
     Recovery(RecoveryStep),
+    /// The LSM index did a piece of background work (freeze, flush, compaction phase).
+    Lsm(LsmEvent),
 }
 
 /// One step of recovery, labelled with its case.
@@ -337,6 +376,22 @@ pub enum RecoveryStep {
         /// The page.
         page: PageId,
         /// The case label (R1..R4).
+        case: &'static str,
+    },
+    /// The LSM index was opened from its manifest (case R6).
+    LsmOpened {
+        /// Every write at or below this is in a table (`None`: nothing flushed).
+        last_flushed_lsn: Option<Lsn>,
+        /// Tables in the recovered version.
+        tables: u64,
+        /// Orphan table files deleted (written by a flush or compaction whose edit was lost).
+        orphans_deleted: u64,
+    },
+    /// Redo handled one logical change for the LSM index (case R7 or R8).
+    RedoLogical {
+        /// The record.
+        lsn: Lsn,
+        /// The case label.
         case: &'static str,
     },
     /// Undo handled a record of a loser.
@@ -371,11 +426,34 @@ pub struct DbRecovery {
     pub winners: u64,
     /// Transactions to roll back (undo continues in `tick`).
     pub losers: Vec<TxnId>,
+    /// The LSM index's own recovery (manifest replay, orphans), if that is the index.
+    pub lsm: Option<LsmRecovery>,
 }
 
 impl DbRecovery {
     /// One paragraph for people.
     pub fn describe(&self) -> String {
+        if let Some(lsm) = &self.lsm {
+            return format!(
+                "{} Recovery started from {} (redo from {}); analysis read {} records: {} committed, {} to roll back. The LSM manifest ({} edits) lists {} tables with everything up to {} flushed{}; redo put {} logged changes back into the memtable and skipped {} already in tables.",
+                self.wal.describe(),
+                self.checkpoint
+                    .map_or("the start of the WAL (no checkpoint)".to_owned(), |c| format!("the checkpoint at {c}")),
+                self.redo_from,
+                self.analyzed,
+                self.winners,
+                self.losers.len(),
+                lsm.edits,
+                lsm.tables,
+                lsm.last_flushed_lsn.map_or("nothing".to_owned(), |l| l.to_string()),
+                match lsm.orphans_deleted.len() {
+                    0 => String::new(),
+                    n => format!(", {n} orphan table{} deleted", if n == 1 { "" } else { "s" }),
+                },
+                self.redo_applied,
+                self.redo_skipped,
+            );
+        }
         format!(
             "{} Recovery started from {} (redo from {}); analysis read {} records: {} committed, {} to roll back. Redo applied {} page changes, skipped {} already on disk, repaired {} torn page{}.",
             self.wal.describe(),
@@ -427,20 +505,28 @@ impl DbStats {
     }
 }
 
-/// Write, read and space amplification of the database (WAL and page file together).
+/// Write, read and space amplification of the database (WAL and index together).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct DbAmplification {
-    /// (WAL bytes + page file bytes written) / logical bytes written.
+    /// (WAL bytes + index bytes written) / logical bytes written.
     pub write: f64,
     /// WAL bytes / logical bytes.
     pub wal_write: f64,
-    /// Page file bytes written / logical bytes.
-    pub page_write: f64,
-    /// Pages visited per lookup.
+    /// Index bytes written (B-tree: pages; LSM: tables, flushes and compactions) /
+    /// logical bytes.
+    pub index_write: f64,
+    /// Index units visited per lookup: B-tree pages on the root-to-leaf path (cached or
+    /// not); LSM data blocks read (tables not skipped by key range or bloom filter).
     pub read_pages_per_lookup: f64,
-    /// Pages read from the file per lookup.
+    /// Of those, read from storage per lookup (the B-tree's buffer pool misses; the LSM
+    /// has no block cache, so all of its blocks).
     pub disk_reads_per_lookup: f64,
-    /// (WAL file bytes + page file bytes) / live bytes.
+    /// Sources consulted per lookup: 1 for the B-tree; memtables plus tables probed for
+    /// the LSM (bloom-skipped tables included).
+    pub sources_per_lookup: f64,
+    /// LSM tables a bloom filter ruled out per lookup (0 for the B-tree).
+    pub bloom_skips_per_lookup: f64,
+    /// (WAL file bytes + index file bytes) / live bytes.
     pub space: f64,
 }
 
@@ -481,7 +567,7 @@ pub struct Db<S: Storage> {
     storage: S,
     config: DbConfig,
     wal: Log,
-    tree: BTree,
+    index: Index,
     page_file: PageFile,
     now: u64,
     next_txn: u64,
@@ -635,65 +721,34 @@ impl<S: Storage> Db<S> {
             });
         }
 
-        // Redo: R1..R5, from the redo LSN to the end, straight on the page file.
-        let (mut applied, mut skipped, mut repaired) = (0, 0, 0);
-        // (A loop over LSNs rather than `scan`: redo writes the storage it reads the WAL from.)
-        let mut lsn = redo_from;
-        while lsn < wal.next_lsn() {
-            let r = read_record(&wal, &storage, lsn)?;
-            for op in r.ops() {
-                let outcome = page_file.redo(&mut storage, op, lsn)?;
-                let case = match outcome {
-                    RedoOutcome::Applied => {
-                        applied += 1;
-                        "R1"
-                    }
-                    RedoOutcome::Skipped { .. } => {
-                        skipped += 1;
-                        "R2"
-                    }
-                    RedoOutcome::Repaired => {
-                        repaired += 1;
-                        applied += 1;
-                        "R3"
-                    }
-                    RedoOutcome::Formatted => {
-                        applied += 1;
-                        "R4"
-                    }
-                };
-                step(RecoveryStep::Redo {
-                    lsn,
-                    page: op.page(),
-                    case,
-                });
+        let (index, applied, skipped, repaired, lsm_report) = match config.index {
+            IndexKind::BTree => {
+                let (tree, applied, skipped, repaired) = Self::redo_btree(
+                    &mut storage,
+                    &mut wal,
+                    &page_file,
+                    &config,
+                    redo_from,
+                    &mut step,
+                )?;
+                (
+                    Index::BTree(Box::new(tree)),
+                    applied,
+                    skipped,
+                    repaired,
+                    None,
+                )
             }
-            lsn = lsn.next();
-        }
-
-        // The index: open what redo rebuilt, or create it.
-        let fresh = page_file.file_bytes(&storage)? == 0;
-        let tree = if fresh {
-            None
-        } else {
-            Some(BTree::open(&mut storage, config.tree.clone())?)
+            IndexKind::Lsm => {
+                let (lsm, applied, skipped, report) =
+                    Self::redo_lsm(&mut storage, &wal, &config, redo_from, &mut step)?;
+                (Index::Lsm(Box::new(lsm)), applied, skipped, 0, Some(report))
+            }
         };
 
         let losers: Vec<TxnId> = att.keys().copied().collect();
         let mut db = Db {
-            tree: match tree {
-                Some(t) => t,
-                None => {
-                    let lsn = wal.next_lsn();
-                    let (t, change) = BTree::create(&mut storage, config.tree.clone(), lsn)?;
-                    let got = wal.append(
-                        &mut storage,
-                        &WalRecord::Create { ops: change.ops }.encode(),
-                    )?;
-                    assert_eq!(got, lsn, "the tree was stamped with the LSN its record got");
-                    t
-                }
-            },
+            index,
             storage,
             page_file,
             now: 0,
@@ -713,8 +768,10 @@ impl<S: Storage> Db<S> {
             config,
             wal,
         };
-        db.tree.begin_checkpoint_epoch(redo_from);
-        db.tree.set_wal_durable(db.wal.durable_next());
+        if let Index::BTree(t) = &mut db.index {
+            t.begin_checkpoint_epoch(redo_from);
+        }
+        db.index.set_wal_durable(db.wal.durable_next());
 
         // Undo: register the losers; `tick` (and this first call) rolls them back.
         for (&txn, &(first, last)) in &att {
@@ -748,8 +805,128 @@ impl<S: Storage> Db<S> {
             pages_repaired: repaired,
             winners,
             losers,
+            lsm: lsm_report,
         };
         Ok((db, report))
+    }
+
+    /// Redo for the B+tree: R1..R5, from the redo LSN to the end, straight on the page
+    /// file; then the tree is opened (or created, with its create record).
+    fn redo_btree(
+        storage: &mut S,
+        wal: &mut Log,
+        page_file: &PageFile,
+        config: &DbConfig,
+        redo_from: Lsn,
+        step: &mut impl FnMut(RecoveryStep),
+    ) -> Result<(BTree, u64, u64, u64), DbError> {
+        let (mut applied, mut skipped, mut repaired) = (0, 0, 0);
+        // (A loop over LSNs rather than `scan`: redo writes the storage it reads the WAL from.)
+        let mut lsn = redo_from;
+        while lsn < wal.next_lsn() {
+            let r = read_record(wal, &*storage, lsn)?;
+            for op in r.ops() {
+                let outcome = page_file.redo(storage, op, lsn)?;
+                let case = match outcome {
+                    RedoOutcome::Applied => {
+                        applied += 1;
+                        "R1"
+                    }
+                    RedoOutcome::Skipped { .. } => {
+                        skipped += 1;
+                        "R2"
+                    }
+                    RedoOutcome::Repaired => {
+                        repaired += 1;
+                        applied += 1;
+                        "R3"
+                    }
+                    RedoOutcome::Formatted => {
+                        applied += 1;
+                        "R4"
+                    }
+                };
+                step(RecoveryStep::Redo {
+                    lsn,
+                    page: op.page(),
+                    case,
+                });
+            }
+            lsn = lsn.next();
+        }
+
+        // The index: open what redo rebuilt, or create it.
+        let fresh = page_file.file_bytes(&*storage)? == 0;
+        let tree = if fresh {
+            None
+        } else {
+            Some(BTree::open(storage, config.tree.clone())?)
+        };
+
+        let tree = match tree {
+            Some(t) => t,
+            None => {
+                let lsn = wal.next_lsn();
+                let (t, change) = BTree::create(storage, config.tree.clone(), lsn)?;
+                let got = wal.append(storage, &WalRecord::Create { ops: change.ops }.encode())?;
+                assert_eq!(got, lsn, "the tree was stamped with the LSN its record got");
+                t
+            }
+        };
+        Ok((tree, applied, skipped, repaired))
+    }
+
+    /// Redo for the LSM tree: R6..R9. The manifest says which tables hold everything up
+    /// to its last flushed LSN; the WAL's updates and CLRs above it go back into the
+    /// memtable, blind (redo needs no old values), in LSN order.
+    fn redo_lsm(
+        storage: &mut S,
+        wal: &Log,
+        config: &DbConfig,
+        redo_from: Lsn,
+        step: &mut impl FnMut(RecoveryStep),
+    ) -> Result<(Lsm, u64, u64, LsmRecovery), DbError> {
+        let (mut lsm, report) = Lsm::open(storage, config.lsm.clone())?;
+        step(RecoveryStep::LsmOpened {
+            last_flushed_lsn: report.last_flushed_lsn,
+            tables: report.tables,
+            orphans_deleted: report.orphans_deleted.len() as u64,
+        });
+        let first_unflushed = report.last_flushed_lsn.map_or(Lsn(0), Lsn::next);
+        if first_unflushed < wal.first_lsn() {
+            return Err(DbError::Corrupt(format!(
+                "the LSM manifest has everything below {first_unflushed} in tables, but the WAL was trimmed to start at {} (case R9)",
+                wal.first_lsn()
+            )));
+        }
+        if first_unflushed > wal.next_lsn() {
+            return Err(DbError::Corrupt(format!(
+                "the LSM tables hold writes up to {} but the WAL ends below {} (case R9)",
+                first_unflushed.0 - 1,
+                wal.next_lsn()
+            )));
+        }
+        let (mut applied, mut skipped) = (0, 0);
+        for rec in wal.scan(&*storage, redo_from.min(first_unflushed))? {
+            let rec = rec?;
+            let lsn = rec.lsn;
+            let r =
+                WalRecord::decode(&rec.payload).map_err(|error| DbError::Record { lsn, error })?;
+            let (key, value) = match &r {
+                WalRecord::Update { key, after, .. } => (key, after),
+                WalRecord::Clr { key, restored, .. } => (key, restored),
+                _ => continue,
+            };
+            if lsn < first_unflushed {
+                skipped += 1;
+                step(RecoveryStep::RedoLogical { lsn, case: "R8" });
+            } else {
+                lsm.redo(key, value.as_deref(), lsn)?;
+                applied += 1;
+                step(RecoveryStep::RedoLogical { lsn, case: "R7" });
+            }
+        }
+        Ok((lsm, applied, skipped, report))
     }
 
     /// The keys a loser wrote (from its undo chain) with their values from before it:
@@ -850,6 +1027,27 @@ impl<S: Storage> Db<S> {
         Ok(t)
     }
 
+    fn index_error(&mut self, e: IndexError) -> DbError {
+        match e {
+            IndexError::BTree(e) => self.tree_error(e),
+            IndexError::Lsm(e) => e.into(),
+        }
+    }
+
+    /// Writes to the index under `lsn` (see [`Index::write`]).
+    fn index_write(
+        &mut self,
+        key: &[u8],
+        value: Option<&[u8]>,
+        lsn: Lsn,
+        need_old: bool,
+    ) -> Result<Change, DbError> {
+        let r = self
+            .index
+            .write(&mut self.storage, key, value, lsn, need_old);
+        r.map_err(|e| self.index_error(e))
+    }
+
     fn tree_error(&mut self, e: BTreeError) -> DbError {
         if let BTreeError::NeedsWalFlush { lsn, durable } = e {
             if let Err(e) = self.issue_sync(SyncReason::WalRule) {
@@ -883,12 +1081,21 @@ impl<S: Storage> Db<S> {
                 });
             }
         }
+        if let Index::Lsm(l) = &self.index {
+            if l.write_stalled() {
+                // Every memtable is full and waiting for a flush: throttle the client
+                // (a flush may itself be waiting for the WAL rule).
+                let frozen = l.immutable_memtables().count();
+                if l.flush_waits_for_wal().is_some() && self.in_flight.is_empty() {
+                    self.issue_sync(SyncReason::WalRule)?;
+                }
+                return Err(DbError::WouldBlock(format!(
+                    "write stall: the memtable is full and {frozen} more wait for a flush"
+                )));
+            }
+        }
         let lsn = self.wal.next_lsn();
-        let change = match value {
-            Some(v) => self.tree.put(&mut self.storage, key, v, lsn),
-            None => self.tree.delete(&mut self.storage, key, lsn),
-        };
-        let change = change.map_err(|e| self.tree_error(e))?;
+        let change = self.index_write(key, value, lsn, true)?;
         self.locks.insert(key.to_vec(), txn);
         let t = self.txns.get_mut(&txn).expect("checked active");
         t.before
@@ -919,29 +1126,17 @@ impl<S: Storage> Db<S> {
                 return Ok(self.txns[&holder].before.get(key).cloned().flatten());
             }
         }
-        let r = self.tree.get(&mut self.storage, key);
-        r.map_err(|e| self.tree_error(e))
+        let r = self.index.get(&mut self.storage, key);
+        r.map_err(|e| self.index_error(e))
     }
 
     /// The acknowledged entries with `lo <= key < hi`, in key order.
     pub fn scan(&mut self, lo: &[u8], hi: Option<&[u8]>) -> Result<Vec<Entry>, DbError> {
         self.check_poisoned()?;
-        let mut out: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        let mut failed = None;
-        for item in self.tree.range(&mut self.storage, lo, hi) {
-            match item {
-                Ok((k, v)) => {
-                    out.insert(k, v);
-                }
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        if let Some(e) = failed {
-            return Err(self.tree_error(e));
-        }
+        let mut found = Vec::new();
+        let r = self.index.scan_into(&mut self.storage, lo, hi, &mut found);
+        r.map_err(|e| self.index_error(e))?;
+        let mut out: BTreeMap<Vec<u8>, Vec<u8>> = found.into_iter().collect();
         for (key, holder) in &self.locks {
             if key.as_slice() < lo || hi.is_some_and(|h| key.as_slice() >= h) {
                 continue;
@@ -1056,11 +1251,7 @@ impl<S: Storage> Db<S> {
                 } => {
                     // U1: restore the before value under a CLR.
                     let at = self.wal.next_lsn();
-                    let change = match &before {
-                        Some(v) => self.tree.put(&mut self.storage, &key, v, at),
-                        None => self.tree.delete(&mut self.storage, &key, at),
-                    };
-                    let change = change.map_err(|e| self.tree_error(e))?;
+                    let change = self.index_write(&key, before.as_deref(), at, false)?;
                     let clr = WalRecord::Clr {
                         txn,
                         undo_next: prev,
@@ -1158,11 +1349,12 @@ impl<S: Storage> Db<S> {
         for c in &completions {
             self.handle_completion(c);
         }
-        self.tree.set_wal_durable(self.wal.durable_next());
+        self.index.set_wal_durable(self.wal.durable_next());
         self.ack_durable_commits();
         self.continue_rollbacks();
         self.check_poisoned()?;
         self.maybe_sync_commits()?;
+        self.step_lsm()?;
         self.step_checkpointer()?;
         if let Some(since) = self.uncovered_since {
             if self.in_flight.is_empty() && self.now - since >= self.config.wal_writer_delay_ticks {
@@ -1172,8 +1364,32 @@ impl<S: Storage> Db<S> {
         Ok(())
     }
 
+    /// The LSM index's background work: up to `lsm_steps_per_tick` steps, and a WAL
+    /// sync if a flush waits for one (the WAL rule).
+    fn step_lsm(&mut self) -> Result<(), DbError> {
+        let Index::Lsm(lsm) = &mut self.index else {
+            return Ok(());
+        };
+        for _ in 0..self.config.lsm_steps_per_tick.max(1) {
+            match lsm.step(&mut self.storage) {
+                Ok(Some(e)) => self.events.push(DbEvent::Lsm(e)),
+                Ok(None) => break,
+                // A failed flush or compaction leaves the index's job half done.
+                Err(e) => return self.poison(e.into()),
+            }
+        }
+        let waits = lsm.flush_waits_for_wal();
+        if waits.is_some_and(|need| need > self.covered) && self.in_flight.is_empty() {
+            self.issue_sync(SyncReason::WalRule)?;
+        }
+        Ok(())
+    }
+
     fn handle_completion(&mut self, c: &SyncCompletion) {
         self.wal.handle_sync_completion(c);
+        if let Index::Lsm(l) = &mut self.index {
+            l.handle_sync_completion(c);
+        }
         while self.in_flight.front().is_some_and(|(id, _, _)| *id <= c.id) {
             self.in_flight.pop_front();
         }
@@ -1239,18 +1455,33 @@ impl<S: Storage> Db<S> {
 
     fn begin_checkpoint(&mut self) -> Result<(), DbError> {
         let redo = self.wal.next_lsn();
-        self.tree.begin_checkpoint_epoch(redo);
-        let pages: VecDeque<PageId> = self
-            .tree
-            .dirty_pages()
-            .into_iter()
-            .filter(|(_, rec_lsn)| *rec_lsn < redo)
-            .map(|(p, _)| p)
-            .collect();
+        let (pages, to_write) = match &mut self.index {
+            Index::BTree(tree) => {
+                tree.begin_checkpoint_epoch(redo);
+                let pages: VecDeque<PageId> = tree
+                    .dirty_pages()
+                    .into_iter()
+                    .filter(|(_, rec_lsn)| *rec_lsn < redo)
+                    .map(|(p, _)| p)
+                    .collect();
+                let n = pages.len() as u64;
+                (pages, n)
+            }
+            Index::Lsm(lsm) => {
+                // The memtables holding writes below `redo` must reach durable tables.
+                let frozen = lsm.freeze();
+                let n = lsm.immutable_memtables().count() as u64
+                    + u64::from(!lsm.active_memtable().is_empty());
+                if let Some(e) = frozen {
+                    self.events.push(DbEvent::Lsm(e));
+                }
+                (VecDeque::new(), n)
+            }
+        };
         self.wal_bytes_at_checkpoint = self.stats.wal_bytes;
         self.events.push(DbEvent::CheckpointBegan {
             redo,
-            pages: pages.len() as u64,
+            pages: to_write,
         });
         self.checkpointer = Checkpointer::Flushing { redo, pages };
         if self.wal.durable_next() < redo && self.in_flight.is_empty() {
@@ -1268,11 +1499,34 @@ impl<S: Storage> Db<S> {
                     self.begin_checkpoint()?;
                 }
             }
+            Checkpointer::Flushing { redo, pages } if self.index.kind() == IndexKind::Lsm => {
+                let Index::Lsm(lsm) = &mut self.index else {
+                    unreachable!("checked the kind")
+                };
+                if lsm.active_memtable().min_lsn().is_some_and(|l| l < redo) {
+                    // The queue of frozen memtables was full at the start: try again.
+                    if let Some(e) = lsm.freeze() {
+                        self.events.push(DbEvent::Lsm(e));
+                    }
+                }
+                if lsm.oldest_unflushed_lsn().is_some_and(|l| l < redo) {
+                    if self.wal.durable_next() < redo && self.in_flight.is_empty() {
+                        // Their flush waits for the WAL rule.
+                        self.issue_sync(SyncReason::Checkpoint)?;
+                    }
+                    self.checkpointer = Checkpointer::Flushing { redo, pages };
+                } else {
+                    self.write_checkpoint_record(redo)?;
+                }
+            }
             Checkpointer::Flushing { redo, mut pages } => {
+                let Index::BTree(tree) = &mut self.index else {
+                    unreachable!("the LSM arm is above")
+                };
                 let mut budget = self.config.checkpoint.pages_per_tick.max(1);
                 while budget > 0 {
                     let Some(&page) = pages.front() else { break };
-                    match self.tree.pool_mut().flush_page(&mut self.storage, page) {
+                    match tree.pool_mut().flush_page(&mut self.storage, page) {
                         Ok(wrote) => {
                             pages.pop_front();
                             if wrote {
@@ -1290,30 +1544,7 @@ impl<S: Storage> Db<S> {
                     }
                 }
                 if pages.is_empty() {
-                    let lsn = self.wal.next_lsn();
-                    // Committing transactions are left out: their commit record comes
-                    // before this one, so wherever this record survives, so does their
-                    // commit, and recovery must not take them for losers.
-                    let active = self
-                        .txns
-                        .iter()
-                        .filter(|(_, t)| !matches!(t.state, TxnState::Committing { .. }))
-                        .filter_map(|(id, t)| {
-                            Some(ActiveTxn {
-                                txn: *id,
-                                first: t.first?,
-                                last: t.last?,
-                            })
-                        })
-                        .collect();
-                    let rec = WalRecord::Checkpoint {
-                        redo,
-                        next_txn: self.next_txn,
-                        active,
-                    };
-                    self.append(lsn, &rec)?;
-                    self.issue_sync(SyncReason::Checkpoint)?;
-                    self.checkpointer = Checkpointer::RecordSync { lsn, redo };
+                    self.write_checkpoint_record(redo)?;
                 } else {
                     self.checkpointer = Checkpointer::Flushing { redo, pages };
                 }
@@ -1343,6 +1574,36 @@ impl<S: Storage> Db<S> {
         Ok(())
     }
 
+    /// Checkpoint step 3: every change below `redo` is in the index's files; log the
+    /// checkpoint record and sync it.
+    fn write_checkpoint_record(&mut self, redo: Lsn) -> Result<(), DbError> {
+        let lsn = self.wal.next_lsn();
+        // Committing transactions are left out: their commit record comes
+        // before this one, so wherever this record survives, so does their
+        // commit, and recovery must not take them for losers.
+        let active = self
+            .txns
+            .iter()
+            .filter(|(_, t)| !matches!(t.state, TxnState::Committing { .. }))
+            .filter_map(|(id, t)| {
+                Some(ActiveTxn {
+                    txn: *id,
+                    first: t.first?,
+                    last: t.last?,
+                })
+            })
+            .collect();
+        let rec = WalRecord::Checkpoint {
+            redo,
+            next_txn: self.next_txn,
+            active,
+        };
+        self.append(lsn, &rec)?;
+        self.issue_sync(SyncReason::Checkpoint)?;
+        self.checkpointer = Checkpointer::RecordSync { lsn, redo };
+        Ok(())
+    }
+
     fn finish_checkpoint(&mut self, lsn: Lsn, redo: Lsn) {
         self.checkpointer = Checkpointer::Idle;
         self.stats.checkpoints += 1;
@@ -1355,6 +1616,12 @@ impl<S: Storage> Db<S> {
             .filter(|t| !matches!(t.state, TxnState::Committing { lsn, .. } if lsn < durable))
             .filter_map(|t| t.first)
             .fold(redo, Lsn::min);
+        // The LSM's recovery replays from its manifest's last flushed LSN: keep the WAL
+        // from there even when nothing below `redo` needed a flush.
+        let keep = match &self.index {
+            Index::Lsm(l) => keep.min(l.durable_flushed_lsn().map_or(Lsn(0), Lsn::next)),
+            Index::BTree(_) => keep,
+        };
         let trimmed = match self.wal.trim_prefix(&mut self.storage, keep) {
             Ok(n) => n,
             Err(e) => {
@@ -1419,9 +1686,25 @@ impl<S: Storage> Db<S> {
         &self.wal
     }
 
-    /// The index.
-    pub fn tree(&self) -> &BTree {
-        &self.tree
+    /// Which index this database keeps.
+    pub fn index_kind(&self) -> IndexKind {
+        self.index.kind()
+    }
+
+    /// The B+tree, if that is the index.
+    pub fn tree(&self) -> Option<&BTree> {
+        match &self.index {
+            Index::BTree(t) => Some(&**t),
+            Index::Lsm(_) => None,
+        }
+    }
+
+    /// The LSM tree, if that is the index.
+    pub fn lsm(&self) -> Option<&Lsm> {
+        match &self.index {
+            Index::Lsm(l) => Some(&**l),
+            Index::BTree(_) => None,
+        }
     }
 
     /// Counters.
@@ -1434,27 +1717,66 @@ impl<S: Storage> Db<S> {
         self.now
     }
 
-    /// Write, read and space amplification.
+    /// Write, read and space amplification. For the LSM tree the live bytes come from a
+    /// merge over the memtables and every table: O(data) per call.
     pub fn amplification(&self) -> DbAmplification {
-        let a = self.tree.amplification();
         let logical = self.stats.logical_bytes;
         let wal = self.stats.wal_bytes;
-        let page = a.page_bytes_written;
-        let page_file = self.page_file.file_bytes(&self.storage).unwrap_or(0);
-        DbAmplification {
-            write: ratio(wal + page, logical),
-            wal_write: ratio(wal, logical),
-            page_write: ratio(page, logical),
-            read_pages_per_lookup: a.read_pages_per_lookup(),
-            disk_reads_per_lookup: a.disk_reads_per_lookup(),
-            space: ratio(self.wal.size_bytes() + page_file, a.live_bytes),
+        let wal_file = self.wal.size_bytes();
+        match &self.index {
+            Index::BTree(tree) => {
+                let a = tree.amplification();
+                let page = a.page_bytes_written;
+                let page_file = self.page_file.file_bytes(&self.storage).unwrap_or(0);
+                DbAmplification {
+                    write: ratio(wal + page, logical),
+                    wal_write: ratio(wal, logical),
+                    index_write: ratio(page, logical),
+                    read_pages_per_lookup: a.read_pages_per_lookup(),
+                    disk_reads_per_lookup: a.disk_reads_per_lookup(),
+                    sources_per_lookup: if a.lookups > 0 { 1.0 } else { 0.0 },
+                    bloom_skips_per_lookup: 0.0,
+                    space: ratio(wal_file + page_file, a.live_bytes),
+                }
+            }
+            Index::Lsm(lsm) => {
+                let st = lsm.stats();
+                let tables = st.table_bytes_written();
+                let live = lsm.live(&self.storage).map_or(0, |(_, bytes)| bytes);
+                let files = lsm.version().total_bytes() + lsm.manifest().log().size_bytes();
+                let blocks = ratio(st.lookup.blocks_read, st.lookups);
+                DbAmplification {
+                    write: ratio(wal + tables, logical),
+                    wal_write: ratio(wal, logical),
+                    index_write: ratio(tables, logical),
+                    read_pages_per_lookup: blocks,
+                    disk_reads_per_lookup: blocks,
+                    sources_per_lookup: ratio(
+                        st.lookup.memtables_probed + st.lookup.tables_probed,
+                        st.lookups,
+                    ),
+                    bloom_skips_per_lookup: ratio(st.lookup.bloom_skips, st.lookups),
+                    space: ratio(wal_file + files, live),
+                }
+            }
         }
     }
 
     /// Checks the invariants; panics on a violation (a bug).
     pub fn validate(&self) {
         self.wal.validate();
-        self.tree.validate(&self.storage);
+        self.index.validate(&self.storage);
+        if let Index::Lsm(l) = &self.index {
+            // The WAL rule for flushes: no table holds a change the WAL could still lose.
+            assert!(
+                l.version()
+                    .last_flushed_lsn()
+                    .is_none_or(|f| f < self.wal.durable_next()),
+                "a table holds changes up to {:?} but the WAL is durable only below {}",
+                l.version().last_flushed_lsn(),
+                self.wal.durable_next()
+            );
+        }
         for (key, holder) in &self.locks {
             let t = self.txns.get(holder).expect("a lock's holder is open");
             assert!(t.before.contains_key(key), "lock without a before value");

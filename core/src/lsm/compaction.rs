@@ -26,6 +26,11 @@
 //! holds data for those keys — since otherwise a dropped tombstone would let an older
 //! value resurface.
 //!
+//! **Trivial moves** ([`Choice::trivial_move`], LevelDB's `IsTrivialMove`): a choice
+//! with a single input and nothing to merge it with is done by the manifest edit alone —
+//! the table is listed one level down and no byte is read or written. Sequential inserts
+//! make these common: each new table's keys are above everything below it.
+//!
 //! # Mechanism: [`compact`]
 //! Opens the inputs, merges them newest first with the [`MergeIterator`], writes the
 //! result with [`TableWriter`]s (splitting at `target_file_bytes` for L1+; one run for
@@ -181,6 +186,23 @@ impl Choice {
     /// Bytes of the inputs.
     pub fn input_bytes(&self) -> u64 {
         self.inputs.iter().map(|i| i.table.size_bytes).sum()
+    }
+
+    /// The table to move down a level without rewriting it, if this compaction is a
+    /// *trivial move* (LevelDB's `IsTrivialMove`): one input, going to another level,
+    /// where nothing overlaps it (the policy put every overlapping table of the output
+    /// level among the inputs, so one input means none), and no tombstone that the merge
+    /// would have dropped. The manifest edit alone moves it: 0 bytes read or written.
+    pub fn trivial_move(&self) -> Option<&TableMeta> {
+        match self.inputs.as_slice() {
+            [only]
+                if only.level != self.output_level
+                    && !(self.drop_tombstones && only.table.tombstones > 0) =>
+            {
+                Some(&only.table)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -384,6 +406,9 @@ pub struct Compacted {
     pub edit: VersionEdit,
     /// The counters.
     pub stats: CompactionStats,
+    /// A trivial move ([`Choice::trivial_move`]): `outputs` is the input itself, now in
+    /// the output level; no file was written and none may be deleted.
+    pub moved: bool,
 }
 
 /// Runs `choice`: merges its inputs into new tables numbered from `next_table_id`,
@@ -400,6 +425,26 @@ pub fn compact<S: Storage + ?Sized>(
         return Err(LsmError::InvalidArgument(
             "a compaction needs inputs".into(),
         ));
+    }
+    if let Some(moved) = choice.trivial_move() {
+        // Nothing to merge: the table changes level in the manifest and is not rewritten.
+        return Ok(Compacted {
+            outputs: vec![moved.clone()],
+            edit: VersionEdit {
+                added: vec![(choice.output_level, moved.clone())],
+                removed: vec![(choice.inputs[0].level, moved.id)],
+                next_table_id: None,
+                last_flushed_lsn: None,
+            },
+            stats: CompactionStats {
+                input_tables: 1,
+                input_bytes: 0,
+                output_tables: 1,
+                output_bytes: 0,
+                merge: MergeStats::default(),
+            },
+            moved: true,
+        });
     }
     let mut tables = Vec::with_capacity(choice.inputs.len());
     for input in &choice.inputs {
@@ -464,5 +509,6 @@ pub fn compact<S: Storage + ?Sized>(
         outputs,
         edit,
         stats,
+        moved: false,
     })
 }

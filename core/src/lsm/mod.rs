@@ -8,8 +8,9 @@
 //! [`crate::Log`] named `manifest`) of [`VersionEdit`]s, whose replay gives the current
 //! [`Version`]. Compaction merges tables down the levels; *which* tables is a pure
 //! function ([`choose`]), *how* is the [`MergeIterator`] feeding a [`TableWriter`]
-//! ([`compact`]). Wiring into `Db` (WAL replay above [`Version::last_flushed_lsn`],
-//! background steps in virtual time) is not done yet.
+//! ([`compact`]). [`tree::Lsm`] assembles them; `crate::db::Db` keeps it as its index
+//! when `DbConfig::index` is `IndexKind::Lsm` (WAL replay above
+//! [`Version::last_flushed_lsn`], background steps in virtual time, the WAL rule).
 //!
 //! # Modules, bottom up
 //! * [`bloom`]: the bloom filter, its own 64-bit hash and its serialized form.
@@ -22,7 +23,7 @@
 //! * [`compaction`]: [`choose`] (leveled and size-tiered) and [`compact`].
 //! * [`table_set`]: [`TableSet`], the read path over memtables and open tables.
 //!
-//! # Call order (for the owner, the future `Db` integration and the model test)
+//! # Call order (for the owner: the `Db`, and the model test)
 //! 1. [`Manifest::open`] (it is recovery: replays the edits, the `Log` truncates a torn
 //!    tail); delete the files [`orphan_tables`] names (tables written but never recorded);
 //!    [`TableSet::refresh`] opens the tables the version lists.

@@ -15,6 +15,14 @@
 //!    [`LsmRecovery::last_flushed_lsn`]. Every write with an LSN at or below it is in a
 //!    table; the owner replays its WAL *above* it through `put`/`delete`.
 //! 2. Writes with strictly increasing LSNs (above the recovered `last_flushed_lsn`), reads.
+//!    Recovery replays the owner's WAL with [`Lsm::redo`], a blind write (no old-value
+//!    read: redo needs no undo information). An owner with a WAL calls
+//!    [`Lsm::set_wal_durable`] whenever its WAL's durable point moves: from then on a
+//!    frozen memtable is flushed only once the WAL is durable past its largest LSN (the
+//!    WAL rule; [`Lsm::flush_waits_for_wal`] says when a flush waits, so the owner can
+//!    issue a WAL sync). On the backends here a completed sync covers every file, so the
+//!    table's own sync would also make the WAL durable before its edit; the rule keeps
+//!    that from being an accident of the backend, and the `Db` asserts it.
 //! 3. [`Lsm::handle_sync_completion`] for every completion the owner drains from the
 //!    storage (the same completions its WAL sees), then [`Lsm::step`] until it returns
 //!    `None`, whenever virtual time moves. Each step does one bounded piece of work and
@@ -39,6 +47,9 @@
 //!   3. once it has completed, append the edit (outputs in, inputs out), request a sync,
 //!      read from the outputs ([`LsmEvent::CompactionRecorded`]);
 //!   4. once that has completed, delete the input files ([`LsmEvent::CompactionDone`]).
+//!
+//!   A trivial move ([`Choice::trivial_move`]) goes through the same phases with nothing
+//!   written in 2 and nothing deleted in 4: the edit alone moves the table down.
 //!
 //! Only one job runs at a time, so the version a compaction was chosen from is the one
 //! its edit applies to, and table ids never collide.
@@ -202,6 +213,8 @@ pub enum LsmEvent {
         output_level: u32,
         /// Whether tombstones are dropped.
         drop_tombstones: bool,
+        /// A trivial move: the one input changes level by a manifest edit, unrewritten.
+        trivial_move: bool,
     },
     /// The outputs were written; their sync is in flight.
     CompactionWritten {
@@ -243,8 +256,12 @@ pub struct LsmStats {
     pub level_bytes_written: Vec<u64>,
     /// Flushes started.
     pub flushes: u64,
-    /// Compactions started.
+    /// Compactions started (trivial moves included).
     pub compactions: u64,
+    /// Of which trivial moves (a manifest edit, no table rewritten).
+    pub trivial_moves: u64,
+    /// Writes replayed from the WAL by [`Lsm::redo`] (no old-value read).
+    pub redo_writes: u64,
     /// Bytes compactions read.
     pub compaction_bytes_read: u64,
     /// Tombstones compactions dropped.
@@ -391,6 +408,8 @@ pub struct Lsm {
     /// The largest LSN written or recovered.
     last_lsn: Option<Lsn>,
     durable_flushed_lsn: Option<Lsn>,
+    /// The owner's WAL is durable below this (`None`: no WAL rule, a standalone index).
+    wal_durable: Option<Lsn>,
     job: Job,
     stats: LsmStats,
     last_lookup: LookupStats,
@@ -435,6 +454,7 @@ impl Lsm {
             frozen: VecDeque::new(),
             last_lsn: last_flushed_lsn,
             durable_flushed_lsn,
+            wal_durable: None,
             job: Job::Idle,
             stats: LsmStats {
                 level_bytes_written: vec![0; levels],
@@ -487,6 +507,54 @@ impl Lsm {
     /// flush's edit sync completes.
     pub fn durable_flushed_lsn(&self) -> Option<Lsn> {
         self.durable_flushed_lsn
+    }
+
+    /// Tells the index that its owner's WAL is durable below `next` (the WAL rule: a
+    /// memtable is written to a table only once every record it holds is durable in the
+    /// WAL, so no table can hold a change a crash takes out of the log). An index that is
+    /// never told flushes without waiting (standalone use, no WAL).
+    pub fn set_wal_durable(&mut self, next: Lsn) {
+        self.wal_durable = Some(next);
+    }
+
+    /// The WAL point the next flush waits for (its memtable's largest LSN + 1), if it
+    /// is waiting for the owner's WAL to become durable.
+    pub fn flush_waits_for_wal(&self) -> Option<Lsn> {
+        let durable = self.wal_durable?;
+        if !matches!(self.job, Job::Idle) {
+            return None;
+        }
+        let max = self.frozen.back()?.max_lsn()?;
+        (max >= durable).then(|| max.next())
+    }
+
+    /// The smallest LSN whose write is not yet in a durable table (in a memtable, or in
+    /// a flush whose edit is not durable); `None` when every write is. A checkpoint may
+    /// put its redo point at `x` once this is `None` or at least `x`.
+    pub fn oldest_unflushed_lsn(&self) -> Option<Lsn> {
+        let in_flush = matches!(self.job, Job::FlushEdit { .. })
+            .then(|| self.durable_flushed_lsn.map_or(Lsn(0), Lsn::next));
+        self.frozen
+            .iter()
+            .map(ImmutableMemtable::as_memtable)
+            .chain(std::iter::once(&self.active))
+            .filter_map(Memtable::min_lsn)
+            .chain(in_flush)
+            .min()
+    }
+
+    /// The background job in progress and its phase, for the playground and the crash
+    /// harness: `"flush: table written"`, `"flush: edit appended"`, `"compaction: picked"`,
+    /// `"compaction: outputs written"`, `"compaction: edit appended"`; `None` when idle.
+    pub fn job_phase(&self) -> Option<&'static str> {
+        match self.job {
+            Job::Idle => None,
+            Job::FlushTable { .. } => Some("flush: table written"),
+            Job::FlushEdit { .. } => Some("flush: edit appended"),
+            Job::Picked { .. } => Some("compaction: picked"),
+            Job::Outputs { .. } => Some("compaction: outputs written"),
+            Job::Edit { .. } => Some("compaction: edit appended"),
+        }
     }
 
     /// Whether the active memtable is over its limit and cannot be frozen because the
@@ -558,6 +626,23 @@ impl Lsm {
         lsn: Lsn,
     ) -> Result<Option<Vec<u8>>, LsmError> {
         self.write(storage, key, Value::Put(value.to_vec()), lsn)
+    }
+
+    /// Replays a write from the owner's WAL during recovery: like [`Lsm::put`] (or
+    /// [`Lsm::delete`] for `None`) but *blind* — redo needs no undo information, so it
+    /// reads nothing (an LSM write is a memtable insert; only the old-value read for undo
+    /// costs a lookup).
+    pub fn redo(&mut self, key: &[u8], value: Option<&[u8]>, lsn: Lsn) -> Result<(), LsmError> {
+        if let Some(last) = self.last_lsn {
+            if lsn <= last {
+                return Err(LsmError::LsnNotIncreasing { lsn, last });
+            }
+        }
+        let value = value.map_or(Value::Tombstone, |v| Value::Put(v.to_vec()));
+        self.active.apply(key, value, lsn)?;
+        self.last_lsn = Some(lsn);
+        self.stats.redo_writes += 1;
+        Ok(())
     }
 
     /// Records a tombstone for `key` under `lsn`; returns the value before (`None`: the
@@ -739,8 +824,12 @@ impl Lsm {
                 (Job::Edit { choice, done, wait }, Some(event))
             }
             Job::Edit { choice, done, .. } => {
-                for input in &choice.inputs {
-                    storage.delete(&input.table.id.file_name())?;
+                if done.moved {
+                    self.stats.trivial_moves += 1;
+                } else {
+                    for input in &choice.inputs {
+                        storage.delete(&input.table.id.file_name())?;
+                    }
                 }
                 self.stats.compaction_bytes_read += done.stats.input_bytes;
                 self.stats.tombstones_dropped += done.stats.merge.tombstones_dropped;
@@ -763,6 +852,10 @@ impl Lsm {
         if let Some(oldest) = self.frozen.back() {
             let id = self.manifest.version().next_table_id();
             let max_lsn = oldest.max_lsn().expect("frozen memtables are not empty");
+            if self.wal_durable.is_some_and(|d| max_lsn >= d) {
+                // The WAL rule: wait (flushes go before compactions, so nothing else runs).
+                return Ok((Job::Idle, None));
+            }
             let meta = write_table(storage, id, self.config.table, oldest.iter())?;
             let wait = self.request_sync(storage)?;
             self.stats.flushes += 1;
@@ -794,8 +887,27 @@ impl Lsm {
                 .collect(),
             output_level: choice.output_level,
             drop_tombstones: choice.drop_tombstones,
+            trivial_move: choice.trivial_move().is_some(),
         };
         Ok((Job::Picked { choice }, Some(event)))
+    }
+
+    /// Live keys and their key + value bytes over the memtables *and* the tables (a
+    /// merge, newest entry per key wins, tombstones dropped): O(data).
+    pub fn live<S: Storage + ?Sized>(&self, storage: &S) -> Result<(u64, u64), LsmError> {
+        let merge = self.tables.range(
+            self.manifest.version(),
+            &self.memtables(),
+            Bound::Unbounded,
+            Bound::Unbounded,
+        )?;
+        let (mut keys, mut bytes) = (0, 0);
+        for e in merge.iter(storage) {
+            let e = e?;
+            keys += 1;
+            bytes += e.key.len() as u64 + e.value.len_bytes();
+        }
+        Ok((keys, bytes))
     }
 
     /// The amplification meters. Live bytes come from a merge over every table
@@ -894,7 +1006,10 @@ impl Lsm {
             }
             Job::Edit { choice, done, .. } => {
                 for i in &choice.inputs {
-                    assert!(version.find(i.table.id).is_none(), "input still listed");
+                    assert!(
+                        done.moved || version.find(i.table.id).is_none(),
+                        "input still listed"
+                    );
                 }
                 for t in &done.outputs {
                     assert!(version.find(t.id).is_some(), "output not listed");

@@ -26,6 +26,7 @@
 //! time (the default, what a single WAL file gets and what group commit exists for), and
 //! overlapping syncs (a device with a deep flush queue).
 
+pub mod amplification;
 pub mod db_bench;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native_db_bench;

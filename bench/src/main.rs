@@ -1,7 +1,9 @@
 //! The native benchmark runner: `cargo run --profile bench -p logspine-bench [-- --quick]`
 //! prints the group-commit and replay tables in markdown (see the library docs);
 //! `cargo run --profile bench -p logspine-bench -- db-bench [--quick]` prints the
-//! db_bench-shaped tables of issue 4 (ours vs fjall on files, ours on SimDisk).
+//! db_bench-shaped tables of issue 4 (ours vs fjall on files, ours on SimDisk);
+//! `cargo run --release -p logspine-bench -- amplification [--quick]` prints the B-tree
+//! vs LSM amplification table (counts, not times: see `amplification`).
 
 use std::time::Instant;
 
@@ -23,6 +25,18 @@ fn db_bench(_quick: bool, _clock: Clock<'_>) -> Result<String, String> {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let want_db_bench = std::env::args().any(|a| a == "db-bench");
+    if std::env::args().any(|a| a == "amplification") {
+        use logspine_bench::amplification::{run_all, table, FULL_KEYS, QUICK_KEYS};
+        let n = if quick { QUICK_KEYS } else { FULL_KEYS };
+        match run_all(n) {
+            Ok(rows) => print!("{}", table(&rows, n)),
+            Err(e) => {
+                eprintln!("amplification: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let origin = Instant::now();
     let mut clock = move || origin.elapsed().as_secs_f64();
     let result = if want_db_bench {

@@ -8,7 +8,8 @@ use std::fs;
 use std::path::Path;
 
 use logspine_core::btree::{BTreeConfig, PageFileConfig};
-use logspine_core::db::{CheckpointConfig, Db, DbConfig, DbError, TxnId};
+use logspine_core::db::{CheckpointConfig, Db, DbConfig, DbError, IndexKind, TxnId};
+use logspine_core::lsm::{CompactionConfig, LsmConfig};
 use logspine_core::{Log, LogConfig, LogError, Lsn, RecoveryPolicy, Rng, StopReason, Storage};
 use logspine_native::{FileStorage, TempDir, LOCK_FILE};
 
@@ -167,7 +168,24 @@ fn a_torn_segment_and_a_garbage_segment_are_reported_and_cut_off() {
 }
 
 fn config() -> DbConfig {
+    config_for(IndexKind::BTree)
+}
+
+/// The same database with either index (the LSM one with 1 KiB memtables, so 200
+/// commits flush and compact).
+fn config_for(index: IndexKind) -> DbConfig {
     DbConfig {
+        index,
+        lsm: LsmConfig {
+            memtable_bytes: 1024,
+            compaction: CompactionConfig {
+                l0_trigger: 2,
+                base_level_bytes: 4096,
+                target_file_bytes: 2048,
+                ..CompactionConfig::default()
+            },
+            ..LsmConfig::default()
+        },
         wal: LogConfig {
             segment_bytes: 2048,
             ..LogConfig::new("wal")
@@ -212,8 +230,9 @@ fn retry<T>(
 
 /// A database with `n` acknowledged commits over 80 keys and a checkpoint half way, left
 /// by a crash; returns the acknowledged contents.
-fn build(dir: &Path, n: u32) -> BTreeMap<Vec<u8>, Vec<u8>> {
-    let (mut db, rec) = Db::open(FileStorage::open(dir).unwrap(), config()).expect("create");
+fn build(dir: &Path, n: u32, index: IndexKind) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let (mut db, rec) =
+        Db::open(FileStorage::open(dir).unwrap(), config_for(index)).expect("create");
     assert_eq!(rec.winners, 0);
     let mut now = 0;
     let mut pending: BTreeMap<TxnId, (Vec<u8>, Vec<u8>)> = BTreeMap::new();
@@ -258,9 +277,33 @@ fn build(dir: &Path, n: u32) -> BTreeMap<Vec<u8>, Vec<u8>> {
 
 #[test]
 fn the_db_on_files_keeps_acknowledged_commits_across_a_crash() {
+    for index in [IndexKind::BTree, IndexKind::Lsm] {
+        keeps_acknowledged_commits_across_a_crash(index);
+    }
+}
+
+fn keeps_acknowledged_commits_across_a_crash(index: IndexKind) {
+    let config = || config_for(index);
     let tmp = temp("logspine-db");
     let dir = tmp.path().join("db");
-    let mut acked = build(&dir, 200);
+    let mut acked = build(&dir, 200, index);
+    if index == IndexKind::Lsm {
+        let files = fs::read_dir(&dir).unwrap().count();
+        let tables = fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("sst-")
+            })
+            .count();
+        assert!(
+            tables > 0,
+            "the LSM flushed tables to files ({files} files)"
+        );
+    }
     assert_eq!(acked.len(), 80);
     let wal_segments = segment_files(&dir);
     assert!(
@@ -273,6 +316,7 @@ fn the_db_on_files_keeps_acknowledged_commits_across_a_crash() {
     // (durable, though never acknowledged: no tick drained it), and a commit that waits
     // behind that sync for the next one (group commit), which never comes.
     let (mut db, rec) = Db::open(FileStorage::open(&dir).unwrap(), config()).expect("reopen");
+    assert_eq!(db.index_kind(), index);
     assert_eq!(rec.wal.stop, None, "{}", rec.describe());
     assert_eq!(
         db.scan(b"", None)
@@ -301,6 +345,13 @@ fn the_db_on_files_keeps_acknowledged_commits_across_a_crash() {
     drop(db); // the crash
 
     let (mut db, rec) = Db::open(FileStorage::open(&dir).unwrap(), config()).expect("recover");
+    if index == IndexKind::Lsm {
+        assert!(
+            rec.lsm.as_ref().is_some_and(|l| l.tables > 0),
+            "{}",
+            rec.describe()
+        );
+    }
     assert_eq!(
         rec.wal.stop,
         None,
@@ -374,7 +425,7 @@ fn exercise(dir: &Path) -> &'static str {
 fn damaged_files_give_typed_errors_or_reported_truncation() {
     let tmp = temp("logspine-damage");
     let healthy = tmp.path().join("healthy");
-    let acked = build(&healthy, 120);
+    let acked = build(&healthy, 120, IndexKind::BTree);
     let mut files: Vec<String> = fs::read_dir(&healthy)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

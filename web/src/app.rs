@@ -1,5 +1,6 @@
-//! The playground page ([`App`]): the database view ([`crate::db_view::DbView`]) and,
-//! below it, the raw log demo ([`LogDemo`]): one write-ahead `Log` named `wal` on
+//! The playground page ([`App`]): the database view ([`crate::db_view::DbView`]), the
+//! B-tree and LSM tree side by side ([`crate::lsm_view::LsmView`]) and, below them, the
+//! raw log demo ([`LogDemo`]): one write-ahead `Log` named `wal` on
 //! IndexedDB (namespace [`NAMESPACE`], apart from the database's).
 //!
 //! The log demo is a view of [`PlaygroundState`] (pure, in [`crate::state`]) plus an
@@ -80,6 +81,7 @@ pub fn app() -> Html {
                 </p>
             </header>
             <crate::db_view::DbView />
+            <crate::lsm_view::LsmView />
             <LogDemo />
         </main>
     }

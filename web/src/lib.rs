@@ -4,10 +4,13 @@
 //! on IndexedDB) and the Yew playground in [`app`]. Trunk builds the `logspine-web` binary
 //! (`src/main.rs`), which only mounts [`app::App`].
 //!
-//! The page has two parts: the database view ([`db_view`], a `Db` on IndexedDB with its
-//! WAL strip, pages, checkpointer, workload generator and animated recovery) and the raw
-//! log demo ([`app::LogDemo`], one `Log` on IndexedDB). Each keeps its pure state in a
-//! reducer ([`db_state`], [`state`]) and its effects in its component.
+//! The page has three parts: the database view ([`db_view`], a `Db` on IndexedDB with its
+//! WAL strip, pages, checkpointer, workload generator and animated recovery), the LSM
+//! view ([`lsm_view`]: the same workload on a B-tree and an LSM database side by side, the
+//! LSM tree's flushes, compactions and lookups drawn live) and the raw log demo
+//! ([`app::LogDemo`], one `Log` on IndexedDB). Each keeps its pure state in a reducer
+//! ([`db_state`], [`lsm_state`], [`state`]) and its effects in its component; the LSM
+//! view's two databases and their glue are in [`lsm_engine`].
 //!
 //! The crate also compiles natively so that `cargo clippy --workspace` and the pure parts'
 //! unit tests (the reducers, the engine glue on a simulated disk, the workload generator,
@@ -19,6 +22,9 @@ pub mod db_engine;
 pub mod db_state;
 pub mod db_view;
 pub mod idb;
+pub mod lsm_engine;
+pub mod lsm_state;
+pub mod lsm_view;
 pub mod playground_storage;
 pub mod state;
 pub mod timer;

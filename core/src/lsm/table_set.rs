@@ -13,6 +13,10 @@
 //! # Call order
 //! [`TableSet::refresh`] after opening the manifest and after every edit applied to it,
 //! before reading; then [`TableSet::get`] and [`TableSet::range`] with that version.
+//!
+//! [`TableSet::explain_get`] walks the same path as `get` and reports every source it
+//! consults ([`ProbeStep`]), for the playground; it reads the same data block `get` would
+//! but through a copy of the table, so no counter anywhere moves.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -24,6 +28,7 @@ use super::memtable::Memtable;
 use super::merge::{MergeIterator, Source};
 use super::sstable::{Probe, Table, TableMeta};
 use super::{LsmError, TableId, Value};
+use crate::log::Lsn;
 
 /// What one lookup cost (read amplification).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -38,6 +43,101 @@ pub struct LookupStats {
     pub bloom_skips: u64,
     /// Data blocks read.
     pub blocks_read: u64,
+}
+
+/// Where a lookup looked ([`TableSet::explain_get`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeSource {
+    /// A memtable: 0 is the active one, 1.. the frozen ones newest first.
+    Memtable(usize),
+    /// A table at a level.
+    Table {
+        /// The level.
+        level: u32,
+        /// The table.
+        id: TableId,
+    },
+}
+
+/// What a lookup found in one source ([`TableSet::explain_get`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProbeOutcome {
+    /// A memtable without the key.
+    NotInMemtable,
+    /// The key is outside the table's key range: nothing read.
+    SkippedByRange,
+    /// The table's bloom filter rules the key out: nothing read.
+    SkippedByBloom,
+    /// One data block read, and the key is not in it (a bloom false positive).
+    NotFound,
+    /// The newest entry of the key: the lookup stops here.
+    Found {
+        /// Its LSN.
+        lsn: Lsn,
+        /// Whether it is a tombstone (the key is deleted).
+        tombstone: bool,
+    },
+}
+
+/// One source a lookup consulted, in the order [`TableSet::get`] consults them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeStep {
+    /// Where.
+    pub source: ProbeSource,
+    /// What it found.
+    pub outcome: ProbeOutcome,
+    /// Data blocks in the table (0 for a memtable).
+    pub table_blocks: u64,
+}
+
+impl ProbeStep {
+    /// Whether this probe read a data block (a table neither skip ruled out).
+    pub fn read_block(&self) -> bool {
+        matches!(self.source, ProbeSource::Table { .. })
+            && matches!(
+                self.outcome,
+                ProbeOutcome::NotFound | ProbeOutcome::Found { .. }
+            )
+    }
+}
+
+/// The path of one point lookup ([`TableSet::explain_get`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LookupExplanation {
+    /// Every source consulted, in order; the last one found the key, if any did.
+    pub steps: Vec<ProbeStep>,
+    /// The live value (`None`: absent or deleted), as [`TableSet::get`] returns it.
+    pub value: Option<Vec<u8>>,
+}
+
+impl LookupExplanation {
+    /// The counters [`TableSet::get`] reports for the same lookup.
+    pub fn stats(&self) -> LookupStats {
+        let mut s = LookupStats::default();
+        for step in &self.steps {
+            match (step.source, &step.outcome) {
+                (ProbeSource::Memtable(_), _) => s.memtables_probed += 1,
+                (ProbeSource::Table { .. }, outcome) => {
+                    s.tables_probed += 1;
+                    match outcome {
+                        ProbeOutcome::SkippedByRange => s.range_skips += 1,
+                        ProbeOutcome::SkippedByBloom => s.bloom_skips += 1,
+                        ProbeOutcome::NotFound | ProbeOutcome::Found { .. } => s.blocks_read += 1,
+                        ProbeOutcome::NotInMemtable => {}
+                    }
+                }
+            }
+        }
+        s
+    }
+
+    /// Where the lookup stopped (the source holding the key's newest entry).
+    pub fn found_in(&self) -> Option<ProbeSource> {
+        self.steps
+            .last()
+            .filter(|s| matches!(s.outcome, ProbeOutcome::Found { .. }))
+            .map(|s| s.source)
+    }
 }
 
 /// The open tables of a version (module docs).
@@ -155,6 +255,89 @@ impl TableSet {
             }
         }
         Ok((None, stats))
+    }
+
+    /// The path [`TableSet::get`] takes for `key`, source by source (module docs): the
+    /// same order, the same skips and the same block reads, so
+    /// [`LookupExplanation::stats`] equals the [`LookupStats`] `get` returns. Read-only:
+    /// the block read goes through a copy of the table, so the table's own counters
+    /// ([`Table::stats`](super::sstable::Table::stats)) do not move.
+    pub fn explain_get<S: Storage + ?Sized>(
+        &self,
+        storage: &S,
+        version: &Version,
+        memtables: &[&Memtable],
+        key: &[u8],
+    ) -> Result<LookupExplanation, LsmError> {
+        let mut steps = Vec::new();
+        for (i, m) in memtables.iter().enumerate() {
+            let source = ProbeSource::Memtable(i);
+            if let Some((lsn, v)) = m.get(key) {
+                steps.push(ProbeStep {
+                    source,
+                    outcome: ProbeOutcome::Found {
+                        lsn,
+                        tombstone: v.is_tombstone(),
+                    },
+                    table_blocks: 0,
+                });
+                let value = v.as_put().map(<[u8]>::to_vec);
+                return Ok(LookupExplanation { steps, value });
+            }
+            steps.push(ProbeStep {
+                source,
+                outcome: ProbeOutcome::NotInMemtable,
+                table_blocks: 0,
+            });
+        }
+        for level in 0..version.num_levels() {
+            let tables = version.level(level);
+            let candidates: &[TableMeta] = if level == 0 {
+                tables
+            } else {
+                let i = tables.partition_point(|t| t.max_key.as_slice() < key);
+                match tables.get(i) {
+                    Some(t) if t.covers(key) => &tables[i..=i],
+                    _ => &[],
+                }
+            };
+            for t in candidates {
+                let table = self.open_table(t.id)?;
+                let source = ProbeSource::Table { level, id: t.id };
+                let table_blocks = table.blocks();
+                // The same checks, in the same order, as `Table::get`; the read through a
+                // copy, whose counters are thrown away.
+                let outcome = if !table.meta().covers(key) {
+                    ProbeOutcome::SkippedByRange
+                } else if !table.bloom().may_contain(key) {
+                    ProbeOutcome::SkippedByBloom
+                } else {
+                    match table.clone().get(storage, key)? {
+                        Probe::SkippedByRange => ProbeOutcome::SkippedByRange,
+                        Probe::SkippedByBloom => ProbeOutcome::SkippedByBloom,
+                        Probe::NotFound => ProbeOutcome::NotFound,
+                        Probe::Found { lsn, value } => {
+                            steps.push(ProbeStep {
+                                source,
+                                outcome: ProbeOutcome::Found {
+                                    lsn,
+                                    tombstone: value.is_tombstone(),
+                                },
+                                table_blocks,
+                            });
+                            let value = value.as_put().map(<[u8]>::to_vec);
+                            return Ok(LookupExplanation { steps, value });
+                        }
+                    }
+                };
+                steps.push(ProbeStep {
+                    source,
+                    outcome,
+                    table_blocks,
+                });
+            }
+        }
+        Ok(LookupExplanation { steps, value: None })
     }
 
     /// A merge of every source that may hold keys in the bounds, dropping tombstones: the

@@ -101,7 +101,7 @@ use super::manifest::{orphan_tables, Manifest, ManifestConfig, Version, VersionE
 use super::memtable::{ImmutableMemtable, Memtable};
 use super::merge::MergeIter;
 use super::sstable::{write_table, TableConfig, TableMeta};
-use super::table_set::{LookupStats, TableSet};
+use super::table_set::{LookupExplanation, LookupStats, TableSet};
 use super::{LsmError, TableId, Value};
 
 /// How an [`Lsm`] is stored and when it flushes and compacts.
@@ -667,6 +667,20 @@ impl Lsm {
         add_lookup(&mut self.stats.lookup, &cost);
         self.last_lookup = cost;
         Ok(v)
+    }
+
+    /// The path [`Lsm::get`] would take for `key` — every memtable and table it would
+    /// consult, which ones their key range or bloom filter rules out, which data blocks it
+    /// reads — without doing the lookup: read-only, no counter moves (neither
+    /// [`Lsm::stats`], [`Lsm::last_lookup`] nor the tables' own). Its
+    /// [`LookupExplanation::stats`] equal the [`LookupStats`] a `get` now would report.
+    pub fn explain_get<S: Storage + ?Sized>(
+        &self,
+        storage: &S,
+        key: &[u8],
+    ) -> Result<LookupExplanation, LsmError> {
+        self.tables
+            .explain_get(storage, self.manifest.version(), &self.memtables(), key)
     }
 
     /// The live entries with keys in the bounds, in key order: a merge over the memtables

@@ -1,0 +1,732 @@
+//! The LSM view: the same workload on a B-tree database and an LSM database (both on
+//! in-memory simulated disks, [`LsmEngine`]), the LSM tree's structure drawn live from its
+//! own events, lookups lit up table by table, the amplification meters side by side, and
+//! a crash of the LSM database with its recovery.
+//!
+//! The page is a view of [`LsmViewState`] (pure, in [`crate::lsm_state`]) plus the engine,
+//! held outside the state. Effects: on mount, open both databases and start the clock (a
+//! timer ticking the engine every [`TICK_MS`], virtual time = milliseconds since the page
+//! loaded); each form button makes one engine call and dispatches what it returned; the
+//! crash reopens the LSM database and reveals recovery's steps a few at a time (all at once
+//! under `prefers-reduced-motion: reduce`).
+//!
+//! # DOM hooks (the end-to-end test relies on them)
+//! `section[data-testid=lsm]` with `data-lsm-phase` (opening|ready|failed),
+//! `data-recovery` (none|running|done), `data-flushes`, `data-compactions` (finished since
+//! the page loaded), `data-settled`; inputs labelled "Workload clients", "Workload
+//! transactions per second", "Key to write", "Value to write", "Key to look up"; buttons
+//! "Start the workload on both databases"/"Stop the workload on both databases", "Write
+//! to both databases", "Look up", "Crash the LSM database";
+//! `[data-testid=lsm-memtable]` (a `meter`), `ol[aria-label="LSM levels"] > li[data-level]`
+//! each with `li[data-table][data-mark][data-probe]`; `[data-testid=lsm-job]`;
+//! `ol[aria-label="LSM events"] > li[data-kind]`; `[data-testid=lsm-lookup]` with
+//! `ol[aria-label="Lookup path"] > li[data-outcome]`; `dl[data-testid=amp-btree]` and
+//! `dl[data-testid=amp-lsm]` with `[data-meter=write|read|space][data-value]`;
+//! `[data-testid=lsm-recovery][data-keys-before][data-keys-after][data-keys-match]`;
+//! `ol[aria-label="LSM recovery steps"] > li[data-case]`; the live region
+//! `[data-testid=lsm-announce]`; errors in `[role=alert]`.
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use logspine_core::db::DbAmplification;
+use logspine_core::lsm::table_set::{ProbeOutcome, ProbeSource};
+use wasm_bindgen_futures::spawn_local;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::db_state::{step_case, step_phase, step_text};
+use crate::lsm_engine::{config_text, LsmEngine, MAX_KEY_BYTES, MAX_VALUE_BYTES};
+use crate::lsm_state::{
+    bytes_text, LevelView, LookupView, LsmAction, LsmPhase, LsmViewState, MemtableView,
+    PairSnapshot,
+};
+use crate::workload::{MAX_CLIENTS, MAX_RATE_PER_SEC};
+
+/// How often the clock ticks the engine.
+pub const TICK_MS: u32 = 25;
+/// The recovery animation's step.
+const REVEAL_MS: u32 = 50;
+
+#[derive(Default)]
+struct Holder {
+    engine: Option<LsmEngine>,
+    /// Bumped by every open: an older clock stops.
+    generation: u64,
+}
+
+type HolderCell = Rc<RefCell<Holder>>;
+type Dispatcher = UseReducerDispatcher<LsmViewState>;
+
+/// Milliseconds since the page loaded.
+fn now_ms() -> u64 {
+    let ms = web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now());
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a non-negative number of milliseconds well below 2^53"
+    )]
+    let ms = ms.max(0.0) as u64;
+    ms
+}
+
+/// The LSM view.
+#[function_component(LsmView)]
+pub fn lsm_view() -> Html {
+    let state = use_reducer(LsmViewState::default);
+    let cell: HolderCell = use_mut_ref(Holder::default);
+
+    {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        use_effect_with((), move |_| open(&cell, &dispatch));
+    }
+    // The recovery animation.
+    {
+        let dispatch = state.dispatcher();
+        let pending = state
+            .recovery
+            .as_ref()
+            .filter(|r| r.shown < r.steps.len())
+            .map(|r| (state.opens, r.shown));
+        use_effect_with(pending, move |pending| {
+            let cancelled = Rc::new(Cell::new(false));
+            if pending.is_some() {
+                let cancelled = cancelled.clone();
+                spawn_local(async move {
+                    crate::timer::sleep_ms(REVEAL_MS).await;
+                    if !cancelled.get() {
+                        dispatch.dispatch(LsmAction::Reveal);
+                    }
+                });
+            }
+            move || cancelled.set(true)
+        });
+    }
+
+    let ready = state.is_ready();
+    let off = |allowed: bool| (!allowed).to_string();
+    let text_input = |make: fn(String) -> LsmAction| {
+        let dispatch = state.dispatcher();
+        Callback::from(move |e: InputEvent| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            dispatch.dispatch(make(input.value()));
+        })
+    };
+    let number_input = |make: fn(u32) -> LsmAction, max: u32| {
+        let dispatch = state.dispatcher();
+        Callback::from(move |e: InputEvent| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            if let Ok(n) = input.value().trim().parse::<u32>() {
+                dispatch.dispatch(make(n.clamp(1, max)));
+            }
+        })
+    };
+    let on_workload = {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        let (running, clients, rate) = (state.workload_running(), state.clients, state.rate);
+        Callback::from(move |_: MouseEvent| {
+            if ready {
+                with_engine(&cell, &dispatch, |e| {
+                    if running {
+                        e.stop_workload();
+                    } else {
+                        e.start_workload(clients, rate);
+                    }
+                    Ok(None)
+                });
+            }
+        })
+    };
+    let on_write = {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        let (key, value) = (state.write_key.clone(), state.write_value.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            if ready {
+                with_engine(&cell, &dispatch, |e| {
+                    e.write(&key, &value)
+                        .map(|_| None)
+                        .map_err(|e| e.to_string())
+                });
+            }
+        })
+    };
+    let on_lookup = {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        let key = state.lookup_key.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            if ready {
+                with_engine(&cell, &dispatch, |e| {
+                    e.lookup(&key)
+                        .map(|v| Some(LsmAction::LookedUp(v)))
+                        .map_err(|e| e.to_string())
+                });
+            }
+        })
+    };
+    let can_crash = ready && state.recovery_state() != "running";
+    let on_crash = {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        Callback::from(move |_: MouseEvent| {
+            if can_crash {
+                crash(&cell, &dispatch);
+            }
+        })
+    };
+    let on_dismiss = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |_: MouseEvent| dispatch.dispatch(LsmAction::DismissError))
+    };
+
+    let snap = state.snapshot.as_ref();
+    html! {
+        <section class="lsm" data-testid="lsm" aria-labelledby="lsm-heading"
+            data-lsm-phase={state.phase.as_str()} data-recovery={state.recovery_state()}
+            data-flushes={state.flushes_done.to_string()}
+            data-compactions={state.compactions_done.to_string()}
+            data-settled={snap.is_some_and(|s| s.settled).to_string()}
+            aria-busy={(state.phase == LsmPhase::Opening).to_string()}>
+            <header class="section-head">
+                <h2 id="lsm-heading">{ "Two indexes, one log: B-tree and LSM tree side by side" }</h2>
+                <p class="muted">
+                    { "The same workload runs on two databases on simulated disks in memory: one keeps a \
+                       B-tree, the other an LSM tree. Every transaction that commits on the B-tree database \
+                       is read back from its write-ahead log and replayed, same reads, same writes, in \
+                       commit order, on the LSM database. Watch the memtable fill, flush into L0, and \
+                       compactions merge tables down the levels; look a key up to see which tables a read \
+                       touches; compare what each index costs." }
+                </p>
+                <p class="muted lsm-config" data-testid="lsm-config">
+                    { format!("LSM configuration: {}.", config_text()) }
+                </p>
+            </header>
+
+            if let Some(message) = &state.error {
+                <div class="alert" role="alert">
+                    <p>{ message }</p>
+                    if state.phase != LsmPhase::Failed {
+                        <div class="buttons">
+                            <button type="button" onclick={on_dismiss}>{ "Dismiss the LSM view error" }</button>
+                        </div>
+                    }
+                </div>
+            }
+
+            <p class="visually-hidden" aria-live="polite" data-testid="lsm-announce">
+                { state.announcement.clone() }
+            </p>
+
+            <div class="lsm-grid">
+                <section class="panel" aria-labelledby="lsm-drive-heading">
+                    <h3 id="lsm-drive-heading">{ "Drive both databases" }</h3>
+                    <div class="numbers">
+                        <div class="field">
+                            <label for="lsm-clients">{ "Workload clients" }</label>
+                            <input id="lsm-clients" type="number" min="1" max={MAX_CLIENTS.to_string()}
+                                value={state.clients.to_string()}
+                                oninput={number_input(LsmAction::EditClients, MAX_CLIENTS)} />
+                        </div>
+                        <div class="field">
+                            <label for="lsm-rate">{ "Workload transactions per second" }</label>
+                            <input id="lsm-rate" type="number" min="1" max={MAX_RATE_PER_SEC.to_string()}
+                                value={state.rate.to_string()}
+                                oninput={number_input(LsmAction::EditRate, MAX_RATE_PER_SEC)} />
+                        </div>
+                    </div>
+                    <div class="buttons">
+                        <button type="button" onclick={on_workload} aria-disabled={off(ready)}>
+                            { if state.workload_running() { "Stop the workload on both databases" }
+                              else { "Start the workload on both databases" } }
+                        </button>
+                    </div>
+                    { workload_line(snap) }
+                    <form class="kv" onsubmit={on_write}>
+                        <div class="field">
+                            <label for="lsm-write-key">{ "Key to write" }</label>
+                            <input id="lsm-write-key" type="text" autocomplete="off" spellcheck="false"
+                                maxlength={MAX_KEY_BYTES.to_string()} placeholder="e.g. k042"
+                                value={state.write_key.clone()} oninput={text_input(LsmAction::EditWriteKey)} />
+                        </div>
+                        <div class="field">
+                            <label for="lsm-write-value">{ "Value to write" }</label>
+                            <input id="lsm-write-value" type="text" autocomplete="off" spellcheck="false"
+                                maxlength={MAX_VALUE_BYTES.to_string()} placeholder="e.g. blue"
+                                value={state.write_value.clone()} oninput={text_input(LsmAction::EditWriteValue)} />
+                        </div>
+                        <div class="buttons">
+                            <button type="submit" aria-disabled={off(ready)}>{ "Write to both databases" }</button>
+                        </div>
+                    </form>
+                    <div class="buttons crash-row">
+                        <button type="button" class="danger" onclick={on_crash} aria-disabled={off(can_crash)}
+                            aria-describedby="lsm-crash-help">{ "Crash the LSM database" }</button>
+                    </div>
+                    <p id="lsm-crash-help" class="help-text">
+                        { "Crashes the LSM database's simulated disk (unsynced writes are lost, the last write \
+                           in flight may tear) and reopens it: the manifest is replayed (R6), the WAL above the \
+                           last flushed LSN goes back into the memtable (R7, R8 skips what tables hold), \
+                           unfinished transactions are undone." }
+                    </p>
+                </section>
+
+                { structure_panel(&state) }
+                { lookup_panel(&state, on_lookup, text_input(LsmAction::EditLookupKey), ready) }
+                { meters_panel(snap) }
+                { events_panel(&state) }
+                { recovery_panel(&state) }
+            </div>
+        </section>
+    }
+}
+
+fn workload_line(snap: Option<&PairSnapshot>) -> Html {
+    let Some(s) = snap else { return html! {} };
+    let w = s.workload;
+    let m = s.mirror;
+    html! {
+        <p class="muted" data-testid="lsm-workload" data-running={w.running.to_string()}>
+            { format!("{}: {} clients at {}/s; B-tree database: {} commits; LSM database: {} commits \
+                (replayed {}, {} waiting, {} in flight){}.",
+                if w.running { "Running" } else { "Stopped" },
+                w.clients, w.rate_per_sec, s.btree_stats.commits, s.lsm_stats.commits,
+                m.mirrored, m.backlog, m.in_flight,
+                if m.paused { "; new transactions wait for the LSM database" } else { "" }) }
+        </p>
+    }
+}
+
+fn memtable_box(m: &MemtableView, label: String, class: &'static str) -> Html {
+    html! {
+        <li class={classes!("memtable", class)}>
+            <span class="t-id">{ label }</span>
+            <span>{ format!("{} keys, {}", m.entries, bytes_text(m.bytes)) }</span>
+            if let (Some(lo), Some(hi)) = (m.min_lsn, m.max_lsn) {
+                <span class="muted">{ format!("lsn {lo}–{hi}") }</span>
+            }
+        </li>
+    }
+}
+
+fn structure_panel(state: &LsmViewState) -> Html {
+    let Some(s) = &state.snapshot else {
+        return html! {};
+    };
+    let shape = &s.shape;
+    let job = state
+        .job
+        .as_ref()
+        .map(crate::lsm_state::JobView::text)
+        .or_else(|| shape.job_phase.map(str::to_owned))
+        .unwrap_or_else(|| "idle".to_owned());
+    let lookup = state.lookup.as_ref();
+    let (mem_probed, mem_hit) = lookup.map_or((0, None), LookupView::memtables);
+    let mem_probe = |i: usize| -> Option<&'static str> {
+        lookup?;
+        if mem_hit == Some(i) {
+            Some("found")
+        } else if (i as u64) < mem_probed {
+            Some("missed")
+        } else {
+            Some("not-reached")
+        }
+    };
+    html! {
+        <section class="panel wide lsm-structure" aria-labelledby="lsm-structure-heading">
+            <h3 id="lsm-structure-heading">{ "The LSM tree" }</h3>
+            <p data-testid="lsm-job" class="job" data-phase={shape.job_phase.unwrap_or("idle")}>
+                <strong>{ "Background job: " }</strong>{ job }
+            </p>
+            <div class="memtables">
+                <label for="lsm-memtable" class="meter-label">
+                    { format!("Active memtable: {} of {} ({} keys)",
+                        bytes_text(shape.active.bytes), bytes_text(shape.memtable_limit), shape.active.entries) }
+                </label>
+                <meter id="lsm-memtable" data-testid="lsm-memtable" min="0"
+                    max={shape.memtable_limit.to_string()} value={shape.active.bytes.to_string()}
+                    data-probe={mem_probe(0)}>
+                    { format!("{} of {}", shape.active.bytes, shape.memtable_limit) }
+                </meter>
+                if shape.write_stalled {
+                    <p class="stalled">{ "Write stall: every memtable is full and waiting for a flush." }</p>
+                }
+                <ol class="frozen" aria-label="Frozen memtables">
+                    { for shape.frozen.iter().enumerate().map(|(i, m)| {
+                        let probe = mem_probe(i + 1);
+                        html! {
+                            <li class={classes!("memtable", "frozen-mt", probe)} data-probe={probe}>
+                                <span class="t-id">{ format!("frozen #{}", i + 1) }</span>
+                                <span>{ format!("{} keys, {}", m.entries, bytes_text(m.bytes)) }</span>
+                                if let (Some(lo), Some(hi)) = (m.min_lsn, m.max_lsn) {
+                                    <span class="muted">{ format!("lsn {lo}–{hi}") }</span>
+                                }
+                            </li>
+                        }
+                    }) }
+                    if shape.frozen.is_empty() {
+                        { memtable_box(&MemtableView::default(), format!("no frozen memtable (at most {})", shape.max_frozen), "empty") }
+                    }
+                </ol>
+            </div>
+            <p class="muted">
+                { shape.last_flushed_lsn.map_or("Nothing flushed yet.".to_owned(),
+                    |l| format!("Everything up to lsn {l} is in tables."))}
+            </p>
+            <ol class="levels" aria-label="LSM levels">
+                { for shape.levels.iter().map(|l| level_row(state, l, lookup)) }
+            </ol>
+            <ul class="legend lsm-legend" aria-label="Legend">
+                <li class="table-box" data-mark="flushed">{ "just flushed" }</li>
+                <li class="table-box" data-mark="input">{ "compaction input" }</li>
+                <li class="table-box" data-mark="output">{ "compaction output" }</li>
+                <li class="table-box" data-mark="moved">{ "trivial move" }</li>
+                <li class="table-box" data-probe="found">{ "lookup: found" }</li>
+                <li class="table-box" data-probe="block-read">{ "lookup: block read, not there" }</li>
+                <li class="table-box" data-probe="bloom">{ "lookup: bloom skip" }</li>
+                <li class="table-box" data-probe="range">{ "lookup: key-range skip" }</li>
+            </ul>
+        </section>
+    }
+}
+
+fn level_row(state: &LsmViewState, l: &LevelView, lookup: Option<&LookupView>) -> Html {
+    let size = match l.target_bytes {
+        Some(t) => format!("{} of {} target", bytes_text(l.bytes), bytes_text(t)),
+        None => format!("{} tables, {}", l.tables.len(), bytes_text(l.bytes)),
+    };
+    html! {
+        <li class="level" data-level={l.level.to_string()}>
+            <h4 class="level-head">{ format!("L{}", l.level) }<span class="muted">{ format!(" {size}") }</span></h4>
+            if l.tables.is_empty() {
+                <p class="muted empty-level">{ "empty" }</p>
+            } else {
+                <ol class="tables" aria-label={format!("Tables in L{}", l.level)}>
+                    { for l.tables.iter().map(|t| {
+                        let mark = state.mark_of(t.id).map(|m| m.as_str());
+                        let probe = lookup.and_then(|v| v.probe_of(l.level, t.id));
+                        let note = [mark.map(|m| match m {
+                                "flushed" => "just flushed",
+                                "input" => "compaction input",
+                                "output" => "compaction output",
+                                _ => "moved by a trivial move",
+                            }), probe.map(crate::lsm_state::TableProbe::text)]
+                            .into_iter().flatten().collect::<Vec<_>>().join("; ");
+                        html! {
+                            <li key={t.id.to_string()} class="table-box" data-table={t.id.to_string()}
+                                data-mark={mark} data-probe={probe.map(crate::lsm_state::TableProbe::as_str)}>
+                                <span class="t-id">{ format!("#{}", t.id) }</span>
+                                <span>{ format!("{} · {} keys", bytes_text(t.size_bytes), t.entries) }</span>
+                                <span class="t-range">{ format!("{} … {}", t.min_key, t.max_key) }</span>
+                                if !note.is_empty() { <span class="t-note">{ note }</span> }
+                            </li>
+                        }
+                    }) }
+                </ol>
+            }
+        </li>
+    }
+}
+
+fn lookup_panel(
+    state: &LsmViewState,
+    on_lookup: Callback<SubmitEvent>,
+    on_input: Callback<InputEvent>,
+    ready: bool,
+) -> Html {
+    html! {
+        <section class="panel" aria-labelledby="lsm-lookup-heading">
+            <h3 id="lsm-lookup-heading">{ "Look up a key" }</h3>
+            <form class="kv" onsubmit={on_lookup}>
+                <div class="field">
+                    <label for="lsm-lookup-key">{ "Key to look up" }</label>
+                    <input id="lsm-lookup-key" type="text" autocomplete="off" spellcheck="false"
+                        maxlength={MAX_KEY_BYTES.to_string()} placeholder="e.g. k042"
+                        value={state.lookup_key.clone()} oninput={on_input} />
+                </div>
+                <div class="buttons">
+                    <button type="submit" aria-disabled={(!ready).to_string()}>{ "Look up" }</button>
+                </div>
+            </form>
+            if let Some(v) = &state.lookup {
+                <div data-testid="lsm-lookup" class="lookup-result"
+                    data-tables-probed={v.explanation.stats().tables_probed.to_string()}
+                    data-agrees={v.agrees.map_or("n/a", |a| if a { "true" } else { "false" })}>
+                    <p>{ v.summary() }</p>
+                    <p class="muted">{ format!("B-tree database: {}", v.btree_value.as_deref()
+                        .map_or("not found".to_owned(), |b| format!("{b:?}"))) }</p>
+                    <ol aria-label="Lookup path" class="path">
+                        { for v.explanation.steps.iter().map(|s| {
+                            let (outcome, what) = match &s.outcome {
+                                ProbeOutcome::NotInMemtable => ("missed", "not there".to_owned()),
+                                ProbeOutcome::SkippedByRange => ("range", "skipped: key outside its range".to_owned()),
+                                ProbeOutcome::SkippedByBloom => ("bloom", "skipped: bloom filter says absent".to_owned()),
+                                ProbeOutcome::NotFound => ("block-read", format!(
+                                    "bloom said maybe; read 1 of its {} data blocks: not there", s.table_blocks)),
+                                ProbeOutcome::Found { lsn, tombstone } => ("found", format!("{} at {lsn}{}",
+                                    if *tombstone { "tombstone" } else { "found" },
+                                    if s.read_block() { format!(" (read 1 of {} data blocks)", s.table_blocks) } else { String::new() })),
+                            };
+                            let source = match s.source {
+                                ProbeSource::Memtable(0) => "active memtable".to_owned(),
+                                ProbeSource::Memtable(i) => format!("frozen memtable #{i}"),
+                                ProbeSource::Table { level, id } => format!("L{level} table #{}", id.0),
+                            };
+                            html! { <li data-outcome={outcome} class={classes!("probe", outcome)}>
+                                <strong>{ source }</strong>{ format!(": {what}") }</li> }
+                        }) }
+                    </ol>
+                    if v.agrees == Some(false) {
+                        <p class="stalled">{ "The get's counters differ from the explained path." }</p>
+                    }
+                </div>
+            }
+        </section>
+    }
+}
+
+fn meter_rows(a: &DbAmplification) -> [(&'static str, &'static str, f64, &'static str); 4] {
+    [
+        (
+            "write",
+            "Write",
+            a.write,
+            "(WAL + index bytes written) / client bytes",
+        ),
+        (
+            "read",
+            "Read",
+            a.read_pages_per_lookup,
+            "pages (B-tree) or data blocks (LSM) read per lookup",
+        ),
+        (
+            "sources",
+            "Sources",
+            a.sources_per_lookup,
+            "structures consulted per lookup (memtables + tables)",
+        ),
+        (
+            "space",
+            "Space",
+            a.space,
+            "(WAL + index file bytes) / live bytes",
+        ),
+    ]
+}
+
+fn meters_panel(snap: Option<&PairSnapshot>) -> Html {
+    let Some(s) = snap else { return html! {} };
+    let column = |name: &'static str, id: &'static str, a: &DbAmplification| {
+        html! {
+            <div class="amp-col">
+                <h4>{ name }</h4>
+                <dl class="meters" data-testid={id}>
+                    { for meter_rows(a).iter().map(|(key, label, v, what)| html! {
+                        <div class="meter" data-meter={*key} data-value={format!("{v:.3}")}>
+                            <dt>{ *label }</dt>
+                            <dd><strong>{ format!("{v:.2}") }</strong>{ " " }<span class="muted">{ *what }</span></dd>
+                        </div>
+                    }) }
+                </dl>
+            </div>
+        }
+    };
+    html! {
+        <section class="panel" aria-labelledby="lsm-amp-heading">
+            <h3 id="lsm-amp-heading">{ "Amplification, same workload" }</h3>
+            <div class="amp-pair">
+                { column("B-tree", "amp-btree", &s.btree_amp) }
+                { column("LSM tree", "amp-lsm", &s.lsm_amp) }
+            </div>
+            <p class="muted">
+                { format!("Recomputed every half second (the LSM's live bytes are a merge over all its data); \
+                    the LSM database's counters restart at zero when it reopens after a crash. \
+                    LSM: {} flushes, {} compactions ({} trivial moves), {} of tables written, {} read by compactions.",
+                    s.counters.flushes, s.counters.compactions, s.counters.trivial_moves,
+                    bytes_text(s.counters.table_bytes_written), bytes_text(s.counters.compaction_bytes_read)) }
+            </p>
+        </section>
+    }
+}
+
+fn events_panel(state: &LsmViewState) -> Html {
+    html! {
+        <section class="panel" aria-labelledby="lsm-events-heading">
+            <h3 id="lsm-events-heading">{ "LSM events" }</h3>
+            <p class="muted">{ format!("Since the page loaded: {} freezes, {} flushes, {} compactions ({} trivial moves).",
+                state.freezes, state.flushes_done, state.compactions_done, state.moves_done) }</p>
+            <ol aria-label="LSM events" class="events">
+                { for state.log.iter().map(|e| html! {
+                    <li key={e.seq.to_string()} data-kind={e.kind} class={classes!("event", e.kind)}>
+                        <span class="muted">{ format!("{:.1} s ", e.at_ms as f64 / 1000.0) }</span>{ &e.text }
+                    </li>
+                }) }
+            </ol>
+        </section>
+    }
+}
+
+fn recovery_panel(state: &LsmViewState) -> Html {
+    let Some(r) = &state.recovery else {
+        return html! {};
+    };
+    let check = state.snapshot.as_ref().and_then(|s| s.key_check.clone());
+    let tally = r
+        .tally
+        .iter()
+        .map(|(c, n)| format!("{c} ×{n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    html! {
+        <section class="panel wide" aria-labelledby="lsm-recovery-heading" data-testid="lsm-recovery"
+            data-keys-before={check.as_ref().map(|c| c.before.to_string())}
+            data-keys-after={check.as_ref().map(|c| c.after.to_string())}
+            data-keys-match={check.as_ref().map(|c| c.matches.to_string())}>
+            <h3 id="lsm-recovery-heading">{ "The LSM database's last crash" }</h3>
+            <p>{ &r.crash }</p>
+            <p>{ &r.report }</p>
+            <p class="muted">{ format!("{} recovery steps by case: {tally}.", r.total) }</p>
+            <ol aria-label="LSM recovery steps" class="steps">
+                { for r.steps.iter().take(r.shown).map(|s| html! {
+                    <li data-phase={step_phase(s)} data-case={step_case(s)} class={classes!("step", step_phase(s))}>
+                        <span class="case">{ step_case(s) }</span>{ " " }{ step_text(s) }
+                    </li>
+                }) }
+            </ol>
+            if (r.steps.len() as u64) < r.total {
+                <p class="muted">{ format!("The first {} steps of each case are listed.", crate::lsm_state::MAX_STEPS_PER_CASE) }</p>
+            }
+            <p aria-live="polite" data-testid="lsm-key-check">
+                { match &check {
+                    None => "Recovery running: undoing unfinished transactions…".to_owned(),
+                    Some(c) if c.matches => format!(
+                        "Recovery finished: {} acknowledged keys before the crash, {} after; every acknowledged \
+                         value is back{}.", c.before, c.after,
+                        if c.in_flight_survived > 0 { format!(" ({} commits in flight at the crash survived too)", c.in_flight_survived) }
+                        else { String::new() }),
+                    Some(c) => format!("Recovery finished, but the keys differ: {} before, {} after.", c.before, c.after),
+                } }
+            </p>
+        </section>
+    }
+}
+
+/// Runs `f` on the engine; dispatches its action or error, then the engine's view.
+fn with_engine(
+    cell: &HolderCell,
+    dispatch: &Dispatcher,
+    f: impl FnOnce(&mut LsmEngine) -> Result<Option<LsmAction>, String>,
+) {
+    let (result, generation) = match cell.try_borrow_mut() {
+        Ok(mut h) => {
+            let generation = h.generation;
+            match h.engine.as_mut() {
+                Some(e) => (f(e), generation),
+                None => (Err("The databases are not open.".to_owned()), generation),
+            }
+        }
+        Err(_) => {
+            dispatch.dispatch(LsmAction::Error("Busy; try again.".to_owned()));
+            return;
+        }
+    };
+    match result {
+        Ok(Some(action)) => dispatch.dispatch(action),
+        Ok(None) => {}
+        Err(message) => dispatch.dispatch(LsmAction::Error(message)),
+    }
+    pump(cell, dispatch, generation, true);
+}
+
+/// Ticks the engine at the page's clock and sends the view what changed.
+fn pump(cell: &HolderCell, dispatch: &Dispatcher, generation: u64, force: bool) {
+    let Ok(mut h) = cell.try_borrow_mut() else {
+        return;
+    };
+    if h.generation != generation {
+        return;
+    }
+    let Some(e) = h.engine.as_mut() else { return };
+    let now = now_ms();
+    let mut failure = None;
+    if e.stopped().is_none() {
+        if let Err(err) = e.tick(now) {
+            failure = Some(format!(
+                "The LSM view's databases stopped: {err}. Reload the page to start again."
+            ));
+        }
+    }
+    let view = e.take_view(now, force);
+    drop(h);
+    if let Some((events, snapshot)) = view {
+        dispatch.dispatch(LsmAction::Engine { events, snapshot });
+    }
+    if let Some(message) = failure {
+        dispatch.dispatch(LsmAction::Failed(message));
+    }
+}
+
+async fn ticker(cell: Weak<RefCell<Holder>>, dispatch: Dispatcher, generation: u64) {
+    loop {
+        crate::timer::sleep_ms(TICK_MS).await;
+        let Some(cell) = cell.upgrade() else { return };
+        if cell.borrow().generation != generation {
+            return;
+        }
+        pump(&cell, &dispatch, generation, false);
+    }
+}
+
+fn open(cell: &HolderCell, dispatch: &Dispatcher) {
+    dispatch.dispatch(LsmAction::Opening);
+    let generation = {
+        let mut h = cell.borrow_mut();
+        h.generation += 1;
+        h.generation
+    };
+    match LsmEngine::open(0x15a5 ^ generation) {
+        Ok(mut engine) => {
+            let Some((_, snapshot)) = engine.take_view(now_ms(), true) else {
+                unreachable!("a forced view always has a snapshot");
+            };
+            cell.borrow_mut().engine = Some(engine);
+            dispatch.dispatch(LsmAction::Opened {
+                recovery: None,
+                animate: false,
+                snapshot,
+            });
+            spawn_local(ticker(Rc::downgrade(cell), dispatch.clone(), generation));
+        }
+        Err(e) => dispatch.dispatch(LsmAction::Failed(format!(
+            "Could not open the databases: {e}"
+        ))),
+    }
+}
+
+/// The crash: what the old database did last goes to the view, then crash and reopen.
+fn crash(cell: &HolderCell, dispatch: &Dispatcher) {
+    let Ok(mut h) = cell.try_borrow_mut() else {
+        dispatch.dispatch(LsmAction::Error("Busy; try again.".to_owned()));
+        return;
+    };
+    let Some(e) = h.engine.as_mut() else { return };
+    let now = now_ms();
+    let before = e.take_view(now, true);
+    let result = e.crash_lsm();
+    let after = e.take_view(now, true);
+    drop(h);
+    if let Some((events, snapshot)) = before {
+        dispatch.dispatch(LsmAction::Engine { events, snapshot });
+    }
+    dispatch.dispatch(LsmAction::Opening);
+    match (result, after) {
+        (Ok(out), Some((_, snapshot))) => dispatch.dispatch(LsmAction::Opened {
+            recovery: Some((out.crash, out.report, out.steps)),
+            animate: !crate::app::prefers_reduced_motion(),
+            snapshot,
+        }),
+        (Err(e), _) => dispatch.dispatch(LsmAction::Failed(e.to_string())),
+        (Ok(_), None) => unreachable!("a forced view always has a snapshot"),
+    }
+}

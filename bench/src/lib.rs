@@ -30,6 +30,7 @@ pub mod amplification;
 pub mod db_bench;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native_db_bench;
+pub mod time_travel;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -17,6 +17,8 @@
 //! * [`db`]: the database: WAL, transactions, group commit, checkpoints, ARIES recovery.
 //! * [`lsm`]: the LSM tree's parts: memtable, bloom filters, SSTables, the merge iterator,
 //!   the manifest of version edits, compaction policy and mechanism.
+//! * [`world`]: the whole stack behind one deterministic step function, its typed trace,
+//!   scenarios as versioned JSON, and time travel.
 
 pub mod btree;
 pub mod conformance;
@@ -28,6 +30,7 @@ mod meter;
 pub mod rng;
 pub mod sim_disk;
 pub mod storage;
+pub mod world;
 
 pub use log::{
     Log, LogConfig, LogError, LogScan, LogStop, Lsn, Record, RecoveryPolicy, RecoveryReport,

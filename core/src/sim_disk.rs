@@ -233,6 +233,17 @@ impl SimDisk {
         self.config
     }
 
+    /// Changes how long syncs issued from now on take (a disk slowing down or recovering;
+    /// syncs in flight keep their completion time).
+    pub fn set_sync_latency(&mut self, latency: SyncLatency) {
+        self.config.sync_latency = latency;
+    }
+
+    /// Changes whether a crash tears the last write of an in-flight sync.
+    pub fn set_tear_on_crash(&mut self, tear: bool) {
+        self.config.tear_on_crash = tear;
+    }
+
     /// Virtual time now, in ticks.
     pub fn now(&self) -> u64 {
         self.now

@@ -88,6 +88,27 @@ pub struct FrameInfo {
     pub writable: bool,
 }
 
+/// A dirty page as it was when copied ([`BufferPool::copy_page`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageCopy {
+    page: Page,
+    /// The frame's `rec_lsn` when copied: the same value at write time means the page
+    /// has not been written (and dirtied again) since.
+    rec_lsn: Lsn,
+}
+
+impl PageCopy {
+    /// The page.
+    pub fn id(&self) -> PageId {
+        self.page.id()
+    }
+
+    /// Its LSN when copied: the WAL must be durable past it before the copy is written.
+    pub fn lsn(&self) -> Lsn {
+        self.page.lsn()
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Frame {
     page: Page,
@@ -402,6 +423,59 @@ impl BufferPool {
             });
         }
         self.write_frame(storage, slot)?;
+        Ok(true)
+    }
+
+    /// A copy of dirty page `id` as it is now (`None` if it is not resident or clean),
+    /// for [`BufferPool::write_copy`]: the checkpointer's way past a page that is changed
+    /// faster than the WAL becomes durable behind it.
+    pub fn copy_page(&self, id: PageId) -> Option<PageCopy> {
+        let &slot = self.table.get(&id)?;
+        let f = self.frame(slot);
+        f.dirty.then(|| PageCopy {
+            page: f.page.clone(),
+            rec_lsn: f.rec_lsn,
+        })
+    }
+
+    /// Writes `copy` once the WAL is durable past its LSN (else
+    /// [`BTreeError::NeedsWalFlush`]). If the page has not changed since the copy, it is
+    /// clean now; if it has, it stays dirty with `rec_lsn` moved past the copy's LSN (every
+    /// change up to there is on the page file). Returns whether it wrote (a page evicted
+    /// meanwhile was written already).
+    pub fn write_copy<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        copy: &mut PageCopy,
+    ) -> Result<bool, BTreeError> {
+        let lsn = copy.page.lsn();
+        if !self.writable(lsn) {
+            return Err(BTreeError::NeedsWalFlush {
+                lsn,
+                durable: self.wal_durable,
+            });
+        }
+        let Some(&slot) = self.table.get(&copy.page.id()) else {
+            // Evicted since the copy: eviction wrote the page, as new or newer.
+            return Ok(false);
+        };
+        let frame = self.frames[slot].as_mut().expect("a frame");
+        if !frame.dirty || frame.rec_lsn != copy.rec_lsn {
+            // Written since the copy (by eviction or a flush), maybe dirtied again: the
+            // file holds a newer image than the copy; writing the copy would regress it.
+            return Ok(false);
+        }
+        if frame.page.lsn() == lsn {
+            // Unchanged since the copy: write the page itself, which makes it clean.
+            self.write_frame(storage, slot)?;
+            return Ok(true);
+        }
+        let file = self.file.clone();
+        file.write_page(storage, &mut copy.page)?;
+        let frame = self.frames[slot].as_mut().expect("a frame");
+        frame.rec_lsn = frame.rec_lsn.max(lsn.next());
+        self.stats.pages_written += 1;
+        self.stats.bytes_written += u64::from(file.page_size());
         Ok(true)
     }
 

@@ -72,7 +72,7 @@ use std::fmt;
 use crate::log::Lsn;
 use crate::storage::StorageError;
 
-pub use buffer_pool::{BufferPool, FrameInfo, PoolStats, MIN_FRAMES};
+pub use buffer_pool::{BufferPool, FrameInfo, PageCopy, PoolStats, MIN_FRAMES};
 pub use page::{
     max_entry_bytes, max_key_bytes, Meta, Page, PageCorruption, PageType, DEFAULT_PAGE_BYTES,
     MAX_PAGE_BYTES, MIN_PAGE_BYTES,

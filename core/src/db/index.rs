@@ -40,7 +40,7 @@ impl IndexKind {
 }
 
 /// The index itself.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) enum Index {
     BTree(Box<BTree>),
     Lsm(Box<Lsm>),

@@ -97,7 +97,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 pub use record::{ActiveTxn, ControlSlot, RecordError, WalRecord, CONTROL_SLOT_STRIDE};
 
-use crate::btree::{BTree, BTreeConfig, BTreeError, PageFile, PageId, RedoOutcome};
+use crate::btree::{BTree, BTreeConfig, BTreeError, PageCopy, PageFile, PageId, RedoOutcome};
 use crate::log::{Log, LogConfig, LogError, Lsn, RecoveryReport as LogRecovery};
 use crate::lsm::{Lsm, LsmConfig, LsmError, LsmEvent, LsmRecovery};
 use crate::meter::ratio_or_zero as ratio;
@@ -556,13 +556,27 @@ struct Txn {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Checkpointer {
     Idle,
-    Flushing { redo: Lsn, pages: VecDeque<PageId> },
-    RecordSync { lsn: Lsn, redo: Lsn },
-    ControlSync { lsn: Lsn, redo: Lsn, sync: SyncId },
+    Flushing {
+        redo: Lsn,
+        pages: VecDeque<PageId>,
+        /// Copies of pages changed faster than the WAL became durable behind them,
+        /// waiting for a sync past their LSN.
+        copies: VecDeque<PageCopy>,
+    },
+    RecordSync {
+        lsn: Lsn,
+        redo: Lsn,
+    },
+    ControlSync {
+        lsn: Lsn,
+        redo: Lsn,
+        sync: SyncId,
+    },
 }
 
-/// The database. See the module docs.
-#[derive(Debug)]
+/// The database. See the module docs. `Clone` copies everything, the storage included
+/// (time travel keeps snapshots of a simulated world).
+#[derive(Clone, Debug)]
 pub struct Db<S: Storage> {
     storage: S,
     config: DbConfig,
@@ -1050,8 +1064,12 @@ impl<S: Storage> Db<S> {
 
     fn tree_error(&mut self, e: BTreeError) -> DbError {
         if let BTreeError::NeedsWalFlush { lsn, durable } = e {
-            if let Err(e) = self.issue_sync(SyncReason::WalRule) {
-                return e;
+            // One sync covering `lsn` is enough: under load every blocked write would
+            // otherwise add a sync to the disk's queue.
+            if lsn >= self.covered {
+                if let Err(e) = self.issue_sync(SyncReason::WalRule) {
+                    return e;
+                }
             }
             return DbError::WouldBlock(format!(
                 "every evictable page has changes at {lsn} or later, the WAL is durable below {durable}"
@@ -1483,7 +1501,11 @@ impl<S: Storage> Db<S> {
             redo,
             pages: to_write,
         });
-        self.checkpointer = Checkpointer::Flushing { redo, pages };
+        self.checkpointer = Checkpointer::Flushing {
+            redo,
+            pages,
+            copies: VecDeque::new(),
+        };
         if self.wal.durable_next() < redo && self.in_flight.is_empty() {
             // The pages may be written only once the WAL is durable up to them.
             self.issue_sync(SyncReason::Checkpoint)?;
@@ -1499,7 +1521,11 @@ impl<S: Storage> Db<S> {
                     self.begin_checkpoint()?;
                 }
             }
-            Checkpointer::Flushing { redo, pages } if self.index.kind() == IndexKind::Lsm => {
+            Checkpointer::Flushing {
+                redo,
+                pages,
+                copies,
+            } if self.index.kind() == IndexKind::Lsm => {
                 let Index::Lsm(lsm) = &mut self.index else {
                     unreachable!("checked the kind")
                 };
@@ -1514,16 +1540,43 @@ impl<S: Storage> Db<S> {
                         // Their flush waits for the WAL rule.
                         self.issue_sync(SyncReason::Checkpoint)?;
                     }
-                    self.checkpointer = Checkpointer::Flushing { redo, pages };
+                    self.checkpointer = Checkpointer::Flushing {
+                        redo,
+                        pages,
+                        copies,
+                    };
                 } else {
                     self.write_checkpoint_record(redo)?;
                 }
             }
-            Checkpointer::Flushing { redo, mut pages } => {
+            Checkpointer::Flushing {
+                redo,
+                mut pages,
+                mut copies,
+            } => {
                 let Index::BTree(tree) = &mut self.index else {
                     unreachable!("the LSM arm is above")
                 };
-                let mut budget = self.config.checkpoint.pages_per_tick.max(1);
+                let per_tick = self.config.checkpoint.pages_per_tick.max(1);
+                let mut budget = per_tick;
+                // Copies whose WAL is durable now.
+                while budget > 0 {
+                    let Some(copy) = copies.front_mut() else {
+                        break;
+                    };
+                    let page = copy.id();
+                    match tree.pool_mut().write_copy(&mut self.storage, copy) {
+                        Ok(wrote) => {
+                            copies.pop_front();
+                            if wrote {
+                                budget -= 1;
+                                self.events.push(DbEvent::PageFlushed { page });
+                            }
+                        }
+                        Err(BTreeError::NeedsWalFlush { .. }) => break,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
                 while budget > 0 {
                     let Some(&page) = pages.front() else { break };
                     match tree.pool_mut().flush_page(&mut self.storage, page) {
@@ -1535,18 +1588,35 @@ impl<S: Storage> Db<S> {
                             }
                         }
                         Err(BTreeError::NeedsWalFlush { .. }) => {
-                            if self.in_flight.is_empty() {
-                                self.issue_sync(SyncReason::Checkpoint)?;
+                            // The page may change again before the WAL catches up with
+                            // it (a hot page under load would never be written): copy it
+                            // as it is now and write the copy once the WAL is durable
+                            // past the copy's LSN (copy-on-write checkpointing).
+                            if copies.len() >= 8 * per_tick {
+                                break;
                             }
-                            break;
+                            pages.pop_front();
+                            if let Some(copy) = tree.pool().copy_page(page) {
+                                copies.push_back(copy);
+                            }
                         }
                         Err(e) => return Err(e.into()),
                     }
                 }
-                if pages.is_empty() {
+                let waiting = copies.iter().map(PageCopy::lsn).max();
+                if waiting.is_some_and(|l| l >= self.wal.durable_next())
+                    && self.in_flight.is_empty()
+                {
+                    self.issue_sync(SyncReason::Checkpoint)?;
+                }
+                if pages.is_empty() && copies.is_empty() {
                     self.write_checkpoint_record(redo)?;
                 } else {
-                    self.checkpointer = Checkpointer::Flushing { redo, pages };
+                    self.checkpointer = Checkpointer::Flushing {
+                        redo,
+                        pages,
+                        copies,
+                    };
                 }
             }
             Checkpointer::RecordSync { lsn, redo } => {

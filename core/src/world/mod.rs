@@ -1,0 +1,833 @@
+//! The world: the whole simulated stack behind one deterministic step function, driven by
+//! a seed and a list of timed actions; what it does is the typed [`trace`]. Scenarios
+//! ([`scenario`]) describe a run as versioned JSON; [`timeline`] gives time travel over a
+//! run (seek anywhere, branch from the past).
+//!
+//! Today the world holds the database (either index, on a [`SimDisk`]); the Raft cluster,
+//! the topic, CDC and the views join it as they are built, each adding actions and trace
+//! kinds.
+//!
+//! # Call order
+//! [`World::new`] → any mix of [`World::apply`] (an [`Action`]) and [`World::tick`] (one
+//! tick of virtual time: the disk completes syncs, the database ticks, the workload's
+//! clients act, invariants are checked when a recovery has finished). Both return the
+//! [`TraceKind`]s they caused, in order. Nothing reads a clock or OS randomness: the same
+//! seed and actions give the same trace on every platform.
+//!
+//! # Invariants checked (trace kind `invariant_checked`)
+//! * `acknowledged_commits_survive`: after a crash, every commit the database
+//!   acknowledged is in the recovered WAL.
+//! * `recovered_state_is_committed_state`: once recovery (undo included) has finished, the
+//!   database's contents equal the replay, in commit order, of exactly the transactions
+//!   whose commit record survived.
+//! * `final_state_is_committed_state` ([`World::check_final`]): at the end of a run, after
+//!   settling, the contents equal every committed transaction.
+//!
+//! A failed check is recorded ([`World::failures`]), never a panic; the runner's exit
+//! status reports it.
+
+pub mod library;
+pub mod scenario;
+pub mod timeline;
+pub mod trace;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::{CheckpointConfig, Db, DbConfig, DbError, GroupCommitConfig, IndexKind, TxnId};
+use crate::log::{LogConfig, Lsn};
+use crate::lsm::{CompactionConfig, LsmConfig};
+use crate::rng::Rng;
+use crate::sim_disk::{SimDisk, SimDiskConfig, SyncLatency};
+
+pub use scenario::{Condition, NarrationStep, Scenario, ScenarioError, TimedAction};
+pub use timeline::Timeline;
+pub use trace::{trace_hash, TraceEvent, TraceKind};
+
+/// Which index the world's database keeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IndexChoice {
+    /// The page B+tree.
+    #[default]
+    Btree,
+    /// The LSM tree.
+    Lsm,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_latency() -> [u64; 2] {
+    [5, 15]
+}
+fn default_batch() -> usize {
+    8
+}
+fn default_wait() -> u64 {
+    2
+}
+fn default_checkpoint() -> u64 {
+    64 * 1024
+}
+fn default_memtable() -> u64 {
+    4096
+}
+
+/// How the world is set up (the `config` of a scenario). Every field has a default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorldConfig {
+    /// The database's index.
+    #[serde(default)]
+    pub index: IndexChoice,
+    /// Group commit on or off.
+    #[serde(default = "yes")]
+    pub group_commit: bool,
+    /// Group commit: the most commits per sync.
+    #[serde(default = "default_batch")]
+    pub max_batch: usize,
+    /// Group commit: the longest a commit waits for company, in ticks.
+    #[serde(default = "default_wait")]
+    pub max_wait_ticks: u64,
+    /// Sync latency in ticks, uniform in `[min, max]`.
+    #[serde(default = "default_latency")]
+    pub sync_latency: [u64; 2],
+    /// Whether a crash tears the last write of a sync in flight.
+    #[serde(default = "yes")]
+    pub tear_on_crash: bool,
+    /// A checkpoint every this many WAL bytes (0: only when asked).
+    #[serde(default = "default_checkpoint")]
+    pub checkpoint_every_wal_bytes: u64,
+    /// LSM: the memtable is frozen at this many bytes.
+    #[serde(default = "default_memtable")]
+    pub memtable_bytes: u64,
+}
+
+impl Default for WorldConfig {
+    fn default() -> Self {
+        WorldConfig {
+            index: IndexChoice::Btree,
+            group_commit: true,
+            max_batch: default_batch(),
+            max_wait_ticks: default_wait(),
+            sync_latency: default_latency(),
+            tear_on_crash: true,
+            checkpoint_every_wal_bytes: default_checkpoint(),
+            memtable_bytes: default_memtable(),
+        }
+    }
+}
+
+impl WorldConfig {
+    /// Checks the values; the error names the field.
+    pub fn check(&self) -> Result<(), String> {
+        let [min, max] = self.sync_latency;
+        if min == 0 || min > max || max > 1_000_000 {
+            return Err(format!(
+                "config.sync_latency: [{min}, {max}] must be 1 <= min <= max <= 1000000"
+            ));
+        }
+        if self.max_batch == 0 || self.max_batch > 10_000 {
+            return Err("config.max_batch: must be 1 to 10000".into());
+        }
+        if !(256..=1 << 30).contains(&self.memtable_bytes) {
+            return Err("config.memtable_bytes: must be 256 to 2^30".into());
+        }
+        Ok(())
+    }
+
+    fn db(&self) -> DbConfig {
+        DbConfig {
+            index: match self.index {
+                IndexChoice::Btree => IndexKind::BTree,
+                IndexChoice::Lsm => IndexKind::Lsm,
+            },
+            wal: LogConfig {
+                segment_bytes: 16 * 1024,
+                ..LogConfig::new("wal")
+            },
+            lsm: LsmConfig {
+                memtable_bytes: self.memtable_bytes,
+                compaction: CompactionConfig {
+                    l0_trigger: 2,
+                    base_level_bytes: 4 * self.memtable_bytes,
+                    fanout: 4,
+                    target_file_bytes: self.memtable_bytes,
+                    ..CompactionConfig::default()
+                },
+                ..LsmConfig::default()
+            },
+            group_commit: GroupCommitConfig {
+                enabled: self.group_commit,
+                max_batch: self.max_batch,
+                max_wait_ticks: self.max_wait_ticks,
+            },
+            checkpoint: CheckpointConfig {
+                every_wal_bytes: self.checkpoint_every_wal_bytes,
+                ..CheckpointConfig::default()
+            },
+            ..DbConfig::default()
+        }
+    }
+
+    fn disk(&self) -> SimDiskConfig {
+        SimDiskConfig {
+            sync_latency: SyncLatency::Uniform {
+                min: self.sync_latency[0],
+                max: self.sync_latency[1],
+            },
+            tear_on_crash: self.tear_on_crash,
+            ..SimDiskConfig::default()
+        }
+    }
+}
+
+/// Something done to the world. JSON: an object whose `do` names the action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// A client writes `key = value` in a transaction of its own and commits.
+    Write {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// A client deletes `key` in a transaction of its own and commits.
+    Delete {
+        /// The key.
+        key: String,
+    },
+    /// A client reads `key` (the latest acknowledged value).
+    Read {
+        /// The key.
+        key: String,
+    },
+    /// A background workload: `clients` clients run `transactions` transactions in all,
+    /// each writing `writes` random keys of `keys` (some deletes), one transaction at a
+    /// time per client.
+    Workload {
+        /// Concurrent clients.
+        clients: u32,
+        /// Transactions in all.
+        transactions: u32,
+        /// Distinct keys.
+        keys: u32,
+        /// Writes per transaction.
+        writes: u32,
+    },
+    /// Ask for a checkpoint (the LSM: it flushes the memtables).
+    Checkpoint,
+    /// Crash the disk (volatile changes lost, a write in flight maybe torn) and reopen
+    /// the database: recovery.
+    Crash,
+    /// Syncs issued from now on take `min..=max` ticks.
+    SlowDisk {
+        /// Fewest ticks.
+        min: u64,
+        /// Most ticks.
+        max: u64,
+    },
+    /// Flip bit `bit` of `file` on the disk (bit rot), then crash and reopen: recovery
+    /// meets a checksum that does not match.
+    FlipBit {
+        /// The file.
+        file: String,
+        /// The bit (from the file's start).
+        bit: u64,
+    },
+}
+
+impl Action {
+    /// Checks the fields; the error names the field.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Action::Write { key, value } => {
+                if key.is_empty() || key.len() > 256 {
+                    return Err("key: must be 1 to 256 bytes".into());
+                }
+                if value.len() > 4096 {
+                    return Err("value: must be at most 4096 bytes".into());
+                }
+            }
+            Action::Delete { key } | Action::Read { key } => {
+                if key.is_empty() || key.len() > 256 {
+                    return Err("key: must be 1 to 256 bytes".into());
+                }
+            }
+            Action::Workload {
+                clients,
+                transactions,
+                keys,
+                writes,
+            } => {
+                if !(1..=64).contains(clients) {
+                    return Err("clients: must be 1 to 64".into());
+                }
+                if *transactions > 1_000_000 {
+                    return Err("transactions: must be at most 1000000".into());
+                }
+                if !(1..=100_000).contains(keys) {
+                    return Err("keys: must be 1 to 100000".into());
+                }
+                if !(1..=64).contains(writes) {
+                    return Err("writes: must be 1 to 64".into());
+                }
+            }
+            Action::SlowDisk { min, max } => {
+                if *min == 0 || min > max || *max > 1_000_000 {
+                    return Err("min, max: must be 1 <= min <= max <= 1000000".into());
+                }
+            }
+            Action::Checkpoint | Action::Crash | Action::FlipBit { .. } => {}
+        }
+        Ok(())
+    }
+}
+
+type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// What the database must hold: the committed state as of the last recovery, plus the
+/// transactions whose commit record was appended since (by commit LSN).
+#[derive(Clone, Debug, Default)]
+struct Oracle {
+    base: BTreeMap<Vec<u8>, Vec<u8>>,
+    committing: BTreeMap<Lsn, Writes>,
+    acked: Vec<Lsn>,
+    open: BTreeMap<TxnId, Writes>,
+}
+
+impl Oracle {
+    fn apply(base: &mut BTreeMap<Vec<u8>, Vec<u8>>, writes: &Writes) {
+        for (k, v) in writes {
+            match v {
+                Some(v) => base.insert(k.clone(), v.clone()),
+                None => base.remove(k),
+            };
+        }
+    }
+
+    /// Every committed transaction applied.
+    fn all_committed(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        let mut m = self.base.clone();
+        for w in self.committing.values() {
+            Oracle::apply(&mut m, w);
+        }
+        m
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Client {
+    txn: Option<TxnId>,
+    writes_left: u32,
+}
+
+#[derive(Clone, Debug)]
+struct Workload {
+    clients: Vec<Client>,
+    remaining: u32,
+    keys: u32,
+    writes: u32,
+}
+
+/// The simulated world (module docs). `Clone` is a snapshot.
+#[derive(Clone, Debug)]
+pub struct World {
+    config: WorldConfig,
+    seed: u64,
+    time: u64,
+    db: Option<Db<SimDisk>>,
+    rng: Rng,
+    workload: Option<Workload>,
+    oracle: Oracle,
+    /// A recovery whose end state must be checked once undo has finished.
+    check_pending: bool,
+    failures: Vec<String>,
+    crashes: u64,
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+impl World {
+    /// A world with an empty database on a fresh simulated disk.
+    pub fn new(config: WorldConfig, seed: u64) -> Result<(World, Vec<TraceKind>), String> {
+        config.check()?;
+        let disk = SimDisk::new(config.disk(), seed ^ 0xD15C);
+        let (mut db, _) = Db::open(disk, config.db()).map_err(|e| e.to_string())?;
+        let events = db.take_events().iter().filter_map(trace::from_db).collect();
+        Ok((
+            World {
+                config,
+                seed,
+                time: 0,
+                db: Some(db),
+                rng: Rng::new(seed),
+                workload: None,
+                oracle: Oracle::default(),
+                check_pending: false,
+                failures: Vec::new(),
+                crashes: 0,
+            },
+            events,
+        ))
+    }
+
+    /// Virtual time, in ticks.
+    pub fn time(&self) -> u64 {
+        self.time
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &WorldConfig {
+        &self.config
+    }
+
+    /// The database (`None` once it could not be reopened).
+    pub fn db(&self) -> Option<&Db<SimDisk>> {
+        self.db.as_ref()
+    }
+
+    /// Invariant failures so far, for people.
+    pub fn failures(&self) -> &[String] {
+        &self.failures
+    }
+
+    /// Crashes so far.
+    pub fn crashes(&self) -> u64 {
+        self.crashes
+    }
+
+    /// Whether a workload still has transactions to run or in flight.
+    pub fn workload_running(&self) -> bool {
+        self.workload
+            .as_ref()
+            .is_some_and(|w| w.remaining > 0 || w.clients.iter().any(|c| c.txn.is_some()))
+    }
+
+    /// Whether nothing is pending: no workload, no commit waiting, no sync in flight, no
+    /// recovery or checkpoint running, no LSM background work due.
+    pub fn is_settled(&self) -> bool {
+        let Some(db) = &self.db else { return true };
+        !self.workload_running()
+            && db.is_quiescent()
+            && db.storage().next_completion_at().is_none()
+            && db.lsm().is_none_or(|l| l.is_idle())
+            && !self.check_pending
+    }
+
+    fn drain(&mut self, out: &mut Vec<TraceKind>) {
+        let Some(db) = &mut self.db else { return };
+        for a in db.take_acks() {
+            if let Some(lsn) = a.lsn {
+                self.oracle.acked.push(lsn);
+            }
+        }
+        out.extend(db.take_events().iter().filter_map(trace::from_db));
+    }
+
+    /// Begins a transaction that writes `writes` and commits; records it in the oracle.
+    fn one_shot(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), String> {
+        let db = self.db.as_mut().ok_or("the database is not open")?;
+        if db.is_recovering() {
+            return Err("the database is still rolling back losers".into());
+        }
+        let txn = db.begin();
+        let r = match value {
+            Some(v) => db.put(txn, key, v),
+            None => db.delete(txn, key),
+        };
+        if let Err(e) = r {
+            let _ = db.abort(txn);
+            return Err(e.to_string());
+        }
+        let lsn = db.wal().next_lsn();
+        db.commit(txn).map_err(|e| e.to_string())?;
+        let mut w = Writes::new();
+        w.insert(key.to_vec(), value.map(<[u8]>::to_vec));
+        self.oracle.committing.insert(lsn, w);
+        Ok(())
+    }
+
+    /// Applies `action` now.
+    pub fn apply(&mut self, action: &Action) -> Vec<TraceKind> {
+        let mut out = Vec::new();
+        if let Err(reason) = action.check() {
+            out.push(TraceKind::ActionRefused {
+                action: action.clone(),
+                reason,
+            });
+            return out;
+        }
+        out.push(TraceKind::Action {
+            action: action.clone(),
+        });
+        let refused = |reason: String| TraceKind::ActionRefused {
+            action: action.clone(),
+            reason,
+        };
+        if self.db.is_none() {
+            out.push(refused("the database could not be reopened".into()));
+            return out;
+        }
+        match action {
+            Action::Write { key, value } => {
+                if let Err(e) = self.one_shot(key.as_bytes(), Some(value.as_bytes())) {
+                    out.push(refused(e));
+                }
+            }
+            Action::Delete { key } => {
+                if let Err(e) = self.one_shot(key.as_bytes(), None) {
+                    out.push(refused(e));
+                }
+            }
+            Action::Read { key } => {
+                let db = self.db.as_mut().expect("checked");
+                match db.get(None, key.as_bytes()) {
+                    Ok(v) => out.push(TraceKind::ReadResult {
+                        key: key.clone(),
+                        value: v.map(|v| text(&v)),
+                    }),
+                    Err(e) => out.push(refused(e.to_string())),
+                }
+            }
+            Action::Workload {
+                clients,
+                transactions,
+                keys,
+                writes,
+            } => {
+                let w = self.workload.get_or_insert(Workload {
+                    clients: Vec::new(),
+                    remaining: 0,
+                    keys: *keys,
+                    writes: *writes,
+                });
+                w.remaining += transactions;
+                w.keys = *keys;
+                w.writes = *writes;
+                while w.clients.len() < *clients as usize {
+                    w.clients.push(Client {
+                        txn: None,
+                        writes_left: 0,
+                    });
+                }
+            }
+            Action::Checkpoint => {
+                if let Err(e) = self.db.as_mut().expect("checked").request_checkpoint() {
+                    out.push(refused(e.to_string()));
+                }
+            }
+            Action::Crash => self.crash(&mut out),
+            Action::SlowDisk { min, max } => {
+                let db = self.db.as_mut().expect("checked");
+                db.storage_mut().set_sync_latency(SyncLatency::Uniform {
+                    min: *min,
+                    max: *max,
+                });
+            }
+            Action::FlipBit { file, bit } => {
+                let db = self.db.as_mut().expect("checked");
+                match db.storage_mut().flip_bit(file, *bit) {
+                    Ok(()) => {
+                        out.push(TraceKind::BitFlipped {
+                            file: file.clone(),
+                            bit: *bit,
+                        });
+                        self.crash(&mut out);
+                    }
+                    Err(e) => out.push(refused(e.to_string())),
+                }
+            }
+        }
+        self.drain(&mut out);
+        out
+    }
+
+    fn crash(&mut self, out: &mut Vec<TraceKind>) {
+        let Some(db) = self.db.take() else { return };
+        self.crashes += 1;
+        let config = db.storage().config();
+        let mut disk = db.into_storage();
+        let report = disk.crash();
+        out.push(TraceKind::Crash {
+            syncs_lost: report.syncs_lost,
+            ops_lost: report.ops_lost,
+            torn: report.torn.map(|t| t.file),
+        });
+        debug_assert_eq!(disk.config(), config);
+        if let Some(w) = &mut self.workload {
+            for c in &mut w.clients {
+                c.txn = None;
+            }
+        }
+        self.oracle.open.clear();
+        match Db::open(disk, self.config.db()) {
+            Ok((mut db, rec)) => {
+                out.extend(db.take_events().iter().filter_map(trace::from_db));
+                let survived = rec.wal.next_lsn;
+                out.push(TraceKind::Reopened {
+                    wal_end: survived.0,
+                    winners: rec.winners,
+                    losers: rec.losers.len() as u64,
+                    summary: rec.describe(),
+                });
+                let lost: Vec<Lsn> = self
+                    .oracle
+                    .acked
+                    .iter()
+                    .copied()
+                    .filter(|l| *l >= survived)
+                    .collect();
+                let ok = lost.is_empty();
+                let detail = if ok {
+                    format!(
+                        "{} acknowledged commits, all below the recovered end {survived}",
+                        self.oracle.acked.len()
+                    )
+                } else {
+                    format!(
+                        "acknowledged commits at {lost:?} lost (WAL recovered below {survived})"
+                    )
+                };
+                self.check("acknowledged_commits_survive", ok, detail, out);
+                let survivors: Vec<Writes> = self
+                    .oracle
+                    .committing
+                    .range(..survived)
+                    .map(|(_, w)| w.clone())
+                    .collect();
+                for w in &survivors {
+                    Oracle::apply(&mut self.oracle.base, w);
+                }
+                self.oracle.committing.clear();
+                self.oracle.acked.clear();
+                self.check_pending = true;
+                self.db = Some(db);
+            }
+            Err(e) => {
+                // A damaged disk (bit rot past the torn tail): a clear error, and the
+                // world stops changing.
+                out.push(TraceKind::OpenFailed {
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
+
+    fn check(&mut self, name: &str, ok: bool, detail: String, out: &mut Vec<TraceKind>) {
+        if !ok {
+            self.failures.push(format!(
+                "t={} {name}: {detail} (seed {})",
+                self.time, self.seed
+            ));
+        }
+        out.push(TraceKind::InvariantChecked {
+            name: name.to_owned(),
+            ok,
+            detail,
+        });
+    }
+
+    fn scan_all(&mut self) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, DbError> {
+        let db = self.db.as_mut().expect("open");
+        Ok(db.scan(b"", None)?.into_iter().collect())
+    }
+
+    fn compare(
+        &mut self,
+        name: &str,
+        want: &BTreeMap<Vec<u8>, Vec<u8>>,
+        out: &mut Vec<TraceKind>,
+    ) -> bool {
+        match self.scan_all() {
+            Ok(got) => {
+                let ok = &got == want;
+                let detail = if ok {
+                    format!("{} keys, as committed", got.len())
+                } else {
+                    let missing: Vec<String> = want
+                        .keys()
+                        .filter(|k| !got.contains_key(*k))
+                        .map(|k| text(k))
+                        .collect();
+                    let extra: Vec<String> = got
+                        .keys()
+                        .filter(|k| !want.contains_key(*k))
+                        .map(|k| text(k))
+                        .collect();
+                    let differ: Vec<String> = want
+                        .iter()
+                        .filter(|(k, v)| got.get(*k).is_some_and(|g| g != *v))
+                        .map(|(k, _)| text(k))
+                        .collect();
+                    format!("missing {missing:?}, extra {extra:?}, different {differ:?}")
+                };
+                self.check(name, ok, detail, out);
+                true
+            }
+            // Waiting for a WAL sync: check on a later tick.
+            Err(DbError::WouldBlock(_)) => false,
+            Err(e) => {
+                self.check(name, false, format!("scan failed: {e}"), out);
+                true
+            }
+        }
+    }
+
+    /// One tick of virtual time (module docs).
+    pub fn tick(&mut self) -> Vec<TraceKind> {
+        let mut out = Vec::new();
+        self.time += 1;
+        let now = self.time;
+        let Some(db) = &mut self.db else {
+            return out;
+        };
+        db.storage_mut().advance(1);
+        if let Err(e) = db.tick(now) {
+            let name = "database_keeps_running";
+            self.check(name, false, e.to_string(), &mut out);
+            self.db = None;
+            return out;
+        }
+        self.drain(&mut out);
+        self.step_workload(&mut out);
+        self.drain(&mut out);
+        if self.check_pending && !self.db.as_ref().is_some_and(Db::is_recovering) {
+            let want = self.oracle.base.clone();
+            if self.compare("recovered_state_is_committed_state", &want, &mut out) {
+                self.check_pending = false;
+            }
+            self.drain(&mut out);
+        }
+        out
+    }
+
+    fn step_workload(&mut self, out: &mut Vec<TraceKind>) {
+        let Some(mut w) = self.workload.take() else {
+            return;
+        };
+        let Some(db) = &mut self.db else {
+            self.workload = Some(w);
+            return;
+        };
+        if db.is_recovering() {
+            self.workload = Some(w);
+            return;
+        }
+        for c in &mut w.clients {
+            // A client with no transaction starts one if any are left; one with a
+            // transaction writes its next key, or commits once it has written them all.
+            let txn = match c.txn {
+                Some(t) => t,
+                None => {
+                    if w.remaining == 0 {
+                        continue;
+                    }
+                    w.remaining -= 1;
+                    let t = db.begin();
+                    c.txn = Some(t);
+                    c.writes_left = w.writes;
+                    self.oracle.open.insert(t, Writes::new());
+                    continue;
+                }
+            };
+            if c.writes_left == 0 {
+                let lsn = db.wal().next_lsn();
+                match db.commit(txn) {
+                    Ok(()) => {
+                        let writes = self.oracle.open.remove(&txn).unwrap_or_default();
+                        self.oracle.committing.insert(lsn, writes);
+                        c.txn = None;
+                    }
+                    Err(DbError::TxnFinishing(_)) => {}
+                    Err(e) => {
+                        out.push(TraceKind::ClientAborted {
+                            txn: txn.0,
+                            reason: format!("commit failed: {e}"),
+                        });
+                        self.oracle.open.remove(&txn);
+                        c.txn = None;
+                    }
+                }
+                continue;
+            }
+            let key = format!("k{:05}", self.rng.below(u64::from(w.keys))).into_bytes();
+            let value = (self.rng.below(8) != 0)
+                .then(|| format!("v{}-{}", self.time, self.rng.below(1_000_000)).into_bytes());
+            let r = match &value {
+                Some(v) => db.put(txn, &key, v),
+                None => db.delete(txn, &key),
+            };
+            match r {
+                Ok(()) => {
+                    c.writes_left -= 1;
+                    self.oracle.open.entry(txn).or_default().insert(key, value);
+                }
+                // A write stall or the WAL rule: try again next tick.
+                Err(DbError::WouldBlock(_)) => {}
+                // Another client holds the key (no-wait locks), or worse: give up.
+                Err(e) => {
+                    let _ = db.abort(txn);
+                    self.oracle.open.remove(&txn);
+                    c.txn = None;
+                    out.push(TraceKind::ClientAborted {
+                        txn: txn.0,
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        self.workload = Some(w);
+    }
+
+    /// Ticks until settled (at most `max_ticks`), then checks that the database holds
+    /// exactly the committed transactions. Returns the events.
+    pub fn check_final(&mut self, max_ticks: u64) -> Vec<TraceKind> {
+        let mut out = Vec::new();
+        for _ in 0..max_ticks {
+            if self.is_settled() {
+                break;
+            }
+            out.extend(self.tick());
+        }
+        if self.db.is_none() {
+            return out;
+        }
+        if !self.is_settled() {
+            let name = "run_settles";
+            self.check(
+                name,
+                false,
+                format!("still busy after {max_ticks} ticks"),
+                &mut out,
+            );
+            return out;
+        }
+        let want = self.oracle.all_committed();
+        for _ in 0..1000 {
+            if self.compare("final_state_is_committed_state", &want, &mut out) {
+                break;
+            }
+            out.extend(self.tick());
+        }
+        self.drain(&mut out);
+        out
+    }
+
+    /// The database's keys and values now (a scan; empty when closed or blocked).
+    pub fn contents(&mut self) -> Vec<(String, String)> {
+        self.scan_all()
+            .map(|m| m.iter().map(|(k, v)| (text(k), text(v))).collect())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,229 @@
+//! Scenarios: a run described as versioned JSON — seed, configuration, timed actions,
+//! narration steps — and its parser, whose errors name the field (`actions[2].do`) and
+//! never panic.
+//!
+//! # Format, version 1
+//! ```json
+//! {
+//!   "version": 1,
+//!   "name": "log-is-the-truth",
+//!   "title": "The log is the truth",
+//!   "seed": 7,
+//!   "config": { "index": "btree", "sync_latency": [5, 15] },
+//!   "end": 400,
+//!   "actions": [
+//!     { "at": 1, "action": { "do": "write", "key": "apple", "value": "red" } },
+//!     { "at": 60, "action": { "do": "crash" } }
+//!   ],
+//!   "narration": [
+//!     { "text": "A write is appended to the WAL.", "until": { "event": "record_appended" } },
+//!     { "text": "The crash loses what was not synced.", "until": { "event": "crash" } }
+//!   ]
+//! }
+//! ```
+//! * `version` must be 1 (other versions are refused by number).
+//! * `config` is a [`WorldConfig`]; every field has a default; unknown fields are errors.
+//! * `end`: the run lasts this many ticks after the last action at least (1 to 10⁶).
+//! * `actions`: [`Action`]s at tick `at`, in nondecreasing `at` order.
+//! * `narration`: steps shown in order; a step is reached when its `until` condition is
+//!   met (an [`Condition`]): `{"event": name, "count": n}` — the trace has `n` (default 1)
+//!   events of that kind since the run began — or `{"tick": t}`.
+
+use serde::{Deserialize, Serialize};
+
+use super::trace::TraceKind;
+use super::{Action, WorldConfig};
+
+/// The only version this build reads.
+pub const VERSION: u32 = 1;
+
+/// An action at a tick.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimedAction {
+    /// The tick it is applied at (before that tick's work).
+    pub at: u64,
+    /// The action.
+    pub action: Action,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// When a narration step is reached.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum Condition {
+    /// `count` events of kind `event` have happened.
+    Event {
+        /// A trace kind's name (`committed`, `crash`, `flush_done`, ...).
+        event: String,
+        /// How many (at least 1).
+        #[serde(default = "one")]
+        count: u64,
+    },
+    /// Virtual time reached `tick`.
+    Tick {
+        /// The tick.
+        tick: u64,
+    },
+}
+
+/// One step of the narration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NarrationStep {
+    /// What to tell.
+    pub text: String,
+    /// When the step is done.
+    pub until: Condition,
+}
+
+/// A scenario (module docs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// The format version: [`VERSION`].
+    pub version: u32,
+    /// A short identifier (letters, digits, `-`).
+    pub name: String,
+    /// A title for people.
+    pub title: String,
+    /// The seed: the same seed, the same run.
+    pub seed: u64,
+    /// The world's configuration.
+    #[serde(default)]
+    pub config: WorldConfig,
+    /// How many ticks the run lasts after its last action, at least.
+    pub end: u64,
+    /// The actions.
+    #[serde(default)]
+    pub actions: Vec<TimedAction>,
+    /// The narration.
+    #[serde(default)]
+    pub narration: Vec<NarrationStep>,
+}
+
+/// Why a scenario was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ScenarioError {
+    /// Where (`actions[2].action.do`; `.` for the document itself).
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn bad(path: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+    ScenarioError {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+impl Scenario {
+    /// Parses and checks a scenario. Unknown versions, unknown or missing fields, wrong
+    /// types and impossible values are errors naming the field.
+    pub fn from_json(text: &str) -> Result<Scenario, ScenarioError> {
+        // The version first, so a future file gets "version 2 is not supported" rather
+        // than a complaint about a field this build does not know.
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| bad(".", e.to_string()))?;
+        match value.get("version") {
+            None => return Err(bad("version", "missing field `version`")),
+            Some(v) if v.as_u64() != Some(u64::from(VERSION)) => {
+                return Err(bad(
+                    "version",
+                    format!("version {v} is not supported (this build reads version {VERSION})"),
+                ))
+            }
+            Some(_) => {}
+        }
+        let scenario: Scenario = serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            bad(path, e.into_inner().to_string())
+        })?;
+        scenario.check()?;
+        Ok(scenario)
+    }
+
+    /// The scenario as JSON (pretty: scenarios are read by people too).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("scenarios serialize")
+    }
+
+    /// Checks what the types cannot say.
+    pub fn check(&self) -> Result<(), ScenarioError> {
+        if self.version != VERSION {
+            return Err(bad("version", format!("must be {VERSION}")));
+        }
+        if self.name.is_empty()
+            || self.name.len() > 64
+            || !self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(bad("name", "must be 1 to 64 letters, digits or '-'"));
+        }
+        if self.end == 0 || self.end > 1_000_000 {
+            return Err(bad("end", "must be 1 to 1000000 ticks"));
+        }
+        self.config.check().map_err(|m| {
+            let (field, msg) = m.split_once(": ").unwrap_or(("config", &m));
+            bad(field, msg)
+        })?;
+        let mut last = 0;
+        for (i, a) in self.actions.iter().enumerate() {
+            if a.at < last {
+                return Err(bad(
+                    format!("actions[{i}].at"),
+                    format!("{} comes before the previous action's {last}", a.at),
+                ));
+            }
+            if a.at > 1_000_000 {
+                return Err(bad(format!("actions[{i}].at"), "must be at most 1000000"));
+            }
+            last = a.at;
+            a.action
+                .check()
+                .map_err(|m| bad(format!("actions[{i}].action.{m}"), "").with_split())?;
+        }
+        for (i, n) in self.narration.iter().enumerate() {
+            if let Condition::Event { event, count } = &n.until {
+                if !TraceKind::NAMES.contains(&event.as_str()) {
+                    return Err(bad(
+                        format!("narration[{i}].until.event"),
+                        format!(
+                            "unknown event {event:?}; known: {}",
+                            TraceKind::NAMES.join(", ")
+                        ),
+                    ));
+                }
+                if *count == 0 {
+                    return Err(bad(
+                        format!("narration[{i}].until.count"),
+                        "must be at least 1",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The tick the run ends at.
+    pub fn end_tick(&self) -> u64 {
+        self.actions.last().map_or(0, |a| a.at) + self.end
+    }
+}
+
+impl ScenarioError {
+    /// `path.field: message` was built as one path: split it back.
+    fn with_split(self) -> ScenarioError {
+        match self.path.split_once(": ") {
+            Some((p, m)) => bad(p, m),
+            None => self,
+        }
+    }
+}

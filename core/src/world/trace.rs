@@ -1,0 +1,434 @@
+//! The typed trace: every event the playground animates, numbered and stamped with virtual
+//! time. Its JSON form (one object per line, `type` naming the kind) is a documented
+//! contract: the command-line runner prints it, the determinism test hashes it, and the
+//! UI folds over it. Engine events are mapped here into plain, stable shapes (numbers and
+//! strings, no floats), so the trace does not change when an engine's internals do.
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::{DbEvent, RecoveryStep, SyncReason};
+use crate::lsm::{ChoiceReason, LsmEvent};
+
+use super::Action;
+
+/// One event of the trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceEvent {
+    /// Its position in the trace, from 0.
+    pub seq: u64,
+    /// Virtual time (ticks) when it happened.
+    pub time: u64,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: TraceKind,
+}
+
+/// What happened. The JSON field `type` is the snake-case variant name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TraceKind {
+    /// A scenario or user action was applied.
+    Action {
+        /// The action.
+        action: Action,
+    },
+    /// An action could not be applied (for example, a read while the database is
+    /// recovering); nothing changed.
+    ActionRefused {
+        /// The action.
+        action: Action,
+        /// Why.
+        reason: String,
+    },
+    /// A workload client gave up its transaction (a key another transaction holds: the
+    /// locks do not wait; or an error).
+    ClientAborted {
+        /// The transaction.
+        txn: u64,
+        /// Why.
+        reason: String,
+    },
+    /// A read's result.
+    ReadResult {
+        /// The key.
+        key: String,
+        /// Its value (`None`: absent).
+        value: Option<String>,
+    },
+    /// A WAL record was appended.
+    RecordAppended {
+        /// Its LSN.
+        lsn: u64,
+        /// Its kind (`update`, `commit`, `clr`, `abort`, `checkpoint`, `create`).
+        kind: String,
+        /// Its transaction.
+        txn: Option<u64>,
+        /// B-tree pages it changed.
+        pages: Vec<u64>,
+    },
+    /// A sync was issued.
+    SyncIssued {
+        /// The sync.
+        sync: u64,
+        /// Every WAL record below this LSN is covered.
+        covers: u64,
+        /// Commits it will acknowledge.
+        commits: u64,
+        /// Why (`commit`, `wal_rule`, `wal_writer`, `checkpoint`, `recovery`).
+        reason: String,
+    },
+    /// A sync completed.
+    SyncDone {
+        /// The sync.
+        sync: u64,
+        /// Whether it succeeded.
+        ok: bool,
+    },
+    /// A commit was acknowledged (durable).
+    Committed {
+        /// The transaction.
+        txn: u64,
+        /// Its commit record.
+        lsn: Option<u64>,
+        /// Ticks from commit to acknowledgement.
+        latency: u64,
+    },
+    /// A transaction was rolled back.
+    RolledBack {
+        /// The transaction.
+        txn: u64,
+        /// Updates undone.
+        undone: u64,
+    },
+    /// A checkpoint began.
+    CheckpointBegan {
+        /// Its redo LSN.
+        redo: u64,
+        /// Pages to write (B-tree) or memtables to flush (LSM).
+        to_write: u64,
+    },
+    /// The checkpointer wrote a page.
+    PageFlushed {
+        /// The page.
+        page: u64,
+    },
+    /// A checkpoint finished.
+    CheckpointDone {
+        /// The checkpoint record.
+        lsn: u64,
+        /// Its redo LSN.
+        redo: u64,
+        /// WAL segments dropped.
+        trimmed_segments: u64,
+    },
+    /// Recovery did one step (its case label is in the database's case table).
+    Recovery {
+        /// `start`, `analysis`, `redo` or `undo`.
+        phase: String,
+        /// The case label (S1, A2, R7, U1, ...).
+        case: String,
+        /// The record concerned.
+        lsn: Option<u64>,
+    },
+    /// The LSM froze its active memtable.
+    MemtableFrozen {
+        /// Keys in it.
+        entries: u64,
+        /// Its bytes.
+        bytes: u64,
+    },
+    /// The LSM wrote a frozen memtable as an L0 table (its sync in flight).
+    FlushStarted {
+        /// The table.
+        table: u64,
+        /// Its bytes.
+        bytes: u64,
+    },
+    /// The flush is durable and recorded in the manifest.
+    FlushDone {
+        /// The table.
+        table: u64,
+        /// Everything up to this LSN is in tables.
+        last_flushed_lsn: u64,
+    },
+    /// A compaction was chosen.
+    CompactionPicked {
+        /// Why (`l0_files`, `level_size`, `tier`).
+        reason: String,
+        /// Inputs as (level, table), newest first.
+        inputs: Vec<(u32, u64)>,
+        /// Where the outputs go.
+        output_level: u32,
+        /// A trivial move (no rewrite).
+        trivial_move: bool,
+    },
+    /// A compaction finished: outputs recorded, inputs deleted.
+    CompactionDone {
+        /// Where the outputs went.
+        output_level: u32,
+        /// Bytes read.
+        bytes_read: u64,
+        /// Bytes written.
+        bytes_written: u64,
+        /// The outputs.
+        tables: Vec<u64>,
+    },
+    /// The disk crashed: everything volatile is gone.
+    Crash {
+        /// Syncs in flight that never completed.
+        syncs_lost: u64,
+        /// Operations lost.
+        ops_lost: u64,
+        /// The file whose last write was torn, if one was.
+        torn: Option<String>,
+    },
+    /// A bit flipped on the disk (bit rot).
+    BitFlipped {
+        /// The file.
+        file: String,
+        /// The bit.
+        bit: u64,
+    },
+    /// The database was opened after a crash (recovery's summary; undo may continue).
+    Reopened {
+        /// Where the WAL ended.
+        wal_end: u64,
+        /// Committed transactions found.
+        winners: u64,
+        /// Transactions being rolled back.
+        losers: u64,
+        /// One paragraph for people.
+        summary: String,
+    },
+    /// The database could not be opened (a damaged disk); the world stops here.
+    OpenFailed {
+        /// The error.
+        error: String,
+    },
+    /// An invariant was checked after recovery finished.
+    InvariantChecked {
+        /// Which.
+        name: String,
+        /// Whether it held.
+        ok: bool,
+        /// What was found.
+        detail: String,
+    },
+    /// The narration moved to a step.
+    Narration {
+        /// The step's index.
+        step: u64,
+        /// Its text.
+        text: String,
+    },
+}
+
+impl TraceKind {
+    /// The JSON `type` of this kind (what narration conditions name).
+    pub fn name(&self) -> &'static str {
+        match self {
+            TraceKind::Action { .. } => "action",
+            TraceKind::ActionRefused { .. } => "action_refused",
+            TraceKind::ClientAborted { .. } => "client_aborted",
+            TraceKind::ReadResult { .. } => "read_result",
+            TraceKind::RecordAppended { .. } => "record_appended",
+            TraceKind::SyncIssued { .. } => "sync_issued",
+            TraceKind::SyncDone { .. } => "sync_done",
+            TraceKind::Committed { .. } => "committed",
+            TraceKind::RolledBack { .. } => "rolled_back",
+            TraceKind::CheckpointBegan { .. } => "checkpoint_began",
+            TraceKind::PageFlushed { .. } => "page_flushed",
+            TraceKind::CheckpointDone { .. } => "checkpoint_done",
+            TraceKind::Recovery { .. } => "recovery",
+            TraceKind::MemtableFrozen { .. } => "memtable_frozen",
+            TraceKind::FlushStarted { .. } => "flush_started",
+            TraceKind::FlushDone { .. } => "flush_done",
+            TraceKind::CompactionPicked { .. } => "compaction_picked",
+            TraceKind::CompactionDone { .. } => "compaction_done",
+            TraceKind::Crash { .. } => "crash",
+            TraceKind::BitFlipped { .. } => "bit_flipped",
+            TraceKind::Reopened { .. } => "reopened",
+            TraceKind::OpenFailed { .. } => "open_failed",
+            TraceKind::InvariantChecked { .. } => "invariant_checked",
+            TraceKind::Narration { .. } => "narration",
+        }
+    }
+
+    /// Every kind's name (for checking narration conditions).
+    pub const NAMES: &'static [&'static str] = &[
+        "action",
+        "action_refused",
+        "client_aborted",
+        "read_result",
+        "record_appended",
+        "sync_issued",
+        "sync_done",
+        "committed",
+        "rolled_back",
+        "checkpoint_began",
+        "page_flushed",
+        "checkpoint_done",
+        "recovery",
+        "memtable_frozen",
+        "flush_started",
+        "flush_done",
+        "compaction_picked",
+        "compaction_done",
+        "crash",
+        "bit_flipped",
+        "reopened",
+        "open_failed",
+        "invariant_checked",
+        "narration",
+    ];
+}
+
+fn reason_name(r: SyncReason) -> &'static str {
+    match r {
+        SyncReason::Commit => "commit",
+        SyncReason::WalRule => "wal_rule",
+        SyncReason::WalWriter => "wal_writer",
+        SyncReason::Checkpoint => "checkpoint",
+        SyncReason::Recovery => "recovery",
+    }
+}
+
+fn recovery(step: &RecoveryStep) -> TraceKind {
+    let (phase, case, lsn) = match step {
+        RecoveryStep::Start { case, .. } => ("start", *case, None),
+        RecoveryStep::Analyzed { lsn, case, .. } => ("analysis", *case, Some(lsn.0)),
+        RecoveryStep::Redo { lsn, case, .. } | RecoveryStep::RedoLogical { lsn, case } => {
+            ("redo", *case, Some(lsn.0))
+        }
+        RecoveryStep::LsmOpened { .. } => ("redo", "R6", None),
+        RecoveryStep::Undo { lsn, case, .. } => ("undo", *case, Some(lsn.0)),
+    };
+    TraceKind::Recovery {
+        phase: phase.to_owned(),
+        case: case.to_owned(),
+        lsn,
+    }
+}
+
+/// The trace form of a database event; `None` for the ones the trace leaves out (the
+/// intermediate LSM phases, which the `*_started`/`*_done` pairs bracket).
+pub fn from_db(e: &DbEvent) -> Option<TraceKind> {
+    Some(match e {
+        DbEvent::Appended {
+            lsn,
+            kind,
+            txn,
+            pages,
+        } => TraceKind::RecordAppended {
+            lsn: lsn.0,
+            kind: (*kind).to_owned(),
+            txn: txn.map(|t| t.0),
+            pages: pages.iter().map(|p| p.0).collect(),
+        },
+        DbEvent::SyncIssued {
+            sync,
+            covers,
+            commits,
+            reason,
+        } => TraceKind::SyncIssued {
+            sync: sync.0,
+            covers: covers.0,
+            commits: *commits,
+            reason: reason_name(*reason).to_owned(),
+        },
+        DbEvent::SyncDone { sync, ok } => TraceKind::SyncDone {
+            sync: sync.0,
+            ok: *ok,
+        },
+        DbEvent::Committed(a) => TraceKind::Committed {
+            txn: a.txn.0,
+            lsn: a.lsn.map(|l| l.0),
+            latency: a.latency_ticks,
+        },
+        DbEvent::RolledBack { txn, undone } => TraceKind::RolledBack {
+            txn: txn.0,
+            undone: *undone,
+        },
+        DbEvent::CheckpointBegan { redo, pages } => TraceKind::CheckpointBegan {
+            redo: redo.0,
+            to_write: *pages,
+        },
+        DbEvent::PageFlushed { page } => TraceKind::PageFlushed { page: page.0 },
+        DbEvent::CheckpointDone {
+            lsn,
+            redo,
+            trimmed_segments,
+        } => TraceKind::CheckpointDone {
+            lsn: lsn.0,
+            redo: redo.0,
+            trimmed_segments: *trimmed_segments,
+        },
+        DbEvent::Recovery(step) => recovery(step),
+        DbEvent::Lsm(e) => return from_lsm(e),
+    })
+}
+
+fn from_lsm(e: &LsmEvent) -> Option<TraceKind> {
+    Some(match e {
+        LsmEvent::MemtableFrozen { entries, bytes, .. } => TraceKind::MemtableFrozen {
+            entries: *entries,
+            bytes: *bytes,
+        },
+        LsmEvent::FlushStarted { table, bytes, .. } => TraceKind::FlushStarted {
+            table: table.0,
+            bytes: *bytes,
+        },
+        LsmEvent::FlushDone {
+            table,
+            last_flushed_lsn,
+            ..
+        } => TraceKind::FlushDone {
+            table: table.0,
+            last_flushed_lsn: last_flushed_lsn.0,
+        },
+        LsmEvent::CompactionPicked {
+            reason,
+            inputs,
+            output_level,
+            trivial_move,
+            ..
+        } => TraceKind::CompactionPicked {
+            reason: match reason {
+                ChoiceReason::L0Files { .. } => "l0_files",
+                ChoiceReason::LevelSize { .. } => "level_size",
+                ChoiceReason::Tier { .. } => "tier",
+            }
+            .to_owned(),
+            inputs: inputs.iter().map(|(l, t)| (*l, t.0)).collect(),
+            output_level: *output_level,
+            trivial_move: *trivial_move,
+        },
+        LsmEvent::CompactionDone {
+            output_level,
+            bytes_read,
+            bytes_written,
+            tables,
+            ..
+        } => TraceKind::CompactionDone {
+            output_level: *output_level,
+            bytes_read: *bytes_read,
+            bytes_written: *bytes_written,
+            tables: tables.iter().map(|t| t.0).collect(),
+        },
+        _ => return None,
+    })
+}
+
+/// FNV-1a, 64 bits, over the trace's JSON lines (each followed by `\n`): the same trace
+/// gives the same hash on every platform.
+pub fn trace_hash(events: &[TraceEvent]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for e in events {
+        let line = serde_json::to_string(e).expect("trace events serialize");
+        for b in line.bytes().chain(std::iter::once(b'\n')) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}

@@ -17,6 +17,7 @@
 //! * [`db`]: the database: WAL, transactions, group commit, checkpoints, ARIES recovery.
 //! * [`lsm`]: the LSM tree's parts: memtable, bloom filters, SSTables, the merge iterator,
 //!   the manifest of version edits, compaction policy and mechanism.
+//! * [`topic`]: topic partitions: offsets, idempotent producers, retention, compaction.
 //! * [`world`]: the whole stack behind one deterministic step function, its typed trace,
 //!   scenarios as versioned JSON, and time travel.
 
@@ -30,6 +31,7 @@ mod meter;
 pub mod rng;
 pub mod sim_disk;
 pub mod storage;
+pub mod topic;
 pub mod world;
 
 pub use log::{

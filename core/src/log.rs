@@ -757,6 +757,12 @@ impl Log {
         Ok(id)
     }
 
+    /// Registers a sync someone else issued (`storage.sync()` returned `id`) as covering
+    /// every record appended so far — several logs on one storage can share one sync.
+    pub fn note_sync(&mut self, id: SyncId) {
+        self.pending_syncs.push((id, self.next_lsn().0));
+    }
+
     /// Takes a completion drained from the storage. A successful sync makes everything
     /// covered by it (and by every sync this log requested before it) durable. Completions
     /// of syncs this log did not request are ignored, since it cannot know what they cover.
@@ -777,6 +783,13 @@ impl Log {
         if let Some(next) = covered {
             self.durable_next = self.durable_next.max(next.min(self.next_lsn().0));
         }
+    }
+
+    /// Records below this LSN are durable or covered by a sync in flight (records from
+    /// here on need a new sync).
+    pub fn covered_next(&self) -> Lsn {
+        let pending = self.pending_syncs.iter().map(|&(_, next)| next).max();
+        Lsn(pending.map_or(self.durable_next, |p| p.max(self.durable_next)))
     }
 
     /// Syncs requested through this log that have not completed.

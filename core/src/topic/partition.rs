@@ -536,6 +536,16 @@ impl Partition {
         Ok(self.log.request_sync(storage)?)
     }
 
+    /// Registers a storage-wide sync issued by the owner (one sync for many partitions).
+    pub fn note_sync(&mut self, id: SyncId) {
+        self.log.note_sync(id);
+    }
+
+    /// Whether records were appended that no sync covers yet.
+    pub fn has_unsynced(&self) -> bool {
+        self.log.covered_next() < self.log.next_lsn()
+    }
+
     /// Hands a storage completion to the partition: the high watermark moves, and a
     /// compaction in progress advances (module docs).
     pub fn handle_sync_completion<S: Storage + ?Sized>(

@@ -17,11 +17,13 @@
 //! * [`db`]: the database: WAL, transactions, group commit, checkpoints, ARIES recovery.
 //! * [`lsm`]: the LSM tree's parts: memtable, bloom filters, SSTables, the merge iterator,
 //!   the manifest of version edits, compaction policy and mechanism.
+//! * [`cdc`]: change data capture from the WAL into a topic, exactly once; views.
 //! * [`topic`]: topic partitions: offsets, idempotent producers, retention, compaction.
 //! * [`world`]: the whole stack behind one deterministic step function, its typed trace,
 //!   scenarios as versioned JSON, and time travel.
 
 pub mod btree;
+pub mod cdc;
 pub mod conformance;
 pub mod crc32c;
 pub mod db;

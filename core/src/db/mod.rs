@@ -40,7 +40,8 @@
 //! 3. **Record**: append `Checkpoint { redo, active transactions }` and sync; the sync also
 //!    makes the page writes durable (a sync covers every file).
 //! 4. **Control**: write the control file's other slot pointing at the record, and sync.
-//! 5. **Trim**: drop WAL segments below `min(redo, first LSN of every open transaction)`.
+//! 5. **Trim**: drop WAL segments below `min(redo, first LSN of every open transaction,
+//!    the WAL hold of a change-data-capture reader)` ([`Db::set_wal_hold`]).
 //!
 //! A crash at any point leaves the previous checkpoint in force.
 //!
@@ -600,6 +601,8 @@ pub struct Db<S: Storage> {
     events: Vec<DbEvent>,
     stats: DbStats,
     poisoned: Option<String>,
+    /// Checkpoints keep the WAL from here on (a change-data-capture reader's position).
+    wal_hold: Option<Lsn>,
 }
 
 fn lossy(key: &[u8]) -> String {
@@ -779,6 +782,7 @@ impl<S: Storage> Db<S> {
             events,
             stats: DbStats::default(),
             poisoned: None,
+            wal_hold: None,
             config,
             wal,
         };
@@ -1686,6 +1690,8 @@ impl<S: Storage> Db<S> {
             .filter(|t| !matches!(t.state, TxnState::Committing { lsn, .. } if lsn < durable))
             .filter_map(|t| t.first)
             .fold(redo, Lsn::min);
+        // A reader of the WAL (change data capture) holds it from its position.
+        let keep = self.wal_hold.map_or(keep, |h| keep.min(h));
         // The LSM's recovery replays from its manifest's last flushed LSN: keep the WAL
         // from there even when nothing below `redo` needed a flush.
         let keep = match &self.index {
@@ -1704,6 +1710,15 @@ impl<S: Storage> Db<S> {
             redo,
             trimmed_segments: trimmed,
         });
+    }
+
+    /// Holds the WAL from `lsn` on (`None`: no hold): checkpoints trim nothing at or
+    /// above it. A change-data-capture connector sets it to the position it resumes from,
+    /// so the records it has not published yet are still there after a crash. The hold is
+    /// not durable: the reader sets it again after a restart, before any checkpoint can
+    /// complete.
+    pub fn set_wal_hold(&mut self, lsn: Option<Lsn>) {
+        self.wal_hold = lsn;
     }
 
     /// Acknowledged commits since the last call.

@@ -520,6 +520,20 @@ impl Partition {
         Ok(Appended::New(record.offset))
     }
 
+    /// Whether producer `pid`'s record with sequence `seq` is in the partition and
+    /// durable (at or below the high watermark). A sequence older than the producer's
+    /// window was appended before the window's oldest, so it is durable if that one is.
+    pub fn producer_acked(&self, pid: u64, seq: u64) -> bool {
+        let Some(w) = self.producers.get(&pid) else {
+            return false;
+        };
+        if let Some(&(_, offset)) = w.iter().find(|&&(s, _)| s == seq) {
+            return offset < self.durable_offset;
+        }
+        w.front()
+            .is_some_and(|&(s0, o0)| seq < s0 && o0 <= self.durable_offset)
+    }
+
     fn remember(&mut self, (pid, seq): (u64, u64), offset: u64) {
         let w = self.producers.entry(pid).or_default();
         w.push_back((seq, offset));

@@ -1,0 +1,510 @@
+//! Change data capture: a connector that reads the database's WAL, decodes committed
+//! transactions into row-level change events, and publishes them to a topic exactly once
+//! across crashes of the database, the connector and the broker. Then the views that
+//! consume them ([`views`]).
+//!
+//! # What is published
+//! For each committed transaction, in commit order, one [`ChangeEvent`] per update it
+//! made (in the order it made them): the update's LSN, the commit's LSN, the transaction,
+//! its position and the transaction's event count (the boundary: a reader knows when it
+//! has all of a transaction), the operation, the key, the value before and after. A
+//! transaction that aborted (or was rolled back by recovery) publishes nothing. The
+//! connector reads only WAL records that are durable, so nothing it publishes can be
+//! undone by a database crash. Events go to partition 0 of the topic: commit order is
+//! offset order. Values are the event as JSON; the record key is the row's key.
+//!
+//! # Exactly once
+//! The connector is an idempotent producer with a fixed producer id; the `n`-th event it
+//! ever publishes has sequence number `n`. Its durable state (a two-slot checksummed file
+//! on its own storage) is: the WAL position to resume reading from (the first LSN of the
+//! oldest transaction still open at the last fully acknowledged commit), the last
+//! published commit LSN, and the next sequence number. It is written only after every
+//! event up to that commit is acknowledged by the broker. After any crash the connector
+//! re-reads from the stored position, skips commits at or below the stored one, and
+//! re-publishes the rest with the same sequence numbers as the first time (the order is
+//! the commit order, deterministic): the broker drops the ones it already has. After a
+//! broker crash, events sent but not acknowledged are re-sent in order.
+//!
+//! The database must keep the WAL from the connector's position: the connector sets the
+//! database's WAL hold ([`crate::db::Db::set_wal_hold`]) to it on every step. A position
+//! below the WAL's first LSN (the hold was missing) is [`CdcError::Gap`]: events would be
+//! missing, so the connector stops rather than skip them.
+//!
+//! # Call order
+//! [`Connector::open`] (recovers the state) → [`Connector::step`] whenever time moves,
+//! after the database's and the broker's ticks; [`Connector::handle_sync_completion`] for
+//! completions of its own storage.
+
+pub mod views;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::crc32c;
+use crate::db::{TxnId, WalRecord};
+use crate::log::{Log, LogError, Lsn};
+use crate::storage::{Storage, StorageError, SyncCompletion, SyncId};
+use crate::topic::{Broker, BrokerError, PartitionError, Produce};
+
+/// What a change did to its row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// The key was absent before.
+    Insert,
+    /// The key had a value before and after.
+    Update,
+    /// The key has no value after.
+    Delete,
+}
+
+/// One row-level change (module docs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeEvent {
+    /// The update's LSN.
+    pub lsn: u64,
+    /// The commit record's LSN.
+    pub commit_lsn: u64,
+    /// The transaction.
+    pub txn: u64,
+    /// Its position in the transaction, from 0.
+    pub index: u32,
+    /// The transaction's number of events.
+    pub count: u32,
+    /// What happened.
+    pub op: Op,
+    /// The row's key (lossy UTF-8).
+    pub key: String,
+    /// The value before.
+    pub before: Option<String>,
+    /// The value after.
+    pub after: Option<String>,
+}
+
+impl ChangeEvent {
+    /// The topic record's value.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("change events serialize")
+    }
+
+    /// Parses a topic record's value.
+    pub fn decode(bytes: &[u8]) -> Result<ChangeEvent, String> {
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+}
+
+/// Errors from the connector.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CdcError {
+    /// Its storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Reading the WAL failed.
+    #[error("reading the WAL: {0}")]
+    Wal(#[from] LogError),
+    /// A WAL record does not decode.
+    #[error("WAL record at {lsn}: {error}")]
+    Record {
+        /// Where.
+        lsn: Lsn,
+        /// What.
+        error: String,
+    },
+    /// The broker failed.
+    #[error("publishing: {0}")]
+    Broker(#[from] BrokerError),
+    /// The WAL no longer holds the connector's position.
+    #[error("the WAL starts at {first} but the connector resumes at {position}: changes in between are gone")]
+    Gap {
+        /// The connector's position.
+        position: Lsn,
+        /// The WAL's first LSN.
+        first: Lsn,
+    },
+}
+
+/// How the connector is set up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CdcConfig {
+    /// The topic it publishes to (partition 0).
+    pub topic: String,
+    /// Its idempotent producer id.
+    pub producer_id: u64,
+    /// Its state file (on its own storage).
+    pub state_file: String,
+    /// WAL records read per step, at most.
+    pub records_per_step: usize,
+}
+
+impl Default for CdcConfig {
+    fn default() -> Self {
+        CdcConfig {
+            topic: "changes".into(),
+            producer_id: 0xCDC,
+            state_file: "cdc.state".into(),
+            records_per_step: 256,
+        }
+    }
+}
+
+/// The connector's durable state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CdcState {
+    /// Where reading resumes.
+    pub resume: Lsn,
+    /// The last commit all of whose events are acknowledged.
+    pub last_commit: Option<Lsn>,
+    /// The next sequence number.
+    pub next_seq: u64,
+}
+
+const MAGIC: u32 = u32::from_le_bytes(*b"LSCD");
+const SLOT: u64 = 64;
+const SLOT_BYTES: usize = 44;
+
+fn encode_state(seq: u64, s: &CdcState) -> [u8; SLOT_BYTES] {
+    let mut b = [0u8; SLOT_BYTES];
+    b[..4].copy_from_slice(&MAGIC.to_le_bytes());
+    b[4..12].copy_from_slice(&seq.to_le_bytes());
+    b[12..20].copy_from_slice(&s.resume.0.to_le_bytes());
+    b[20..28].copy_from_slice(&s.last_commit.map_or(0, |l| l.0 + 1).to_le_bytes());
+    b[28..36].copy_from_slice(&s.next_seq.to_le_bytes());
+    let crc = crc32c::checksum(&b[..40]);
+    b[40..].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+fn decode_state(b: &[u8]) -> Option<(u64, CdcState)> {
+    let u = |r: std::ops::Range<usize>| u64::from_le_bytes(b[r].try_into().expect("8 bytes"));
+    if b.len() != SLOT_BYTES
+        || u32::from_le_bytes(b[..4].try_into().ok()?) != MAGIC
+        || u32::from_le_bytes(b[40..].try_into().ok()?) != crc32c::checksum(&b[..40])
+    {
+        return None;
+    }
+    let last = u(20..28);
+    Some((
+        u(4..12),
+        CdcState {
+            resume: Lsn(u(12..20)),
+            last_commit: last.checked_sub(1).map(Lsn),
+            next_seq: u(28..36),
+        },
+    ))
+}
+
+/// An update read from the WAL: its LSN, key, value before and after.
+type Change = (Lsn, Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// An event waiting to be acknowledged.
+#[derive(Clone, Debug)]
+struct Outgoing {
+    seq: u64,
+    event: ChangeEvent,
+    /// Where reading may resume once this (the last of its transaction) is acknowledged.
+    resume_after: Lsn,
+    /// Sent and not refused (the broker has it, maybe not durably).
+    sent: bool,
+}
+
+/// What a step did (for the trace).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CdcEvent {
+    /// A committed transaction's events were queued for publishing.
+    Captured {
+        /// The commit.
+        commit_lsn: Lsn,
+        /// The transaction.
+        txn: TxnId,
+        /// Its events.
+        events: u32,
+    },
+    /// An aborted (or rolled back) transaction was dropped.
+    Discarded {
+        /// The transaction.
+        txn: TxnId,
+    },
+    /// Every event up to this commit is acknowledged; the state was written.
+    Stored(CdcState),
+}
+
+/// The connector (module docs).
+#[derive(Clone, Debug)]
+pub struct Connector {
+    config: CdcConfig,
+    /// The last durable state (or the one being written).
+    state: CdcState,
+    control_seq: u64,
+    state_sync: Option<(SyncId, CdcState)>,
+    /// A newer state to write once the write in flight completes.
+    next_state: Option<CdcState>,
+    read_at: Lsn,
+    open: BTreeMap<TxnId, (Lsn, Vec<Change>)>,
+    outbox: VecDeque<Outgoing>,
+    /// The sequence number the next captured event gets.
+    seq: u64,
+    /// The newest commit captured (skipped on re-reads).
+    captured: Option<Lsn>,
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+impl Connector {
+    /// Opens the connector on its storage (recovers its state; a fresh one starts at the
+    /// beginning of the WAL).
+    pub fn open<S: Storage + ?Sized>(
+        storage: &S,
+        config: CdcConfig,
+    ) -> Result<Connector, CdcError> {
+        let mut best: Option<(u64, CdcState)> = None;
+        if let Ok(len) = storage.len(&config.state_file) {
+            for off in [0, SLOT] {
+                if off + SLOT_BYTES as u64 > len {
+                    continue;
+                }
+                let mut b = [0u8; SLOT_BYTES];
+                storage.read(&config.state_file, off, &mut b)?;
+                if let Some(s) = decode_state(&b) {
+                    if best.is_none_or(|b| s.0 > b.0) {
+                        best = Some(s);
+                    }
+                }
+            }
+        }
+        let (control_seq, state) = best.unwrap_or_default();
+        Ok(Connector {
+            config,
+            state,
+            control_seq,
+            state_sync: None,
+            next_state: None,
+            read_at: state.resume,
+            open: BTreeMap::new(),
+            outbox: VecDeque::new(),
+            seq: state.next_seq,
+            captured: state.last_commit,
+        })
+    }
+
+    /// The durable state.
+    pub fn state(&self) -> CdcState {
+        self.state
+    }
+
+    /// Where the database must keep its WAL from.
+    pub fn hold(&self) -> Lsn {
+        self.state.resume
+    }
+
+    /// Events captured and not yet acknowledged.
+    pub fn backlog(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Where reading is (the next WAL LSN).
+    pub fn read_at(&self) -> Lsn {
+        self.read_at
+    }
+
+    /// The broker restarted: every event not acknowledged is sent again, in order.
+    pub fn broker_restarted(&mut self) {
+        for o in &mut self.outbox {
+            o.sent = false;
+        }
+    }
+
+    /// A completion of the connector's own storage.
+    pub fn handle_sync_completion(&mut self, c: &SyncCompletion) {
+        if let Some((id, state)) = self.state_sync {
+            if c.id >= id {
+                self.state_sync = None;
+                if c.result.is_ok() {
+                    self.state = state;
+                } else {
+                    // Write it again (or a newer one).
+                    self.next_state.get_or_insert(state);
+                }
+            }
+        }
+    }
+
+    /// One step: read newly durable WAL records, capture committed transactions, send,
+    /// collect acknowledgements, store the state (module docs).
+    #[allow(clippy::too_many_arguments)]
+    pub fn step<D: Storage + ?Sized, B: Storage + ?Sized, C: Storage + ?Sized>(
+        &mut self,
+        wal: &Log,
+        db_storage: &D,
+        broker: &mut Broker,
+        broker_storage: &mut B,
+        own: &mut C,
+        now: u64,
+    ) -> Result<Vec<CdcEvent>, CdcError> {
+        let mut out = Vec::new();
+        if self.read_at < wal.first_lsn() {
+            return Err(CdcError::Gap {
+                position: self.read_at,
+                first: wal.first_lsn(),
+            });
+        }
+        // 1. Read durable records.
+        let end = wal.durable_next();
+        let mut n = 0;
+        while self.read_at < end && n < self.config.records_per_step {
+            let lsn = self.read_at;
+            let bytes = wal.read(db_storage, lsn)?;
+            let rec = WalRecord::decode(&bytes).map_err(|e| CdcError::Record {
+                lsn,
+                error: e.to_string(),
+            })?;
+            match rec {
+                WalRecord::Update {
+                    txn,
+                    key,
+                    before,
+                    after,
+                    ..
+                } => {
+                    self.open
+                        .entry(txn)
+                        .or_insert((lsn, Vec::new()))
+                        .1
+                        .push((lsn, key, before, after));
+                }
+                WalRecord::Commit { txn } => {
+                    let (_, changes) = self.open.remove(&txn).unwrap_or_default();
+                    if self.captured.is_none_or(|c| lsn > c) {
+                        self.capture(txn, lsn, changes, &mut out);
+                    }
+                }
+                WalRecord::Abort { txn } => {
+                    if self.open.remove(&txn).is_some() {
+                        out.push(CdcEvent::Discarded { txn });
+                    }
+                }
+                // CLRs belong to a transaction that will end with an abort; checkpoints
+                // and the create record carry no row changes.
+                WalRecord::Clr { .. } | WalRecord::Checkpoint { .. } | WalRecord::Create { .. } => {
+                }
+            }
+            self.read_at = lsn.next();
+            n += 1;
+        }
+        // 2. Send what was not sent, in order (a refusal stops the batch: order matters).
+        for o in self.outbox.iter_mut().filter(|o| !o.sent) {
+            let value = o.event.encode();
+            let req = Produce {
+                topic: &self.config.topic,
+                partition: Some(0),
+                key: Some(o.event.key.as_bytes()),
+                value: Some(&value),
+                producer: Some((self.config.producer_id, o.seq)),
+            };
+            match broker.produce(broker_storage, &req, now) {
+                Ok(_) => o.sent = true,
+                Err(BrokerError::Partition(PartitionError::Busy(_))) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // 3. Acknowledgements: the broker's producer table says which sequences it has
+        // durably (a record at or below the high watermark).
+        let mut acked_state = None;
+        while let Some(o) = self.outbox.front() {
+            if !o.sent || !self.is_acked(broker, o.seq)? {
+                break;
+            }
+            let o = self.outbox.pop_front().expect("front");
+            if o.event.index + 1 == o.event.count {
+                acked_state = Some(CdcState {
+                    resume: o.resume_after,
+                    last_commit: Some(Lsn(o.event.commit_lsn)),
+                    next_seq: o.seq + 1,
+                });
+            }
+        }
+        if let Some(s) = acked_state {
+            self.next_state = Some(s);
+        }
+        // 4. Store the state.
+        if self.state_sync.is_none() {
+            if let Some(s) = self.next_state.take() {
+                let seq = self.control_seq + 1;
+                let slot = if seq.is_multiple_of(2) { 0 } else { SLOT };
+                own.write(&self.config.state_file, slot, &encode_state(seq, &s))?;
+                self.control_seq = seq;
+                let id = own.sync()?;
+                self.state_sync = Some((id, s));
+                out.push(CdcEvent::Stored(s));
+            }
+        }
+        Ok(out)
+    }
+
+    fn capture(
+        &mut self,
+        txn: TxnId,
+        commit: Lsn,
+        changes: Vec<Change>,
+        out: &mut Vec<CdcEvent>,
+    ) {
+        self.captured = Some(commit);
+        // Reading may resume after this commit, or at the oldest transaction still open.
+        let resume_after = self
+            .open
+            .values()
+            .map(|(first, _)| *first)
+            .min()
+            .unwrap_or(commit.next())
+            .min(commit.next());
+        let count = u32::try_from(changes.len()).expect("transactions are bounded");
+        if count == 0 {
+            // Nothing to publish, but the position may move past it.
+            self.next_state = Some(CdcState {
+                resume: resume_after,
+                last_commit: Some(commit),
+                next_seq: self.seq,
+            })
+            .filter(|_| self.outbox.is_empty());
+            return;
+        }
+        for (index, (lsn, key, before, after)) in changes.into_iter().enumerate() {
+            let op = match (&before, &after) {
+                (None, Some(_)) => Op::Insert,
+                (Some(_), Some(_)) => Op::Update,
+                (_, None) => Op::Delete,
+            };
+            let event = ChangeEvent {
+                lsn: lsn.0,
+                commit_lsn: commit.0,
+                txn: txn.0,
+                index: u32::try_from(index).expect("bounded"),
+                count,
+                op,
+                key: lossy(&key),
+                before: before.as_deref().map(lossy),
+                after: after.as_deref().map(lossy),
+            };
+            self.outbox.push_back(Outgoing {
+                seq: self.seq,
+                event,
+                resume_after,
+                sent: false,
+            });
+            self.seq += 1;
+        }
+        out.push(CdcEvent::Captured {
+            commit_lsn: commit,
+            txn,
+            events: count,
+        });
+    }
+
+    fn is_acked(&self, broker: &Broker, seq: u64) -> Result<bool, CdcError> {
+        let part = &broker.partitions(&self.config.topic)?[0];
+        Ok(part.producer_acked(self.config.producer_id, seq))
+    }
+}

@@ -1,5 +1,6 @@
 //! The playground page ([`App`]): the database view ([`crate::db_view::DbView`]), the
-//! B-tree and LSM tree side by side ([`crate::lsm_view::LsmView`]) and, below them, the
+//! B-tree and LSM tree side by side ([`crate::lsm_view::LsmView`]), the scenario panel
+//! ([`crate::scenario_view::ScenarioView`]) and, below them, the
 //! raw log demo ([`LogDemo`]): one write-ahead `Log` named `wal` on
 //! IndexedDB (namespace [`NAMESPACE`], apart from the database's).
 //!
@@ -82,6 +83,7 @@ pub fn app() -> Html {
             </header>
             <crate::db_view::DbView />
             <crate::lsm_view::LsmView />
+            <crate::scenario_view::ScenarioView />
             <LogDemo />
         </main>
     }

@@ -94,20 +94,6 @@ struct Holder {
 type HolderCell = Rc<RefCell<Holder>>;
 type Dispatcher = UseReducerDispatcher<DbViewState>;
 
-/// Milliseconds since the page loaded: the engine's virtual time.
-fn now_ms() -> u64 {
-    let ms = web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or(0.0, |p| p.now());
-    #[expect(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        reason = "a non-negative number of milliseconds well below 2^53"
-    )]
-    let ms = ms.max(0.0) as u64;
-    ms
-}
-
 /// The database view.
 #[function_component(DbView)]
 pub fn db_view() -> Html {
@@ -253,7 +239,7 @@ pub fn db_view() -> Html {
                 Ok(mut h) => match h.engine.as_mut() {
                     Some(e) => {
                         e.stop_workload();
-                        e.checkpoint_writes_in_flight(now_ms())
+                        e.checkpoint_writes_in_flight(crate::timer::now_ms())
                             .map_err(|e| e.to_string())
                     }
                     None => Err("The database is not open.".to_owned()),
@@ -577,7 +563,7 @@ fn pump(cell: &HolderCell, dispatch: &Dispatcher, generation: u64, force: bool) 
         return;
     }
     let Some(e) = h.engine.as_mut() else { return };
-    let now = now_ms();
+    let now = crate::timer::now_ms();
     let mut failure = None;
     if e.stopped().is_none() {
         if let Err(err) = tick_engine(e, now) {
@@ -693,7 +679,7 @@ async fn open_db(cell: HolderCell, dispatch: Dispatcher, reason: DbOpenReason, b
             return;
         }
     };
-    let Some((events, snapshot)) = take_view(&mut engine, now_ms(), true) else {
+    let Some((events, snapshot)) = take_view(&mut engine, crate::timer::now_ms(), true) else {
         unreachable!("the first view after opening always has a snapshot");
     };
     cell.borrow_mut().engine = Some(engine);

@@ -4,13 +4,16 @@
 //! on IndexedDB) and the Yew playground in [`app`]. Trunk builds the `logspine-web` binary
 //! (`src/main.rs`), which only mounts [`app::App`].
 //!
-//! The page has three parts: the database view ([`db_view`], a `Db` on IndexedDB with its
+//! The page has four parts: the database view ([`db_view`], a `Db` on IndexedDB with its
 //! WAL strip, pages, checkpointer, workload generator and animated recovery), the LSM
 //! view ([`lsm_view`]: the same workload on a B-tree and an LSM database side by side, the
-//! LSM tree's flushes, compactions and lookups drawn live) and the raw log demo
-//! ([`app::LogDemo`], one `Log` on IndexedDB). Each keeps its pure state in a reducer
-//! ([`db_state`], [`lsm_state`], [`state`]) and its effects in its component; the LSM
-//! view's two databases and their glue are in [`lsm_engine`].
+//! LSM tree's flushes, compactions and lookups drawn live), the scenario panel
+//! ([`scenario_view`]: a library scenario on a time-travelling `Timeline`, its narration,
+//! play/step/scrub, branching actions, the world folded from the trace) and the raw log
+//! demo ([`app::LogDemo`], one `Log` on IndexedDB). Each keeps its pure state in a reducer
+//! ([`db_state`], [`lsm_state`], [`scenario_state`], [`state`]) and its effects in its
+//! component; the LSM view's two databases and their glue are in [`lsm_engine`], the
+//! scenario panel's run in [`scenario_run`].
 //!
 //! The crate also compiles natively so that `cargo clippy --workspace` and the pure parts'
 //! unit tests (the reducers, the engine glue on a simulated disk, the workload generator,
@@ -26,6 +29,9 @@ pub mod lsm_engine;
 pub mod lsm_state;
 pub mod lsm_view;
 pub mod playground_storage;
+pub mod scenario_run;
+pub mod scenario_state;
+pub mod scenario_view;
 pub mod state;
 pub mod timer;
 pub mod workload;

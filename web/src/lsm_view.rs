@@ -58,20 +58,6 @@ struct Holder {
 type HolderCell = Rc<RefCell<Holder>>;
 type Dispatcher = UseReducerDispatcher<LsmViewState>;
 
-/// Milliseconds since the page loaded.
-fn now_ms() -> u64 {
-    let ms = web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or(0.0, |p| p.now());
-    #[expect(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        reason = "a non-negative number of milliseconds well below 2^53"
-    )]
-    let ms = ms.max(0.0) as u64;
-    ms
-}
-
 /// The LSM view.
 #[function_component(LsmView)]
 pub fn lsm_view() -> Html {
@@ -648,7 +634,7 @@ fn pump(cell: &HolderCell, dispatch: &Dispatcher, generation: u64, force: bool) 
         return;
     }
     let Some(e) = h.engine.as_mut() else { return };
-    let now = now_ms();
+    let now = crate::timer::now_ms();
     let mut failure = None;
     if e.stopped().is_none() {
         if let Err(err) = e.tick(now) {
@@ -687,7 +673,7 @@ fn open(cell: &HolderCell, dispatch: &Dispatcher) {
     };
     match LsmEngine::open(0x15a5 ^ generation) {
         Ok(mut engine) => {
-            let Some((_, snapshot)) = engine.take_view(now_ms(), true) else {
+            let Some((_, snapshot)) = engine.take_view(crate::timer::now_ms(), true) else {
                 unreachable!("a forced view always has a snapshot");
             };
             cell.borrow_mut().engine = Some(engine);
@@ -711,7 +697,7 @@ fn crash(cell: &HolderCell, dispatch: &Dispatcher) {
         return;
     };
     let Some(e) = h.engine.as_mut() else { return };
-    let now = now_ms();
+    let now = crate::timer::now_ms();
     let before = e.take_view(now, true);
     let result = e.crash_lsm();
     let after = e.take_view(now, true);

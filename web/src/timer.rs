@@ -1,4 +1,5 @@
-//! A `setTimeout` future, so the crate needs no timer dependency beyond `js-sys`.
+//! A `setTimeout` future, so the crate needs no timer dependency beyond `js-sys`, and the
+//! page's clock.
 //!
 //! Works on any global that has `setTimeout` (a window or a worker). Browser-only: natively
 //! the crate is type-checked and its pure parts unit-tested, and nothing calls this.
@@ -30,4 +31,18 @@ pub async fn sleep_ms(ms: u32) {
         // A timer promise never rejects.
         let _ = JsFuture::from(promise).await;
     }
+}
+
+/// Milliseconds since the page loaded (`performance.now()`): the views' virtual time.
+pub fn now_ms() -> u64 {
+    let ms = web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now());
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a non-negative number of milliseconds well below 2^53"
+    )]
+    let ms = ms.max(0.0) as u64;
+    ms
 }

@@ -1,40 +1,214 @@
-//! The guided scenario library: one scenario per idea, with narration, kept as JSON files
-//! in `core/scenarios/` (the format authors copy) and compiled in.
+//! The guided scenario library: one scenario per idea, with narration.
+//!
+//! The scenarios are defined here in Rust, so the playground links no JSON parser for
+//! them (the wasm budget); `core/scenarios/{name}.json` holds each one as JSON — the
+//! format authors copy — and `core/tests/world.rs` checks that every file is exactly
+//! [`Scenario::to_json`] of its definition and parses back to it.
 
-use super::scenario::Scenario;
+use super::scenario::{Condition, NarrationStep, Scenario, TimedAction, VERSION};
+use super::{Action, IndexChoice, WorldConfig};
 
-/// (name, JSON) of every library scenario, in teaching order.
-pub const LIBRARY: &[(&str, &str)] = &[
-    (
+fn at(at: u64, action: Action) -> TimedAction {
+    TimedAction { at, action }
+}
+
+fn on(event: &str, count: u64, text: &str) -> NarrationStep {
+    NarrationStep {
+        text: text.to_owned(),
+        until: Condition::Event {
+            event: event.to_owned(),
+            count,
+        },
+    }
+}
+
+fn write(key: &str, value: &str) -> Action {
+    Action::Write {
+        key: key.to_owned(),
+        value: value.to_owned(),
+    }
+}
+
+fn workload(clients: u32, transactions: u32, keys: u32, writes: u32) -> Action {
+    Action::Workload {
+        clients,
+        transactions,
+        keys,
+        writes,
+    }
+}
+
+fn build(
+    name: &str,
+    title: &str,
+    seed: u64,
+    config: WorldConfig,
+    end: u64,
+    actions: Vec<TimedAction>,
+    narration: Vec<NarrationStep>,
+) -> Scenario {
+    Scenario {
+        version: VERSION,
+        name: name.to_owned(),
+        title: title.to_owned(),
+        seed,
+        config,
+        end,
+        actions,
+        narration,
+    }
+}
+
+fn log_is_the_truth() -> Scenario {
+    build(
         "log-is-the-truth",
-        include_str!("../../scenarios/log-is-the-truth.json"),
-    ),
-    (
+        "The log is the truth: write, crash, replay",
+        1,
+        WorldConfig {
+            sync_latency: [20, 30],
+            group_commit: false,
+            ..WorldConfig::default()
+        },
+        200,
+        vec![
+            at(1, write("apple", "red")),
+            at(2, write("banana", "yellow")),
+            at(80, write("cherry", "dark red")),
+            at(82, Action::Crash),
+            at(120, Action::Read { key: "apple".into() }),
+            at(121, Action::Read { key: "cherry".into() }),
+        ],
+        vec![
+            on("record_appended", 1, "Every change is first appended to the write-ahead log, a record with an LSN."),
+            on("committed", 2, "A commit is not acknowledged until a sync makes its record durable."),
+            on("crash", 1, "The third write is appended, but the disk crashes before its sync completes."),
+            on("reopened", 1, "Recovery reads the log from the last checkpoint: what was durable comes back, what was not never happened."),
+            on("invariant_checked", 2, "The two acknowledged writes are there; the unacknowledged one is gone, and no reader ever saw it."),
+        ],
+    )
+}
+
+fn group_commit() -> Scenario {
+    build(
         "group-commit",
-        include_str!("../../scenarios/group-commit.json"),
-    ),
-    (
+        "Group commit: many commits, one sync",
+        2,
+        WorldConfig {
+            sync_latency: [10, 10],
+            max_batch: 16,
+            max_wait_ticks: 3,
+            ..WorldConfig::default()
+        },
+        600,
+        vec![at(1, workload(12, 300, 5000, 2))],
+        vec![
+            on("sync_issued", 1, "Twelve clients commit at once. A sync takes 10 ticks, so one sync per commit would cap throughput at one commit per 10 ticks."),
+            on("committed", 50, "While one sync is in flight, the commits that arrive wait and share the next one."),
+            on("committed", 250, "Every acknowledgement still means durable: the batch's commit records were all covered by the sync."),
+        ],
+    )
+}
+
+fn torn_write() -> Scenario {
+    build(
         "torn-write",
-        include_str!("../../scenarios/torn-write.json"),
-    ),
-    (
+        "A torn write and the checksum",
+        3,
+        WorldConfig {
+            sync_latency: [30, 40],
+            ..WorldConfig::default()
+        },
+        300,
+        vec![at(1, workload(4, 40, 50, 3)), at(90, Action::Crash)],
+        vec![
+            on("committed", 5, "Clients commit; each WAL frame carries a CRC32C of its contents."),
+            on("crash", 1, "The disk crashes with a sync in flight: some of its sectors reached the platter, some did not."),
+            on("reopened", 1, "Recovery reads frames until one's checksum fails: the torn tail is cut off, everything before it is replayed."),
+            on("invariant_checked", 2, "Every acknowledged commit survived; nothing half-written is visible."),
+        ],
+    )
+}
+
+fn checkpoint_redo_undo() -> Scenario {
+    build(
         "checkpoint-redo-undo",
-        include_str!("../../scenarios/checkpoint-redo-undo.json"),
-    ),
-    (
+        "Checkpoints, redo and undo",
+        4,
+        WorldConfig {
+            sync_latency: [4, 8],
+            checkpoint_every_wal_bytes: 8192,
+            ..WorldConfig::default()
+        },
+        400,
+        vec![at(1, workload(6, 400, 200, 4)), at(150, Action::Crash)],
+        vec![
+            on("checkpoint_done", 1, "A fuzzy checkpoint writes the dirty pages and records where redo must start."),
+            on("crash", 1, "The crash lands with transactions half done."),
+            on("reopened", 1, "Analysis finds winners and losers; redo repeats history from the checkpoint's redo point."),
+            on("invariant_checked", 2, "Undo rolls the losers back, logging a compensation record for each change it undoes."),
+        ],
+    )
+}
+
+fn lsm_flush_compaction() -> Scenario {
+    build(
         "lsm-flush-compaction",
-        include_str!("../../scenarios/lsm-flush-compaction.json"),
-    ),
+        "LSM: memtable, flush, compaction and bloom filters",
+        5,
+        WorldConfig {
+            index: IndexChoice::Lsm,
+            sync_latency: [2, 4],
+            memtable_bytes: 2048,
+            checkpoint_every_wal_bytes: 32768,
+            ..WorldConfig::default()
+        },
+        400,
+        vec![
+            at(1, workload(4, 600, 400, 3)),
+            at(500, Action::Read { key: "k00007".into() }),
+            at(520, Action::Crash),
+        ],
+        vec![
+            on("memtable_frozen", 1, "Writes go to the WAL and into a sorted memtable in memory."),
+            on("flush_done", 1, "A full memtable is frozen and flushed to an immutable sorted file in L0, once the WAL is durable past it."),
+            on("compaction_done", 1, "L0 files overlap; compaction merges them into the level below, newest value winning."),
+            on("reopened", 1, "A crash loses the memtable; recovery replays the WAL above the last flushed LSN into a new one."),
+            on("invariant_checked", 2, "Everything committed is back."),
+        ],
+    )
+}
+
+/// Every library scenario, in teaching order.
+pub fn all() -> Vec<Scenario> {
+    vec![
+        log_is_the_truth(),
+        group_commit(),
+        torn_write(),
+        checkpoint_redo_undo(),
+        lsm_flush_compaction(),
+    ]
+}
+
+/// The names, in teaching order.
+pub const NAMES: &[&str] = &[
+    "log-is-the-truth",
+    "group-commit",
+    "torn-write",
+    "checkpoint-redo-undo",
+    "lsm-flush-compaction",
 ];
 
 /// The library scenario called `name`.
+pub fn scenario_named(name: &str) -> Option<Scenario> {
+    all().into_iter().find(|s| s.name == name)
+}
+
+/// The library scenario called `name` (an alias of [`scenario_named`]).
 pub fn scenario(name: &str) -> Option<Scenario> {
-    LIBRARY.iter().find(|(n, _)| *n == name).map(|(_, json)| {
-        Scenario::from_json(json).expect("library scenarios parse (a test checks)")
-    })
+    scenario_named(name)
 }
 
 /// The names, in teaching order.
 pub fn names() -> impl Iterator<Item = &'static str> {
-    LIBRARY.iter().map(|(n, _)| *n)
+    NAMES.iter().copied()
 }

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! logspine list
+//! logspine show <library name>
 //! logspine run <scenario.json | library name> [--seed N] [--summary-only]
 //! logspine sweep <scenario.json | library name> [--seeds N] [--from S]
 //! ```
@@ -16,6 +17,7 @@ use logspine_core::world::{library, trace_hash, Scenario, Timeline, TraceKind};
 
 const USAGE: &str = "usage:
   logspine list
+  logspine show <library name>
   logspine run <scenario.json | library name> [--seed N] [--summary-only]
   logspine sweep <scenario.json | library name> [--seeds N] [--from S]";
 
@@ -121,6 +123,13 @@ fn main() -> ExitCode {
                 let s = library::scenario(name).expect("library");
                 println!("{name}\t{}", s.title);
             }
+            ExitCode::SUCCESS
+        }
+        "show" => {
+            let Some(s) = args.get(1).and_then(|n| library::scenario(n)) else {
+                return bad("show needs a library scenario's name".into());
+            };
+            println!("{}", s.to_json());
             ExitCode::SUCCESS
         }
         "run" | "sweep" => {

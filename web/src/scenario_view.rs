@@ -1,0 +1,711 @@
+//! The scenario panel: a library scenario runs on a [`logspine_core::world::Timeline`] in
+//! the page, with its narration, timeline controls (play, pause, step forward and back, a
+//! scrub slider with markers, speed), actions that branch history, and the world folded
+//! from the trace up to the position.
+//!
+//! The panel is a view of [`ScenarioState`] (pure, in [`crate::scenario_state`]) plus the
+//! run ([`ScenarioRun`], in [`crate::scenario_run`]), held outside the state. Effects: on
+//! mount, load the picker's scenario; every control makes one call on the run and
+//! dispatches its new [`RunView`]; while playing, a timer
+//! advances the run by the chosen number of ticks every [`PLAY_INTERVAL_MS`]. No request
+//! leaves the page, no script is inline.
+//!
+//! # Keyboard
+//! Inside the panel (not in a text field or the picker): Space or K plays and pauses
+//! (Space on a button presses the button), ← and → step back and forward; on the scrub
+//! slider also Home and End (start, end of the recording); PageUp and PageDown move it
+//! by a tenth.
+//!
+//! # DOM hooks (the end-to-end test relies on them)
+//! `section[data-testid=scenario]` with `data-name`, `data-position`, `data-trace-len`,
+//! `data-time`, `data-finished`, `data-playing`, `data-reached`, `data-steps`,
+//! `data-invariants` (none|ok|failed), `data-loads`; the picker "Scenario" (a `select`),
+//! "Seed", button "Load scenario"; buttons "Back to the start", "Step back",
+//! "Play"/"Pause", "Step forward"; radios "1×", "4×", "16×", "64×" (group "Speed"); the
+//! slider "Position in the run" (`input[type=range]`, value = events reached);
+//! `ol[aria-label="Markers"] > li[data-kind][data-seq][data-time]` with a button each;
+//! `[data-testid=scenario-narration]` (the polite live region),
+//! `ol[aria-label="Narration steps"] > li[data-reached]`; inputs "Key to write into the
+//! run", "Value to write into the run", buttons "Write a key", "Crash the run",
+//! "Checkpoint the run"; `[data-testid=scenario-counters] [data-counter][data-value]`;
+//! `ul[aria-label="Invariant checks"] > li[data-ok]`;
+//! `table[data-testid=scenario-keys] tr[data-key]`; `ol[aria-label="Recent events"] >
+//! li[data-kind][data-seq]`; errors in `[role=alert]`.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use logspine_core::world::Action;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::scenario_run::ScenarioRun;
+use crate::scenario_state::{
+    library_titles, Marker, RunView, ScenarioAction, ScenarioState, MAX_KEYS, PLAY_INTERVAL_MS,
+    SPEEDS,
+};
+
+/// Markers listed as buttons (the track draws up to [`MAX_MARKERS_DRAWN`]).
+const MAX_MARKERS_LISTED: usize = 40;
+/// Markers drawn on the track.
+const MAX_MARKERS_DRAWN: usize = 400;
+
+type RunCell = Rc<RefCell<Option<ScenarioRun>>>;
+type Dispatcher = UseReducerDispatcher<ScenarioState>;
+
+/// Runs `f` on the run and dispatches the run's new view (or the error).
+fn with_run(
+    cell: &RunCell,
+    dispatch: &Dispatcher,
+    f: impl FnOnce(&mut ScenarioRun) -> Result<(), String>,
+) {
+    let view = match cell.try_borrow_mut() {
+        Ok(mut guard) => match guard.as_mut() {
+            Some(run) => f(run).map(|()| run.view()),
+            None => Err("No scenario is loaded.".to_owned()),
+        },
+        Err(_) => Err("Busy; try again.".to_owned()),
+    };
+    match view {
+        Ok(v) => dispatch.dispatch(ScenarioAction::Updated(Rc::new(v))),
+        Err(e) => dispatch.dispatch(ScenarioAction::Failed(e)),
+    }
+}
+
+/// Loads library scenario `name` with `seed`.
+fn load(cell: &RunCell, dispatch: &Dispatcher, name: &str, seed: Option<u64>) {
+    match ScenarioRun::load(name, seed) {
+        Ok(mut run) => {
+            let view = run.view();
+            *cell.borrow_mut() = Some(run);
+            dispatch.dispatch(ScenarioAction::Loaded(Rc::new(view)));
+        }
+        Err(e) => dispatch.dispatch(ScenarioAction::Failed(format!(
+            "Could not load {name}: {e}"
+        ))),
+    }
+}
+
+/// What a key press inside the panel does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shortcut {
+    TogglePlay,
+    Back,
+    Forward,
+    Start,
+    End,
+}
+
+/// The shortcut for `key` pressed on an element `tag` (lower case) of input `kind`.
+fn shortcut(key: &str, tag: &str, kind: &str) -> Option<Shortcut> {
+    let slider = tag == "input" && kind == "range";
+    if tag == "select" || tag == "textarea" || (tag == "input" && !slider) {
+        return None;
+    }
+    match key {
+        " " | "Spacebar" if tag != "button" => Some(Shortcut::TogglePlay),
+        "k" | "K" => Some(Shortcut::TogglePlay),
+        "ArrowLeft" => Some(Shortcut::Back),
+        "ArrowRight" => Some(Shortcut::Forward),
+        "ArrowDown" if slider => Some(Shortcut::Back),
+        "ArrowUp" if slider => Some(Shortcut::Forward),
+        "Home" if slider => Some(Shortcut::Start),
+        "End" if slider => Some(Shortcut::End),
+        _ => None,
+    }
+}
+
+/// The scenario panel.
+#[function_component(ScenarioView)]
+pub fn scenario_view() -> Html {
+    let state = use_reducer(ScenarioState::default);
+    let cell: RunCell = use_mut_ref(|| None);
+    // Parsed once: the picker's options.
+    let titles = use_memo((), |_| library_titles());
+
+    {
+        let (cell, dispatch, name) = (cell.clone(), state.dispatcher(), state.picked.clone());
+        use_effect_with((), move |_| load(&cell, &dispatch, &name, None));
+    }
+    // The play loop: one interval, then the next render schedules the next.
+    {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        let pending = state
+            .playing
+            .then_some((state.loads, state.updates, state.speed));
+        use_effect_with(pending, move |pending| {
+            let cancelled = Rc::new(Cell::new(false));
+            if let Some((_, _, speed)) = *pending {
+                let cancelled = cancelled.clone();
+                spawn_local(async move {
+                    crate::timer::sleep_ms(PLAY_INTERVAL_MS).await;
+                    if !cancelled.get() {
+                        with_run(&cell, &dispatch, |r| {
+                            r.play(speed);
+                            Ok(())
+                        });
+                    }
+                });
+            }
+            move || cancelled.set(true)
+        });
+    }
+
+    let run = state.run.clone();
+    let off = |allowed: bool| (!allowed).to_string();
+    let mover = |f: fn(&mut ScenarioRun), allowed: bool, pause: bool| {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        Callback::from(move |_: MouseEvent| {
+            if allowed {
+                if pause {
+                    dispatch.dispatch(ScenarioAction::Pause);
+                }
+                with_run(&cell, &dispatch, |r| {
+                    f(r);
+                    Ok(())
+                });
+            }
+        })
+    };
+    let (can_back, can_forward) = (state.can_step_back(), state.can_step_forward());
+    let on_start = mover(ScenarioRun::to_start, can_back, true);
+    let on_back = mover(ScenarioRun::step_back, can_back, true);
+    let on_forward = mover(ScenarioRun::step_forward, can_forward, true);
+    let at_end = run.as_ref().is_some_and(|r| r.finished && r.at_frontier());
+    let on_play = {
+        let (cell, dispatch, playing) = (cell.clone(), state.dispatcher(), state.playing);
+        let loaded = run.is_some();
+        Callback::from(move |_: MouseEvent| {
+            if playing {
+                dispatch.dispatch(ScenarioAction::Pause);
+            } else if loaded {
+                if at_end {
+                    // Played to the end: play it again from the start.
+                    with_run(&cell, &dispatch, |r| {
+                        r.to_start();
+                        Ok(())
+                    });
+                }
+                dispatch.dispatch(ScenarioAction::Play);
+            }
+        })
+    };
+    let on_keydown = {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        let playing = state.playing;
+        Callback::from(move |e: KeyboardEvent| {
+            if e.ctrl_key() || e.alt_key() || e.meta_key() {
+                return;
+            }
+            let element = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok());
+            let (tag, kind) = element.map_or((String::new(), String::new()), |el| {
+                (
+                    el.tag_name().to_ascii_lowercase(),
+                    el.get_attribute("type").unwrap_or_default(),
+                )
+            });
+            let Some(s) = shortcut(&e.key(), &tag, &kind) else {
+                return;
+            };
+            e.prevent_default();
+            let step = |f: fn(&mut ScenarioRun)| {
+                dispatch.dispatch(ScenarioAction::Pause);
+                with_run(&cell, &dispatch, |r| {
+                    f(r);
+                    Ok(())
+                });
+            };
+            match s {
+                Shortcut::TogglePlay if playing => dispatch.dispatch(ScenarioAction::Pause),
+                Shortcut::TogglePlay => {
+                    if at_end {
+                        step(ScenarioRun::to_start);
+                    }
+                    dispatch.dispatch(ScenarioAction::Play);
+                }
+                Shortcut::Back => step(ScenarioRun::step_back),
+                Shortcut::Forward => step(ScenarioRun::step_forward),
+                Shortcut::Start => step(ScenarioRun::to_start),
+                Shortcut::End => step(ScenarioRun::to_end),
+            }
+        })
+    };
+    let on_scrub = {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        Callback::from(move |e: InputEvent| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            if let Ok(v) = input.value().parse::<u64>() {
+                with_run(&cell, &dispatch, |r| {
+                    r.seek(v);
+                    Ok(())
+                });
+            }
+        })
+    };
+    let on_marker = |seq: u64| {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        Callback::from(move |_: MouseEvent| {
+            with_run(&cell, &dispatch, |r| {
+                r.seek_after(seq);
+                Ok(())
+            });
+        })
+    };
+    let on_pick = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |e: Event| {
+            let value = e
+                .target()
+                .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
+                .and_then(|v| v.as_string());
+            if let Some(name) = value {
+                dispatch.dispatch(ScenarioAction::Pick(name));
+            }
+        })
+    };
+    let text_input = |make: fn(String) -> ScenarioAction| {
+        let dispatch = state.dispatcher();
+        Callback::from(move |e: InputEvent| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            dispatch.dispatch(make(input.value()));
+        })
+    };
+    let on_load = {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        let (name, seed) = (state.picked.clone(), state.seed());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            match &seed {
+                Ok(seed) => load(&cell, &dispatch, &name, *seed),
+                Err(msg) => dispatch.dispatch(ScenarioAction::Failed(msg.clone())),
+            }
+        })
+    };
+    let can_act = state.can_act();
+    let act = |action: Result<Action, String>| {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        move || {
+            if !can_act {
+                return;
+            }
+            match &action {
+                Ok(a) => with_run(&cell, &dispatch, |r| r.act(a.clone())),
+                Err(msg) => dispatch.dispatch(ScenarioAction::Failed(msg.clone())),
+            }
+        }
+    };
+    let on_write = {
+        let f = act(state.write_action());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            f();
+        })
+    };
+    let on_crash = {
+        let f = act(Ok(Action::Crash));
+        Callback::from(move |_: MouseEvent| f())
+    };
+    let on_checkpoint = {
+        let f = act(Ok(Action::Checkpoint));
+        Callback::from(move |_: MouseEvent| f())
+    };
+    let on_dismiss = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |_: MouseEvent| dispatch.dispatch(ScenarioAction::DismissError))
+    };
+
+    let attr = |f: fn(&RunView) -> String| run.as_deref().map(f).unwrap_or_default();
+    html! {
+        <section class="scenario" data-testid="scenario" aria-labelledby="scenario-heading"
+            onkeydown={on_keydown}
+            data-name={attr(|r| r.name.clone())}
+            data-position={attr(|r| r.position.to_string())}
+            data-trace-len={attr(|r| r.trace_len.to_string())}
+            data-time={attr(|r| r.time.to_string())}
+            data-finished={attr(|r| r.finished.to_string())}
+            data-reached={attr(|r| r.fold.reached.len().to_string())}
+            data-steps={attr(|r| r.steps.len().to_string())}
+            data-invariants={attr(|r| r.invariants_state().to_owned())}
+            data-playing={state.playing.to_string()}
+            data-loads={state.loads.to_string()}>
+            <header class="section-head">
+                <h2 id="scenario-heading">{ "Scenarios: a run is a log too" }</h2>
+                <p class="muted">
+                    { "A guided scenario runs a simulated world (the database on a simulated disk, \
+                       a seed for every random choice) and records everything it does as a trace of \
+                       typed events. What you see below is a fold over that trace up to the slider. \
+                       Scrubbing back restores a snapshot and replays, so the past comes back exactly; \
+                       acting in the past discards the recorded future and the run goes on from there." }
+                </p>
+            </header>
+
+            if let Some(message) = &state.error {
+                <div class="alert" role="alert">
+                    <p>{ message }</p>
+                    <div class="buttons">
+                        <button type="button" class="secondary" onclick={on_dismiss}>
+                            { "Dismiss the scenario error" }
+                        </button>
+                    </div>
+                </div>
+            }
+
+            <div class="scenario-grid">
+                <section class="panel scenario-pick" aria-labelledby="scenario-pick-heading">
+                    <h3 id="scenario-pick-heading">{ "Pick a scenario" }</h3>
+                    <form class="kv" onsubmit={on_load}>
+                        <div class="field scenario-name">
+                            <label for="scenario-pick">{ "Scenario" }</label>
+                            <select id="scenario-pick" onchange={on_pick}>
+                                { for titles.iter().map(|(name, title)| html! {
+                                    <option value={*name} selected={*name == state.picked}>
+                                        { format!("{title} ({name})") }
+                                    </option>
+                                }) }
+                            </select>
+                        </div>
+                        <div class="field scenario-seed">
+                            <label for="scenario-seed">{ "Seed" }</label>
+                            <input id="scenario-seed" type="number" min="0" step="1" inputmode="numeric"
+                                value={state.seed_draft.clone()} oninput={text_input(ScenarioAction::EditSeed)}
+                                aria-describedby="scenario-seed-help" />
+                        </div>
+                        <div class="buttons">
+                            <button type="submit">{ "Load scenario" }</button>
+                        </div>
+                        <p id="scenario-seed-help" class="help-text muted">
+                            { "The same scenario and seed give the same run, event for event, here, in Node \
+                               and natively (the command-line runner: logspine run <name> --seed <seed>)." }
+                        </p>
+                    </form>
+                    if let Some(r) = run.as_deref() {
+                        <p class="scenario-title">
+                            <strong>{ &r.title }</strong>
+                            { format!(" — seed {}, ends at tick {}", r.seed, r.end_tick) }
+                        </p>
+                    }
+                </section>
+
+                <section class="panel scenario-narration" aria-labelledby="scenario-narration-heading">
+                    <h3 id="scenario-narration-heading">{ "Narration" }</h3>
+                    { narration(run.as_deref(), &state.announce) }
+                </section>
+
+                <section class="panel wide scenario-timeline" aria-labelledby="scenario-timeline-heading">
+                    <h3 id="scenario-timeline-heading">{ "Timeline" }</h3>
+                    <div class="buttons scenario-transport">
+                        <button type="button" class="secondary" onclick={on_start}
+                            aria-disabled={off(can_back)}>{ "Back to the start" }</button>
+                        <button type="button" onclick={on_back} aria-disabled={off(can_back)}
+                            aria-keyshortcuts="ArrowLeft">{ "Step back" }</button>
+                        <button type="button" class="play" onclick={on_play}
+                            aria-disabled={off(run.is_some())} aria-keyshortcuts="Space K">
+                            { if state.playing { "Pause" } else { "Play" } }
+                        </button>
+                        <button type="button" onclick={on_forward} aria-disabled={off(can_forward)}
+                            aria-keyshortcuts="ArrowRight">{ "Step forward" }</button>
+                    </div>
+                    <fieldset class="scenario-speed">
+                        <legend>{ "Speed" }</legend>
+                        { for SPEEDS.iter().map(|&s| {
+                            let dispatch = state.dispatcher();
+                            let id = format!("scenario-speed-{s}");
+                            html! {
+                                <label for={id.clone()}>
+                                    <input type="radio" id={id} name="scenario-speed" value={s.to_string()}
+                                        checked={state.speed == s}
+                                        onchange={Callback::from(move |_: Event| dispatch.dispatch(ScenarioAction::SetSpeed(s)))} />
+                                    { format!("{s}×") }
+                                </label>
+                            }
+                        }) }
+                        <span class="muted">{ format!("ticks of virtual time every {PLAY_INTERVAL_MS} ms") }</span>
+                    </fieldset>
+                    if let Some(r) = run.as_deref() {
+                        { scrubber(r, on_scrub) }
+                        { marker_list(r, on_marker) }
+                    }
+                    <ul class="help scenario-keys-help" aria-label="Keyboard shortcuts">
+                        <li>{ "Space or K: play or pause (Space on a button presses the button)." }</li>
+                        <li>{ "← and →: step back and forward to the previous or next moment something happened." }</li>
+                        <li>{ "On the slider: Home and End go to the start and the end of the recording; \
+                               PageUp and PageDown move by a tenth." }</li>
+                    </ul>
+                </section>
+
+                <section class="panel scenario-act" aria-labelledby="scenario-act-heading">
+                    <h3 id="scenario-act-heading">{ "Change history" }</h3>
+                    <p class="muted" id="scenario-act-help">
+                        { if run.as_ref().is_some_and(|r| r.finished) {
+                            "The run is over (its final check has run). Step back or scrub to an earlier \
+                             moment to act there."
+                        } else if run.as_ref().is_some_and(|r| !r.at_frontier()) {
+                            "You are in the past: an action here branches. The recorded future is \
+                             discarded and the run goes on from here with your action."
+                        } else {
+                            "At the end of the recording: an action is applied now and the run goes on."
+                        } }
+                    </p>
+                    <form class="kv" onsubmit={on_write}>
+                        <div class="field">
+                            <label for="scenario-key">{ "Key to write into the run" }</label>
+                            <input id="scenario-key" type="text" autocomplete="off" spellcheck="false"
+                                maxlength="256" value={state.key_draft.clone()}
+                                oninput={text_input(ScenarioAction::EditKey)} />
+                        </div>
+                        <div class="field">
+                            <label for="scenario-value">{ "Value to write into the run" }</label>
+                            <input id="scenario-value" type="text" autocomplete="off" spellcheck="false"
+                                maxlength="4096" value={state.value_draft.clone()}
+                                oninput={text_input(ScenarioAction::EditValue)} />
+                        </div>
+                        <div class="buttons">
+                            <button type="submit" aria-disabled={off(can_act)}
+                                aria-describedby="scenario-act-help">{ "Write a key" }</button>
+                            <button type="button" class="danger" onclick={on_crash}
+                                aria-disabled={off(can_act)} aria-describedby="scenario-act-help">
+                                { "Crash the run" }
+                            </button>
+                            <button type="button" class="secondary" onclick={on_checkpoint}
+                                aria-disabled={off(can_act)} aria-describedby="scenario-act-help">
+                                { "Checkpoint the run" }
+                            </button>
+                        </div>
+                    </form>
+                </section>
+
+                if let Some(r) = run.as_deref() {
+                    { world(r) }
+                }
+            </div>
+        </section>
+    }
+}
+
+/// The narration: the newest step reached (a polite live region) and every step.
+fn narration(run: Option<&RunView>, announce: &str) -> Html {
+    let Some(r) = run else {
+        return html! { <p class="muted">{ "Loading…" }</p> };
+    };
+    let newest = r.fold.narration.as_ref().map(|(i, _)| *i);
+    html! {
+        <>
+            <p class="scenario-now" data-testid="scenario-narration" aria-live="polite" aria-atomic="true">
+                { if announce.is_empty() {
+                    "Press Play: the narration moves on as the run reaches each step."
+                } else {
+                    announce
+                } }
+            </p>
+            <ol class="scenario-steps" aria-label="Narration steps">
+                { for r.steps.iter().enumerate().map(|(i, text)| {
+                    let reached = r.reached(i);
+                    html! {
+                        <li data-reached={reached.to_string()}
+                            class={classes!("scenario-step", reached.then_some("reached"))}
+                            aria-current={(newest == Some(i)).then_some("step")}>
+                            <span class="scenario-step-state">{ if reached { "✓ reached" } else { "to come" } }</span>
+                            <span>{ text }</span>
+                        </li>
+                    }
+                }) }
+            </ol>
+        </>
+    }
+}
+
+/// The scrub slider over the recorded trace, with the markers drawn on its track.
+fn scrubber(r: &RunView, on_scrub: Callback<InputEvent>) -> Html {
+    let span = r.trace_len.saturating_sub(r.start).max(1);
+    // The track's x for "value `v` reached", in a 1000-wide box.
+    let x = |v: u64| (v.saturating_sub(r.start).min(span) * 1000) / span;
+    let place = if r.at_frontier() {
+        if r.finished {
+            "the end of the run"
+        } else {
+            "the end of the recording"
+        }
+    } else {
+        "the past: Play replays the recording"
+    };
+    html! {
+        <div class="scrub">
+            <label for="scenario-scrub">{ "Position in the run" }</label>
+            <svg class="scrub-track" viewBox="0 0 1000 20" preserveAspectRatio="none"
+                aria-hidden="true" focusable="false">
+                <rect class="scrub-rail" x="0" y="9" width="1000" height="2" />
+                <rect class="scrub-done" x="0" y="8" width={x(r.position).to_string()} height="4" />
+                { for r.markers.iter().take(MAX_MARKERS_DRAWN).map(|m| html! {
+                    <rect class={classes!("mark", m.kind.as_str())}
+                        x={x(m.seq + 1).saturating_sub(2).to_string()} y="1" width="4" height="18" />
+                }) }
+            </svg>
+            <input id="scenario-scrub" type="range" min={r.start.to_string()}
+                max={r.trace_len.max(r.start).to_string()} step="1"
+                value={r.position.to_string()} aria-valuetext={r.value_text()}
+                aria-describedby="scenario-status" oninput={on_scrub} />
+            <p id="scenario-status" class="scenario-status" data-testid="scenario-status">
+                { format!(
+                    "Tick {} of {} · {} of {} events · at {place}.",
+                    r.time, r.end_tick, r.position, r.trace_len
+                ) }
+            </p>
+        </div>
+    }
+}
+
+/// The markers as a list of buttons (jump to just after the event).
+fn marker_list(r: &RunView, on_marker: impl Fn(u64) -> Callback<MouseEvent>) -> Html {
+    if r.markers.is_empty() {
+        return html! {
+            <p class="muted scenario-markers-none">
+                { "No crash, recovery, checkpoint, flush or compaction recorded yet." }
+            </p>
+        };
+    }
+    let count = |k: &str| r.markers.iter().filter(|m| m.kind.as_str() == k).count();
+    let summary = ["crash", "recovery", "checkpoint", "flush", "compaction"]
+        .iter()
+        .filter_map(|k| {
+            let n = count(k);
+            (n > 0).then(|| format!("{n} {k}"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let shown: Vec<&Marker> = r.markers.iter().take(MAX_MARKERS_LISTED).collect();
+    html! {
+        <details class="scenario-markers">
+            <summary>{ format!("Markers on the track: {summary}") }</summary>
+            <ol aria-label="Markers">
+                { for shown.into_iter().map(|m| html! {
+                    <li data-kind={m.kind.as_str()} data-seq={m.seq.to_string()} data-time={m.time.to_string()}
+                        class={classes!("marker", m.kind.as_str())}>
+                        <button type="button" class="secondary" onclick={on_marker(m.seq)}>
+                            { format!("{} at tick {} (event {})", m.kind.label(), m.time, m.seq) }
+                        </button>
+                    </li>
+                }) }
+            </ol>
+            if r.markers.len() > MAX_MARKERS_LISTED {
+                <p class="muted">{ format!("and {} more on the track", r.markers.len() - MAX_MARKERS_LISTED) }</p>
+            }
+        </details>
+    }
+}
+
+/// The world at the position: counters, invariant checks, keys, recent events.
+fn world(r: &RunView) -> Html {
+    let c = r.fold.counters;
+    let counters = [
+        ("commits", "Commits acknowledged", c.commits),
+        ("crashes", "Crashes", c.crashes),
+        ("checkpoints", "Checkpoints", c.checkpoints),
+        ("flushes", "Flushes", c.flushes),
+        ("compactions", "Compactions", c.compactions),
+        ("records", "WAL records", c.records),
+        ("syncs", "Syncs completed", c.syncs),
+    ];
+    html! {
+        <>
+            <section class="panel scenario-world" aria-labelledby="scenario-world-heading">
+                <h3 id="scenario-world-heading">{ format!("The world at tick {}", r.time) }</h3>
+                <dl class="meters scenario-counters" data-testid="scenario-counters">
+                    { for counters.iter().map(|(id, label, n)| html! {
+                        <div class="meter" data-counter={*id} data-value={n.to_string()}>
+                            <dt>{ *label }</dt>
+                            <dd><strong>{ n.to_string() }</strong></dd>
+                        </div>
+                    }) }
+                </dl>
+                <h4>{ "Invariant checks" }</h4>
+                if r.fold.invariants.is_empty() {
+                    <p class="muted">{ "None yet: they run after each recovery and at the end." }</p>
+                }
+                <ul class="scenario-invariants" aria-label="Invariant checks">
+                    { for r.fold.invariants.iter().map(|i| html! {
+                        <li data-ok={i.ok.to_string()} class={classes!("invariant", if i.ok { "ok" } else { "failed" })}>
+                            <span class="invariant-state">{ if i.ok { "✓ held" } else { "✗ failed" } }</span>
+                            <span class="invariant-name">{ &i.name }</span>
+                            <span class="muted">{ format!("tick {}: {}", i.time, i.detail) }</span>
+                        </li>
+                    }) }
+                </ul>
+            </section>
+
+            <section class="panel scenario-keys" aria-labelledby="scenario-keys-heading">
+                <h3 id="scenario-keys-heading">{ format!("Keys in the database: {}", r.key_count) }</h3>
+                if r.key_count == 0 {
+                    <p class="muted">{ "None (or the database is busy recovering)." }</p>
+                } else {
+                    <div class="table-wrap">
+                        <table data-testid="scenario-keys">
+                            <thead><tr><th scope="col">{ "Key" }</th><th scope="col">{ "Value" }</th></tr></thead>
+                            <tbody>
+                                { for r.keys.iter().map(|(k, v)| html! {
+                                    <tr key={k.clone()} data-key={k.clone()}><td>{ k }</td><td>{ v }</td></tr>
+                                }) }
+                            </tbody>
+                        </table>
+                    </div>
+                    if r.key_count > MAX_KEYS {
+                        <p class="muted">{ format!("The first {MAX_KEYS} of {} keys.", r.key_count) }</p>
+                    }
+                }
+            </section>
+
+            <section class="panel wide scenario-events" aria-labelledby="scenario-events-heading">
+                <h3 id="scenario-events-heading">{ "Recent events" }</h3>
+                <ol class="events scenario-event-list" aria-label="Recent events">
+                    { for r.fold.recent.iter().map(|e| html! {
+                        <li key={e.seq.to_string()} data-kind={e.kind} data-seq={e.seq.to_string()}
+                            class={classes!("scenario-event", e.kind)}>
+                            <span class="event-when">{ format!("t{} #{}", e.time, e.seq) }</span>
+                            <span>{ &e.text }</span>
+                        </li>
+                    }) }
+                </ol>
+            </section>
+        </>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shortcuts_leave_text_fields_and_buttons_alone() {
+        assert_eq!(shortcut(" ", "section", ""), Some(Shortcut::TogglePlay));
+        assert_eq!(shortcut(" ", "input", "range"), Some(Shortcut::TogglePlay));
+        assert_eq!(
+            shortcut(" ", "button", ""),
+            None,
+            "Space presses the button"
+        );
+        assert_eq!(shortcut("k", "button", ""), Some(Shortcut::TogglePlay));
+        assert_eq!(shortcut("ArrowLeft", "button", ""), Some(Shortcut::Back));
+        assert_eq!(
+            shortcut("ArrowRight", "input", "range"),
+            Some(Shortcut::Forward)
+        );
+        assert_eq!(
+            shortcut("ArrowUp", "input", "range"),
+            Some(Shortcut::Forward)
+        );
+        assert_eq!(shortcut("ArrowUp", "button", ""), None);
+        assert_eq!(shortcut("Home", "input", "range"), Some(Shortcut::Start));
+        assert_eq!(shortcut("End", "button", ""), None, "the page's own End");
+        assert_eq!(shortcut("ArrowLeft", "input", "text"), None);
+        assert_eq!(shortcut("k", "input", "number"), None);
+        assert_eq!(
+            shortcut("ArrowRight", "input", "radio"),
+            None,
+            "radios move the speed"
+        );
+        assert_eq!(shortcut("ArrowDown", "select", ""), None);
+    }
+}

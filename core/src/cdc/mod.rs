@@ -444,13 +444,7 @@ impl Connector {
         Ok(out)
     }
 
-    fn capture(
-        &mut self,
-        txn: TxnId,
-        commit: Lsn,
-        changes: Vec<Change>,
-        out: &mut Vec<CdcEvent>,
-    ) {
+    fn capture(&mut self, txn: TxnId, commit: Lsn, changes: Vec<Change>, out: &mut Vec<CdcEvent>) {
         self.captured = Some(commit);
         // Reading may resume after this commit, or at the oldest transaction still open.
         let resume_after = self

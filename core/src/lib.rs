@@ -17,6 +17,8 @@
 //! * [`db`]: the database: WAL, transactions, group commit, checkpoints, ARIES recovery.
 //! * [`lsm`]: the LSM tree's parts: memtable, bloom filters, SSTables, the merge iterator,
 //!   the manifest of version edits, compaction policy and mechanism.
+//! * [`raft`]: Raft replication: a sans-IO node whose log is a `Log`, a replicated
+//!   key-value state machine, a deterministic cluster simulator and safety checkers.
 
 pub mod btree;
 pub mod conformance;
@@ -25,6 +27,7 @@ pub mod db;
 pub mod log;
 pub mod lsm;
 mod meter;
+pub mod raft;
 pub mod rng;
 pub mod sim_disk;
 pub mod storage;

@@ -1,0 +1,106 @@
+//! Raft replication (Ongaro & Ousterhout 2014; Ongaro's thesis 2014): a sans-IO node whose
+//! log is a [`Log`](crate::Log), a replicated key-value state machine, a deterministic
+//! cluster simulator and the paper's safety properties as checkers.
+//!
+//! "Raft's log and Postgres's WAL are the same data structure wearing different hats":
+//! entry `i` of node `n` is record `i - 1` of the `Log` named `raft-{n}-log`, on the same
+//! [`Storage`](crate::Storage) the database uses, crashed by the same
+//! [`SimDisk`](crate::SimDisk).
+//!
+//! * [`node`]: [`RaftNode`], one server: elections with randomized timeouts and pre-vote,
+//!   replication with next/match indexes and fast backtracking, commitment of current-term
+//!   entries only, read index, snapshots sent in chunks, one-server membership changes.
+//! * [`message`]: entries, their bytes in the log, and the messages.
+//! * [`hard_state`]: the term and vote, in a checksummed two-slot file.
+//! * [`snapshot`]: snapshot files.
+//! * [`kv`]: the replicated key-value state machine with client sessions.
+//! * [`sim`]: the cluster simulator: nodes on `SimDisk`s, a faulty network, crashes,
+//!   partitions, clients, a typed trace in virtual time.
+//! * [`check`]: the invariant checkers run after every simulated step.
+//!
+//! # Call order (a node)
+//! [`RaftNode::open`] first (it is recovery). Then, in any order, the inputs:
+//! [`RaftNode::tick`] once per tick of virtual time, [`RaftNode::handle_message`] for each
+//! message delivered, [`RaftNode::propose`] / [`RaftNode::propose_config`] /
+//! [`RaftNode::read_index`] for clients, [`RaftNode::compact`] when the application has a
+//! snapshot, and [`RaftNode::handle_storage`] whenever the storage may have completed a
+//! sync (after `SimDisk::advance`). After any input, drain the outputs:
+//! [`RaftNode::take_messages`] (send them), [`RaftNode::take_committed`] (apply them in
+//! order), [`RaftNode::take_reads`] (serve each once its index is applied) and
+//! [`RaftNode::take_events`] (the trace). The node owns its storage; a crash is
+//! [`RaftNode::into_storage`], `SimDisk::crash`, and `open` again.
+//!
+//! # Durability before speech
+//! Every input ends by requesting one sync if it changed anything on disk (the hard state,
+//! the log, a snapshot file). Messages produced while a sync is outstanding are **held**
+//! until that sync completes, so a vote is never sent before it is durable, an
+//! acknowledgement of entries never before they are (Raft Figure 2, "persistent state …
+//! updated on stable storage before responding to RPCs"), and a message never overtakes
+//! one produced before it. The leader counts itself towards a majority only through its
+//! durable entries ([`RaftNode::durable_index`]), and a candidate wins only once its vote
+//! for itself is durable. Writes in one input go hard state first, then the log, so a crash
+//! that keeps a prefix of them never keeps log entries of a term the hard state has not
+//! reached.
+//!
+//! # Handling a message
+//! Each message matches exactly one row, top-down:
+//!
+//! | case | message                                   | condition                               | action |
+//! |------|-------------------------------------------|-----------------------------------------|--------|
+//! | M1   | PreVote                                   | term > ours, not in a leader's lease, log up to date | grant (no state changes) |
+//! | M2   | PreVote                                   | otherwise                               | refuse with our term |
+//! | M3   | PreVoteResponse                           | granted for our term + 1, pre-candidate  | count; a majority → candidate |
+//! | M4   | PreVoteResponse                           | refused with a higher term               | follower in that term |
+//! | M5   | RequestVote                               | higher term, in a leader's lease (§4.2.3)| ignore |
+//! | M6   | any other                                 | higher term                              | follower in that term, then go on |
+//! | M7   | AppendEntries, InstallSnapshot, RequestVote | lower term                             | refuse with our term |
+//! | M8   | any other response                        | lower term                               | ignore |
+//! | M9   | RequestVote                               | not voted (or voted for it), no leader known, log up to date (§5.4.1) | persist the vote, grant once durable |
+//! | M10  | AppendEntries                             | prev entry matches (§5.3)                | drop conflicting suffix, append, advance commit, ack once durable |
+//! | M11  | AppendEntries                             | log too short / prev term differs        | refuse with conflict index (and term) |
+//! | M12  | InstallSnapshot                           | chunk at the expected offset             | buffer; the last chunk installs and acks once durable |
+//! | M13  | AppendEntriesResponse (leader)            | success                                  | match and next forward, try to commit, send more |
+//! | M14  | AppendEntriesResponse (leader)            | failure                                  | next = after the leader's last entry of the conflict term, else the conflict index |
+//!
+//! # Recovery
+//! `open` reads the hard state, the newest valid snapshot and the log:
+//!
+//! | case | hard state file                       | outcome |
+//! |------|---------------------------------------|---------|
+//! | H1   | missing                               | term 0, no vote |
+//! | H2   | present, no valid slot                | term 0 if the log is empty (the first write was torn), else `Corrupt` |
+//! | H3   | a valid slot                          | the newest one |
+//!
+//! | case | log against the snapshot (index S, term T)      | outcome |
+//! |------|--------------------------------------------------|---------|
+//! | L1   | no snapshot, log starts at 1                      | keep |
+//! | L2   | log starts at S + 1, or holds S with term T       | keep (entries before S go with the next trim) |
+//! | L3   | log ends before S or disagrees at S               | reset the log to start after S |
+//! | L4   | log starts after S + 1 (or after 1 with no snapshot) | `Corrupt` |
+//!
+//! The commit index restarts at S (it is not persisted); the state machine starts from the
+//! snapshot and replays what the leader commits again.
+//!
+//! # Invariants (checked by [`RaftNode::validate`])
+//! `snapshot ≤ applied ≤ commit ≤ last index`; the log starts at most one past the
+//! snapshot and ends at or after it; terms in the log never decrease and never exceed the
+//! current term; a leader voted for itself and tracks `match < next ≤ last + 1` for each
+//! other voter; only a leader tracks progress.
+//!
+//! The cluster-wide properties of Raft Figure 3 are checked by [`check::Checker`].
+
+pub mod check;
+pub mod hard_state;
+pub mod kv;
+pub mod message;
+pub mod node;
+pub mod sim;
+pub mod snapshot;
+
+/// A node's id; 0 is reserved (it means "no vote").
+pub type NodeId = u64;
+
+pub use hard_state::HardState;
+pub use message::{Entry, EntryKind, Envelope, Message};
+pub use node::{Apply, NodeEvent, RaftConfig, RaftError, RaftNode, RaftRecovery, ReadState, Role};
+pub use snapshot::Snapshot;

@@ -7,7 +7,6 @@
 //! links and which messages go through), elections are started with `campaign()`, and no
 //! tick is ever given, so no timeout fires on its own.
 
-
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 

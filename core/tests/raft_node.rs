@@ -2,7 +2,6 @@
 //! timing: durability before speech, recovery from what was durable, fast backtracking,
 //! pre-vote, leader step-down, randomized timeouts, read index.
 
-
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 

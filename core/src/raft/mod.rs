@@ -32,15 +32,16 @@
 //!
 //! # Durability before speech
 //! Every input ends by requesting one sync if it changed anything on disk (the hard state,
-//! the log, a snapshot file). Messages produced while a sync is outstanding are **held**
-//! until that sync completes, so a vote is never sent before it is durable, an
-//! acknowledgement of entries never before they are (Raft Figure 2, "persistent state …
-//! updated on stable storage before responding to RPCs"), and a message never overtakes
-//! one produced before it. The leader counts itself towards a majority only through its
-//! durable entries ([`RaftNode::durable_index`]), and a candidate wins only once its vote
-//! for itself is durable. Writes in one input go hard state first, then the log, so a crash
-//! that keeps a prefix of them never keeps log entries of a term the hard state has not
-//! reached.
+//! the log, a snapshot file). Responses (votes, pre-votes, acknowledgements) produced while
+//! a sync is outstanding are **held** until that sync completes, so a vote is never sent
+//! before it is durable and an acknowledgement of entries never before they are (Raft
+//! Figure 2, "persistent state … updated on stable storage before responding to RPCs").
+//! Requests (RequestVote, AppendEntries, InstallSnapshot) go out at once, in parallel with
+//! the sender's own sync (thesis §10.2.1): they promise nothing about the sender's disk,
+//! because the leader counts itself towards a majority only through its durable entries
+//! ([`RaftNode::durable_index`]) and a candidate wins only once its vote for itself is
+//! durable. Writes in one input go hard state first, then the log, so a crash that keeps a
+//! prefix of them never keeps log entries of a term the hard state has not reached.
 //!
 //! # Handling a message
 //! Each message matches exactly one row, top-down:

@@ -1654,9 +1654,18 @@ impl<S: Storage> RaftNode<S> {
             .last_requested
             .filter(|r| Some(*r) > self.last_completed);
         for env in self.staged.drain(..) {
+            // A candidate's or leader's requests promise nothing about its own disk: they
+            // go out at once, in parallel with its sync (thesis §10.2.1); it counts its
+            // own vote and its own entries only once they are durable.
+            let request = matches!(
+                env.msg,
+                Message::RequestVote { .. }
+                    | Message::AppendEntries { .. }
+                    | Message::InstallSnapshot { .. }
+            );
             match gate {
-                Some(id) => self.held.push_back((id, env)),
-                None => self.ready.push(env),
+                Some(id) if !request => self.held.push_back((id, env)),
+                _ => self.ready.push(env),
             }
         }
         Ok(())

@@ -352,6 +352,10 @@ pub struct Server {
     next_ctx: u64,
     incarnation: u64,
     applied: Vec<AppliedRecord>,
+    /// The voters it starts from when its disk holds no configuration: the initial
+    /// cluster for the first servers, none for servers added later (they learn the
+    /// configuration from the leader).
+    initial_voters: Vec<NodeId>,
 }
 
 impl Server {
@@ -452,6 +456,7 @@ impl Cluster {
                     next_ctx: 1,
                     incarnation: 0,
                     applied: Vec::new(),
+                    initial_voters: voters.clone(),
                 },
             );
         }
@@ -586,7 +591,6 @@ impl Cluster {
     /// Restarts `id` from its disk (recovery).
     pub fn restart(&mut self, id: NodeId) -> Result<(), SimError> {
         let seed = self.rng.next_u64();
-        let voters: Vec<NodeId> = (1..=self.config.nodes).collect();
         let template = self.config.raft.clone();
         let Some(server) = self.servers.get_mut(&id) else {
             return Err(SimError::Invalid(format!("no server {id}")));
@@ -596,7 +600,7 @@ impl Cluster {
         };
         let raft = RaftConfig {
             id,
-            initial_voters: voters,
+            initial_voters: server.initial_voters.clone(),
             seed,
             ..template
         };
@@ -609,6 +613,75 @@ impl Cluster {
             log_range: rec.log_range,
         });
         self.drain(id)
+    }
+
+    /// Adds server `id` with an empty disk and no configuration of its own: it does not
+    /// campaign, and it joins once the leader replicates a configuration naming it
+    /// ([`Cluster::propose_config`]).
+    pub fn add_server(&mut self, id: NodeId) -> Result<(), SimError> {
+        if self.servers.contains_key(&id) || id == 0 {
+            return Err(SimError::Invalid(format!("server {id} exists or is 0")));
+        }
+        let disk = SimDisk::new(self.config.disk, self.rng.next_u64());
+        let raft = RaftConfig {
+            id,
+            initial_voters: Vec::new(),
+            seed: self.rng.next_u64(),
+            ..self.config.raft.clone()
+        };
+        let (node, _) =
+            RaftNode::open(disk, raft).map_err(|error| SimError::Raft { node: id, error })?;
+        self.servers.insert(
+            id,
+            Server {
+                id,
+                node: Some(node),
+                down_disk: None,
+                kv: KvStateMachine::new(),
+                waiting: BTreeSet::new(),
+                read_ctx: BTreeMap::new(),
+                reads: Vec::new(),
+                next_ctx: 1,
+                incarnation: 0,
+                applied: Vec::new(),
+                initial_voters: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Asks the current leader to change the voters (one server added or removed, thesis
+    /// ch. 4); returns the configuration entry's index. Fails with the node's error if
+    /// there is no leader or the change is refused.
+    pub fn propose_config(&mut self, voters: Vec<NodeId>) -> Result<u64, SimError> {
+        let leader = self
+            .leader()
+            .ok_or_else(|| SimError::Invalid("no leader".into()))?;
+        let node = self.node_mut(leader);
+        let r = node.propose_config(voters);
+        let index = r.map_err(|error| SimError::Raft {
+            node: leader,
+            error,
+        })?;
+        self.drain(leader)?;
+        Ok(index)
+    }
+
+    /// Replaces `id`'s disk with an empty one while it is down: the node forgets its
+    /// term, vote and log. That breaks Raft's assumption of stable storage, so the
+    /// invariant checkers may (and should be able to) report a violation afterwards.
+    pub fn wipe_disk(&mut self, id: NodeId) -> Result<(), SimError> {
+        let seed = self.rng.next_u64();
+        let disk_config = self.config.disk;
+        let server = self
+            .servers
+            .get_mut(&id)
+            .ok_or_else(|| SimError::Invalid(format!("no server {id}")))?;
+        if server.down_disk.is_none() {
+            return Err(SimError::Invalid(format!("server {id} is up")));
+        }
+        server.down_disk = Some(SimDisk::new(disk_config, seed));
+        Ok(())
     }
 
     /// Sends a client request to server `to` through the network.

@@ -3,22 +3,25 @@
 //! written here.
 //!
 //! Each seed fixes the cluster (3 or 5 nodes), the network (latency, spikes that reorder,
-//! loss, duplication), the disks, whether snapshots are taken, the fault schedule and the
-//! workload. Clients issue put, get and compare-and-set on a few keys, one operation at a
+//! loss, duplication), the disks (some with slow syncs now and then, so crashes find
+//! writes in flight), whether snapshots are taken, whether servers are added and removed
+//! (one at a time), the fault schedule and the workload. Clients issue put, get and compare-and-set on a few keys, one operation at a
 //! time each; a request unanswered for a while is retried (same session sequence number,
 //! so a write is applied once) at another server, and after a deadline abandoned:
 //! a write then counts as *unknown* (it may or may not have happened; its response goes
 //! at the end of the history, as Jepsen does) and a read is dropped (it had no effect).
 //!
 //! * **Safety phase**: crashes (with the disks' crash semantics: torn in-flight writes),
-//!   restarts, arbitrary partitions, loss and duplication, while the invariant checkers
-//!   of `raft::check` run after every step.
+//!   restarts, arbitrary partitions (two random groups, or single directed links), loss
+//!   and duplication, membership changes, while the invariant checkers of `raft::check`
+//!   run after every step.
 //! * **Liveness phase**: the faults heal (every node restarted, no partition, no loss);
 //!   the cluster must elect a leader, commit a write of a fresh client, and converge:
-//!   every node's commit index and state machine identical.
+//!   every voter's commit index and state machine identical (a server removed from the
+//!   configuration, or added but never admitted, receives nothing and is not counted).
 //! * Then the history of each key is checked with `WGLChecker`.
 //!
-//! Seeds: 3,000 in the normal run (about 12 s in a debug build, the core at opt-level 2);
+//! Seeds: 3,000 in the normal run (about 15 s in a debug build, the core at opt-level 2);
 //! more with
 //! `LOGSPINE_SEEDS=20000 cargo test --release -p logspine-core --test raft_linearizability`;
 //! one replayed with `LOGSPINE_SEED=N cargo test -p logspine-core --test raft_linearizability`.
@@ -115,6 +118,7 @@ struct Coverage {
     partitions: u64,
     snapshots: u64,
     elections: u64,
+    config_changes: u64,
 }
 
 const RETRY_TICKS: u64 = 80;
@@ -155,6 +159,10 @@ fn request(client: u64, p: &Pending) -> ClientRequest {
 fn run_seed(seed: u64, cov: &mut Coverage) -> Result<(), String> {
     let mut rng = Rng::new(seed ^ 0x5EED_0F11_A7E5);
     let nodes = if rng.below(3) == 0 { 5 } else { 3 };
+    // A third of the seeds also add and remove servers, one at a time (thesis ch. 4).
+    // Those need check-quorum: without it a removed server that missed its removal can
+    // disrupt the cluster forever (thesis §4.2.3), a liveness matter.
+    let membership = rng.below(3) == 0;
     let latency_max = 1 + rng.below(12);
     let net = NetConfig {
         latency_min: 1,
@@ -171,7 +179,7 @@ fn run_seed(seed: u64, cov: &mut Coverage) -> Result<(), String> {
             snapshot_chunk_bytes: 16 + rng.below(200),
             segment_bytes: [256, 1024, 16 * 1024][rng.index(3)],
             pre_vote: rng.below(4) != 0,
-            check_quorum: rng.below(4) != 0,
+            check_quorum: membership || rng.below(4) != 0,
             ..RaftConfig::new(1, Vec::new())
         },
         disk: SimDiskConfig {
@@ -217,7 +225,9 @@ fn run_seed(seed: u64, cov: &mut Coverage) -> Result<(), String> {
     let mut next_value = 1u32;
     let mut last_seen: BTreeMap<u32, u32> = BTreeMap::new();
     let fault_ticks = 2500 + rng.below(1500);
-    let max_down = (nodes - 1) / 2;
+    let max_down = if membership { 1 } else { (nodes - 1) / 2 };
+    let mut ids: Vec<u64> = (1..=nodes).collect();
+    let mut next_id = nodes + 1;
     let mut next_fault = 100 + rng.below(300);
     let step = |c: &mut Cluster| -> Result<(), String> {
         c.step().map_err(|e| match e {
@@ -234,7 +244,7 @@ fn run_seed(seed: u64, cov: &mut Coverage) -> Result<(), String> {
         if now >= fault_ticks && healed_at.is_none() {
             cluster.heal();
             cluster.set_network(NetConfig::reliable(1, latency_max));
-            for id in 1..=nodes {
+            for &id in &ids {
                 if !cluster.is_up(id) {
                     cluster.restart(id).map_err(|e| e.to_string())?;
                 }
@@ -243,10 +253,19 @@ fn run_seed(seed: u64, cov: &mut Coverage) -> Result<(), String> {
         }
         if healed_at.is_none() && now >= next_fault {
             next_fault = now + 50 + rng.below(400);
-            let down: Vec<u64> = (1..=nodes).filter(|id| !cluster.is_up(*id)).collect();
-            match rng.below(6) {
+            let down: Vec<u64> = ids
+                .iter()
+                .copied()
+                .filter(|id| !cluster.is_up(*id))
+                .collect();
+            let voters: Vec<u64> = cluster
+                .leader()
+                .and_then(|l| cluster.server(l)?.node())
+                .map(|n| n.voters().to_vec())
+                .unwrap_or_default();
+            match rng.below(if membership { 8 } else { 6 }) {
                 0 | 1 if (down.len() as u64) < max_down => {
-                    let id = 1 + rng.below(nodes);
+                    let id = ids[rng.index(ids.len())];
                     cluster.crash(id);
                     cov.crashes += 1;
                 }
@@ -256,18 +275,39 @@ fn run_seed(seed: u64, cov: &mut Coverage) -> Result<(), String> {
                 }
                 3 => {
                     let mut groups = vec![Vec::new(), Vec::new()];
-                    for id in 1..=nodes {
+                    for &id in &ids {
                         groups[rng.index(2)].push(id);
                     }
                     cluster.set_partition(&groups);
                     cov.partitions += 1;
                 }
                 4 => {
-                    let a = 1 + rng.below(nodes);
-                    let b = 1 + rng.below(nodes);
+                    let a = ids[rng.index(ids.len())];
+                    let b = ids[rng.index(ids.len())];
                     if a != b {
                         cluster.block(a, b);
                         cov.partitions += 1;
+                    }
+                }
+                6 if !voters.is_empty() && voters.len() < 5 => {
+                    cluster.add_server(next_id).map_err(|e| e.to_string())?;
+                    ids.push(next_id);
+                    let mut new = voters.clone();
+                    new.push(next_id);
+                    next_id += 1;
+                    match cluster.propose_config(new) {
+                        Ok(_) => cov.config_changes += 1,
+                        Err(SimError::Raft { .. }) => {} // refused: one change at a time
+                        Err(e) => return Err(e.to_string()),
+                    }
+                }
+                7 if voters.len() > 3 => {
+                    let gone = voters[rng.index(voters.len())];
+                    let new: Vec<u64> = voters.iter().copied().filter(|v| *v != gone).collect();
+                    match cluster.propose_config(new) {
+                        Ok(_) => cov.config_changes += 1,
+                        Err(SimError::Raft { .. }) => {}
+                        Err(e) => return Err(e.to_string()),
                     }
                 }
                 _ => cluster.heal(),
@@ -300,7 +340,7 @@ fn run_seed(seed: u64, cov: &mut Coverage) -> Result<(), String> {
                     }
                     c.next_at = now + rng.below(30);
                 } else if now - p.sent_at >= RETRY_TICKS {
-                    p.target = 1 + rng.below(nodes);
+                    p.target = ids[rng.index(ids.len())];
                     p.sent_at = now;
                     let req = request(c.id, p);
                     cluster.client_send(p.target, req);
@@ -362,7 +402,7 @@ fn run_seed(seed: u64, cov: &mut Coverage) -> Result<(), String> {
                 (_, ClientResult::NotLeader(hint)) => {
                     let next = hint
                         .filter(|h| *h != p.target)
-                        .unwrap_or(1 + rng.below(nodes));
+                        .unwrap_or(ids[rng.index(ids.len())]);
                     c.leader_guess = next;
                     p.target = next;
                     p.sent_at = cluster.now();
@@ -456,11 +496,17 @@ fn run_seed(seed: u64, cov: &mut Coverage) -> Result<(), String> {
             }
         }
         if probe_done {
-            let leader = cluster.leader();
-            let servers: Vec<_> = cluster.servers().values().collect();
-            let first = servers[0].node().expect("up");
-            let converged = leader.is_some()
+            // Every voter of the leader's configuration (servers removed, or added but
+            // never admitted, receive nothing any more).
+            let voters: Vec<u64> = cluster
+                .leader()
+                .and_then(|l| cluster.server(l)?.node())
+                .map(|n| n.voters().to_vec())
+                .unwrap_or_default();
+            let servers: Vec<_> = voters.iter().filter_map(|v| cluster.server(*v)).collect();
+            let converged = !servers.is_empty()
                 && servers.iter().all(|s| {
+                    let first = servers[0].node().expect("up");
                     let n = s.node().expect("up");
                     n.commit_index() == first.commit_index()
                         && n.last_index() == n.commit_index()
@@ -520,7 +566,10 @@ fn raft_kv_is_linearizable_under_faults_and_converges_after() {
             "{cov:?}"
         );
         assert!(cov.reads > seeds * 20 && cov.cas_swapped > seeds, "{cov:?}");
-        assert!(cov.snapshots > 0, "{cov:?}");
+        assert!(
+            cov.snapshots > 0 && cov.config_changes > seeds / 10,
+            "{cov:?}"
+        );
     }
 }
 

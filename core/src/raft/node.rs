@@ -1458,7 +1458,8 @@ impl<S: Storage> RaftNode<S> {
                 .progress
                 .get(&from)
                 .is_some_and(|p| p.commit_sent < self.commit);
-        if more || !success {
+        // (Committing may have ended this leadership: a configuration removing it.)
+        if (more || !success) && self.progress.contains_key(&from) {
             self.send_append(from)?;
         }
         self.check_reads();
@@ -1490,7 +1491,9 @@ impl<S: Storage> RaftNode<S> {
                 *off = next_offset;
             }
         }
-        self.send_append(from)?;
+        if self.progress.contains_key(&from) {
+            self.send_append(from)?;
+        }
         self.check_reads();
         Ok(())
     }

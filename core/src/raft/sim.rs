@@ -375,7 +375,7 @@ impl Server {
     pub fn incarnation(&self) -> u64 {
         self.incarnation
     }
-    /// What it applied during the last step.
+    /// What it applied during the last step (and between it and the one before).
     pub fn applied_last_step(&self) -> &[AppliedRecord] {
         &self.applied
     }
@@ -763,9 +763,6 @@ impl Cluster {
     /// One tick. See the module docs.
     pub fn step(&mut self) -> Result<(), SimError> {
         self.now += 1;
-        for s in self.servers.values_mut() {
-            s.applied.clear();
-        }
         while self.net.peek().is_some_and(|Reverse(p)| p.at <= self.now) {
             let Reverse(p) = self.net.pop().expect("peeked");
             self.deliver(p)?;
@@ -790,6 +787,11 @@ impl Cluster {
                 at: self.now,
                 violation,
             })?;
+        }
+        // What was applied since the last check (including between steps, by a restart's
+        // recovery or a proposal) has been seen.
+        for s in self.servers.values_mut() {
+            s.applied.clear();
         }
         Ok(())
     }

@@ -10,7 +10,9 @@
 //! [`Cluster::set_network`]) and client requests ([`Cluster::client_send`]) between steps.
 //! Replies to clients are drained with [`Cluster::take_client_replies`], the trace with
 //! [`Cluster::take_trace`]. With `check` on, [`check::Checker`](super::check::Checker)
-//! runs after every step and a violation ends the step with [`SimError::Violation`].
+//! runs after every step and a violation ends the step with [`SimError::Violation`];
+//! [`Cluster::validate`] (every node's and disk's own invariants) runs every
+//! [`VALIDATE_EVERY_TICKS`] ticks.
 //!
 //! # One step
 //! 1. Virtual time moves one tick.
@@ -43,6 +45,9 @@ use super::kv::{KvApplied, KvCommand, KvOp, KvResponse, KvStateMachine};
 use super::message::{encode_entry, Entry, Message};
 use super::node::{Apply, NodeEvent, RaftConfig, RaftError, RaftNode, Role};
 use super::NodeId;
+
+/// How often [`Cluster::step`] runs [`Cluster::validate`] when checks are on.
+pub const VALIDATE_EVERY_TICKS: u64 = 16;
 
 /// The network's knobs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,7 +96,8 @@ pub struct ClusterConfig {
     pub snapshot_every: u64,
     /// Record the trace.
     pub trace: bool,
-    /// Run the invariant checkers after every step.
+    /// Run the invariant checkers after every step, and `validate` every
+    /// [`VALIDATE_EVERY_TICKS`].
     pub check: bool,
 }
 
@@ -780,6 +786,9 @@ impl Cluster {
             r.map_err(|error| SimError::Raft { node: id, error })?;
             self.drain(id)?;
         }
+        if self.config.check && self.now.is_multiple_of(VALIDATE_EVERY_TICKS) {
+            self.validate();
+        }
         if let Some(mut checker) = self.checker.take() {
             let r = checker.check(self);
             self.checker = Some(checker);
@@ -794,6 +803,24 @@ impl Cluster {
             s.applied.clear();
         }
         Ok(())
+    }
+
+    /// Checks every live node's and disk's invariants ([`RaftNode::validate`],
+    /// [`SimDisk::validate`]); panics on a violation (a bug). With `check` on, `step` calls
+    /// it every [`VALIDATE_EVERY_TICKS`] ticks (each call walks every log).
+    pub fn validate(&self) {
+        for s in self.servers.values() {
+            if let Some(n) = &s.node {
+                n.validate();
+                n.storage().validate();
+                assert_eq!(
+                    s.kv.applied(),
+                    n.applied_index(),
+                    "node {}: the state machine is not where the node says",
+                    s.id
+                );
+            }
+        }
     }
 
     /// Runs `ticks` steps.

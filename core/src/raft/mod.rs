@@ -63,6 +63,22 @@
 //! | M13  | AppendEntriesResponse (leader)            | success                                  | match and next forward, try to commit, send more |
 //! | M14  | AppendEntriesResponse (leader)            | failure                                  | next = after the leader's last entry of the conflict term, else the conflict index |
 //!
+//! # Snapshots (thesis ch. 5)
+//! The application calls [`RaftNode::compact`] with its state at an applied index; the
+//! snapshot file is written at once and, when a sync covering it completes, the log's
+//! segments wholly before it and older snapshot files are removed. A leader whose follower
+//! needs an entry it no longer has sends its snapshot in chunks of
+//! `snapshot_chunk_bytes`; each chunk of an InstallSnapshot matches one row:
+//!
+//! | case | chunk at the follower                                    | action |
+//! |------|----------------------------------------------------------|--------|
+//! | S1   | the snapshot ends at or before our commit index          | nothing to install; answer "done" |
+//! | S2   | offset 0                                                 | start buffering this snapshot (dropping any other) and go on |
+//! | S3   | not the offset we expect (or a transfer we are not in)   | answer the offset we expect |
+//! | S4   | the expected offset, not the last chunk                  | buffer; answer the next offset |
+//! | S5   | the last chunk; our log holds its last entry, same term  | write the file, keep the log after it, commit and applied jump to it, hand it to the state machine; "done" once durable |
+//! | S6   | the last chunk; otherwise                                | the same, but the log restarts empty after the snapshot |
+//!
 //! # Recovery
 //! `open` reads the hard state, the newest valid snapshot and the log:
 //!

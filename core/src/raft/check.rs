@@ -9,7 +9,7 @@
 //! | Leader append-only: a leader never overwrites or deletes its entries | §5.3 | while a node leads a term, its log epoch (bumped on any removal from the end) is unchanged and its last index never decreases |
 //! | Log matching: same index and term ⇒ same entry and same log before it | §5.3 | a map (index, term) → (payload hash, previous term) that every entry of every log must agree with; by induction on the index this is the property |
 //! | Leader completeness: an entry committed in a term is in the log of every leader of a later term | §5.4 | every leader's log against the committed prefix, when it becomes leader and whenever the prefix grows, for entries first seen committed in an earlier term |
-//! | State machine safety: no two servers apply different entries at one index | §5.4.3 | every applied entry (and every restored snapshot's last entry) against the committed prefix |
+//! | State machine safety: no two servers apply different entries at one index | §5.4.3 | every applied entry (and every restored snapshot's last entry) against the committed prefix; and the state machine's bytes after each index (or after restoring a snapshot) against the first server's there |
 //!
 //! The "committed prefix" is built from what servers apply (a server applies only what it
 //! knows committed). Each entry remembers the term of the first server seen applying it;
@@ -68,8 +68,9 @@ pub struct Checker {
     leaders: BTreeMap<u64, NodeId>,
     /// (index, term) → (payload hash, term of index - 1 if known).
     entries: BTreeMap<(u64, u64), (u32, Option<u64>)>,
-    /// Committed entries from index 1: (term, hash, term of the server that applied it first).
-    committed: Vec<(u64, u32, u64)>,
+    /// Committed entries from index 1: (term, hash, term of the server that applied it
+    /// first, hash of its state machine after it).
+    committed: Vec<(u64, u32, u64, Option<u32>)>,
     views: BTreeMap<NodeId, NodeView>,
     /// Checks run, for the tests' coverage counters.
     pub checks: u64,
@@ -98,15 +99,20 @@ impl Checker {
         for (id, server) in cluster.servers() {
             let term_now = server.node().map_or(0, |n| n.term());
             for rec in server.applied_last_step() {
-                let (index, term, hash) = match *rec {
-                    AppliedRecord::Entry { index, term, hash } => (index, term, Some(hash)),
-                    AppliedRecord::Snapshot { index, term } => (index, term, None),
+                let (index, term, hash, state) = match *rec {
+                    AppliedRecord::Entry {
+                        index,
+                        term,
+                        hash,
+                        state,
+                    } => (index, term, Some(hash), state),
+                    AppliedRecord::Snapshot { index, term, state } => (index, term, None, state),
                 };
                 if index == 0 {
                     continue;
                 }
                 let i = usize::try_from(index - 1).expect("fits");
-                if let Some(&(t, h, _)) = self.committed.get(i) {
+                if let Some(&(t, h, _, st)) = self.committed.get(i) {
                     if t != term || hash.is_some_and(|x| x != h) {
                         return Err(violation(
                             STATE_MACHINE_SAFETY,
@@ -114,6 +120,17 @@ impl Checker {
                                 "node {id} applied index {index} term {term} hash {hash:?}, but term {t} hash {h} was applied there before"
                             ),
                         ));
+                    }
+                    if let (Some(a), Some(b)) = (state, st) {
+                        if a != b {
+                            return Err(violation(
+                                STATE_MACHINE_SAFETY,
+                                format!(
+                                    "node {id}'s state machine at index {index} differs from the first one there{}",
+                                    if hash.is_none() { " (after restoring a snapshot)" } else { "" }
+                                ),
+                            ));
+                        }
                     }
                 } else if i == self.committed.len() {
                     let Some(hash) = hash else {
@@ -124,7 +141,7 @@ impl Checker {
                             ),
                         ));
                     };
-                    self.committed.push((term, hash, term_now));
+                    self.committed.push((term, hash, term_now, state));
                 } else {
                     return Err(violation(
                         STATE_MACHINE_SAFETY,
@@ -239,7 +256,8 @@ impl Checker {
                 let through = self.committed.len() as u64;
                 let start = view.completeness_through.min(old_committed as u64) + 1;
                 for index in start..=through {
-                    let (t, h, seen_in) = self.committed[usize::try_from(index - 1).expect("fits")];
+                    let (t, h, seen_in, _) =
+                        self.committed[usize::try_from(index - 1).expect("fits")];
                     if seen_in >= term {
                         continue;
                     }

@@ -327,6 +327,9 @@ pub enum AppliedRecord {
         term: u64,
         /// CRC32C of the entry's log payload.
         hash: u32,
+        /// CRC32C of the state machine's snapshot bytes after applying it (with checks
+        /// on): every server must reach the same state at the same index.
+        state: Option<u32>,
     },
     /// A snapshot restored: its last index and term.
     Snapshot {
@@ -334,6 +337,8 @@ pub enum AppliedRecord {
         index: u64,
         /// Term.
         term: u64,
+        /// CRC32C of the state machine's snapshot bytes once restored (with checks on).
+        state: Option<u32>,
     },
 }
 
@@ -939,6 +944,7 @@ impl Cluster {
         let events = node.take_events();
         let reads = node.take_reads();
         let applies = node.take_committed().map_err(err)?;
+        let check = self.config.check;
         let mut replies = Vec::new();
         for a in applies {
             match a {
@@ -949,14 +955,10 @@ impl Cluster {
                     server.applied.push(AppliedRecord::Snapshot {
                         index: s.index,
                         term: s.term,
+                        state: check.then(|| crc32c::checksum(&server.kv.snapshot())),
                     });
                 }
                 Apply::Entry(e) => {
-                    server.applied.push(AppliedRecord::Entry {
-                        index: e.index,
-                        term: e.term,
-                        hash: entry_hash(&e),
-                    });
                     if let KvApplied::Answer {
                         client,
                         seq,
@@ -967,6 +969,12 @@ impl Cluster {
                             replies.push((client, seq, ClientResult::Done(response)));
                         }
                     }
+                    server.applied.push(AppliedRecord::Entry {
+                        index: e.index,
+                        term: e.term,
+                        hash: entry_hash(&e),
+                        state: check.then(|| crc32c::checksum(&server.kv.snapshot())),
+                    });
                 }
             }
         }

@@ -46,22 +46,32 @@
 //! # Handling a message
 //! Each message matches exactly one row, top-down:
 //!
-//! | case | message                                   | condition                               | action |
-//! |------|-------------------------------------------|-----------------------------------------|--------|
-//! | M1   | PreVote                                   | term > ours, not in a leader's lease, log up to date | grant (no state changes) |
-//! | M2   | PreVote                                   | otherwise                               | refuse with our term |
-//! | M3   | PreVoteResponse                           | granted for our term + 1, pre-candidate  | count; a majority → candidate |
-//! | M4   | PreVoteResponse                           | refused with a higher term               | follower in that term |
-//! | M5   | RequestVote                               | higher term, in a leader's lease (§4.2.3)| ignore |
-//! | M6   | any other                                 | higher term                              | follower in that term, then go on |
-//! | M7   | AppendEntries, InstallSnapshot, RequestVote | lower term                             | refuse with our term |
-//! | M8   | any other response                        | lower term                               | ignore |
-//! | M9   | RequestVote                               | not voted (or voted for it), no leader known, log up to date (§5.4.1) | persist the vote, grant once durable |
-//! | M10  | AppendEntries                             | prev entry matches (§5.3)                | drop conflicting suffix, append, advance commit, ack once durable |
-//! | M11  | AppendEntries                             | log too short / prev term differs        | refuse with conflict index (and term) |
-//! | M12  | InstallSnapshot                           | chunk at the expected offset             | buffer; the last chunk installs and acks once durable |
-//! | M13  | AppendEntriesResponse (leader)            | success                                  | match and next forward, try to commit, send more |
-//! | M14  | AppendEntriesResponse (leader)            | failure                                  | next = after the leader's last entry of the conflict term, else the conflict index |
+//! | case | message                 | condition                                                  | action |
+//! |------|-------------------------|------------------------------------------------------------|--------|
+//! | M1   | PreVote                 | term > ours, not in a leader's lease, log up to date       | grant (no state changes) |
+//! | M2   | PreVote                 | otherwise                                                  | refuse with our term |
+//! | M3   | PreVoteResponse         | granted for our term + 1, we are pre-candidate             | count; a majority → candidate |
+//! | M4   | PreVoteResponse         | refused with a higher term                                 | follower in that term |
+//! | M5   | PreVoteResponse         | otherwise                                                  | ignore |
+//! | M6   | RequestVote             | higher term, in a leader's lease (thesis §4.2.3)           | ignore |
+//! | M7   | any other               | higher term                                                | follower in that term, then go on below |
+//! | M8   | AppendEntries, InstallSnapshot, RequestVote | lower term                             | refuse with our term |
+//! | M9   | any response            | lower term                                                 | ignore |
+//! | M10  | RequestVote             | not voted (or voted for it), no leader known, log up to date (§5.4.1) | persist the vote, grant once durable |
+//! | M11  | RequestVote             | otherwise                                                  | refuse |
+//! | M12  | RequestVoteResponse     | granted, we are candidate                                  | count; a majority and our own vote durable → leader |
+//! | M13  | AppendEntries           | prev entry matches (§5.3)                                  | drop a conflicting suffix, append, advance commit, ack once durable |
+//! | M14  | AppendEntries           | log too short, or prev term differs                        | refuse with the conflict index (and term) |
+//! | M15  | InstallSnapshot         | (same term)                                                | see the snapshot table below |
+//! | M16  | AppendEntriesResponse   | we lead, success                                           | match and next forward, try to commit, send more |
+//! | M17  | AppendEntriesResponse   | we lead, failure                                           | next = after our last entry of the conflict term, else the conflict index |
+//! | M18  | InstallSnapshotResponse | we lead                                                    | next chunk, or match = the snapshot's index once done |
+//!
+//! Any AppendEntries or InstallSnapshot of our term makes a candidate or pre-candidate a
+//! follower of its sender; one from another node while we lead is two leaders in a term,
+//! a broken invariant (panic). Every AppendEntries or InstallSnapshot response of our term
+//! (success or not) also counts as the follower confirming our leadership for the
+//! read-index round it echoes.
 //!
 //! # Snapshots (thesis ch. 5)
 //! The application calls [`RaftNode::compact`] with its state at an applied index; the

@@ -21,6 +21,8 @@
 //! * [`topic`]: topic partitions: offsets, idempotent producers, retention, compaction.
 //! * [`world`]: the whole stack behind one deterministic step function, its typed trace,
 //!   scenarios as versioned JSON, and time travel.
+//! * [`raft`]: Raft replication: a sans-IO node whose log is a `Log`, a replicated
+//!   key-value state machine, a deterministic cluster simulator and safety checkers.
 
 pub mod btree;
 pub mod cdc;
@@ -30,6 +32,7 @@ pub mod db;
 pub mod log;
 pub mod lsm;
 mod meter;
+pub mod raft;
 pub mod rng;
 pub mod sim_disk;
 pub mod storage;

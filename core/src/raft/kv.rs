@@ -1,0 +1,435 @@
+//! The replicated key-value state machine: put, compare-and-set, and (outside the log)
+//! linearizable get, with client sessions so a retried command is applied once.
+//!
+//! # Sessions (thesis §6.3)
+//! Every command carries `(client, seq)`. Each client has at most one command outstanding
+//! and numbers them 1, 2, 3, …; it retries a command with the same number. The state
+//! machine remembers, per client, the last number applied and its response:
+//!
+//! | case | command's seq against the client's last applied `s` | outcome |
+//! |------|------------------------------------------------------|---------|
+//! | K1   | `seq > s`                                            | apply; remember `(seq, response)` |
+//! | K2   | `seq == s`                                           | a retry: do nothing, answer the remembered response |
+//! | K3   | `seq < s`                                            | stale (the client moved on): do nothing, no answer |
+//!
+//! Gets go through [`super::RaftNode::read_index`] instead of the log and read
+//! [`KvStateMachine::get`] once the read index is applied.
+//!
+//! # Bytes
+//! ```text
+//! command  = client u64 | seq u64 | op u8 | key
+//!            op 1 (put): value            op 2 (cas): expected option | value
+//! key, value = len u32 | bytes           option = tag u8 (0 none, 1 some) | value
+//! snapshot = n u32 | n × (key | value) | m u32 | m × (client u64 | seq u64 | response u8)
+//!            response 0: put done, 1: cas failed, 2: cas swapped
+//! ```
+//! Decoding is total: garbage is a [`KvDecodeError`], never a panic.
+
+use std::collections::BTreeMap;
+
+use super::message::{Entry, EntryKind};
+
+/// A command that goes through the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KvOp {
+    /// Set `key` to `value`.
+    Put {
+        /// The key.
+        key: Vec<u8>,
+        /// The value.
+        value: Vec<u8>,
+    },
+    /// Set `key` to `value` if its current value is `expected` (`None`: absent).
+    Cas {
+        /// The key.
+        key: Vec<u8>,
+        /// The value it must have.
+        expected: Option<Vec<u8>>,
+        /// The value to set.
+        value: Vec<u8>,
+    },
+}
+
+/// A command with its session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KvCommand {
+    /// The client.
+    pub client: u64,
+    /// The client's sequence number for this command (from 1).
+    pub seq: u64,
+    /// What to do.
+    pub op: KvOp,
+}
+
+/// What a command did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KvResponse {
+    /// The put is applied.
+    PutDone,
+    /// The compare-and-set: whether it swapped.
+    Cas {
+        /// True if the value matched and was replaced.
+        swapped: bool,
+    },
+}
+
+/// Why bytes are not a command or a snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KvDecodeError {
+    /// The bytes end too early.
+    #[error("truncated at byte {0}")]
+    Truncated(usize),
+    /// An unknown tag.
+    #[error("unknown tag {tag} at byte {at}")]
+    Tag {
+        /// The tag.
+        tag: u8,
+        /// Where.
+        at: usize,
+    },
+    /// Bytes left over.
+    #[error("{0} trailing bytes")]
+    Trailing(usize),
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], KvDecodeError> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|e| *e <= self.b.len())
+            .ok_or(KvDecodeError::Truncated(self.at))?;
+        let s = &self.b[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8, KvDecodeError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, KvDecodeError> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4")))
+    }
+    fn u64(&mut self) -> Result<u64, KvDecodeError> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8")))
+    }
+    fn bytes(&mut self) -> Result<Vec<u8>, KvDecodeError> {
+        let n = self.u32()? as usize;
+        Ok(self.take(n)?.to_vec())
+    }
+    fn end(&self) -> Result<(), KvDecodeError> {
+        if self.at == self.b.len() {
+            Ok(())
+        } else {
+            Err(KvDecodeError::Trailing(self.b.len() - self.at))
+        }
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    let n = u32::try_from(b.len()).expect("a key or value fits u32");
+    out.extend_from_slice(&n.to_le_bytes());
+    out.extend_from_slice(b);
+}
+
+impl KvCommand {
+    /// The command's bytes (an entry's payload).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&self.client.to_le_bytes());
+        out.extend_from_slice(&self.seq.to_le_bytes());
+        match &self.op {
+            KvOp::Put { key, value } => {
+                out.push(1);
+                put_bytes(&mut out, key);
+                put_bytes(&mut out, value);
+            }
+            KvOp::Cas {
+                key,
+                expected,
+                value,
+            } => {
+                out.push(2);
+                put_bytes(&mut out, key);
+                match expected {
+                    None => out.push(0),
+                    Some(e) => {
+                        out.push(1);
+                        put_bytes(&mut out, e);
+                    }
+                }
+                put_bytes(&mut out, value);
+            }
+        }
+        out
+    }
+
+    /// Decodes a command.
+    pub fn decode(b: &[u8]) -> Result<KvCommand, KvDecodeError> {
+        let mut r = Reader { b, at: 0 };
+        let client = r.u64()?;
+        let seq = r.u64()?;
+        let at = r.at;
+        let op = match r.u8()? {
+            1 => KvOp::Put {
+                key: r.bytes()?,
+                value: r.bytes()?,
+            },
+            2 => {
+                let key = r.bytes()?;
+                let at = r.at;
+                let expected = match r.u8()? {
+                    0 => None,
+                    1 => Some(r.bytes()?),
+                    tag => return Err(KvDecodeError::Tag { tag, at }),
+                };
+                KvOp::Cas {
+                    key,
+                    expected,
+                    value: r.bytes()?,
+                }
+            }
+            tag => return Err(KvDecodeError::Tag { tag, at }),
+        };
+        r.end()?;
+        Ok(KvCommand { client, seq, op })
+    }
+}
+
+/// The state machine. Deterministic: the same entries give the same state on every node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KvStateMachine {
+    data: BTreeMap<Vec<u8>, Vec<u8>>,
+    sessions: BTreeMap<u64, (u64, KvResponse)>,
+    applied: u64,
+}
+
+/// The outcome of applying one entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KvApplied {
+    /// A no-op, a configuration, a stale retry (K3), or a command that does not decode
+    /// (no client can be answered).
+    Nothing,
+    /// A command applied (K1) or a retry answered from the session (K2).
+    Answer {
+        /// The client.
+        client: u64,
+        /// Its sequence number.
+        seq: u64,
+        /// The response.
+        response: KvResponse,
+    },
+}
+
+impl KvStateMachine {
+    /// An empty state machine.
+    pub fn new() -> Self {
+        KvStateMachine::default()
+    }
+
+    /// The last index applied.
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.data.get(key).map(Vec::as_slice)
+    }
+
+    /// Every key and value.
+    pub fn data(&self) -> &BTreeMap<Vec<u8>, Vec<u8>> {
+        &self.data
+    }
+
+    /// Applies the next committed entry (its index must follow the last applied).
+    pub fn apply(&mut self, entry: &Entry) -> KvApplied {
+        assert_eq!(
+            entry.index,
+            self.applied + 1,
+            "entries must be applied in order"
+        );
+        self.applied = entry.index;
+        let EntryKind::Command(bytes) = &entry.kind else {
+            return KvApplied::Nothing;
+        };
+        let Ok(cmd) = KvCommand::decode(bytes) else {
+            return KvApplied::Nothing;
+        };
+        match self.sessions.get(&cmd.client) {
+            Some((seq, response)) if *seq == cmd.seq => {
+                return KvApplied::Answer {
+                    client: cmd.client,
+                    seq: cmd.seq,
+                    response: *response,
+                }
+            }
+            Some((seq, _)) if *seq > cmd.seq => return KvApplied::Nothing,
+            _ => {}
+        }
+        let response = match cmd.op {
+            KvOp::Put { key, value } => {
+                self.data.insert(key, value);
+                KvResponse::PutDone
+            }
+            KvOp::Cas {
+                key,
+                expected,
+                value,
+            } => {
+                let swapped = self.data.get(&key) == expected.as_ref();
+                if swapped {
+                    self.data.insert(key, value);
+                }
+                KvResponse::Cas { swapped }
+            }
+        };
+        self.sessions.insert(cmd.client, (cmd.seq, response));
+        KvApplied::Answer {
+            client: cmd.client,
+            seq: cmd.seq,
+            response,
+        }
+    }
+
+    /// The state's bytes, for a snapshot.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let n = u32::try_from(self.data.len()).expect("fits u32");
+        out.extend_from_slice(&n.to_le_bytes());
+        for (k, v) in &self.data {
+            put_bytes(&mut out, k);
+            put_bytes(&mut out, v);
+        }
+        let m = u32::try_from(self.sessions.len()).expect("fits u32");
+        out.extend_from_slice(&m.to_le_bytes());
+        for (client, (seq, resp)) in &self.sessions {
+            out.extend_from_slice(&client.to_le_bytes());
+            out.extend_from_slice(&seq.to_le_bytes());
+            out.push(match resp {
+                KvResponse::PutDone => 0,
+                KvResponse::Cas { swapped: false } => 1,
+                KvResponse::Cas { swapped: true } => 2,
+            });
+        }
+        out
+    }
+
+    /// Rebuilds the state from a snapshot's bytes taken at `index`.
+    pub fn restore(index: u64, bytes: &[u8]) -> Result<KvStateMachine, KvDecodeError> {
+        let mut r = Reader { b: bytes, at: 0 };
+        let mut sm = KvStateMachine {
+            applied: index,
+            ..KvStateMachine::default()
+        };
+        if bytes.is_empty() && index == 0 {
+            return Ok(sm);
+        }
+        for _ in 0..r.u32()? {
+            let k = r.bytes()?;
+            let v = r.bytes()?;
+            sm.data.insert(k, v);
+        }
+        for _ in 0..r.u32()? {
+            let client = r.u64()?;
+            let seq = r.u64()?;
+            let at = r.at;
+            let resp = match r.u8()? {
+                0 => KvResponse::PutDone,
+                1 => KvResponse::Cas { swapped: false },
+                2 => KvResponse::Cas { swapped: true },
+                tag => return Err(KvDecodeError::Tag { tag, at }),
+            };
+            sm.sessions.insert(client, (seq, resp));
+        }
+        r.end()?;
+        Ok(sm)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn entry(index: u64, client: u64, seq: u64, op: KvOp) -> Entry {
+        Entry {
+            index,
+            term: 1,
+            kind: EntryKind::Command(KvCommand { client, seq, op }.encode()),
+        }
+    }
+
+    #[test]
+    fn a_retried_command_is_applied_once_and_stale_ones_not_at_all() {
+        let mut sm = KvStateMachine::new();
+        let cas = |expected: Option<&[u8]>, value: &[u8]| KvOp::Cas {
+            key: b"k".to_vec(),
+            expected: expected.map(<[u8]>::to_vec),
+            value: value.to_vec(),
+        };
+        // K1: create-if-absent swaps.
+        assert_eq!(
+            sm.apply(&entry(1, 7, 1, cas(None, b"a"))),
+            KvApplied::Answer {
+                client: 7,
+                seq: 1,
+                response: KvResponse::Cas { swapped: true }
+            }
+        );
+        // K2: the same command again (a retry) answers the same and changes nothing,
+        // although applying it again would now fail the comparison.
+        assert_eq!(
+            sm.apply(&entry(2, 7, 1, cas(None, b"a"))),
+            KvApplied::Answer {
+                client: 7,
+                seq: 1,
+                response: KvResponse::Cas { swapped: true }
+            }
+        );
+        let put = KvOp::Put {
+            key: b"k".to_vec(),
+            value: b"b".to_vec(),
+        };
+        assert!(matches!(
+            sm.apply(&entry(3, 7, 2, put.clone())),
+            KvApplied::Answer { seq: 2, .. }
+        ));
+        // K3: an old retry of seq 1 arriving late does nothing.
+        assert_eq!(
+            sm.apply(&entry(4, 7, 1, cas(None, b"z"))),
+            KvApplied::Nothing
+        );
+        assert_eq!(sm.get(b"k"), Some(&b"b"[..]));
+        let restored = KvStateMachine::restore(4, &sm.snapshot()).unwrap();
+        assert_eq!(restored, sm);
+        assert!(KvStateMachine::restore(4, &[1, 0, 0]).is_err());
+    }
+
+    #[test]
+    fn commands_round_trip_and_garbage_is_an_error() {
+        let c = KvCommand {
+            client: 3,
+            seq: 9,
+            op: KvOp::Cas {
+                key: b"x".to_vec(),
+                expected: Some(b"1".to_vec()),
+                value: b"2".to_vec(),
+            },
+        };
+        let b = c.encode();
+        assert_eq!(KvCommand::decode(&b), Ok(c));
+        for n in 0..b.len() {
+            assert!(KvCommand::decode(&b[..n]).is_err(), "prefix {n}");
+        }
+        let mut extra = b.clone();
+        extra.push(0);
+        assert_eq!(KvCommand::decode(&extra), Err(KvDecodeError::Trailing(1)));
+    }
+}

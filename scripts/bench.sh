@@ -12,6 +12,7 @@
 #   BENCH_SIZES=quick   smoke sizes (a few seconds in all)
 #   NO_BROWSER=1        skip headless Chromium
 #   NO_DB_BENCH=1       skip the db_bench-shaped benchmark (issue 4)
+#   NO_RAFT=1           skip the Raft throughput benchmark (issue 5)
 #
 # Needs what scripts/test.sh installs: the wasm32 target, wasm-bindgen-test-runner,
 # Node, Chromium and chromedriver.
@@ -143,6 +144,24 @@ if [[ "${NO_DB_BENCH:-}" != 1 ]]; then
                     rrs[i], (nrr ? rrs[i] / nrr : 0)
             }
         }' | tee "$OUT/db-bench-ratios.md"
+fi
+
+if [[ "${NO_RAFT:-}" != 1 ]]; then
+    section "Raft: simulated throughput of a 5-node cluster, native (cargo run --profile bench -p logspine-bench -- raft)"
+    start=$(date +%s)
+    cargo run --profile bench -q -p logspine-bench --bin logspine-bench -- raft | tee "$OUT/raft-native.md"
+    took "$start"
+    section "Raft: the same as wasm in Node"
+    env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+        cargo test --profile bench -p logspine-bench --target "$TARGET" --test wasm_raft -- --nocapture |
+        tee "$OUT/raft-wasm-node.log"
+    if [[ "${NO_BROWSER:-}" != 1 ]]; then
+        section "Raft: the same as wasm in headless Chromium"
+        env WASM_BINDGEN_USE_BROWSER=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+            cargo test --profile bench -p logspine-bench --target "$TARGET" --test wasm_raft -- --nocapture |
+            tee "$OUT/raft-wasm-chromium.log"
+    fi
+    took "$start"
 fi
 
 printf '\ntotal %ss (logs in %s)\n' "$(($(date +%s) - total_start))" "${OUT#"$ROOT"/}"

@@ -28,6 +28,7 @@
 
 pub mod amplification;
 pub mod db_bench;
+pub mod raft_throughput;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native_db_bench;
 pub mod time_travel;

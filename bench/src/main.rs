@@ -25,6 +25,18 @@ fn db_bench(_quick: bool, _clock: Clock<'_>) -> Result<String, String> {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let want_db_bench = std::env::args().any(|a| a == "db-bench");
+    if std::env::args().any(|a| a == "raft") {
+        let origin = Instant::now();
+        let mut clock = move || origin.elapsed().as_secs_f64();
+        match logspine_bench::raft_throughput::report("native", &mut clock) {
+            Ok(t) => print!("{t}"),
+            Err(e) => {
+                eprintln!("raft: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     if std::env::args().any(|a| a == "seek") {
         let origin = Instant::now();
         let mut clock = move || origin.elapsed().as_secs_f64();

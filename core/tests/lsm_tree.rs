@@ -627,3 +627,47 @@ fn events_follow_the_flush_and_compaction_order() {
         "{events:?}"
     );
 }
+
+/// A lost manifest (its files deleted) with tables on disk: open refuses instead of
+/// deleting every table as an orphan, and the tables are still there afterwards.
+#[test]
+fn a_lost_manifest_is_refused_not_taken_for_orphans() {
+    let mut disk = SimDisk::new(SimDiskConfig::default(), 3);
+    let config = LsmConfig {
+        memtable_bytes: 256,
+        ..LsmConfig::default()
+    };
+    let (mut lsm, _) = Lsm::open(&mut disk, config.clone()).unwrap();
+    for i in 0..200u64 {
+        lsm.put(&mut disk, &key(i), b"value-value-value", Lsn(i + 1))
+            .unwrap();
+        loop {
+            disk.advance(1);
+            for c in disk.take_completions() {
+                lsm.handle_sync_completion(&c);
+            }
+            if lsm.step(&mut disk).unwrap().is_none() && disk.next_completion_at().is_none() {
+                break;
+            }
+        }
+    }
+    let tables: Vec<String> = disk
+        .list()
+        .into_iter()
+        .filter(|f| f.starts_with("sst-"))
+        .collect();
+    assert!(tables.len() > 1, "{tables:?}");
+    // A crash with everything durable, then the manifest goes missing.
+    disk.settle();
+    disk.crash();
+    for f in disk.list() {
+        if f.starts_with("manifest") {
+            disk.delete(&f).unwrap();
+        }
+    }
+    let e = Lsm::open(&mut disk, config).unwrap_err();
+    assert!(e.to_string().contains("manifest records no edit"), "{e}");
+    for t in &tables {
+        assert!(disk.exists(t), "{t} was deleted");
+    }
+}

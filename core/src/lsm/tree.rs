@@ -11,7 +11,8 @@
 //! # Call order
 //! 1. [`Lsm::open`] is recovery: it replays the manifest into a [`Version`], deletes the
 //!    orphan tables (files no recorded edit names: written by a flush or compaction that
-//!    crashed before its edit became durable), opens the version's tables and reports
+//!    crashed before its edit became durable; but with a manifest that records nothing,
+//!    any orphan other than table 0 means the manifest was lost, and open refuses), opens the version's tables and reports
 //!    [`LsmRecovery::last_flushed_lsn`]. Every write with an LSN at or below it is in a
 //!    table; the owner replays its WAL *above* it through `put`/`delete`.
 //! 2. Writes with strictly increasing LSNs (above the recovered `last_flushed_lsn`), reads.
@@ -432,6 +433,19 @@ impl Lsm {
             manifest.version().last_flushed_lsn()
         };
         let orphans = orphan_tables(&storage.list(), manifest.version());
+        // A manifest that records nothing can leave at most one orphan, table 0 (the
+        // first flush, crashed before its edit). Others mean the manifest was lost:
+        // deleting them would delete the data, so refuse.
+        if manifest.edits() == 0
+            && orphans
+                .iter()
+                .any(|f| TableId::parse_file_name(f) != Some(TableId(0)))
+        {
+            return Err(LsmError::Inconsistent(format!(
+                "{} table files but the manifest records no edit (lost or replaced?): refusing to delete them as orphans",
+                orphans.len()
+            )));
+        }
         for f in &orphans {
             storage.delete(f)?;
         }

@@ -28,9 +28,9 @@
 
 pub mod amplification;
 pub mod db_bench;
-pub mod raft_throughput;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native_db_bench;
+pub mod raft_throughput;
 pub mod time_travel;
 
 use std::collections::BTreeMap;

@@ -71,12 +71,13 @@ fn traces_are_identical_on_every_platform() {
     );
 }
 
-const GOLDEN: [(&str, u64, usize); 5] = [
+const GOLDEN: [(&str, u64, usize); 6] = [
     ("log-is-the-truth", 16629549110351059518, 55),
     ("group-commit", 15616816677148666897, 1245),
     ("torn-write", 18280765054573742578, 353),
     ("checkpoint-redo-undo", 6019808547553600717, 3290),
     ("lsm-flush-compaction", 2067360439269233339, 4548),
+    ("cdc-and-views", 16858477288229620584, 3080),
 ];
 
 /// Library scenarios under other seeds: whatever the crash hits, every invariant holds.
@@ -161,7 +162,7 @@ fn seeking_replays_exactly_and_branching_discards_the_future() {
 }
 
 /// The JSON files authors copy, as committed.
-const FILES: [(&str, &str); 5] = [
+const FILES: [(&str, &str); 6] = [
     (
         "log-is-the-truth",
         include_str!("../scenarios/log-is-the-truth.json"),
@@ -178,6 +179,10 @@ const FILES: [(&str, &str); 5] = [
     (
         "lsm-flush-compaction",
         include_str!("../scenarios/lsm-flush-compaction.json"),
+    ),
+    (
+        "cdc-and-views",
+        include_str!("../scenarios/cdc-and-views.json"),
     ),
 ];
 
@@ -257,7 +262,7 @@ mod prop {
         /// scenario or an error, never a panic; whatever parses round-trips.
         #[test]
         fn mangled_scenarios_never_panic(
-            which in 0usize..5,
+            which in 0usize..6,
             edits in proptest::collection::vec((any::<usize>(), any::<u8>(), 0u8..3), 1..8),
         ) {
             let (_, json) = FILES[which];

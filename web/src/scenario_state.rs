@@ -97,7 +97,7 @@ pub fn fold(events: &[TraceEvent]) -> Fold {
         let c = &mut f.counters;
         match &e.kind {
             TraceKind::Committed { .. } => c.commits += 1,
-            TraceKind::Crash { .. } => c.crashes += 1,
+            TraceKind::Crash { .. } | TraceKind::ComponentCrashed { .. } => c.crashes += 1,
             TraceKind::CheckpointDone { .. } => c.checkpoints += 1,
             TraceKind::FlushDone { .. } => c.flushes += 1,
             TraceKind::CompactionDone { .. } => c.compactions += 1,
@@ -195,8 +195,8 @@ pub fn markers(trace: &[TraceEvent]) -> Vec<Marker> {
         .iter()
         .filter_map(|e| {
             let kind = match e.kind {
-                TraceKind::Crash { .. } => MarkerKind::Crash,
-                TraceKind::Reopened { .. } => MarkerKind::Recovery,
+                TraceKind::Crash { .. } | TraceKind::ComponentCrashed { .. } => MarkerKind::Crash,
+                TraceKind::Reopened { .. } | TraceKind::ViewRebuilt { .. } => MarkerKind::Recovery,
                 TraceKind::CheckpointDone { .. } => MarkerKind::Checkpoint,
                 TraceKind::FlushDone { .. } => MarkerKind::Flush,
                 TraceKind::CompactionDone { .. } => MarkerKind::Compaction,
@@ -229,6 +229,9 @@ pub fn action_text(a: &Action) -> String {
         Action::Crash => "crash".to_owned(),
         Action::SlowDisk { min, max } => format!("slow disk: syncs take {min} to {max} ticks"),
         Action::FlipBit { file, bit } => format!("flip bit {bit} of {file}"),
+        Action::CrashBroker => "crash the broker".to_owned(),
+        Action::CrashConnector => "crash the CDC connector".to_owned(),
+        Action::RebuildView { view } => format!("drop and rebuild the {view} view"),
     }
 }
 
@@ -355,6 +358,33 @@ pub fn describe(kind: &TraceKind) -> String {
             "Invariant {name}: {} ({detail})",
             if *ok { "held" } else { "FAILED" }
         ),
+        TraceKind::CdcCaptured {
+            commit_lsn,
+            txn,
+            events,
+        } => format!(
+            "CDC: txn {txn} (commit at lsn {commit_lsn}) captured as {}",
+            plural(*events, "change event", "change events")
+        ),
+        TraceKind::CdcDiscarded { txn } => format!("CDC: txn {txn} aborted, nothing published"),
+        TraceKind::CdcStored {
+            resume,
+            last_commit,
+        } => match last_commit {
+            Some(c) => format!("CDC: published through lsn {c}; resumes at lsn {resume}"),
+            None => format!("CDC: position stored; resumes at lsn {resume}"),
+        },
+        TraceKind::ComponentCrashed {
+            component,
+            ops_lost,
+        } => format!(
+            "The {component} crashed ({} lost) and restarted",
+            plural(*ops_lost, "write", "writes")
+        ),
+        TraceKind::ViewDropped { view } => format!("View {view} dropped: rebuilding from offset 0"),
+        TraceKind::ViewRebuilt { view, offset } => {
+            format!("View {view} rebuilt to offset {offset}")
+        }
         TraceKind::Narration { step, text: _ } => format!("Narration step {} reached", step + 1),
     }
 }

@@ -178,6 +178,39 @@ fn lsm_flush_compaction() -> Scenario {
     )
 }
 
+fn cdc_and_views() -> Scenario {
+    build(
+        "cdc-and-views",
+        "CDC: the WAL as a stream, views rebuilt from offset zero",
+        6,
+        WorldConfig {
+            sync_latency: [3, 6],
+            cdc: true,
+            view_events_per_tick: 4,
+            ..WorldConfig::default()
+        },
+        600,
+        vec![
+            at(1, workload(4, 250, 40, 3)),
+            at(120, Action::CrashConnector),
+            at(200, Action::CrashBroker),
+            at(260, Action::Crash),
+            at(320, Action::RebuildView {
+                view: "search".into(),
+            }),
+        ],
+        vec![
+            on("cdc_captured", 1, "The connector reads the WAL: only durable records, and only committed transactions become change events, in commit order."),
+            on("cdc_stored", 3, "Once the broker acknowledges a transaction's events, the connector stores its position — after, never before."),
+            on("component_crashed", 1, "The connector crashes. It restarts from its stored position and publishes again with the same sequence numbers: the broker drops the repeats."),
+            on("component_crashed", 2, "The broker crashes and loses what was not durable; the connector resends what was never acknowledged."),
+            on("reopened", 1, "The database crashes too. Its WAL is held from the connector's position, so nothing unpublished is trimmed."),
+            on("view_rebuilt", 1, "The search index was dropped and rebuilt from offset zero: a view is a disposable projection of the log."),
+            on("invariant_checked", 4, "Every view equals its rebuild and the database itself."),
+        ],
+    )
+}
+
 /// Every library scenario, in teaching order.
 pub fn all() -> Vec<Scenario> {
     vec![
@@ -186,6 +219,7 @@ pub fn all() -> Vec<Scenario> {
         torn_write(),
         checkpoint_redo_undo(),
         lsm_flush_compaction(),
+        cdc_and_views(),
     ]
 }
 
@@ -196,6 +230,7 @@ pub const NAMES: &[&str] = &[
     "torn-write",
     "checkpoint-redo-undo",
     "lsm-flush-compaction",
+    "cdc-and-views",
 ];
 
 /// The library scenario called `name`.

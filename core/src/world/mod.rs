@@ -3,9 +3,11 @@
 //! ([`scenario`]) describe a run as versioned JSON; [`timeline`] gives time travel over a
 //! run (seek anywhere, branch from the past).
 //!
-//! Today the world holds the database (either index, on a [`SimDisk`]); the Raft cluster,
-//! the topic, CDC and the views join it as they are built, each adding actions and trace
-//! kinds.
+//! Today the world holds the database (either index, on a [`SimDisk`]) and, with
+//! `config.cdc`, change data capture: a broker with the topic `changes`, the connector
+//! publishing the database's committed transactions into it exactly once, and three views
+//! consuming it — each machine on its own disk, each crashed by its own action. The Raft
+//! cluster joins it next, with its own actions and trace kinds.
 //!
 //! # Call order
 //! [`World::new`] → any mix of [`World::apply`] (an [`Action`]) and [`World::tick`] (one
@@ -22,6 +24,8 @@
 //!   whose commit record survived.
 //! * `final_state_is_committed_state` ([`World::check_final`]): at the end of a run, after
 //!   settling, the contents equal every committed transaction.
+//! * `views_equal_database_and_rebuilds` (with CDC, at the end): every view equals the
+//!   same view rebuilt from offset 0 and the view computed from the database's rows.
 //!
 //! A failed check is recorded ([`World::failures`]), never a panic; the runner's exit
 //! status reports it.
@@ -35,11 +39,15 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cdc::views::{MaterializedView, View, ViewKind};
+use crate::cdc::{CdcConfig, CdcEvent, Connector};
 use crate::db::{CheckpointConfig, Db, DbConfig, DbError, GroupCommitConfig, IndexKind, TxnId};
 use crate::log::{LogConfig, Lsn};
 use crate::lsm::{CompactionConfig, LsmConfig};
 use crate::rng::Rng;
 use crate::sim_disk::{SimDisk, SimDiskConfig, SyncLatency};
+use crate::storage::Storage;
+use crate::topic::{Broker, TopicConfig};
 
 pub use scenario::{Condition, NarrationStep, Scenario, ScenarioError, TimedAction};
 pub use timeline::Timeline;
@@ -103,6 +111,18 @@ pub struct WorldConfig {
     /// LSM: the memtable is frozen at this many bytes.
     #[serde(default = "default_memtable")]
     pub memtable_bytes: u64,
+    /// Change data capture: a broker (its own disk) with the topic `changes`, a connector
+    /// (its own disk) publishing the database's committed transactions, and three views
+    /// consuming it (`replica`, `aggregate`, `search`).
+    #[serde(default)]
+    pub cdc: bool,
+    /// CDC: change events each view consumes per tick at most (its own pace).
+    #[serde(default = "default_view_rate")]
+    pub view_events_per_tick: u64,
+}
+
+fn default_view_rate() -> u64 {
+    8
 }
 
 impl Default for WorldConfig {
@@ -116,6 +136,8 @@ impl Default for WorldConfig {
             tear_on_crash: true,
             checkpoint_every_wal_bytes: default_checkpoint(),
             memtable_bytes: default_memtable(),
+            cdc: false,
+            view_events_per_tick: default_view_rate(),
         }
     }
 }
@@ -134,6 +156,9 @@ impl WorldConfig {
         }
         if !(256..=1 << 30).contains(&self.memtable_bytes) {
             return Err("config.memtable_bytes: must be 256 to 2^30".into());
+        }
+        if !(1..=100_000).contains(&self.view_events_per_tick) {
+            return Err("config.view_events_per_tick: must be 1 to 100000".into());
         }
         Ok(())
     }
@@ -238,6 +263,16 @@ pub enum Action {
         /// The bit (from the file's start).
         bit: u64,
     },
+    /// CDC: the broker's machine crashes (volatile records lost) and the broker restarts.
+    CrashBroker,
+    /// CDC: the connector's machine crashes and the connector restarts from its stored
+    /// position.
+    CrashConnector,
+    /// CDC: drop a view (`replica`, `aggregate` or `search`) and rebuild it from offset 0.
+    RebuildView {
+        /// The view.
+        view: String,
+    },
 }
 
 impl Action {
@@ -281,7 +316,16 @@ impl Action {
                     return Err("min, max: must be 1 <= min <= max <= 1000000".into());
                 }
             }
-            Action::Checkpoint | Action::Crash | Action::FlipBit { .. } => {}
+            Action::RebuildView { view } => {
+                if !VIEWS.contains(&view.as_str()) {
+                    return Err(format!("view: {view:?} is not one of {}", VIEWS.join(", ")));
+                }
+            }
+            Action::Checkpoint
+            | Action::Crash
+            | Action::FlipBit { .. }
+            | Action::CrashBroker
+            | Action::CrashConnector => {}
         }
         Ok(())
     }
@@ -333,6 +377,29 @@ struct Workload {
     writes: u32,
 }
 
+/// The views a CDC world keeps.
+pub const VIEWS: [&str; 3] = ["replica", "aggregate", "search"];
+
+/// The change topic.
+pub const CHANGES: &str = "changes";
+
+/// Change data capture in the world: the broker, the connector and the views, each
+/// machine on its own disk.
+#[derive(Clone, Debug)]
+struct Cdc {
+    broker: Broker,
+    broker_disk: SimDisk,
+    connector: Connector,
+    connector_disk: SimDisk,
+    views: Vec<MaterializedView>,
+    /// Views reset and not caught up yet.
+    rebuilding: Vec<bool>,
+}
+
+fn cdc_topics() -> Vec<TopicConfig> {
+    vec![TopicConfig::new(CHANGES, 1)]
+}
+
 /// The simulated world (module docs). `Clone` is a snapshot.
 #[derive(Clone, Debug)]
 pub struct World {
@@ -347,6 +414,7 @@ pub struct World {
     check_pending: bool,
     failures: Vec<String>,
     crashes: u64,
+    cdc: Option<Box<Cdc>>,
 }
 
 fn text(b: &[u8]) -> String {
@@ -360,6 +428,29 @@ impl World {
         let disk = SimDisk::new(config.disk(), seed ^ 0xD15C);
         let (mut db, _) = Db::open(disk, config.db()).map_err(|e| e.to_string())?;
         let events = db.take_events().iter().filter_map(trace::from_db).collect();
+        let cdc = if config.cdc {
+            let disk = |salt: u64| SimDisk::new(config.disk(), seed ^ salt);
+            let mut broker_disk = disk(0xB20C);
+            let broker =
+                Broker::open(&mut broker_disk, &cdc_topics()).map_err(|e| e.to_string())?;
+            let connector_disk = disk(0xCDC0);
+            let connector = Connector::open(&connector_disk, CdcConfig::default())
+                .map_err(|e| e.to_string())?;
+            Some(Box::new(Cdc {
+                broker,
+                broker_disk,
+                connector,
+                connector_disk,
+                views: vec![
+                    MaterializedView::new("replica", ViewKind::Replica),
+                    MaterializedView::new("aggregate", ViewKind::Aggregate),
+                    MaterializedView::new("search", ViewKind::Search),
+                ],
+                rebuilding: vec![false; 3],
+            }))
+        } else {
+            None
+        };
         Ok((
             World {
                 config,
@@ -372,6 +463,7 @@ impl World {
                 check_pending: false,
                 failures: Vec::new(),
                 crashes: 0,
+                cdc,
             },
             events,
         ))
@@ -418,7 +510,15 @@ impl World {
     /// recovery or checkpoint running, no LSM background work due.
     pub fn is_settled(&self) -> bool {
         let Some(db) = &self.db else { return true };
-        !self.workload_running()
+        let cdc_settled = self.cdc.as_ref().is_none_or(|c| {
+            c.connector.backlog() == 0
+                && c.connector.read_at() >= db.wal().durable_next()
+                && c.views
+                    .iter()
+                    .all(|v| v.lag(&c.broker, CHANGES).is_ok_and(|l| l == 0))
+        });
+        cdc_settled
+            && !self.workload_running()
             && db.is_quiescent()
             && db.storage().next_completion_at().is_none()
             && db.lsm().is_none_or(|l| l.is_idle())
@@ -534,6 +634,9 @@ impl World {
                     min: *min,
                     max: *max,
                 });
+            }
+            Action::CrashBroker | Action::CrashConnector | Action::RebuildView { .. } => {
+                self.apply_cdc(action, &mut out);
             }
             Action::FlipBit { file, bit } => {
                 let db = self.db.as_mut().expect("checked");
@@ -702,6 +805,7 @@ impl World {
         self.drain(&mut out);
         self.step_workload(&mut out);
         self.drain(&mut out);
+        self.step_cdc(&mut out);
         if self.check_pending && !self.db.as_ref().is_some_and(Db::is_recovering) {
             let want = self.oracle.base.clone();
             if self.compare("recovered_state_is_committed_state", &want, &mut out) {
@@ -710,6 +814,121 @@ impl World {
             self.drain(&mut out);
         }
         out
+    }
+
+    fn apply_cdc(&mut self, action: &Action, out: &mut Vec<TraceKind>) {
+        let Some(c) = &mut self.cdc else {
+            out.push(TraceKind::ActionRefused {
+                action: action.clone(),
+                reason: "this world has no CDC (config.cdc is false)".into(),
+            });
+            return;
+        };
+        let mut failed = None;
+        match action {
+            Action::CrashBroker => {
+                let r = c.broker_disk.crash();
+                out.push(TraceKind::ComponentCrashed {
+                    component: "broker".into(),
+                    ops_lost: r.ops_lost,
+                });
+                match Broker::open(&mut c.broker_disk, &cdc_topics()) {
+                    Ok(b) => {
+                        c.broker = b;
+                        c.connector.broker_restarted();
+                    }
+                    Err(e) => failed = Some(("broker_recovers", e.to_string())),
+                }
+            }
+            Action::CrashConnector => {
+                let r = c.connector_disk.crash();
+                out.push(TraceKind::ComponentCrashed {
+                    component: "connector".into(),
+                    ops_lost: r.ops_lost,
+                });
+                match Connector::open(&c.connector_disk, CdcConfig::default()) {
+                    Ok(conn) => c.connector = conn,
+                    Err(e) => failed = Some(("connector_recovers", e.to_string())),
+                }
+            }
+            Action::RebuildView { view } => {
+                if let Some(i) = VIEWS.iter().position(|v| v == view) {
+                    c.views[i].reset();
+                    c.rebuilding[i] = true;
+                    out.push(TraceKind::ViewDropped { view: view.clone() });
+                }
+            }
+            _ => {}
+        }
+        if let Some((name, detail)) = failed {
+            self.check(name, false, detail, out);
+        }
+    }
+
+    /// CDC's machines: the broker ticks, the connector reads the WAL and publishes, the
+    /// views consume at their own pace.
+    fn step_cdc(&mut self, out: &mut Vec<TraceKind>) {
+        let (Some(c), Some(db)) = (&mut self.cdc, &mut self.db) else {
+            return;
+        };
+        let now = self.time;
+        db.set_wal_hold(Some(c.connector.hold()));
+        c.broker_disk.advance(1);
+        c.connector_disk.advance(1);
+        for done in c.connector_disk.take_completions() {
+            c.connector.handle_sync_completion(&done);
+        }
+        let mut failed = None;
+        if let Err(e) = c.broker.tick(&mut c.broker_disk, now) {
+            failed = Some(("broker_keeps_running", e.to_string()));
+        } else {
+            match c.connector.step(
+                db.wal(),
+                db.storage(),
+                &mut c.broker,
+                &mut c.broker_disk,
+                &mut c.connector_disk,
+                now,
+            ) {
+                Ok(events) => {
+                    for e in events {
+                        out.push(match e {
+                            CdcEvent::Captured {
+                                commit_lsn,
+                                txn,
+                                events,
+                            } => TraceKind::CdcCaptured {
+                                commit_lsn: commit_lsn.0,
+                                txn: txn.0,
+                                events: u64::from(events),
+                            },
+                            CdcEvent::Discarded { txn } => TraceKind::CdcDiscarded { txn: txn.0 },
+                            CdcEvent::Stored(s) => TraceKind::CdcStored {
+                                resume: s.resume.0,
+                                last_commit: s.last_commit.map(|l| l.0),
+                            },
+                        });
+                    }
+                }
+                Err(e) => failed = Some(("connector_keeps_running", e.to_string())),
+            }
+        }
+        let rate = usize::try_from(self.config.view_events_per_tick).unwrap_or(usize::MAX);
+        for (i, v) in c.views.iter_mut().enumerate() {
+            if v.poll(&c.broker, &c.broker_disk, CHANGES, rate).is_err() {
+                continue;
+            }
+            if c.rebuilding[i] && v.lag(&c.broker, CHANGES).is_ok_and(|l| l == 0) {
+                c.rebuilding[i] = false;
+                out.push(TraceKind::ViewRebuilt {
+                    view: v.name.clone(),
+                    offset: v.position,
+                });
+            }
+        }
+        if let Some((name, detail)) = failed {
+            self.check(name, false, detail, out);
+        }
     }
 
     fn step_workload(&mut self, out: &mut Vec<TraceKind>) {
@@ -821,7 +1040,51 @@ impl World {
             out.extend(self.tick());
         }
         self.drain(&mut out);
+        self.check_cdc(&mut out);
         out
+    }
+
+    /// CDC at the end: every view equals the same view rebuilt from offset 0 and the
+    /// view computed from the database's rows.
+    fn check_cdc(&mut self, out: &mut Vec<TraceKind>) {
+        if self.cdc.is_none() {
+            return;
+        }
+        let rows = self.contents();
+        let Some(c) = &self.cdc else { return };
+        let mut problems = Vec::new();
+        for v in &c.views {
+            let kind = match v.view {
+                View::Replica(_) => ViewKind::Replica,
+                View::Aggregate(_) => ViewKind::Aggregate,
+                View::Search(_) => ViewKind::Search,
+            };
+            let mut rebuilt = MaterializedView::new(&v.name, kind);
+            loop {
+                match rebuilt.poll(&c.broker, &c.broker_disk, CHANGES, 4096) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        problems.push(format!("{}: rebuild failed: {e}", v.name));
+                        break;
+                    }
+                }
+            }
+            let direct = View::of_rows(kind, rows.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            if v.view != rebuilt.view {
+                problems.push(format!("{}: differs from its rebuild", v.name));
+            }
+            if rebuilt.view != direct {
+                problems.push(format!("{}: differs from the database", v.name));
+            }
+        }
+        let ok = problems.is_empty();
+        let detail = if ok {
+            format!("{} rows; replica, aggregate and search equal their rebuilds from offset 0 and the database", rows.len())
+        } else {
+            problems.join("; ")
+        };
+        self.check("views_equal_database_and_rebuilds", ok, detail, out);
     }
 
     /// The database's keys and values now (a scan; empty when closed or blocked).

@@ -214,6 +214,47 @@ pub enum TraceKind {
         /// What was found.
         detail: String,
     },
+    /// CDC: a committed transaction's change events were queued for the topic.
+    CdcCaptured {
+        /// Its commit record.
+        commit_lsn: u64,
+        /// The transaction.
+        txn: u64,
+        /// Its change events.
+        events: u64,
+    },
+    /// CDC: an aborted transaction was dropped unpublished.
+    CdcDiscarded {
+        /// The transaction.
+        txn: u64,
+    },
+    /// CDC: every event up to this commit is acknowledged; the connector stored its
+    /// position.
+    CdcStored {
+        /// Where reading resumes after a crash.
+        resume: u64,
+        /// The last commit fully published.
+        last_commit: Option<u64>,
+    },
+    /// A machine other than the database's crashed and restarted (`broker`, `connector`).
+    ComponentCrashed {
+        /// Which.
+        component: String,
+        /// Operations its disk lost.
+        ops_lost: u64,
+    },
+    /// A view was dropped; it rebuilds from offset 0.
+    ViewDropped {
+        /// The view.
+        view: String,
+    },
+    /// A dropped view caught up again.
+    ViewRebuilt {
+        /// The view.
+        view: String,
+        /// The offset it rebuilt to.
+        offset: u64,
+    },
     /// The narration moved to a step.
     Narration {
         /// The step's index.
@@ -250,6 +291,12 @@ impl TraceKind {
             TraceKind::Reopened { .. } => "reopened",
             TraceKind::OpenFailed { .. } => "open_failed",
             TraceKind::InvariantChecked { .. } => "invariant_checked",
+            TraceKind::CdcCaptured { .. } => "cdc_captured",
+            TraceKind::CdcDiscarded { .. } => "cdc_discarded",
+            TraceKind::CdcStored { .. } => "cdc_stored",
+            TraceKind::ComponentCrashed { .. } => "component_crashed",
+            TraceKind::ViewDropped { .. } => "view_dropped",
+            TraceKind::ViewRebuilt { .. } => "view_rebuilt",
             TraceKind::Narration { .. } => "narration",
         }
     }
@@ -279,6 +326,12 @@ impl TraceKind {
         "reopened",
         "open_failed",
         "invariant_checked",
+        "cdc_captured",
+        "cdc_discarded",
+        "cdc_stored",
+        "component_crashed",
+        "view_dropped",
+        "view_rebuilt",
         "narration",
     ];
 }

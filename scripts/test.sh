@@ -111,6 +111,7 @@ step "bundle sizes" bundle_sizes
 step "portability: wasm_probe imports nothing from env" portability_imports
 step "portability: core has no web-sys/js-sys/wasm-bindgen" portability_tree
 step "e2e (Chromium, built site)" node --test --test-concurrency=1 "$E2E/log-recovery.test.mjs" \
-    "$E2E/db-recovery.test.mjs" "$E2E/lsm-view.test.mjs" "$E2E/scenario-timeline.test.mjs"
+    "$E2E/db-recovery.test.mjs" "$E2E/lsm-view.test.mjs" "$E2E/scenario-timeline.test.mjs" \
+    "$E2E/raft-cluster.test.mjs"
 
 finish

@@ -502,3 +502,26 @@ fn cdc_is_exactly_once_and_dual_writes_diverge() {
     // The contrast the seed argues: dual writes lose changes on crashes, often.
     assert!(total.dual_diverged > seeds / 10, "{total:?}");
 }
+
+#[test]
+fn change_events_round_trip_and_garbage_is_an_error() {
+    let e = ChangeEvent {
+        lsn: 7,
+        commit_lsn: 9,
+        txn: 3,
+        index: 1,
+        count: 2,
+        op: logspine_core::cdc::Op::Update,
+        key: "cart-1".into(),
+        before: Some("red apple".into()),
+        after: None,
+    };
+    let b = e.encode();
+    assert_eq!(ChangeEvent::decode(&b), Ok(e));
+    for n in 0..b.len() {
+        assert!(ChangeEvent::decode(&b[..n]).is_err(), "truncated at {n}");
+    }
+    let mut extra = b.clone();
+    extra.push(0);
+    assert!(ChangeEvent::decode(&extra).is_err());
+}

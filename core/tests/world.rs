@@ -77,7 +77,7 @@ const GOLDEN: [(&str, u64, usize); 6] = [
     ("torn-write", 18280765054573742578, 353),
     ("checkpoint-redo-undo", 6019808547553600717, 3290),
     ("lsm-flush-compaction", 2067360439269233339, 4548),
-    ("cdc-and-views", 16858477288229620584, 3080),
+    ("cdc-and-views", 14369764406454173907, 3080),
 ];
 
 /// Library scenarios under other seeds: whatever the crash hits, every invariant holds.

@@ -1,6 +1,7 @@
 //! The playground page ([`App`]): the database view ([`crate::db_view::DbView`]), the
 //! B-tree and LSM tree side by side ([`crate::lsm_view::LsmView`]), the scenario panel
-//! ([`crate::scenario_view::ScenarioView`]) and, below them, the
+//! ([`crate::scenario_view::ScenarioView`]), the Raft cluster
+//! ([`crate::raft_view::RaftView`]) and, below them, the
 //! raw log demo ([`LogDemo`]): one write-ahead `Log` named `wal` on
 //! IndexedDB (namespace [`NAMESPACE`], apart from the database's).
 //!
@@ -84,6 +85,7 @@ pub fn app() -> Html {
             <crate::db_view::DbView />
             <crate::lsm_view::LsmView />
             <crate::scenario_view::ScenarioView />
+            <crate::raft_view::RaftView />
             <LogDemo />
         </main>
     }

@@ -4,16 +4,18 @@
 //! on IndexedDB) and the Yew playground in [`app`]. Trunk builds the `logspine-web` binary
 //! (`src/main.rs`), which only mounts [`app::App`].
 //!
-//! The page has four parts: the database view ([`db_view`], a `Db` on IndexedDB with its
+//! The page has five parts: the database view ([`db_view`], a `Db` on IndexedDB with its
 //! WAL strip, pages, checkpointer, workload generator and animated recovery), the LSM
 //! view ([`lsm_view`]: the same workload on a B-tree and an LSM database side by side, the
 //! LSM tree's flushes, compactions and lookups drawn live), the scenario panel
 //! ([`scenario_view`]: a library scenario on a time-travelling `Timeline`, its narration,
-//! play/step/scrub, branching actions, the world folded from the trace) and the raw log
+//! play/step/scrub, branching actions, the world folded from the trace), the Raft cluster
+//! view ([`raft_view`]: five Raft nodes on simulated disks with their logs, messages in
+//! flight, crashes, restarts and partitions, animated from the simulator's trace) and the raw log
 //! demo ([`app::LogDemo`], one `Log` on IndexedDB). Each keeps its pure state in a reducer
-//! ([`db_state`], [`lsm_state`], [`scenario_state`], [`state`]) and its effects in its
+//! ([`db_state`], [`lsm_state`], [`scenario_state`], [`raft_state`], [`state`]) and its effects in its
 //! component; the LSM view's two databases and their glue are in [`lsm_engine`], the
-//! scenario panel's run in [`scenario_run`].
+//! scenario panel's run in [`scenario_run`], the cluster's in [`raft_run`].
 //!
 //! The crate also compiles natively so that `cargo clippy --workspace` and the pure parts'
 //! unit tests (the reducers, the engine glue on a simulated disk, the workload generator,
@@ -29,6 +31,9 @@ pub mod lsm_engine;
 pub mod lsm_state;
 pub mod lsm_view;
 pub mod playground_storage;
+pub mod raft_run;
+pub mod raft_state;
+pub mod raft_view;
 pub mod scenario_run;
 pub mod scenario_state;
 pub mod scenario_view;

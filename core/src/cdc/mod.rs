@@ -11,7 +11,8 @@
 //! transaction that aborted (or was rolled back by recovery) publishes nothing. The
 //! connector reads only WAL records that are durable, so nothing it publishes can be
 //! undone by a database crash. Events go to partition 0 of the topic: commit order is
-//! offset order. Values are the event as JSON; the record key is the row's key.
+//! offset order. Values are the event in a small binary form ([`ChangeEvent::encode`]);
+//! the record key is the row's key.
 //!
 //! # Exactly once
 //! The connector is an idempotent producer with a fixed producer id; the `n`-th event it
@@ -83,14 +84,114 @@ pub struct ChangeEvent {
 }
 
 impl ChangeEvent {
-    /// The topic record's value.
+    /// The topic record's value: `version u8 (=1) | lsn u64 | commit_lsn u64 | txn u64 |
+    /// index u32 | count u32 | op u8 (0 insert, 1 update, 2 delete) | key | before |
+    /// after`, little-endian, where the key is `len u32 | UTF-8` and before and after are
+    /// `present u8 | [len u32 | UTF-8]`. (Binary rather than JSON: the playground links no
+    /// JSON codec for it.)
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("change events serialize")
+        let mut b = Vec::with_capacity(48 + self.key.len());
+        b.push(1);
+        for x in [self.lsn, self.commit_lsn, self.txn] {
+            b.extend_from_slice(&x.to_le_bytes());
+        }
+        b.extend_from_slice(&self.index.to_le_bytes());
+        b.extend_from_slice(&self.count.to_le_bytes());
+        b.push(match self.op {
+            Op::Insert => 0,
+            Op::Update => 1,
+            Op::Delete => 2,
+        });
+        let put = |b: &mut Vec<u8>, s: &str| {
+            let len = u32::try_from(s.len()).expect("keys and values are bounded");
+            b.extend_from_slice(&len.to_le_bytes());
+            b.extend_from_slice(s.as_bytes());
+        };
+        put(&mut b, &self.key);
+        for v in [&self.before, &self.after] {
+            match v {
+                Some(v) => {
+                    b.push(1);
+                    put(&mut b, v);
+                }
+                None => b.push(0),
+            }
+        }
+        b
     }
 
-    /// Parses a topic record's value.
+    /// Parses a topic record's value (a description of the damage otherwise).
     pub fn decode(bytes: &[u8]) -> Result<ChangeEvent, String> {
-        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+        let mut r = Reader { bytes, at: 0 };
+        if r.take(1)?[0] != 1 {
+            return Err("unknown change event version".into());
+        }
+        let (lsn, commit_lsn, txn) = (r.u64()?, r.u64()?, r.u64()?);
+        let (index, count) = (r.u32()?, r.u32()?);
+        let op = match r.take(1)?[0] {
+            0 => Op::Insert,
+            1 => Op::Update,
+            2 => Op::Delete,
+            other => return Err(format!("unknown operation {other}")),
+        };
+        let key = r.string()?;
+        let before = r.optional()?;
+        let after = r.optional()?;
+        if r.at != bytes.len() {
+            return Err(format!("{} trailing bytes", bytes.len() - r.at));
+        }
+        Ok(ChangeEvent {
+            lsn,
+            commit_lsn,
+            txn,
+            index,
+            count,
+            op,
+            key,
+            before,
+            after,
+        })
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let s = self
+            .bytes
+            .get(self.at..self.at + n)
+            .ok_or_else(|| format!("change event truncated at byte {}", self.at))?;
+        self.at += n;
+        Ok(s)
+    }
+
+    fn u64(&mut self) -> Result<u64, String> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+
+    fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        let len = self.u32()? as usize;
+        String::from_utf8(self.take(len)?.to_vec()).map_err(|e| e.to_string())
+    }
+
+    fn optional(&mut self) -> Result<Option<String>, String> {
+        match self.take(1)?[0] {
+            0 => Ok(None),
+            1 => self.string().map(Some),
+            other => Err(format!("bad presence flag {other}")),
+        }
     }
 }
 

@@ -1,0 +1,711 @@
+//! [`RaftEngine`]: the cluster view's five Raft nodes — a
+//! [`Cluster`](logspine_core::raft::sim::Cluster) on in-memory `SimDisk`s with its faulty
+//! network — ticked by the page's clock, plus two clients (the form and a workload) and the
+//! drain that turns the simulator's trace and the nodes' state into
+//! [`RaftAction::Engine`](crate::raft_state::RaftAction::Engine) payloads.
+//!
+//! # Time
+//! One tick of the cluster is one millisecond of cluster time (network latency 10–30
+//! ticks, heartbeats every 50, election timeouts 150–300: the Raft paper's §9.3 setting).
+//! The page runs it in slow motion: [`RaftEngine::tick`] steps `speed` ticks per second of
+//! wall time (at most [`MAX_TICKS_PER_CALL`] per call, so a tab coming back from the
+//! background does not stall).
+//!
+//! # Clients
+//! Each client has at most one write outstanding (the state machine's sessions assume it)
+//! and sends it to the node it believes leads: a "not the leader" reply redirects it to the
+//! hinted leader; no answer within [`CLIENT_TIMEOUT_TICKS`] (a stale leader cut off in a
+//! minority never answers) sends the same sequence number to the next node, so a retry is
+//! applied once. The form's writes queue behind each other (at most [`MAX_QUEUE`]).
+//!
+//! # Snapshots
+//! Every node snapshots its state machine every [`SNAPSHOT_EVERY`] applied entries and its
+//! log is cut into small segments, so the log really is trimmed behind the snapshot and a
+//! follower that was down long enough is sent the snapshot in chunks before the log.
+
+use std::collections::VecDeque;
+
+use logspine_core::crc32c;
+use logspine_core::raft::kv::{KvCommand, KvOp};
+use logspine_core::raft::sim::{
+    ClientOp, ClientRequest, ClientResult, Cluster, ClusterConfig, NetConfig, SimError, TraceEvent,
+};
+use logspine_core::raft::{EntryKind, NodeId, RaftNode, Role};
+use logspine_core::{SimDisk, SyncLatency};
+
+use crate::raft_state::{ClusterView, EntryView, NodeView, WriteView};
+
+/// Servers in the cluster.
+pub const NODES: u64 = 5;
+/// Snapshot every this many applied entries.
+pub const SNAPSHOT_EVERY: u64 = 12;
+/// Entries drawn per node (the newest).
+pub const MAX_ENTRIES_SHOWN: usize = 12;
+/// Default speed: cluster ticks per second of wall time (0.1× real time).
+pub const DEFAULT_SPEED: u32 = 100;
+/// Ticks one call of [`RaftEngine::tick`] may run at most.
+pub const MAX_TICKS_PER_CALL: u64 = 300;
+/// A client gives up on a node after this many ticks and tries the next.
+pub const CLIENT_TIMEOUT_TICKS: u64 = 400;
+/// The workload waits this long between writes.
+pub const WORKLOAD_GAP_TICKS: u64 = 150;
+/// Form writes waiting at most.
+pub const MAX_QUEUE: usize = 16;
+/// Longest key the form takes (bytes).
+pub const MAX_KEY_BYTES: usize = 16;
+/// Longest value the form takes (bytes).
+pub const MAX_VALUE_BYTES: usize = 24;
+
+const FORM_CLIENT: u64 = 1;
+const WORKLOAD_CLIENT: u64 = 2;
+
+/// The cluster's configuration: five nodes, the paper's timings, a 10–30 tick network,
+/// slow-ish disks, at most 4 entries per AppendEntries (so catching up takes visible round
+/// trips), 128-byte snapshot chunks, 512-byte log segments, snapshots every
+/// [`SNAPSHOT_EVERY`] entries, the trace on and the safety checkers after every step.
+pub fn cluster_config() -> ClusterConfig {
+    let mut c = ClusterConfig::new(NODES);
+    c.trace = true;
+    c.check = true;
+    c.snapshot_every = SNAPSHOT_EVERY;
+    c.net = NetConfig::reliable(10, 30);
+    c.disk.sync_latency = SyncLatency::Uniform { min: 2, max: 8 };
+    c.raft.max_entries_per_message = 4;
+    c.raft.snapshot_chunk_bytes = 128;
+    c.raft.segment_bytes = 512;
+    c
+}
+
+#[derive(Clone, Debug)]
+struct Pending {
+    seq: u64,
+    key: String,
+    value: String,
+    to: NodeId,
+    /// When to (re)send; `None` once sent.
+    send_at: Option<u64>,
+    sent_at: u64,
+    attempts: u32,
+}
+
+#[derive(Clone, Debug)]
+struct Client {
+    id: u64,
+    seq: u64,
+    /// The node it believes leads.
+    target: NodeId,
+    pending: Option<Pending>,
+}
+
+impl Client {
+    fn new(id: u64) -> Self {
+        Client {
+            id,
+            seq: 0,
+            target: 1,
+            pending: None,
+        }
+    }
+
+    fn start(&mut self, key: String, value: String, now: u64) {
+        self.seq += 1;
+        self.pending = Some(Pending {
+            seq: self.seq,
+            key,
+            value,
+            to: self.target,
+            send_at: Some(now),
+            sent_at: now,
+            attempts: 0,
+        });
+    }
+
+    /// Sends or resends what is due.
+    fn poll(&mut self, c: &mut Cluster) {
+        let now = c.now();
+        let Some(p) = &mut self.pending else { return };
+        if p.send_at.is_none() && now >= p.sent_at + CLIENT_TIMEOUT_TICKS {
+            p.to = p.to % NODES + 1;
+            p.send_at = Some(now);
+        }
+        if p.send_at.is_some_and(|at| at <= now) {
+            p.send_at = None;
+            p.sent_at = now;
+            p.attempts += 1;
+            self.target = p.to;
+            c.client_send(
+                p.to,
+                ClientRequest {
+                    client: self.id,
+                    seq: p.seq,
+                    op: ClientOp::Write(KvOp::Put {
+                        key: p.key.clone().into_bytes(),
+                        value: p.value.clone().into_bytes(),
+                    }),
+                },
+            );
+        }
+    }
+
+    /// Handles a reply; returns the acknowledged write and who acknowledged it.
+    fn reply(
+        &mut self,
+        seq: u64,
+        from: NodeId,
+        result: &ClientResult,
+        now: u64,
+    ) -> Option<(Pending, NodeId)> {
+        let p = self.pending.as_mut().filter(|p| p.seq == seq)?;
+        match result {
+            ClientResult::Done(_) => self.pending.take().map(|p| (p, from)),
+            ClientResult::NotLeader(hint) => {
+                if p.send_at.is_none() {
+                    p.to = match hint {
+                        Some(l) if *l != from => *l,
+                        _ => from % NODES + 1,
+                    };
+                    // With no leader known, give the election time.
+                    p.send_at = Some(now + if hint.is_some() { 1 } else { 60 });
+                }
+                None
+            }
+            ClientResult::Value(_) => None,
+        }
+    }
+}
+
+/// The form's last write, once known.
+#[derive(Clone, Debug)]
+struct LastWrite {
+    key: String,
+    value: String,
+    attempts: u32,
+    acked_by: Option<NodeId>,
+    /// Index and term, once acknowledged and found in a log.
+    at: Option<(u64, u64)>,
+}
+
+/// The five nodes, the clients, the clock.
+#[derive(Debug)]
+pub struct RaftEngine {
+    cluster: Cluster,
+    form: Client,
+    workload: Client,
+    workload_on: bool,
+    workload_next: u64,
+    workload_acked: u64,
+    queue: VecDeque<(String, String)>,
+    last: Option<LastWrite>,
+    side_b: Vec<NodeId>,
+    loss_pct: u32,
+    speed: u32,
+    last_ms: Option<u64>,
+    /// Wall milliseconds × speed not yet turned into ticks (thousandths of a tick).
+    carry: u64,
+    stopped: Option<String>,
+    trace: Vec<TraceEvent>,
+}
+
+impl RaftEngine {
+    /// A fresh cluster from `seed`.
+    pub fn new(seed: u64) -> Result<RaftEngine, SimError> {
+        Ok(RaftEngine {
+            cluster: Cluster::new(cluster_config(), seed)?,
+            form: Client::new(FORM_CLIENT),
+            workload: Client::new(WORKLOAD_CLIENT),
+            workload_on: false,
+            workload_next: 0,
+            workload_acked: 0,
+            queue: VecDeque::new(),
+            last: None,
+            side_b: Vec::new(),
+            loss_pct: 0,
+            speed: DEFAULT_SPEED,
+            last_ms: None,
+            carry: 0,
+            stopped: None,
+            trace: Vec::new(),
+        })
+    }
+
+    /// The simulator (read-only).
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// Why the simulation stopped, if it did.
+    pub fn stopped(&self) -> Option<&str> {
+        self.stopped.as_deref()
+    }
+
+    /// Sets the speed in ticks per second of wall time.
+    pub fn set_speed(&mut self, ticks_per_sec: u32) {
+        self.speed = ticks_per_sec.clamp(10, 2000);
+    }
+
+    /// Moves the cluster on to the page's clock.
+    pub fn tick(&mut self, now_ms: u64) {
+        let last = *self.last_ms.get_or_insert(now_ms);
+        self.last_ms = Some(now_ms);
+        self.carry += now_ms.saturating_sub(last) * u64::from(self.speed);
+        let ticks = (self.carry / 1000).min(MAX_TICKS_PER_CALL);
+        self.carry %= 1000;
+        self.run_ticks(ticks);
+    }
+
+    /// Runs `ticks` steps of the cluster with the clients (stops at the first error).
+    pub fn run_ticks(&mut self, ticks: u64) {
+        for _ in 0..ticks {
+            if self.stopped.is_some() {
+                return;
+            }
+            if let Err(e) = self.step() {
+                self.stopped = Some(format!(
+                    "The cluster stopped at tick {}: {e}. Reload the page to start again.",
+                    self.cluster.now()
+                ));
+            }
+        }
+    }
+
+    fn step(&mut self) -> Result<(), SimError> {
+        let now = self.cluster.now();
+        if self.form.pending.is_none() {
+            if let Some((key, value)) = self.queue.pop_front() {
+                self.last = Some(LastWrite {
+                    key: key.clone(),
+                    value: value.clone(),
+                    attempts: 0,
+                    acked_by: None,
+                    at: None,
+                });
+                self.form.start(key, value, now);
+            }
+        }
+        if self.workload_on && self.workload.pending.is_none() && now >= self.workload_next {
+            let n = self.workload.seq + 1;
+            self.workload
+                .start(format!("w{}", n % 8), n.to_string(), now);
+        }
+        self.form.poll(&mut self.cluster);
+        self.workload.poll(&mut self.cluster);
+        if let Some(p) = &self.form.pending {
+            if let Some(l) = &mut self.last {
+                l.attempts = p.attempts;
+            }
+        }
+        self.cluster.step()?;
+        self.trace.extend(self.cluster.take_trace());
+        let now = self.cluster.now();
+        for r in self.cluster.take_client_replies() {
+            if r.client == FORM_CLIENT {
+                if let Some((p, by)) = self.form.reply(r.seq, r.from, &r.result, now) {
+                    let at = find_entry(&self.cluster, FORM_CLIENT, p.seq);
+                    if let Some(l) = &mut self.last {
+                        l.acked_by = Some(by);
+                        l.at = at;
+                        l.attempts = p.attempts;
+                    }
+                }
+            } else if self.workload.reply(r.seq, r.from, &r.result, now).is_some() {
+                self.workload_acked += 1;
+                self.workload_next = now + WORKLOAD_GAP_TICKS;
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a write of `key` = `value` through the form's client.
+    pub fn write(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let key = key.trim();
+        if key.is_empty() || key.len() > MAX_KEY_BYTES {
+            return Err(format!("A key is 1 to {MAX_KEY_BYTES} bytes."));
+        }
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(format!("A value is at most {MAX_VALUE_BYTES} bytes."));
+        }
+        if self.queue.len() >= MAX_QUEUE {
+            return Err("Too many writes are waiting; let the cluster catch up.".to_owned());
+        }
+        self.queue.push_back((key.to_owned(), value.to_owned()));
+        Ok(())
+    }
+
+    /// Starts or stops the workload client.
+    pub fn set_workload(&mut self, on: bool) {
+        self.workload_on = on;
+    }
+
+    /// Crashes node `id` (its disk keeps what completed syncs covered).
+    pub fn crash(&mut self, id: NodeId) {
+        self.cluster.crash(id);
+        self.trace.extend(self.cluster.take_trace());
+    }
+
+    /// Restarts node `id` from its disk.
+    pub fn restart(&mut self, id: NodeId) -> Result<(), String> {
+        let r = self.cluster.restart(id).map_err(|e| e.to_string());
+        self.trace.extend(self.cluster.take_trace());
+        r
+    }
+
+    /// Cuts the nodes in `side_b` off from the others (empty: heal).
+    pub fn partition(&mut self, side_b: &[NodeId]) {
+        let mut b: Vec<NodeId> = side_b
+            .iter()
+            .copied()
+            .filter(|id| (1..=NODES).contains(id))
+            .collect();
+        b.sort_unstable();
+        b.dedup();
+        if b.is_empty() {
+            self.cluster.heal();
+        } else {
+            let a: Vec<NodeId> = (1..=NODES).filter(|id| !b.contains(id)).collect();
+            self.cluster.set_partition(&[a, b.clone()]);
+        }
+        self.side_b = b;
+        self.trace.extend(self.cluster.take_trace());
+    }
+
+    /// Loses this percentage of messages (client links included).
+    pub fn set_loss(&mut self, pct: u32) {
+        let pct = pct.min(90);
+        self.loss_pct = pct;
+        let mut net = self.cluster.config().net;
+        net.loss_per_million = pct * 10_000;
+        self.cluster.set_network(net);
+    }
+
+    /// The trace since the last call and the picture of the cluster now.
+    pub fn take_view(&mut self) -> (Vec<TraceEvent>, ClusterView) {
+        (std::mem::take(&mut self.trace), self.view())
+    }
+
+    /// The picture of the cluster now.
+    pub fn view(&self) -> ClusterView {
+        let c = &self.cluster;
+        let leader = c.leader();
+        let leader_node = leader.and_then(|l| c.server(l)).and_then(|s| s.node());
+        let nodes = c
+            .servers()
+            .values()
+            .map(|s| match s.node() {
+                None => NodeView {
+                    id: s.id(),
+                    ..NodeView::default()
+                },
+                Some(n) => node_view(
+                    c,
+                    n,
+                    s.kv(),
+                    leader_node.filter(|l| l.id() == n.id()).is_some(),
+                ),
+            })
+            .collect();
+        let write = self.last.as_ref().map(|l| {
+            let (holders, applied_on) = l.at.map_or((0, 0), |(index, term)| {
+                let up = c.servers().values().filter_map(|s| s.node());
+                let holders = up.clone().filter(|n| holds(n, index, term)).count();
+                let applied = up.filter(|n| n.applied_index() >= index).count();
+                (count_u8(holders), count_u8(applied))
+            });
+            WriteView {
+                key: l.key.clone(),
+                value: l.value.clone(),
+                waiting_on: self
+                    .form
+                    .pending
+                    .as_ref()
+                    .map(|p| p.to)
+                    .filter(|_| l.acked_by.is_none()),
+                acked_by: l.acked_by,
+                index: l.at.map(|(i, _)| i),
+                holders,
+                applied_on,
+                attempts: l.attempts,
+            }
+        });
+        ClusterView {
+            now: c.now(),
+            nodes,
+            leader,
+            side_b: self.side_b.clone(),
+            loss_pct: self.loss_pct,
+            workload: self.workload_on,
+            workload_acked: self.workload_acked,
+            write,
+            queued: self.queue.len(),
+            stopped: self.stopped.clone(),
+        }
+    }
+}
+
+fn count_u8(n: usize) -> u8 {
+    u8::try_from(n).unwrap_or(u8::MAX)
+}
+
+/// Whether `n` holds entry `index` of `term` in its log or its snapshot.
+fn holds(n: &RaftNode<SimDisk>, index: u64, term: u64) -> bool {
+    n.snapshot_index() >= index || n.term_at(index) == Some(term)
+}
+
+/// The index and term of the form client's command `seq`, in any live log.
+fn find_entry(c: &Cluster, client: u64, seq: u64) -> Option<(u64, u64)> {
+    c.servers().values().filter_map(|s| s.node()).find_map(|n| {
+        let lo = n.first_log_index().max(n.last_index().saturating_sub(256));
+        (lo..=n.last_index()).rev().find_map(|i| {
+            let e = n.entry(i).ok()?;
+            let EntryKind::Command(b) = &e.kind else {
+                return None;
+            };
+            let cmd = KvCommand::decode(b).ok()?;
+            (cmd.client == client && cmd.seq == seq).then_some((e.index, e.term))
+        })
+    })
+}
+
+fn short(b: &[u8], max: usize) -> String {
+    let s = String::from_utf8_lossy(b);
+    if s.chars().count() > max {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    } else {
+        s.into_owned()
+    }
+}
+
+fn entry_label(kind: &EntryKind) -> String {
+    match kind {
+        EntryKind::Noop => "no-op".to_owned(),
+        EntryKind::Config(_) => "config".to_owned(),
+        EntryKind::Command(b) => match KvCommand::decode(b) {
+            Ok(KvCommand {
+                op: KvOp::Put { key, value },
+                ..
+            }) => format!("{}={}", short(&key, 6), short(&value, 6)),
+            Ok(KvCommand {
+                op: KvOp::Cas { key, .. },
+                ..
+            }) => format!("cas {}", short(&key, 6)),
+            Err(_) => "?".to_owned(),
+        },
+    }
+}
+
+fn node_view(
+    c: &Cluster,
+    n: &RaftNode<SimDisk>,
+    kv: &logspine_core::raft::kv::KvStateMachine,
+    is_leader: bool,
+) -> NodeView {
+    let last = n.last_index();
+    let snapshot = n.snapshot_index();
+    let lo = n
+        .first_log_index()
+        .max(snapshot + 1)
+        .max((last + 1).saturating_sub(MAX_ENTRIES_SHOWN as u64));
+    let live: Vec<&RaftNode<SimDisk>> = c.servers().values().filter_map(|s| s.node()).collect();
+    let entries = (lo..=last)
+        .filter_map(|i| {
+            let e = n.entry(i).ok()?;
+            let holders =
+                is_leader.then(|| count_u8(live.iter().filter(|o| holds(o, i, e.term)).count()));
+            Some(EntryView {
+                index: i,
+                term: e.term,
+                label: entry_label(&e.kind),
+                holders,
+            })
+        })
+        .collect();
+    NodeView {
+        id: n.id(),
+        up: true,
+        role: Some(n.role()),
+        term: n.term(),
+        leader: n.leader().filter(|_| n.role() != Role::Leader),
+        commit: n.commit_index(),
+        applied: n.applied_index(),
+        last,
+        durable: n.durable_index(),
+        snapshot,
+        first: n.first_log_index(),
+        entries,
+        keys: kv.data().len(),
+        state_hash: crc32c::checksum(&kv.snapshot()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use logspine_core::raft::sim::TraceKind;
+    use logspine_core::raft::NodeEvent;
+
+    use super::*;
+
+    fn run_until(e: &mut RaftEngine, max: u64, mut done: impl FnMut(&RaftEngine) -> bool) {
+        for _ in 0..max {
+            if done(e) {
+                return;
+            }
+            e.run_ticks(1);
+            assert_eq!(e.stopped(), None);
+        }
+        assert!(done(e), "not done after {max} ticks");
+    }
+
+    fn leader(e: &RaftEngine) -> Option<NodeId> {
+        e.cluster().leader()
+    }
+
+    fn converged(e: &RaftEngine) -> bool {
+        let v = e.view();
+        let up: Vec<&NodeView> = v.nodes.iter().filter(|n| n.up).collect();
+        up.len() == 5
+            && e.form.pending.is_none()
+            && e.queue.is_empty()
+            && up.iter().all(|n| {
+                n.commit == up[0].commit
+                    && n.applied == n.commit
+                    && n.state_hash == up[0].state_hash
+                    && n.last == up[0].last
+            })
+    }
+
+    #[test]
+    fn a_write_commits_on_a_majority_and_the_view_shows_it() {
+        let mut e = RaftEngine::new(7).unwrap();
+        run_until(&mut e, 3000, |e| leader(e).is_some());
+        e.write("x", "1").unwrap();
+        run_until(&mut e, 3000, |e| {
+            e.last.as_ref().is_some_and(|l| l.acked_by.is_some())
+        });
+        let (trace, v) = e.take_view();
+        let w = v.write.unwrap();
+        let index = w.index.expect("found in a log");
+        assert!(w.holders >= 3, "{w:?}");
+        let l = v.nodes.iter().find(|n| Some(n.id) == v.leader).unwrap();
+        assert!(l.commit >= index);
+        assert!(l
+            .entries
+            .iter()
+            .any(|en| en.label == "x=1" && en.holders.unwrap() >= 3));
+        assert!(trace.iter().any(|t| matches!(
+            t.kind,
+            TraceKind::Node {
+                event: NodeEvent::RoleChanged {
+                    role: Role::Leader,
+                    ..
+                },
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn partitions_and_crashes_then_heal_converge_to_one_state() {
+        let mut e = RaftEngine::new(11).unwrap();
+        e.set_workload(true);
+        run_until(&mut e, 3000, |e| leader(e).is_some());
+        let old = leader(&e).unwrap();
+        let buddy = old % NODES + 1;
+        e.partition(&[old, buddy]);
+        e.write("p", "1").unwrap();
+        run_until(&mut e, 6000, |e| {
+            leader(e).is_some_and(|l| l != old && l != buddy)
+        });
+        let new = leader(&e).unwrap();
+        run_until(&mut e, 3000, |e| {
+            e.last.as_ref().is_some_and(|l| l.acked_by == Some(new))
+        });
+        e.set_loss(20);
+        let victim = (1..=NODES)
+            .find(|id| ![old, buddy, new].contains(id))
+            .unwrap();
+        e.crash(victim);
+        e.run_ticks(1500);
+        e.restart(victim).unwrap();
+        e.set_loss(0);
+        e.partition(&[]);
+        e.set_workload(false);
+        run_until(&mut e, 20_000, |e| {
+            e.workload.pending.is_none() && converged(e)
+        });
+        let (_, v) = e.take_view();
+        assert!(v.nodes.iter().all(|n| n.keys >= 2), "{:?}", v.nodes);
+    }
+
+    #[test]
+    fn a_crashed_follower_catches_up_by_snapshot_after_many_writes() {
+        let mut e = RaftEngine::new(3).unwrap();
+        run_until(&mut e, 3000, |e| leader(e).is_some());
+        let l = leader(&e).unwrap();
+        let f = l % NODES + 1;
+        e.crash(f);
+        for i in 0..(SNAPSHOT_EVERY * 2 + 3) {
+            e.write(&format!("k{i}"), "v").unwrap();
+            run_until(&mut e, 3000, |e| {
+                e.queue.is_empty() && e.form.pending.is_none()
+            });
+        }
+        let _ = e.take_view();
+        e.restart(f).unwrap();
+        run_until(&mut e, 10_000, converged);
+        let (trace, v) = e.take_view();
+        assert!(trace.iter().any(|t| matches!(t.kind, TraceKind::Node { node, event: NodeEvent::SnapshotInstalled { .. } } if node == f)));
+        let n = v.nodes.iter().find(|n| n.id == f).unwrap();
+        assert!(n.snapshot > 0 && n.keys >= 24, "{n:?}");
+    }
+
+    #[test]
+    fn a_briefly_crashed_follower_catches_up_entry_by_entry() {
+        let mut e = RaftEngine::new(5).unwrap();
+        run_until(&mut e, 3000, |e| leader(e).is_some());
+        let l = leader(&e).unwrap();
+        let f = l % NODES + 1;
+        e.crash(f);
+        for i in 0..5 {
+            e.write(&format!("k{i}"), "v").unwrap();
+        }
+        run_until(&mut e, 5000, |e| {
+            e.queue.is_empty() && e.form.pending.is_none()
+        });
+        let _ = e.take_view();
+        e.restart(f).unwrap();
+        run_until(&mut e, 10_000, converged);
+        let (trace, _) = e.take_view();
+        let restarted_at = trace.iter().find_map(|t| match t.kind {
+            TraceKind::Restarted { node, log_range } if node == f => Some(log_range.1),
+            _ => None,
+        });
+        let v = e.view();
+        let caught = v.nodes.iter().find(|n| n.id == f).unwrap().last;
+        assert!(
+            restarted_at.unwrap() + 5 <= caught,
+            "restarted with {restarted_at:?}, caught up to {caught}"
+        );
+        let kinds = |kind: &str| {
+            trace
+                .iter()
+                .filter(|t| matches!(&t.kind, TraceKind::Sent { to, msg, .. } if *to == f && msg.kind == kind && msg.entries > 0))
+                .count()
+        };
+        assert!(kinds("AppendEntries") >= 1);
+        assert_eq!(kinds("InstallSnapshot"), 0, "no snapshot needed");
+    }
+
+    #[test]
+    fn the_clock_runs_at_the_chosen_speed_and_bounds_a_long_gap() {
+        let mut e = RaftEngine::new(1).unwrap();
+        e.tick(1000);
+        assert_eq!(e.cluster().now(), 0);
+        e.tick(1500);
+        assert_eq!(e.cluster().now(), u64::from(DEFAULT_SPEED) / 2);
+        e.tick(1_000_000);
+        assert_eq!(e.cluster().now(), 50 + MAX_TICKS_PER_CALL);
+        assert!(e.write("", "v").is_err());
+        assert!(e.write("a-key-that-is-far-too-long", "v").is_err());
+    }
+}

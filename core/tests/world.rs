@@ -71,13 +71,15 @@ fn traces_are_identical_on_every_platform() {
     );
 }
 
-const GOLDEN: [(&str, u64, usize); 6] = [
+const GOLDEN: [(&str, u64, usize); 8] = [
     ("log-is-the-truth", 16629549110351059518, 55),
     ("group-commit", 15616816677148666897, 1245),
     ("torn-write", 18280765054573742578, 353),
     ("checkpoint-redo-undo", 6019808547553600717, 3290),
     ("lsm-flush-compaction", 2067360439269233339, 4548),
     ("cdc-and-views", 14369764406454173907, 3080),
+    ("raft-election", 13198197383120320899, 177),
+    ("raft-catch-up", 2007896561209059926, 183),
 ];
 
 /// Library scenarios under other seeds: whatever the crash hits, every invariant holds.
@@ -162,7 +164,7 @@ fn seeking_replays_exactly_and_branching_discards_the_future() {
 }
 
 /// The JSON files authors copy, as committed.
-const FILES: [(&str, &str); 6] = [
+const FILES: [(&str, &str); 8] = [
     (
         "log-is-the-truth",
         include_str!("../scenarios/log-is-the-truth.json"),
@@ -183,6 +185,14 @@ const FILES: [(&str, &str); 6] = [
     (
         "cdc-and-views",
         include_str!("../scenarios/cdc-and-views.json"),
+    ),
+    (
+        "raft-election",
+        include_str!("../scenarios/raft-election.json"),
+    ),
+    (
+        "raft-catch-up",
+        include_str!("../scenarios/raft-catch-up.json"),
     ),
 ];
 
@@ -262,7 +272,7 @@ mod prop {
         /// scenario or an error, never a panic; whatever parses round-trips.
         #[test]
         fn mangled_scenarios_never_panic(
-            which in 0usize..6,
+            which in 0usize..8,
             edits in proptest::collection::vec((any::<usize>(), any::<u8>(), 0u8..3), 1..8),
         ) {
             let (_, json) = FILES[which];

@@ -1,5 +1,5 @@
 //! [`RaftEngine`]: the cluster view's five Raft nodes — a
-//! [`Cluster`](logspine_core::raft::sim::Cluster) on in-memory `SimDisk`s with its faulty
+//! [`Cluster`] on in-memory `SimDisk`s with its faulty
 //! network — ticked by the page's clock, plus two clients (the form and a workload) and the
 //! drain that turns the simulator's trace and the nodes' state into
 //! [`RaftAction::Engine`](crate::raft_state::RaftAction::Engine) payloads.

@@ -282,7 +282,11 @@ mod tests {
                 v.fold.invariants
             );
             assert_eq!(v.trace_len, r.timeline().trace().len() as u64);
-            assert!(v.key_count > 0, "{name}: the database holds keys");
+            // (The Raft scenarios write to the cluster, not to the database.)
+            assert!(
+                v.key_count > 0 || name.starts_with("raft"),
+                "{name}: the database holds keys"
+            );
         }
     }
 

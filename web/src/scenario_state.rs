@@ -195,7 +195,9 @@ pub fn markers(trace: &[TraceEvent]) -> Vec<Marker> {
         .iter()
         .filter_map(|e| {
             let kind = match e.kind {
-                TraceKind::Crash { .. } | TraceKind::ComponentCrashed { .. } => MarkerKind::Crash,
+                TraceKind::Crash { .. }
+                | TraceKind::ComponentCrashed { .. }
+                | TraceKind::RaftNode { up: false, .. } => MarkerKind::Crash,
                 TraceKind::Reopened { .. } | TraceKind::ViewRebuilt { .. } => MarkerKind::Recovery,
                 TraceKind::CheckpointDone { .. } => MarkerKind::Checkpoint,
                 TraceKind::FlushDone { .. } => MarkerKind::Flush,
@@ -232,6 +234,11 @@ pub fn action_text(a: &Action) -> String {
         Action::CrashBroker => "crash the broker".to_owned(),
         Action::CrashConnector => "crash the CDC connector".to_owned(),
         Action::RebuildView { view } => format!("drop and rebuild the {view} view"),
+        Action::RaftCrash { target } => format!("crash Raft node {target}"),
+        Action::RaftRestart => "restart the crashed Raft nodes".to_owned(),
+        Action::RaftPartition { side } => format!("cut {} off from the others", side.join(", ")),
+        Action::RaftHeal => "heal the Raft partition".to_owned(),
+        Action::RaftWrite { key, value } => format!("write {key} = {value} through the Raft leader"),
     }
 }
 
@@ -384,6 +391,48 @@ pub fn describe(kind: &TraceKind) -> String {
         TraceKind::ViewDropped { view } => format!("View {view} dropped: rebuilding from offset 0"),
         TraceKind::ViewRebuilt { view, offset } => {
             format!("View {view} rebuilt to offset {offset}")
+        }
+        TraceKind::RaftRole { node, role, term } => {
+            format!("Raft n{node} is {} in term {term}", role.replace('_', "-"))
+        }
+        TraceKind::RaftVote {
+            node,
+            candidate,
+            term,
+        } => format!("Raft n{node} votes for n{candidate} in term {term}"),
+        TraceKind::RaftCommit { node, index } => {
+            format!("Raft n{node} commits up to {index}: a majority holds it")
+        }
+        TraceKind::RaftSnapshot {
+            node,
+            index,
+            installed,
+        } => {
+            if *installed {
+                format!("Raft n{node} installs the leader's snapshot up to {index}")
+            } else {
+                format!("Raft n{node} snapshots its state at {index}; the log before it may go")
+            }
+        }
+        TraceKind::RaftTruncated { node, from } => {
+            format!("Raft n{node} drops its conflicting entries from {from}")
+        }
+        TraceKind::RaftNode { node, up } => {
+            if *up {
+                format!("Raft n{node} restarts from its disk")
+            } else {
+                format!("Raft n{node} crashes")
+            }
+        }
+        TraceKind::RaftPartition { blocked } => {
+            if blocked.is_empty() {
+                "Raft: the partition healed".to_owned()
+            } else {
+                format!("Raft: {} links cut", blocked.len())
+            }
+        }
+        TraceKind::RaftDropped { from, to, reason } => {
+            format!("Raft: a message n{from} → n{to} was dropped ({reason})")
         }
         TraceKind::Narration { step, text: _ } => format!("Narration step {} reached", step + 1),
     }

@@ -213,7 +213,7 @@ struct IncomingSnapshot {
 }
 
 /// One Raft server. See [`crate::raft`].
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct RaftNode<S: Storage> {
     config: RaftConfig,
     storage: S,

@@ -348,7 +348,7 @@ pub fn entry_hash(e: &Entry) -> u32 {
 }
 
 /// One server: its node (or its disk while it is down) and its state machine.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Server {
     id: NodeId,
     node: Option<RaftNode<SimDisk>>,
@@ -418,7 +418,7 @@ pub enum SimError {
 }
 
 /// The simulated cluster. See the module docs.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Cluster {
     config: ClusterConfig,
     now: u64,

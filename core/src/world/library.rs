@@ -211,6 +211,82 @@ fn cdc_and_views() -> Scenario {
     )
 }
 
+fn raft_election() -> Scenario {
+    let w = |k: &str, v: &str| Action::RaftWrite {
+        key: k.into(),
+        value: v.into(),
+    };
+    build(
+        "raft-election",
+        "Raft: an election, a crashed leader, a partition",
+        7,
+        WorldConfig {
+            raft_nodes: 5,
+            ..WorldConfig::default()
+        },
+        1500,
+        vec![
+            at(400, w("x", "1")),
+            at(800, Action::RaftCrash {
+                target: "leader".into(),
+            }),
+            at(1400, w("y", "2")),
+            at(1600, Action::RaftPartition {
+                side: vec!["leader".into()],
+            }),
+            at(2200, w("z", "3")),
+            at(2600, Action::RaftHeal),
+            at(2700, Action::RaftRestart),
+        ],
+        vec![
+            on("raft_role", 1, "Five servers start as followers. One times out first (the timeouts are random) and asks for votes."),
+            on("raft_vote", 2, "Each server grants one vote per term, and only once it is durable."),
+            on("raft_commit", 3, "With a majority, a leader is elected; it appends writes and commits them once a majority holds them."),
+            on("raft_node", 1, "The leader crashes. Followers stop hearing heartbeats; after a timeout a new election begins."),
+            on("raft_partition", 1, "The new leader is cut off alone: it cannot commit anything, and the majority elects another."),
+            on("raft_partition", 2, "The partition heals: the old leader sees a higher term, steps down and takes the new leader's log."),
+            on("invariant_checked", 1, "Every node holds the same state, with every acknowledged write."),
+        ],
+    )
+}
+
+fn raft_catch_up() -> Scenario {
+    let mut actions = vec![at(
+        300,
+        Action::RaftCrash {
+            target: "follower".into(),
+        },
+    )];
+    for i in 0..30u64 {
+        actions.push(at(
+            400 + 20 * i,
+            Action::RaftWrite {
+                key: format!("k{i:02}"),
+                value: format!("v{i}"),
+            },
+        ));
+    }
+    actions.push(at(1500, Action::RaftRestart));
+    build(
+        "raft-catch-up",
+        "Raft: a follower catches up by log and by snapshot",
+        8,
+        WorldConfig {
+            raft_nodes: 5,
+            ..WorldConfig::default()
+        },
+        1500,
+        actions,
+        vec![
+            on("raft_role", 1, "A five-node cluster elects a leader."),
+            on("raft_node", 1, "A follower crashes; the other four still form a majority, so writes keep committing."),
+            on("raft_snapshot", 1, "The others take snapshots and trim their logs behind them."),
+            on("raft_node", 2, "The follower restarts from its disk, far behind."),
+            on("invariant_checked", 1, "It catches up — from the log where the leader still has the entries, by an InstallSnapshot where it does not — and holds the same state as everyone."),
+        ],
+    )
+}
+
 /// Every library scenario, in teaching order.
 pub fn all() -> Vec<Scenario> {
     vec![
@@ -220,6 +296,8 @@ pub fn all() -> Vec<Scenario> {
         checkpoint_redo_undo(),
         lsm_flush_compaction(),
         cdc_and_views(),
+        raft_election(),
+        raft_catch_up(),
     ]
 }
 
@@ -231,6 +309,8 @@ pub const NAMES: &[&str] = &[
     "checkpoint-redo-undo",
     "lsm-flush-compaction",
     "cdc-and-views",
+    "raft-election",
+    "raft-catch-up",
 ];
 
 /// The library scenario called `name`.

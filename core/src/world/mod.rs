@@ -6,8 +6,9 @@
 //! Today the world holds the database (either index, on a [`SimDisk`]) and, with
 //! `config.cdc`, change data capture: a broker with the topic `changes`, the connector
 //! publishing the database's committed transactions into it exactly once, and three views
-//! consuming it — each machine on its own disk, each crashed by its own action. The Raft
-//! cluster joins it next, with its own actions and trace kinds.
+//! consuming it — each machine on its own disk, each crashed by its own action — and, with
+//! `config.raft_nodes`, a Raft cluster replicating a key-value store (nodes crashed,
+//! restarted and partitioned by actions, a client writing through the leader).
 //!
 //! # Call order
 //! [`World::new`] → any mix of [`World::apply`] (an [`Action`]) and [`World::tick`] (one
@@ -26,6 +27,10 @@
 //!   settling, the contents equal every committed transaction.
 //! * `views_equal_database_and_rebuilds` (with CDC, at the end): every view equals the
 //!   same view rebuilt from offset 0 and the view computed from the database's rows.
+//! * `raft_safety` (with Raft, every step): the simulator's safety checkers (election
+//!   safety, log matching, leader completeness, state machine safety) hold.
+//! * `raft_nodes_converge` (with Raft, at the end, after settling): every node that is up
+//!   holds the same state, with every acknowledged write.
 //!
 //! A failed check is recorded ([`World::failures`]), never a panic; the runner's exit
 //! status reports it.
@@ -44,10 +49,28 @@ use crate::cdc::{CdcConfig, CdcEvent, Connector};
 use crate::db::{CheckpointConfig, Db, DbConfig, DbError, GroupCommitConfig, IndexKind, TxnId};
 use crate::log::{LogConfig, Lsn};
 use crate::lsm::{CompactionConfig, LsmConfig};
+use crate::raft::kv::KvOp;
+use crate::raft::sim::{ClientOp, ClientRequest, ClientResult, Cluster, ClusterConfig};
 use crate::rng::Rng;
 use crate::sim_disk::{SimDisk, SimDiskConfig, SyncLatency};
 use crate::storage::Storage;
 use crate::topic::{Broker, TopicConfig};
+
+/// Whether every node that is up has applied as far as the leader has committed, and
+/// there is a leader.
+fn raft_converged(c: &Cluster) -> bool {
+    let Some(leader) = c.leader() else {
+        return false;
+    };
+    let Some(l) = c.server(leader).and_then(|s| s.node()) else {
+        return false;
+    };
+    let commit = l.commit_index();
+    c.servers()
+        .iter()
+        .filter(|(n, _)| c.is_up(**n))
+        .all(|(_, s)| s.kv().applied() >= commit)
+}
 
 pub use scenario::{Condition, NarrationStep, Scenario, ScenarioError, TimedAction};
 pub use timeline::Timeline;
@@ -119,6 +142,10 @@ pub struct WorldConfig {
     /// CDC: change events each view consumes per tick at most (its own pace).
     #[serde(default = "default_view_rate")]
     pub view_events_per_tick: u64,
+    /// A Raft cluster of this many nodes (0: none; 3 to 7), each on its own disk, a
+    /// replicated key-value store; one simulator step (1 ms) per tick.
+    #[serde(default)]
+    pub raft_nodes: u64,
 }
 
 fn default_view_rate() -> u64 {
@@ -138,6 +165,7 @@ impl Default for WorldConfig {
             memtable_bytes: default_memtable(),
             cdc: false,
             view_events_per_tick: default_view_rate(),
+            raft_nodes: 0,
         }
     }
 }
@@ -156,6 +184,9 @@ impl WorldConfig {
         }
         if !(256..=1 << 30).contains(&self.memtable_bytes) {
             return Err("config.memtable_bytes: must be 256 to 2^30".into());
+        }
+        if self.raft_nodes != 0 && !(3..=7).contains(&self.raft_nodes) {
+            return Err("config.raft_nodes: must be 0 (no cluster) or 3 to 7".into());
         }
         if !(1..=100_000).contains(&self.view_events_per_tick) {
             return Err("config.view_events_per_tick: must be 1 to 100000".into());
@@ -273,6 +304,28 @@ pub enum Action {
         /// The view.
         view: String,
     },
+    /// Raft: crash a node — `leader` (the current one), `follower` (the first that is up
+    /// and not leading) or a number.
+    RaftCrash {
+        /// Which node.
+        target: String,
+    },
+    /// Raft: restart every crashed node from its disk.
+    RaftRestart,
+    /// Raft: cut these nodes (`leader`, `follower` or numbers) off from the others.
+    RaftPartition {
+        /// One side of the cut.
+        side: Vec<String>,
+    },
+    /// Raft: heal every partition.
+    RaftHeal,
+    /// Raft: a client writes `key = value` through the leader (retried until committed).
+    RaftWrite {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
 }
 
 impl Action {
@@ -321,13 +374,39 @@ impl Action {
                     return Err(format!("view: {view:?} is not one of {}", VIEWS.join(", ")));
                 }
             }
+            Action::RaftCrash { target } => check_target(target)?,
+            Action::RaftPartition { side } => {
+                if side.is_empty() {
+                    return Err("side: name at least one node".into());
+                }
+                for t in side {
+                    check_target(t)?;
+                }
+            }
+            Action::RaftWrite { key, value } => {
+                if key.is_empty() || key.len() > 256 || value.len() > 4096 {
+                    return Err("key: 1 to 256 bytes, value at most 4096".into());
+                }
+            }
             Action::Checkpoint
             | Action::Crash
             | Action::FlipBit { .. }
             | Action::CrashBroker
-            | Action::CrashConnector => {}
+            | Action::CrashConnector
+            | Action::RaftRestart
+            | Action::RaftHeal => {}
         }
         Ok(())
+    }
+}
+
+fn check_target(t: &str) -> Result<(), String> {
+    match t {
+        "leader" | "follower" => Ok(()),
+        n if n.parse::<u64>().is_ok_and(|n| (1..=7).contains(&n)) => Ok(()),
+        other => Err(format!(
+            "target: {other:?} is not leader, follower or a node number 1 to 7"
+        )),
     }
 }
 
@@ -415,6 +494,18 @@ pub struct World {
     failures: Vec<String>,
     crashes: u64,
     cdc: Option<Box<Cdc>>,
+    raft: Option<Box<RaftWorld>>,
+}
+
+/// The Raft cluster in the world, with its client.
+#[derive(Clone, Debug)]
+struct RaftWorld {
+    cluster: Cluster,
+    /// Writes not yet acknowledged: (sequence, key, value).
+    pending: Vec<(u64, Vec<u8>, Vec<u8>)>,
+    next_seq: u64,
+    /// Acknowledged writes, in order: what every node must hold at the end.
+    acked: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
 fn text(b: &[u8]) -> String {
@@ -451,6 +542,22 @@ impl World {
         } else {
             None
         };
+        let raft = if config.raft_nodes > 0 {
+            let mut cc = ClusterConfig::new(config.raft_nodes);
+            cc.trace = true;
+            // Snapshots every 16 entries, so a follower that was down long enough catches
+            // up by InstallSnapshot.
+            cc.snapshot_every = 16;
+            let cluster = Cluster::new(cc, seed ^ 0x4AF7).map_err(|e| e.to_string())?;
+            Some(Box::new(RaftWorld {
+                cluster,
+                pending: Vec::new(),
+                next_seq: 0,
+                acked: BTreeMap::new(),
+            }))
+        } else {
+            None
+        };
         Ok((
             World {
                 config,
@@ -464,6 +571,7 @@ impl World {
                 failures: Vec::new(),
                 crashes: 0,
                 cdc,
+                raft,
             },
             events,
         ))
@@ -506,6 +614,47 @@ impl World {
             .is_some_and(|w| w.remaining > 0 || w.clients.iter().any(|c| c.txn.is_some()))
     }
 
+    /// What keeps the world from settling, for people.
+    pub fn busy_with(&self) -> String {
+        let mut why = Vec::new();
+        if self.workload_running() {
+            why.push("the workload".to_owned());
+        }
+        if let Some(db) = &self.db {
+            if !db.is_quiescent() || db.storage().next_completion_at().is_some() {
+                why.push("the database".to_owned());
+            }
+        }
+        if let Some(r) = &self.raft {
+            if !r.pending.is_empty() {
+                why.push(format!("{} Raft writes unacknowledged", r.pending.len()));
+            }
+            if !raft_converged(&r.cluster) {
+                let nodes: Vec<String> = r
+                    .cluster
+                    .servers()
+                    .iter()
+                    .map(|(n, s)| {
+                        format!(
+                            "n{n} {} applied {}",
+                            if r.cluster.is_up(*n) { "up" } else { "down" },
+                            s.kv().applied()
+                        )
+                    })
+                    .collect();
+                why.push(format!(
+                    "Raft not converged (leader {:?}: {})",
+                    r.cluster.leader(),
+                    nodes.join(", ")
+                ));
+            }
+        }
+        if why.is_empty() {
+            why.push("CDC or a recovery check".to_owned());
+        }
+        why.join("; ")
+    }
+
     /// Whether nothing is pending: no workload, no commit waiting, no sync in flight, no
     /// recovery or checkpoint running, no LSM background work due.
     pub fn is_settled(&self) -> bool {
@@ -517,7 +666,12 @@ impl World {
                     .iter()
                     .all(|v| v.lag(&c.broker, CHANGES).is_ok_and(|l| l == 0))
         });
+        let raft_settled = self
+            .raft
+            .as_ref()
+            .is_none_or(|r| r.pending.is_empty() && raft_converged(&r.cluster));
         cdc_settled
+            && raft_settled
             && !self.workload_running()
             && db.is_quiescent()
             && db.storage().next_completion_at().is_none()
@@ -638,6 +792,11 @@ impl World {
             Action::CrashBroker | Action::CrashConnector | Action::RebuildView { .. } => {
                 self.apply_cdc(action, &mut out);
             }
+            Action::RaftCrash { .. }
+            | Action::RaftRestart
+            | Action::RaftPartition { .. }
+            | Action::RaftHeal
+            | Action::RaftWrite { .. } => self.apply_raft(action, &mut out),
             Action::FlipBit { file, bit } => {
                 let db = self.db.as_mut().expect("checked");
                 match db.storage_mut().flip_bit(file, *bit) {
@@ -806,6 +965,7 @@ impl World {
         self.step_workload(&mut out);
         self.drain(&mut out);
         self.step_cdc(&mut out);
+        self.step_raft(&mut out);
         if self.check_pending && !self.db.as_ref().is_some_and(Db::is_recovering) {
             let want = self.oracle.base.clone();
             if self.compare("recovered_state_is_committed_state", &want, &mut out) {
@@ -862,6 +1022,122 @@ impl World {
         }
         if let Some((name, detail)) = failed {
             self.check(name, false, detail, out);
+        }
+    }
+
+    fn apply_raft(&mut self, action: &Action, out: &mut Vec<TraceKind>) {
+        let Some(r) = &mut self.raft else {
+            out.push(TraceKind::ActionRefused {
+                action: action.clone(),
+                reason: "this world has no Raft cluster (config.raft_nodes is 0)".into(),
+            });
+            return;
+        };
+        let resolve = |c: &Cluster, t: &str| -> Option<u64> {
+            match t {
+                "leader" => c.leader(),
+                "follower" => c
+                    .servers()
+                    .keys()
+                    .copied()
+                    .find(|&n| c.is_up(n) && Some(n) != c.leader()),
+                n => n.parse().ok().filter(|n| c.server(*n).is_some()),
+            }
+        };
+        let refuse = |reason: &str| TraceKind::ActionRefused {
+            action: action.clone(),
+            reason: reason.to_owned(),
+        };
+        match action {
+            Action::RaftCrash { target } => match resolve(&r.cluster, target) {
+                Some(n) if r.cluster.is_up(n) => r.cluster.crash(n),
+                _ => out.push(refuse("no such node is up")),
+            },
+            Action::RaftRestart => {
+                let down: Vec<u64> = r
+                    .cluster
+                    .servers()
+                    .keys()
+                    .copied()
+                    .filter(|&n| !r.cluster.is_up(n))
+                    .collect();
+                for n in down {
+                    if let Err(e) = r.cluster.restart(n) {
+                        out.push(refuse(&e.to_string()));
+                    }
+                }
+            }
+            Action::RaftPartition { side } => {
+                let cut: Vec<u64> = side.iter().filter_map(|t| resolve(&r.cluster, t)).collect();
+                let rest: Vec<u64> = r
+                    .cluster
+                    .servers()
+                    .keys()
+                    .copied()
+                    .filter(|n| !cut.contains(n))
+                    .collect();
+                r.cluster.set_partition(&[cut, rest]);
+            }
+            Action::RaftHeal => r.cluster.heal(),
+            Action::RaftWrite { key, value } => {
+                r.next_seq += 1;
+                r.pending.push((
+                    r.next_seq,
+                    key.as_bytes().to_vec(),
+                    value.as_bytes().to_vec(),
+                ));
+            }
+            _ => {}
+        }
+        self.drain_raft(out);
+    }
+
+    /// One simulator step; the client (re)sends pending writes to the leader every 50
+    /// ticks until acknowledged.
+    fn step_raft(&mut self, out: &mut Vec<TraceKind>) {
+        let Some(r) = &mut self.raft else { return };
+        if let Some(leader) = r.cluster.leader() {
+            if self.time.is_multiple_of(50) || r.cluster.now() < 2 {
+                for (seq, key, value) in &r.pending {
+                    r.cluster.client_send(
+                        leader,
+                        // One client session per write (sessions expect one request
+                        // outstanding per client): a retry is applied once.
+                        ClientRequest {
+                            client: *seq,
+                            seq: 1,
+                            op: ClientOp::Write(KvOp::Put {
+                                key: key.clone(),
+                                value: value.clone(),
+                            }),
+                        },
+                    );
+                }
+            }
+        }
+        if let Err(e) = r.cluster.step() {
+            let (name, detail) = ("raft_safety", e.to_string());
+            self.check(name, false, detail, out);
+            self.raft = None;
+            return;
+        }
+        for reply in r.cluster.take_client_replies() {
+            if matches!(reply.result, ClientResult::Done(_)) {
+                if let Some(i) = r.pending.iter().position(|p| p.0 == reply.client) {
+                    let (_, k, v) = r.pending.remove(i);
+                    r.acked.insert(k, v);
+                }
+            }
+        }
+        self.drain_raft(out);
+    }
+
+    fn drain_raft(&mut self, out: &mut Vec<TraceKind>) {
+        let Some(r) = &mut self.raft else { return };
+        for e in r.cluster.take_trace() {
+            if let Some(k) = trace::from_raft(&e.kind) {
+                out.push(k);
+            }
         }
     }
 
@@ -1027,7 +1303,7 @@ impl World {
             self.check(
                 name,
                 false,
-                format!("still busy after {max_ticks} ticks"),
+                format!("still busy after {max_ticks} ticks: {}", self.busy_with()),
                 &mut out,
             );
             return out;
@@ -1041,6 +1317,7 @@ impl World {
         }
         self.drain(&mut out);
         self.check_cdc(&mut out);
+        self.check_raft(&mut out);
         out
     }
 
@@ -1085,6 +1362,40 @@ impl World {
             problems.join("; ")
         };
         self.check("views_equal_database_and_rebuilds", ok, detail, out);
+    }
+
+    /// Raft at the end: every node up holds the same state, and it has every
+    /// acknowledged write.
+    fn check_raft(&mut self, out: &mut Vec<TraceKind>) {
+        let Some(r) = &self.raft else { return };
+        let c = &r.cluster;
+        type State<'a> = (u64, &'a BTreeMap<Vec<u8>, Vec<u8>>);
+        let states: Vec<State<'_>> = c
+            .servers()
+            .iter()
+            .filter(|(n, _)| c.is_up(**n))
+            .map(|(n, s)| (*n, s.kv().data()))
+            .collect();
+        let same = states.windows(2).all(|w| w[0].1 == w[1].1);
+        let missing: Vec<String> = r
+            .acked
+            .iter()
+            .filter(|(k, v)| states.first().is_none_or(|s| s.1.get(*k) != Some(*v)))
+            .map(|(k, _)| text(k))
+            .collect();
+        let ok = same && missing.is_empty();
+        let detail = if ok {
+            format!(
+                "{} nodes up hold the same {} keys, every acknowledged write among them",
+                states.len(),
+                states.first().map_or(0, |s| s.1.len())
+            )
+        } else if !same {
+            "nodes that are up disagree".to_owned()
+        } else {
+            format!("acknowledged writes missing: {missing:?}")
+        };
+        self.check("raft_nodes_converge", ok, detail, out);
     }
 
     /// The database's keys and values now (a scan; empty when closed or blocked).

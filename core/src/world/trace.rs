@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::{DbEvent, RecoveryStep, SyncReason};
 use crate::lsm::{ChoiceReason, LsmEvent};
+use crate::raft::node::{NodeEvent, Role};
+use crate::raft::sim::{DropReason, TraceKind as RaftTrace};
 
 use super::Action;
 
@@ -255,6 +257,68 @@ pub enum TraceKind {
         /// The offset it rebuilt to.
         offset: u64,
     },
+    /// Raft: a node's role or term changed.
+    RaftRole {
+        /// The node.
+        node: u64,
+        /// `follower`, `pre_candidate`, `candidate` or `leader`.
+        role: String,
+        /// Its term.
+        term: u64,
+    },
+    /// Raft: a node granted its vote (sent once durable).
+    RaftVote {
+        /// The voter.
+        node: u64,
+        /// The candidate.
+        candidate: u64,
+        /// The term.
+        term: u64,
+    },
+    /// Raft: a node's commit index moved (a majority holds the entry).
+    RaftCommit {
+        /// The node.
+        node: u64,
+        /// The new commit index.
+        index: u64,
+    },
+    /// Raft: a node took a snapshot (`installed`: received one from the leader).
+    RaftSnapshot {
+        /// The node.
+        node: u64,
+        /// Its last index.
+        index: u64,
+        /// Installed from the leader rather than taken.
+        installed: bool,
+    },
+    /// Raft: a node removed conflicting entries from its log's end.
+    RaftTruncated {
+        /// The node.
+        node: u64,
+        /// The first index removed.
+        from: u64,
+    },
+    /// Raft: a node crashed or restarted (`up`).
+    RaftNode {
+        /// The node.
+        node: u64,
+        /// Up again (restarted from its disk) or down (crashed).
+        up: bool,
+    },
+    /// Raft: the blocked links changed (empty: healed).
+    RaftPartition {
+        /// Blocked directed links.
+        blocked: Vec<(u64, u64)>,
+    },
+    /// Raft: a message was dropped (loss, partition, receiver down).
+    RaftDropped {
+        /// Sender.
+        from: u64,
+        /// Receiver.
+        to: u64,
+        /// Why.
+        reason: String,
+    },
     /// The narration moved to a step.
     Narration {
         /// The step's index.
@@ -297,6 +361,14 @@ impl TraceKind {
             TraceKind::ComponentCrashed { .. } => "component_crashed",
             TraceKind::ViewDropped { .. } => "view_dropped",
             TraceKind::ViewRebuilt { .. } => "view_rebuilt",
+            TraceKind::RaftRole { .. } => "raft_role",
+            TraceKind::RaftVote { .. } => "raft_vote",
+            TraceKind::RaftCommit { .. } => "raft_commit",
+            TraceKind::RaftSnapshot { .. } => "raft_snapshot",
+            TraceKind::RaftTruncated { .. } => "raft_truncated",
+            TraceKind::RaftNode { .. } => "raft_node",
+            TraceKind::RaftPartition { .. } => "raft_partition",
+            TraceKind::RaftDropped { .. } => "raft_dropped",
             TraceKind::Narration { .. } => "narration",
         }
     }
@@ -332,6 +404,14 @@ impl TraceKind {
         "component_crashed",
         "view_dropped",
         "view_rebuilt",
+        "raft_role",
+        "raft_vote",
+        "raft_commit",
+        "raft_snapshot",
+        "raft_truncated",
+        "raft_node",
+        "raft_partition",
+        "raft_dropped",
         "narration",
     ];
 }
@@ -469,6 +549,73 @@ fn from_lsm(e: &LsmEvent) -> Option<TraceKind> {
             tables: tables.iter().map(|t| t.0).collect(),
         },
         _ => return None,
+    })
+}
+
+/// The trace form of a Raft simulator event; `None` for sends and deliveries (the
+/// heartbeats would drown everything else).
+pub fn from_raft(e: &RaftTrace) -> Option<TraceKind> {
+    Some(match e {
+        RaftTrace::Node { node, event } => match event {
+            NodeEvent::RoleChanged { role, term } => TraceKind::RaftRole {
+                node: *node,
+                role: match role {
+                    Role::Follower => "follower",
+                    Role::PreCandidate => "pre_candidate",
+                    Role::Candidate => "candidate",
+                    Role::Leader => "leader",
+                }
+                .to_owned(),
+                term: *term,
+            },
+            NodeEvent::VoteGranted { candidate, term } => TraceKind::RaftVote {
+                node: *node,
+                candidate: *candidate,
+                term: *term,
+            },
+            NodeEvent::Committed { index } => TraceKind::RaftCommit {
+                node: *node,
+                index: *index,
+            },
+            NodeEvent::SnapshotTaken { index } => TraceKind::RaftSnapshot {
+                node: *node,
+                index: *index,
+                installed: false,
+            },
+            NodeEvent::SnapshotInstalled { index } => TraceKind::RaftSnapshot {
+                node: *node,
+                index: *index,
+                installed: true,
+            },
+            NodeEvent::Truncated { from } => TraceKind::RaftTruncated {
+                node: *node,
+                from: *from,
+            },
+        },
+        RaftTrace::Crashed { node } => TraceKind::RaftNode {
+            node: *node,
+            up: false,
+        },
+        RaftTrace::Restarted { node, .. } => TraceKind::RaftNode {
+            node: *node,
+            up: true,
+        },
+        RaftTrace::Partitioned { blocked } => TraceKind::RaftPartition {
+            blocked: blocked.clone(),
+        },
+        RaftTrace::Dropped {
+            from, to, reason, ..
+        } => TraceKind::RaftDropped {
+            from: *from,
+            to: *to,
+            reason: match reason {
+                DropReason::Loss => "loss",
+                DropReason::Partition => "partition",
+                DropReason::Down => "receiver down",
+            }
+            .to_owned(),
+        },
+        RaftTrace::Sent { .. } | RaftTrace::Delivered { .. } => return None,
     })
 }
 

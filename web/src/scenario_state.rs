@@ -152,6 +152,8 @@ pub enum MarkerKind {
     Flush,
     /// `compaction_done`.
     Compaction,
+    /// `raft_role` to leader: an election won.
+    Election,
 }
 
 impl MarkerKind {
@@ -163,6 +165,7 @@ impl MarkerKind {
             MarkerKind::Checkpoint => "checkpoint",
             MarkerKind::Flush => "flush",
             MarkerKind::Compaction => "compaction",
+            MarkerKind::Election => "election",
         }
     }
 
@@ -174,6 +177,7 @@ impl MarkerKind {
             MarkerKind::Checkpoint => "Checkpoint",
             MarkerKind::Flush => "Flush",
             MarkerKind::Compaction => "Compaction",
+            MarkerKind::Election => "Leader elected",
         }
     }
 }
@@ -202,6 +206,7 @@ pub fn markers(trace: &[TraceEvent]) -> Vec<Marker> {
                 TraceKind::CheckpointDone { .. } => MarkerKind::Checkpoint,
                 TraceKind::FlushDone { .. } => MarkerKind::Flush,
                 TraceKind::CompactionDone { .. } => MarkerKind::Compaction,
+                TraceKind::RaftRole { ref role, .. } if role == "leader" => MarkerKind::Election,
                 _ => return None,
             };
             Some(Marker {
@@ -877,6 +882,34 @@ mod tests {
             ]
         );
         assert_eq!(m[0].time, 5);
+        // A Raft election won is a marker; a node becoming a follower is not; a Raft node
+        // crashing is a crash.
+        let raft = vec![
+            ev(
+                0,
+                1,
+                TraceKind::RaftRole {
+                    node: 2,
+                    role: "follower".into(),
+                    term: 1,
+                },
+            ),
+            ev(
+                1,
+                2,
+                TraceKind::RaftRole {
+                    node: 3,
+                    role: "leader".into(),
+                    term: 1,
+                },
+            ),
+            ev(2, 3, TraceKind::RaftNode { node: 3, up: false }),
+        ];
+        let got: Vec<(u64, &str)> = markers(&raft)
+            .iter()
+            .map(|m| (m.seq, m.kind.as_str()))
+            .collect();
+        assert_eq!(got, vec![(1, "election"), (2, "crash")]);
     }
 
     #[test]

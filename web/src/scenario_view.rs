@@ -563,19 +563,26 @@ fn marker_list(r: &RunView, on_marker: impl Fn(u64) -> Callback<MouseEvent>) -> 
     if r.markers.is_empty() {
         return html! {
             <p class="muted scenario-markers-none">
-                { "No crash, recovery, checkpoint, flush or compaction recorded yet." }
+                { "No crash, recovery, checkpoint, flush, compaction or election recorded yet." }
             </p>
         };
     }
     let count = |k: &str| r.markers.iter().filter(|m| m.kind.as_str() == k).count();
-    let summary = ["crash", "recovery", "checkpoint", "flush", "compaction"]
-        .iter()
-        .filter_map(|k| {
-            let n = count(k);
-            (n > 0).then(|| format!("{n} {k}"))
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let summary = [
+        "crash",
+        "recovery",
+        "checkpoint",
+        "flush",
+        "compaction",
+        "election",
+    ]
+    .iter()
+    .filter_map(|k| {
+        let n = count(k);
+        (n > 0).then(|| format!("{n} {k}"))
+    })
+    .collect::<Vec<_>>()
+    .join(", ");
     let shown: Vec<&Marker> = r.markers.iter().take(MAX_MARKERS_LISTED).collect();
     html! {
         <details class="scenario-markers">

@@ -207,6 +207,8 @@ fn the_json_files_are_the_library() {
         library::names().collect::<Vec<_>>(),
         "one file per scenario"
     );
+    let defined: Vec<String> = library::all().into_iter().map(|s| s.name).collect();
+    assert_eq!(defined, names, "NAMES lists every definition, in order");
     for (name, file) in FILES {
         let s = library::scenario(name).unwrap();
         assert_eq!(file.trim_end(), s.to_json(), "core/scenarios/{name}.json");

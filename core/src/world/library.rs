@@ -314,13 +314,8 @@ pub const NAMES: &[&str] = &[
 ];
 
 /// The library scenario called `name`.
-pub fn scenario_named(name: &str) -> Option<Scenario> {
-    all().into_iter().find(|s| s.name == name)
-}
-
-/// The library scenario called `name` (an alias of [`scenario_named`]).
 pub fn scenario(name: &str) -> Option<Scenario> {
-    scenario_named(name)
+    all().into_iter().find(|s| s.name == name)
 }
 
 /// The names, in teaching order.

@@ -370,6 +370,23 @@ pub struct Server {
 }
 
 impl Server {
+    /// A server that has just opened its node, with an empty state machine.
+    fn new(id: NodeId, node: RaftNode<SimDisk>, initial_voters: Vec<NodeId>) -> Self {
+        Server {
+            id,
+            node: Some(node),
+            down_disk: None,
+            kv: KvStateMachine::new(),
+            waiting: BTreeSet::new(),
+            read_ctx: BTreeMap::new(),
+            reads: Vec::new(),
+            next_ctx: 1,
+            incarnation: 0,
+            applied: Vec::new(),
+            initial_voters,
+        }
+    }
+
     /// The id.
     pub fn id(&self) -> NodeId {
         self.id
@@ -454,22 +471,7 @@ impl Cluster {
             };
             let (node, _) =
                 RaftNode::open(disk, raft).map_err(|error| SimError::Raft { node: id, error })?;
-            servers.insert(
-                id,
-                Server {
-                    id,
-                    node: Some(node),
-                    down_disk: None,
-                    kv: KvStateMachine::new(),
-                    waiting: BTreeSet::new(),
-                    read_ctx: BTreeMap::new(),
-                    reads: Vec::new(),
-                    next_ctx: 1,
-                    incarnation: 0,
-                    applied: Vec::new(),
-                    initial_voters: voters.clone(),
-                },
-            );
+            servers.insert(id, Server::new(id, node, voters.clone()));
         }
         let checker = config.check.then(Checker::new);
         Ok(Cluster {
@@ -642,22 +644,7 @@ impl Cluster {
         };
         let (node, _) =
             RaftNode::open(disk, raft).map_err(|error| SimError::Raft { node: id, error })?;
-        self.servers.insert(
-            id,
-            Server {
-                id,
-                node: Some(node),
-                down_disk: None,
-                kv: KvStateMachine::new(),
-                waiting: BTreeSet::new(),
-                read_ctx: BTreeMap::new(),
-                reads: Vec::new(),
-                next_ctx: 1,
-                incarnation: 0,
-                applied: Vec::new(),
-                initial_voters: Vec::new(),
-            },
-        );
+        self.servers.insert(id, Server::new(id, node, Vec::new()));
         Ok(())
     }
 

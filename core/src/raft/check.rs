@@ -21,6 +21,7 @@ use std::fmt;
 
 use super::node::Role;
 use super::sim::{entry_hash, AppliedRecord, Cluster};
+use super::state_machine::StateMachine;
 use super::NodeId;
 
 /// A broken property.
@@ -92,7 +93,7 @@ impl Checker {
     }
 
     /// Checks every property against the cluster as it is now.
-    pub fn check(&mut self, cluster: &Cluster) -> Result<(), Violation> {
+    pub fn check<M: StateMachine>(&mut self, cluster: &Cluster<M>) -> Result<(), Violation> {
         self.checks += 1;
         let old_committed = self.committed.len();
         // State machine safety, and the committed prefix grows.

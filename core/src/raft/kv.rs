@@ -28,6 +28,7 @@
 use std::collections::BTreeMap;
 
 use super::message::{Entry, EntryKind};
+use super::state_machine::{Answer, StateMachine};
 
 /// A command that goes through the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -349,6 +350,52 @@ impl KvStateMachine {
         }
         r.end()?;
         Ok(sm)
+    }
+}
+
+impl StateMachine for KvStateMachine {
+    type Command = KvOp;
+    type Response = KvResponse;
+    type Query = Vec<u8>;
+    type Value = Option<Vec<u8>>;
+    type DecodeError = KvDecodeError;
+
+    fn empty() -> Self {
+        KvStateMachine::new()
+    }
+    fn encode_command(client: u64, seq: u64, command: &KvOp) -> Vec<u8> {
+        KvCommand {
+            client,
+            seq,
+            op: command.clone(),
+        }
+        .encode()
+    }
+    fn apply(&mut self, entry: &Entry) -> Option<Answer<KvResponse>> {
+        match KvStateMachine::apply(self, entry) {
+            KvApplied::Nothing => None,
+            KvApplied::Answer {
+                client,
+                seq,
+                response,
+            } => Some(Answer {
+                client,
+                seq,
+                response,
+            }),
+        }
+    }
+    fn query(&self, key: &Vec<u8>) -> Option<Vec<u8>> {
+        self.get(key).map(<[u8]>::to_vec)
+    }
+    fn snapshot(&self) -> Vec<u8> {
+        KvStateMachine::snapshot(self)
+    }
+    fn restore(index: u64, bytes: &[u8]) -> Result<Self, KvDecodeError> {
+        KvStateMachine::restore(index, bytes)
+    }
+    fn applied(&self) -> u64 {
+        self.applied
     }
 }
 

@@ -13,7 +13,9 @@
 //! * [`message`]: entries, their bytes in the log, and the messages.
 //! * [`hard_state`]: the term and vote, in a checksummed two-slot file.
 //! * [`snapshot`]: snapshot files.
-//! * [`kv`]: the replicated key-value state machine with client sessions.
+//! * [`state_machine`]: the [`StateMachine`] trait the simulator drives.
+//! * [`kv`]: the replicated key-value state machine with client sessions (the default
+//!   [`StateMachine`]).
 //! * [`sim`]: the cluster simulator: nodes on `SimDisk`s, a faulty network, crashes,
 //!   partitions, clients, a typed trace in virtual time.
 //! * [`check`]: the invariant checkers run after every simulated step.
@@ -123,6 +125,7 @@ pub mod message;
 pub mod node;
 pub mod sim;
 pub mod snapshot;
+pub mod state_machine;
 
 /// A node's id; 0 is reserved (it means "no vote").
 pub type NodeId = u64;
@@ -131,3 +134,4 @@ pub use hard_state::HardState;
 pub use message::{Entry, EntryKind, Envelope, Message};
 pub use node::{Apply, NodeEvent, RaftConfig, RaftError, RaftNode, RaftRecovery, ReadState, Role};
 pub use snapshot::Snapshot;
+pub use state_machine::{Answer, StateMachine};

@@ -1,4 +1,5 @@
-//! The cluster simulator: N Raft nodes, each on its own [`SimDisk`], a network that delays,
+//! The cluster simulator: N Raft nodes, each on its own [`SimDisk`], replicating any
+//! [`StateMachine`] (the key-value store [`KvStateMachine`] unless told otherwise), a network that delays,
 //! loses, duplicates and reorders messages and can be partitioned arbitrarily, crashes
 //! with the disk's crash semantics, restarts, and clients — all in virtual time from one
 //! seed, with a typed trace.
@@ -21,7 +22,7 @@
 //! 3. Each live node in id order: [`RaftNode::tick`], its disk advances one tick,
 //!    [`RaftNode::handle_storage`].
 //! 4. After every input to a node its outputs are drained: messages enter the network,
-//!    committed entries are applied to the node's [`KvStateMachine`] (answering the
+//!    committed entries are applied to the node's [`StateMachine`] (answering the
 //!    clients whose requests this node took), confirmed reads are served once applied, and
 //!    a snapshot is taken when `snapshot_every` entries were applied since the last.
 //!
@@ -41,9 +42,10 @@ use crate::rng::Rng;
 use crate::sim_disk::{SimDisk, SimDiskConfig, SyncLatency};
 
 use super::check::{Checker, Violation};
-use super::kv::{KvApplied, KvCommand, KvOp, KvResponse, KvStateMachine};
+use super::kv::{KvOp, KvResponse, KvStateMachine};
 use super::message::{encode_entry, Entry, Message};
 use super::node::{Apply, NodeEvent, RaftConfig, RaftError, RaftNode, Role};
+use super::state_machine::{Answer, StateMachine};
 use super::NodeId;
 
 /// How often [`Cluster::step`] runs [`Cluster::validate`] when checks are on.
@@ -129,43 +131,47 @@ pub enum Addr {
     Client(u64),
 }
 
-/// What a client asks.
+/// What a client asks: `C` is the state machine's command and `Q` its query
+/// ([`StateMachine::Command`], [`StateMachine::Query`]); the defaults are the key-value
+/// store's.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ClientOp {
+pub enum ClientOp<C = KvOp, Q = Vec<u8>> {
     /// A linearizable read (read index).
     Get {
-        /// The key.
-        key: Vec<u8>,
+        /// The key (the query).
+        key: Q,
     },
     /// A command through the log.
-    Write(KvOp),
+    Write(C),
 }
 
-/// A client's request.
+/// A client's request (type parameters as for [`ClientOp`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClientRequest {
+pub struct ClientRequest<C = KvOp, Q = Vec<u8>> {
     /// The client.
     pub client: u64,
     /// Its sequence number (writes are deduplicated by it).
     pub seq: u64,
     /// What to do.
-    pub op: ClientOp,
+    pub op: ClientOp<C, Q>,
 }
 
-/// What a server answered.
+/// What a server answered: `R` is the state machine's response and `V` its read value
+/// ([`StateMachine::Response`], [`StateMachine::Value`]); the defaults are the key-value
+/// store's.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ClientResult {
+pub enum ClientResult<R = KvResponse, V = Option<Vec<u8>>> {
     /// A write was applied.
-    Done(KvResponse),
+    Done(R),
     /// A read's value.
-    Value(Option<Vec<u8>>),
+    Value(V),
     /// Not the leader; try this one.
     NotLeader(Option<NodeId>),
 }
 
-/// A reply delivered to a client.
+/// A reply delivered to a client (type parameters as for [`ClientResult`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClientReply {
+pub struct ClientReply<R = KvResponse, V = Option<Vec<u8>>> {
     /// The client.
     pub client: u64,
     /// The sequence number answered.
@@ -173,31 +179,53 @@ pub struct ClientReply {
     /// The server that answered.
     pub from: NodeId,
     /// The answer.
-    pub result: ClientResult,
+    pub result: ClientResult<R, V>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Packet {
+/// A write a server accepted into its log (recorded only when
+/// [`Cluster::record_proposals`] is on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Proposal {
+    /// The server that proposed it (the leader then).
+    pub node: NodeId,
+    /// The client.
+    pub client: u64,
+    /// The client's request number.
+    pub seq: u64,
+    /// Its index in that leader's log.
+    pub index: u64,
+    /// The leader's term.
+    pub term: u64,
+}
+
+#[derive(Clone, Debug)]
+enum Packet<M: StateMachine> {
     Raft(Message),
-    Request(ClientRequest),
-    Reply(ClientReply),
+    Request(ClientRequest<M::Command, M::Query>),
+    Reply(ClientReply<M::Response, M::Value>),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct InFlight {
+#[derive(Clone, Debug)]
+struct InFlight<M: StateMachine> {
     at: u64,
     seq: u64,
     from: Addr,
     to: Addr,
-    packet: Packet,
+    packet: Packet<M>,
 }
 
-impl PartialOrd for InFlight {
+impl<M: StateMachine> PartialEq for InFlight<M> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl<M: StateMachine> Eq for InFlight<M> {}
+impl<M: StateMachine> PartialOrd for InFlight<M> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for InFlight {
+impl<M: StateMachine> Ord for InFlight<M> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (self.at, self.seq).cmp(&(other.at, other.seq))
     }
@@ -347,17 +375,18 @@ pub fn entry_hash(e: &Entry) -> u32 {
     crc32c::checksum(&encode_entry(e.term, &e.kind))
 }
 
-/// One server: its node (or its disk while it is down) and its state machine.
+/// One server: its node (or its disk while it is down) and its state machine (by default
+/// the key-value store).
 #[derive(Clone, Debug)]
-pub struct Server {
+pub struct Server<M: StateMachine = KvStateMachine> {
     id: NodeId,
     node: Option<RaftNode<SimDisk>>,
     down_disk: Option<SimDisk>,
-    kv: KvStateMachine,
+    sm: M,
     /// Client writes this server proposed: answered when applied here.
     waiting: BTreeSet<(u64, u64)>,
-    /// Read contexts: ctx → (client, seq, key).
-    read_ctx: BTreeMap<u64, (u64, u64, Vec<u8>)>,
+    /// Read contexts: ctx → (client, seq, query).
+    read_ctx: BTreeMap<u64, (u64, u64, M::Query)>,
     /// Confirmed reads: (ctx, index).
     reads: Vec<(u64, u64)>,
     next_ctx: u64,
@@ -369,14 +398,14 @@ pub struct Server {
     initial_voters: Vec<NodeId>,
 }
 
-impl Server {
+impl<M: StateMachine> Server<M> {
     /// A server that has just opened its node, with an empty state machine.
     fn new(id: NodeId, node: RaftNode<SimDisk>, initial_voters: Vec<NodeId>) -> Self {
         Server {
             id,
             node: Some(node),
             down_disk: None,
-            kv: KvStateMachine::new(),
+            sm: M::empty(),
             waiting: BTreeSet::new(),
             read_ctx: BTreeMap::new(),
             reads: Vec::new(),
@@ -396,8 +425,8 @@ impl Server {
         self.node.as_ref()
     }
     /// The state machine (empty while down).
-    pub fn kv(&self) -> &KvStateMachine {
-        &self.kv
+    pub fn state_machine(&self) -> &M {
+        &self.sm
     }
     /// Bumped on every restart.
     pub fn incarnation(&self) -> u64 {
@@ -406,6 +435,13 @@ impl Server {
     /// What it applied during the last step (and between it and the one before).
     pub fn applied_last_step(&self) -> &[AppliedRecord] {
         &self.applied
+    }
+}
+
+impl Server {
+    /// The key-value state machine (empty while down).
+    pub fn kv(&self) -> &KvStateMachine {
+        &self.sm
     }
 }
 
@@ -434,25 +470,36 @@ pub enum SimError {
     Invalid(String),
 }
 
-/// The simulated cluster. See the module docs.
+/// The simulated cluster, replicating the state machine `M` (by default the key-value
+/// store). See the module docs.
 #[derive(Clone, Debug)]
-pub struct Cluster {
+pub struct Cluster<M: StateMachine = KvStateMachine> {
     config: ClusterConfig,
     now: u64,
     rng: Rng,
-    servers: BTreeMap<NodeId, Server>,
-    net: BinaryHeap<Reverse<InFlight>>,
+    servers: BTreeMap<NodeId, Server<M>>,
+    net: BinaryHeap<Reverse<InFlight<M>>>,
     net_seq: u64,
     blocked: BTreeSet<(NodeId, NodeId)>,
     trace: Vec<TraceEvent>,
-    client_inbox: Vec<ClientReply>,
+    client_inbox: Vec<ClientReply<M::Response, M::Value>>,
     checker: Option<Checker>,
     delivered: u64,
+    /// Writes accepted into a leader's log, when recorded.
+    proposals: Option<Vec<Proposal>>,
 }
 
 impl Cluster {
-    /// A fresh cluster; everything random in it comes from `seed`.
+    /// A fresh key-value cluster; everything random in it comes from `seed`. (Any other
+    /// state machine: [`Cluster::with_machine`].)
     pub fn new(config: ClusterConfig, seed: u64) -> Result<Self, SimError> {
+        Cluster::with_machine(config, seed)
+    }
+}
+
+impl<M: StateMachine> Cluster<M> {
+    /// A fresh cluster replicating `M`; everything random in it comes from `seed`.
+    pub fn with_machine(config: ClusterConfig, seed: u64) -> Result<Self, SimError> {
         if config.nodes == 0 || config.net.latency_min == 0 {
             return Err(SimError::Invalid(
                 "a cluster needs nodes and a positive latency".into(),
@@ -486,7 +533,23 @@ impl Cluster {
             client_inbox: Vec::new(),
             checker,
             delivered: 0,
+            proposals: None,
         })
+    }
+
+    /// Starts (or stops) recording every write a leader accepts into its log, drained
+    /// with [`Cluster::take_proposals`]. A client of an "acks=1" system is answered at
+    /// that moment, before the write is replicated; the topic's contrast mode uses it.
+    pub fn record_proposals(&mut self, on: bool) {
+        self.proposals = on.then(Vec::new);
+    }
+
+    /// The writes accepted since the last call (empty unless recording).
+    pub fn take_proposals(&mut self) -> Vec<Proposal> {
+        self.proposals
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Virtual time in ticks.
@@ -498,11 +561,11 @@ impl Cluster {
         &self.config
     }
     /// The servers, by id.
-    pub fn servers(&self) -> &BTreeMap<NodeId, Server> {
+    pub fn servers(&self) -> &BTreeMap<NodeId, Server<M>> {
         &self.servers
     }
     /// One server.
-    pub fn server(&self, id: NodeId) -> Option<&Server> {
+    pub fn server(&self, id: NodeId) -> Option<&Server<M>> {
         self.servers.get(&id)
     }
     /// Whether `id` is up.
@@ -531,7 +594,7 @@ impl Cluster {
         std::mem::take(&mut self.trace)
     }
     /// Replies delivered to clients since the last call.
-    pub fn take_client_replies(&mut self) -> Vec<ClientReply> {
+    pub fn take_client_replies(&mut self) -> Vec<ClientReply<M::Response, M::Value>> {
         std::mem::take(&mut self.client_inbox)
     }
     /// Changes the network's behaviour from now on.
@@ -594,7 +657,7 @@ impl Cluster {
         let mut disk = node.into_storage();
         disk.crash();
         server.down_disk = Some(disk);
-        server.kv = KvStateMachine::new();
+        server.sm = M::empty();
         server.waiting.clear();
         server.read_ctx.clear();
         server.reads.clear();
@@ -683,12 +746,12 @@ impl Cluster {
     }
 
     /// Sends a client request to server `to` through the network.
-    pub fn client_send(&mut self, to: NodeId, request: ClientRequest) {
+    pub fn client_send(&mut self, to: NodeId, request: ClientRequest<M::Command, M::Query>) {
         let from = Addr::Client(request.client);
         self.transmit(from, Addr::Node(to), Packet::Request(request));
     }
 
-    fn transmit(&mut self, from: Addr, to: Addr, packet: Packet) {
+    fn transmit(&mut self, from: Addr, to: Addr, packet: Packet<M>) {
         let summary = match &packet {
             Packet::Raft(m) => Some(MessageSummary::of(m)),
             _ => None,
@@ -738,7 +801,7 @@ impl Cluster {
         });
     }
 
-    fn schedule(&mut self, from: Addr, to: Addr, packet: Packet) -> u64 {
+    fn schedule(&mut self, from: Addr, to: Addr, packet: Packet<M>) -> u64 {
         let net = self.config.net;
         let mut latency = self
             .rng
@@ -806,7 +869,7 @@ impl Cluster {
                 n.validate();
                 n.storage().validate();
                 assert_eq!(
-                    s.kv.applied(),
+                    s.sm.applied(),
                     n.applied_index(),
                     "node {}: the state machine is not where the node says",
                     s.id
@@ -823,7 +886,7 @@ impl Cluster {
         Ok(())
     }
 
-    fn deliver(&mut self, p: InFlight) -> Result<(), SimError> {
+    fn deliver(&mut self, p: InFlight<M>) -> Result<(), SimError> {
         match (p.to, p.packet) {
             (Addr::Client(_), Packet::Reply(r)) => {
                 self.client_inbox.push(r);
@@ -871,7 +934,13 @@ impl Cluster {
             .expect("a live node")
     }
 
-    fn reply(&mut self, from: NodeId, client: u64, seq: u64, result: ClientResult) {
+    fn reply(
+        &mut self,
+        from: NodeId,
+        client: u64,
+        seq: u64,
+        result: ClientResult<M::Response, M::Value>,
+    ) {
         self.transmit(
             Addr::Node(from),
             Addr::Client(client),
@@ -884,7 +953,11 @@ impl Cluster {
         );
     }
 
-    fn handle_request(&mut self, id: NodeId, req: ClientRequest) -> Result<(), SimError> {
+    fn handle_request(
+        &mut self,
+        id: NodeId,
+        req: ClientRequest<M::Command, M::Query>,
+    ) -> Result<(), SimError> {
         let server = self.servers.get_mut(&id).expect("exists");
         let node = server.node.as_mut().expect("up");
         let result = match req.op {
@@ -898,16 +971,21 @@ impl Cluster {
                 r
             }
             ClientOp::Write(op) => {
-                let cmd = KvCommand {
-                    client: req.client,
-                    seq: req.seq,
-                    op,
-                };
-                let r = node.propose(cmd.encode()).map(|_| ());
-                if r.is_ok() {
+                let payload = M::encode_command(req.client, req.seq, &op);
+                let r = node.propose(payload);
+                if let Ok(index) = r {
                     server.waiting.insert((req.client, req.seq));
+                    if let Some(p) = self.proposals.as_mut() {
+                        p.push(Proposal {
+                            node: id,
+                            client: req.client,
+                            seq: req.seq,
+                            index,
+                            term: node.term(),
+                        });
+                    }
                 }
-                r
+                r.map(|_| ())
             }
         };
         match result {
@@ -936,21 +1014,21 @@ impl Cluster {
         for a in applies {
             match a {
                 Apply::Snapshot(s) => {
-                    server.kv = KvStateMachine::restore(s.index, &s.data).map_err(|e| {
+                    server.sm = M::restore(s.index, &s.data).map_err(|e| {
                         SimError::Invalid(format!("node {id}: snapshot does not decode: {e}"))
                     })?;
                     server.applied.push(AppliedRecord::Snapshot {
                         index: s.index,
                         term: s.term,
-                        state: check.then(|| crc32c::checksum(&server.kv.snapshot())),
+                        state: check.then(|| server.sm.digest()),
                     });
                 }
                 Apply::Entry(e) => {
-                    if let KvApplied::Answer {
+                    if let Some(Answer {
                         client,
                         seq,
                         response,
-                    } = server.kv.apply(&e)
+                    }) = server.sm.apply(&e)
                     {
                         if server.waiting.remove(&(client, seq)) {
                             replies.push((client, seq, ClientResult::Done(response)));
@@ -960,18 +1038,18 @@ impl Cluster {
                         index: e.index,
                         term: e.term,
                         hash: entry_hash(&e),
-                        state: check.then(|| crc32c::checksum(&server.kv.snapshot())),
+                        state: check.then(|| server.sm.digest()),
                     });
                 }
             }
         }
         server.reads.extend(reads.iter().map(|r| (r.ctx, r.index)));
-        let applied = server.kv.applied();
+        let applied = server.sm.applied();
         let mut still = Vec::new();
         for (ctx, index) in std::mem::take(&mut server.reads) {
             if index <= applied {
-                if let Some((client, seq, key)) = server.read_ctx.remove(&ctx) {
-                    let v = server.kv.get(&key).map(<[u8]>::to_vec);
+                if let Some((client, seq, query)) = server.read_ctx.remove(&ctx) {
+                    let v = server.sm.query(&query);
                     replies.push((client, seq, ClientResult::Value(v)));
                 }
             } else {
@@ -982,7 +1060,7 @@ impl Cluster {
         // Compaction policy: every `snapshot_every` applied entries.
         let every = self.config.snapshot_every;
         if every > 0 && applied >= node.snapshot_index() + every {
-            node.compact(applied, server.kv.snapshot()).map_err(err)?;
+            node.compact(applied, server.sm.snapshot()).map_err(err)?;
             // compact() may have produced nothing to send, but keep the order uniform.
         }
         for env in msgs {

@@ -6,12 +6,17 @@
 //!   at the high watermark, consumer groups (range assignment, generations) and committed
 //!   offsets in the compacted topic `__consumer_offsets`.
 //!
-//! Replication of each partition by a Raft group (issue 5's Raft) and CDC build on this.
+//! * [`replicated`]: a topic whose partitions (and consumer offsets) are each replicated
+//!   by a Raft group over simulated brokers: acks=all, batching, exactly-once placement
+//!   across leader failover, linearizable fetches, offsets that never go backwards.
 
 pub mod broker;
 pub mod partition;
+pub mod replicated;
 
 pub use broker::{Broker, BrokerError, Group, Produce, ResetTo, TopicConfig, OFFSETS_TOPIC};
+
+pub use replicated::{Acks, ReplicatedConfig, ReplicatedError, ReplicatedTopic};
 
 pub use partition::{
     Appended, Partition, PartitionConfig, PartitionError, PartitionRecovery, TopicRecord,

@@ -84,6 +84,10 @@ struct Sim {
 }
 
 impl Sim {
+    fn partitions(&self) -> u32 {
+        u32::try_from(self.cursors.len()).unwrap()
+    }
+
     fn max_acked(&self, p: u32) -> Option<u64> {
         self.acked
             .range((p, 0)..(p + 1, 0))
@@ -267,13 +271,13 @@ impl Sim {
     /// Every replica that has applied past an acknowledged offset holds that record.
     fn check_replicas(&mut self, when: &str) -> Result<(), String> {
         let mut bad = Vec::new();
-        for p in 0..self.cursors.len() as u32 {
+        for p in 0..self.partitions() {
             for b in 1..=self.topic.config().brokers {
                 let Some(r) = self.topic.replica(p, b) else {
                     continue;
                 };
                 for (&(_, o), (pid, seq, v)) in self.acked.range((p, 0)..(p, r.next_offset())) {
-                    let rec = &r.records()[o as usize];
+                    let rec = &r.records()[usize::try_from(o).unwrap()];
                     if rec.value.as_ref() != Some(v) || rec.producer != Some((*pid, *seq)) {
                         bad.push((p, o, format!("{when}: broker {b} holds {rec:?} at acknowledged {p}/{o} ({pid}/{seq})")));
                     }
@@ -302,7 +306,7 @@ impl Sim {
             0..=5 if !fetching => {
                 let id = self
                     .topic
-                    .fetch(p, next, 1 + rng.below(8) as u32)
+                    .fetch(p, next, 1 + u32::try_from(rng.below(8)).unwrap())
                     .map_err(e)?;
                 self.cursors[p as usize].fetch = Some((id, max_acked));
             }
@@ -325,7 +329,7 @@ impl Sim {
     }
 
     fn audit(&mut self) -> Result<(), String> {
-        for p in 0..self.cursors.len() as u32 {
+        for p in 0..self.partitions() {
             let m = self.max_acked(p);
             let id = self
                 .topic
@@ -341,7 +345,7 @@ impl Sim {
     /// offsets replica holds at least each acknowledged commit.
     fn check_end(&mut self) -> Result<(), String> {
         let brokers = self.topic.config().brokers;
-        for p in 0..self.cursors.len() as u32 {
+        for p in 0..self.partitions() {
             let first = self.topic.replica(p, 1).ok_or("broker 1 is down")?.clone();
             first.validate();
             for b in 2..=brokers {
@@ -364,7 +368,7 @@ impl Sim {
                 .map(|(k, _)| *k)
                 .collect();
             for (_, o) in acked {
-                match first.records().get(o as usize) {
+                match first.records().get(usize::try_from(o).unwrap()) {
                     Some(r) => {
                         let (pr, v) = (r.producer, r.value.clone());
                         self.check_record(p, o, pr, v.as_ref(), "at the end")?;
@@ -382,7 +386,7 @@ impl Sim {
             for (p, c) in self.cursors.iter().enumerate() {
                 let key = logspine_core::topic::replicated::OffsetKey {
                     group: GROUP.into(),
-                    partition: p as u32,
+                    partition: u32::try_from(p).unwrap(),
                 };
                 let got = s
                     .state_machine()
@@ -411,7 +415,7 @@ impl Sim {
 fn run_seed(seed: u64, acks: Acks, total: &mut Tally) -> Result<(), String> {
     let mut rng = Rng::new(seed);
     let brokers = [3, 3, 5][rng.index(3)];
-    let partitions = 1 + rng.below(2) as u32;
+    let partitions = 1 + u32::try_from(rng.below(2)).unwrap();
     let mut config = ReplicatedConfig::new(brokers, partitions);
     config.acks = acks;
     config.batch_records = [1, 4, 16][rng.index(3)];

@@ -147,6 +147,9 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
+/// A record's key and value as a producer sends it (`None` value: a tombstone).
+pub type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// A batch of records from one producer for one partition: one Raft entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProduceBatch {
@@ -157,7 +160,7 @@ pub struct ProduceBatch {
     /// When the batch was formed (virtual ticks), every record's timestamp.
     pub timestamp: u64,
     /// The records: key and value (`None` value: a tombstone).
-    pub records: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)>,
+    pub records: Vec<KeyValue>,
 }
 
 impl ProduceBatch {
@@ -449,7 +452,8 @@ impl StateMachine for PartitionMachine {
         out.extend_from_slice(&m.to_le_bytes());
         for (pid, w) in &self.producers {
             out.extend_from_slice(&pid.to_le_bytes());
-            out.extend_from_slice(&(w.len() as u32).to_le_bytes());
+            let k = u32::try_from(w.len()).expect("a window holds at most 64");
+            out.extend_from_slice(&k.to_le_bytes());
             for (seq, offset) in w {
                 out.extend_from_slice(&seq.to_le_bytes());
                 out.extend_from_slice(&offset.to_le_bytes());
@@ -876,7 +880,7 @@ const CONSUMER_CLIENT: u64 = 1 << 63;
 #[derive(Clone, Debug)]
 struct Queue {
     next_sequence: u64,
-    open: VecDeque<(Option<Vec<u8>>, Option<Vec<u8>>)>,
+    open: VecDeque<KeyValue>,
     opened_at: u64,
     /// The batch in flight and its request number.
     in_flight: Option<ProduceBatch>,
@@ -1210,7 +1214,8 @@ impl ReplicatedTopic {
             return Err(ReplicatedError::NoBroker(b));
         }
         for (p, c) in self.partitions.iter_mut().enumerate() {
-            c.restart(b).map_err(sim_err(Some(p as u32)))?;
+            let p = u32::try_from(p).expect("at most 64 partitions");
+            c.restart(b).map_err(sim_err(Some(p)))?;
         }
         self.offsets.restart(b).map_err(sim_err(None))
     }
@@ -1236,7 +1241,8 @@ impl ReplicatedTopic {
     pub fn step(&mut self) -> Result<(), ReplicatedError> {
         self.now += 1;
         for p in 0..self.partitions.len() {
-            let g = Some(p as u32);
+            let pid = u32::try_from(p).expect("at most 64 partitions");
+            let g = Some(pid);
             let c = &mut self.partitions[p];
             c.step().map_err(sim_err(g))?;
             let trace = c.take_trace();
@@ -1251,7 +1257,7 @@ impl ReplicatedTopic {
                 self.handle_reply(g, r.client, r.seq, r.result)?;
             }
             for pr in proposals {
-                self.early_ack(p as u32, pr.node, pr.client, pr.seq, pr.index);
+                self.early_ack(pid, pr.node, pr.client, pr.seq, pr.index);
             }
         }
         let g = self.partitions.len();
@@ -1563,7 +1569,7 @@ mod tests {
             records: (0..n)
                 .map(|i| {
                     (
-                        Some(vec![i as u8]),
+                        Some(vec![u8::try_from(i).unwrap()]),
                         Some(format!("{pid}-{}", first + i as u64).into_bytes()),
                     )
                 })

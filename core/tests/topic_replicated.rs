@@ -615,7 +615,10 @@ fn acks_1_loses_acknowledged_records_on_the_same_seeds() {
         "acks=1, {seeds} seeds: {} seeds lost {} acknowledged records of {}: {total:?}",
         total.seeds_losing, total.lost, total.acked
     );
-    assert!(total.seeds_losing >= 1, "{total:?}");
+    assert!(
+        (1..=seeds).contains(&total.seeds_losing),
+        "acks=1 should lose acknowledged records on some seeds: {total:?}"
+    );
 }
 
 /// A broker down while a partition moves on by more than a snapshot's worth of entries

@@ -4,7 +4,10 @@
 # Node, then as wasm in headless Chromium; each prints its tables, and the run ends with
 # the wasm/native ratios. Then (issue 4) the db_bench-shaped benchmark: ours vs fjall on
 # real files natively, ours on SimDisk natively and as wasm in Node, and its wasm/native
-# ratios. Benchmarks, not tests: nothing here fails on a slow figure.
+# ratios. Then (issue 5) the Raft cluster's simulated throughput, and (issue 6) a topic's
+# produce/consume throughput by batch size: on SimDisk natively and as wasm (with the
+# wasm/native ratios), and on real files against a plain std::fs log and fjall.
+# Benchmarks, not tests: nothing here fails on a slow figure.
 #
 # Build profile: `bench` (the release profile at opt-level 3; release itself is tuned for
 # size). Full logs go to target/bench-results/.
@@ -13,6 +16,7 @@
 #   NO_BROWSER=1        skip headless Chromium
 #   NO_DB_BENCH=1       skip the db_bench-shaped benchmark (issue 4)
 #   NO_RAFT=1           skip the Raft throughput benchmark (issue 5)
+#   NO_TOPIC=1          skip the topic produce/consume benchmark (issue 6)
 #
 # Needs what scripts/test.sh installs: the wasm32 target, wasm-bindgen-test-runner,
 # Node, Chromium and chromedriver.
@@ -161,6 +165,51 @@ if [[ "${NO_RAFT:-}" != 1 ]]; then
             cargo test --profile bench -p logspine-bench --target "$TARGET" --test wasm_raft -- --nocapture |
             tee "$OUT/raft-wasm-chromium.log"
     fi
+    took "$start"
+fi
+
+if [[ "${NO_TOPIC:-}" != 1 ]]; then
+    section "Topic: produce/consume by batch size, native: SimDisk, then ours vs a std::fs log and fjall on files (cargo run --profile bench -p logspine-bench -- topic)"
+    start=$(date +%s)
+    cargo run --profile bench -q -p logspine-bench --bin logspine-bench -- topic ${quick_arg[@]+"${quick_arg[@]}"} |
+        tee "$OUT/topic-native.md"
+    section "Topic: the SimDisk rows as wasm in Node"
+    env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+        cargo test --profile bench -p logspine-bench --target "$TARGET" --test wasm_topic -- --nocapture |
+        tee "$OUT/topic-wasm-node.log"
+    if [[ "${NO_BROWSER:-}" != 1 ]]; then
+        section "Topic: the SimDisk rows as wasm in headless Chromium"
+        env WASM_BINDGEN_USE_BROWSER=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+            cargo test --profile bench -p logspine-bench --target "$TARGET" --test wasm_topic -- --nocapture |
+            tee "$OUT/topic-wasm-chromium.log"
+    fi
+    section "Topic on SimDisk: wasm/native (records/s; below 1 means wasm is slower)"
+    cat "$OUT/topic-native.md" "$OUT"/topic-wasm-*.log 2>/dev/null | grep '^TOPIC ' | awk '
+        {
+            host = ""
+            for (i = 2; i <= NF; i++) {
+                split($i, kv, "=")
+                if (kv[1] == "host") host = kv[2]; else v[kv[1]] = kv[2]
+            }
+            hosts[++n] = host
+            for (k in v) val[n, k] = v[k]
+            if (host == "native") nat = n
+        }
+        END {
+            printf "| host | produce b1 | b10 | b100 | b1000 | consume b1 | b10 | b100 | b1000 |\n"
+            printf "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+            for (i = 1; i <= n; i++) {
+                h = hosts[i]; gsub("_", " ", h); line = "| " h
+                for (d = 0; d < 2; d++) {
+                    for (b = 1; b <= 1000; b *= 10) {
+                        k = (d ? "consume_b" : "produce_b") b
+                        r = (nat && val[nat, k]) ? val[i, k] / val[nat, k] : 0
+                        line = line sprintf(" | %d (%.2f)", val[i, k], r)
+                    }
+                }
+                print line " |"
+            }
+        }' | tee "$OUT/topic-ratios.md"
     took "$start"
 fi
 

@@ -69,7 +69,7 @@ wasm_test() {
 bundle_sizes() {
     local f found=0
     printf '%-44s %10s %10s\n' file bytes gzip-9
-    for f in dist/*.wasm dist/*.js; do
+    for f in dist/*.wasm dist/*.js dist/embed/*.wasm dist/embed/*.js dist/embed/*.css; do
         [[ -f "$f" ]] || continue
         found=1
         printf '%-44s %10d %10d\n' "$f" "$(stat -c %s "$f")" "$(gzip -9 -c "$f" | wc -c)"
@@ -106,12 +106,13 @@ step "test (native)" cargo test --workspace
 step "test core (wasm32, Node)" wasm_test -- -p logspine-core
 step "test core (wasm32, headless Chromium)" wasm_test WASM_BINDGEN_USE_BROWSER=1 -- -p logspine-core
 step "test logspine-tests (wasm32, headless Chromium)" wasm_test -- -p logspine-tests
-step "trunk build --release" trunk build --release
+step "build the site (playground, docs, embed widget)" bash scripts/build-site.sh
 step "bundle sizes" bundle_sizes
 step "portability: wasm_probe imports nothing from env" portability_imports
 step "portability: core has no web-sys/js-sys/wasm-bindgen" portability_tree
 step "e2e (Chromium, built site)" node --test --test-concurrency=1 "$E2E/log-recovery.test.mjs" \
     "$E2E/db-recovery.test.mjs" "$E2E/lsm-view.test.mjs" "$E2E/scenario-timeline.test.mjs" \
-    "$E2E/raft-cluster.test.mjs"
+    "$E2E/raft-cluster.test.mjs" "$E2E/pipeline.test.mjs" "$E2E/playground.test.mjs" \
+    "$E2E/embed.test.mjs"
 
 finish

@@ -32,6 +32,7 @@ pub mod db_bench;
 pub mod native_db_bench;
 pub mod raft_throughput;
 pub mod time_travel;
+pub mod topic_throughput;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -81,14 +81,49 @@ pub fn app() -> Html {
                        follow the log, a checkpointer, and ARIES crash recovery. Reloading the page \
                        is a crash; what comes back is what a completed sync made durable." }
                 </p>
+                <p><a href="docs/">{ "Read the docs: the argument step by step, with live widgets" }</a></p>
             </header>
-            <crate::db_view::DbView />
-            <crate::lsm_view::LsmView />
-            <crate::scenario_view::ScenarioView />
-            <crate::raft_view::RaftView />
-            <LogDemo />
+            <crate::shell::Shell sections={sections()} />
         </main>
     }
+}
+
+/// The page's sections, in order: each can be collapsed ([`crate::shell`]); the keys
+/// `1`–`9` go to them.
+fn sections() -> Vec<crate::shell::Section> {
+    use crate::shell::Section;
+    vec![
+        Section {
+            id: "db",
+            title: "Database",
+            view: html! { <crate::db_view::DbView /> },
+        },
+        Section {
+            id: "lsm",
+            title: "B-tree vs LSM",
+            view: html! { <crate::lsm_view::LsmView /> },
+        },
+        Section {
+            id: "scenarios",
+            title: "Scenarios",
+            view: html! { <crate::scenario_view::ScenarioView /> },
+        },
+        Section {
+            id: "raft",
+            title: "Raft",
+            view: html! { <crate::raft_view::RaftView /> },
+        },
+        Section {
+            id: "pipeline",
+            title: "Pipeline",
+            view: html! { <crate::pipeline_view::PipelineView /> },
+        },
+        Section {
+            id: "log",
+            title: "Raw log",
+            view: html! { <LogDemo /> },
+        },
+    ]
 }
 
 /// The raw log demo: append, sync, crash, corrupt.

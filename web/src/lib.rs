@@ -23,13 +23,21 @@
 //! reached only at run time in a browser.
 
 pub mod app;
+pub mod chart;
 pub mod db_engine;
 pub mod db_state;
 pub mod db_view;
+pub mod embed_api;
+pub mod embed_params;
+pub mod embed_run;
+pub mod embed_view;
 pub mod idb;
 pub mod lsm_engine;
 pub mod lsm_state;
 pub mod lsm_view;
+pub mod pipeline_run;
+pub mod pipeline_state;
+pub mod pipeline_view;
 pub mod playground_storage;
 pub mod raft_run;
 pub mod raft_state;
@@ -37,6 +45,9 @@ pub mod raft_view;
 pub mod scenario_run;
 pub mod scenario_state;
 pub mod scenario_view;
+pub mod share;
+pub mod share_view;
+pub mod shell;
 pub mod state;
 pub mod timer;
 pub mod workload;

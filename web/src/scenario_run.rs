@@ -22,9 +22,10 @@
 
 use std::collections::BTreeMap;
 
-use logspine_core::world::{library, Action, Timeline};
+use logspine_core::world::{library, trace_hash_push, Action, Timeline, TRACE_HASH_EMPTY};
 
 use crate::scenario_state::{event_line, fold, markers, RunView, MAX_KEYS};
+use crate::share::{HandAction, RunLink};
 
 /// Events between the timeline's snapshots (a seek replays at most about this many).
 pub const SNAPSHOT_EVERY: u64 = 1000;
@@ -39,6 +40,12 @@ pub struct ScenarioRun {
     start: u64,
     /// Consecutive boundaries seen: `a → b` means no boundary lies between them.
     next: BTreeMap<u64, u64>,
+    /// The actions applied by hand that the timeline still holds, in order: with the
+    /// scenario and seed, all a share link needs ([`crate::share`]).
+    hand: Vec<HandAction>,
+    /// `hashes[n]`: the trace hash of the first `n` events (extended as the view needs
+    /// it, cut where a branch rewrites the trace).
+    hashes: Vec<u64>,
 }
 
 impl ScenarioRun {
@@ -52,7 +59,57 @@ impl ScenarioRun {
             start: timeline.position(),
             timeline,
             next: BTreeMap::new(),
+            hand: Vec::new(),
+            hashes: vec![TRACE_HASH_EMPTY],
         })
+    }
+
+    /// The run written down as a link: scenario, seed, hand-applied actions, position.
+    pub fn link(&self) -> RunLink {
+        RunLink {
+            scenario: self.name.clone(),
+            seed: self.timeline.world().seed(),
+            position: self.position(),
+            actions: self.hand.clone(),
+        }
+    }
+
+    /// Reproduces a linked run: loads the scenario with the link's seed, steps to each
+    /// hand-applied action's tick and applies it, then seeks to the link's position. The
+    /// world is deterministic, so the trace is the one the link was made from.
+    pub fn from_link(link: &RunLink) -> Result<ScenarioRun, String> {
+        link.check().map_err(|e| e.0)?;
+        let mut run = ScenarioRun::load(&link.scenario, Some(link.seed))?;
+        for (i, h) in link.actions.iter().enumerate() {
+            // An action at a tick already passed was applied, like the one before it, after
+            // scrubbing back: go back to before that tick's step (the timeline keeps the
+            // earlier action, due at the same tick, so both apply there, as they did).
+            if run.timeline.world().time() > h.tick {
+                run.timeline.seek_time(h.tick.saturating_sub(1));
+            }
+            while run.timeline.world().time() < h.tick && !run.timeline.finished() {
+                run.step_once();
+            }
+            if run.timeline.world().time() != h.tick {
+                return Err(format!(
+                    "Action {} of this link is at tick {}, which this run cannot reach \
+                     (it is at tick {}).",
+                    i + 1,
+                    h.tick,
+                    run.timeline.world().time()
+                ));
+            }
+            run.act(h.action.clone())?;
+        }
+        let len = run.timeline.trace().len() as u64;
+        if link.position > len {
+            run.to_end();
+            while run.position() < link.position && !run.timeline.finished() {
+                run.step_once();
+            }
+        }
+        run.seek(link.position);
+        Ok(run)
     }
 
     /// The timeline.
@@ -185,8 +242,20 @@ impl ScenarioRun {
             );
         }
         let from = self.timeline.position();
-        // The recorded future goes: so do the boundaries learned in it.
+        let now = self.timeline.world().time();
+        // The recorded future goes: so do the boundaries learned in it, and the hand
+        // actions applied in it (the timeline keeps those due at or before now).
         self.next.retain(|_, b| *b <= from);
+        self.hand.retain(|h| h.tick <= now);
+        self.hashes.truncate(
+            usize::try_from(from)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1),
+        );
+        self.hand.push(HandAction {
+            tick: now,
+            action: action.clone(),
+        });
         self.timeline.branch(action);
         let to = self.timeline.position();
         if to > from {
@@ -195,9 +264,23 @@ impl ScenarioRun {
         Ok(())
     }
 
+    /// The trace hash of the first `n` events ([`logspine_core::world::trace_hash`]),
+    /// each event hashed once however often this is asked.
+    pub fn trace_hash_at(&mut self, n: u64) -> u64 {
+        let trace = self.timeline.trace();
+        let n = usize::try_from(n).unwrap_or(usize::MAX).min(trace.len());
+        while self.hashes.len() <= n {
+            let i = self.hashes.len() - 1;
+            let h = trace_hash_push(self.hashes[i], &trace[i]);
+            self.hashes.push(h);
+        }
+        self.hashes[n]
+    }
+
     /// The run at its position, for the reducer.
     pub fn view(&mut self) -> RunView {
         let position = self.timeline.position();
+        let trace_hash = Some(format!("{:016x}", self.trace_hash_at(position)));
         let trace = self.timeline.trace();
         let upto = &trace[..usize::try_from(position)
             .unwrap_or(usize::MAX)
@@ -230,6 +313,7 @@ impl ScenarioRun {
             keys,
             key_count,
             markers,
+            trace_hash,
         }
     }
 }
@@ -245,6 +329,80 @@ mod tests {
             r.play(64);
         }
         r
+    }
+
+    /// A session of plays, seeks back, hand actions (some in the past: branches) and
+    /// steps, written down as a link, reopened: the same trace up to the position, and
+    /// the same trace when both are played to the end.
+    #[test]
+    fn a_share_link_reproduces_the_run_exactly() {
+        use logspine_core::world::trace_hash;
+        let moves = |r: &mut ScenarioRun, k: u64| {
+            r.play(40 + u32::try_from(k * 7 % 60).unwrap());
+            let p = r.position();
+            r.seek(p - (p - r.start()) / 3);
+            r.act(Action::Write {
+                key: format!("share{k}"),
+                value: "v".into(),
+            })
+            .unwrap();
+            r.play(15);
+            if k.is_multiple_of(2) && !r.timeline().finished() {
+                r.act(Action::Crash).unwrap();
+            }
+            r.step_forward();
+            r.step_back();
+        };
+        for (k, name) in ["log-is-the-truth", "group-commit", "checkpoint-redo-undo"]
+            .into_iter()
+            .enumerate()
+        {
+            let mut a = ScenarioRun::load(name, Some(100 + k as u64)).unwrap();
+            for m in 0..3 {
+                moves(&mut a, k as u64 * 3 + m);
+            }
+            let link = a.link();
+            assert!(!link.actions.is_empty());
+            let fragment = link.to_fragment();
+            let back = RunLink::from_fragment(&fragment).unwrap().unwrap();
+            assert_eq!(back, link);
+            let mut b = ScenarioRun::from_link(&back).unwrap();
+            assert_eq!(b.position(), a.position(), "{name}");
+            assert_eq!(a.view().trace_hash, b.view().trace_hash, "{name}");
+            assert_eq!(
+                a.view().trace_hash.unwrap(),
+                format!(
+                    "{:016x}",
+                    trace_hash(&a.timeline().trace()[..usize::try_from(a.position()).unwrap()])
+                ),
+                "{name}: the cached hash is the hash"
+            );
+            let p = usize::try_from(a.position()).unwrap();
+            assert_eq!(
+                trace_hash(&a.timeline().trace()[..p]),
+                trace_hash(&b.timeline().trace()[..p]),
+                "{name}: the trace up to the position"
+            );
+            for r in [&mut a, &mut b] {
+                while !r.timeline().finished() {
+                    r.play(64);
+                }
+            }
+            assert_eq!(
+                a.timeline().trace(),
+                b.timeline().trace(),
+                "{name}: played to the end"
+            );
+            // The run file carries the trace and its hash; replaying verifies it.
+            let file = crate::share::RunFile::new(&a.link(), a.timeline().trace());
+            let read = crate::share::RunFile::from_json(&file.to_json()).unwrap();
+            let mut c = ScenarioRun::from_link(&read.link()).unwrap();
+            while !c.timeline().finished() {
+                c.play(64);
+            }
+            read.verify(c.timeline().trace()).unwrap();
+            assert!(read.verify(&c.timeline().trace()[1..]).is_err());
+        }
     }
 
     #[test]

@@ -244,6 +244,17 @@ pub fn action_text(a: &Action) -> String {
         Action::RaftPartition { side } => format!("cut {} off from the others", side.join(", ")),
         Action::RaftHeal => "heal the Raft partition".to_owned(),
         Action::RaftWrite { key, value } => format!("write {key} = {value} through the Raft leader"),
+        Action::JoinConsumer { consumer } => format!("{consumer} joins the consumer group"),
+        Action::LeaveConsumer { consumer } => format!("{consumer} leaves the consumer group"),
+        Action::SetPace {
+            consumer,
+            events_per_tick,
+        } => format!("{consumer} reads {events_per_tick} records per tick"),
+        Action::ResetOffset { consumer, to } => format!("reset {consumer}'s offset to {to}"),
+        Action::RaftLoss { percent } => format!("the Raft network loses {percent}% of messages"),
+        Action::RaftDelay { min, max } => {
+            format!("Raft messages take {min} to {max} ticks")
+        }
     }
 }
 
@@ -439,6 +450,89 @@ pub fn describe(kind: &TraceKind) -> String {
         TraceKind::RaftDropped { from, to, reason } => {
             format!("Raft: a message n{from} → n{to} was dropped ({reason})")
         }
+        TraceKind::DualWriteProduced {
+            commit_lsn,
+            records,
+        } => format!(
+            "Dual write: the application produced commit {commit_lsn}'s {} to the topic itself",
+            plural(*records, "record", "records")
+        ),
+        TraceKind::DualWriteLost { transactions } => format!(
+            "Dual write: {} acknowledged by the database never reached the topic",
+            plural(*transactions, "transaction", "transactions")
+        ),
+        TraceKind::DualWriteDiverged { keys } => format!(
+            "Dual write: {} differ between the database and the dual replica",
+            plural(*keys, "key", "keys")
+        ),
+        TraceKind::ConsumerJoined {
+            consumer,
+            generation,
+        } => format!("{consumer} joins the group (generation {generation})"),
+        TraceKind::ConsumerLeft {
+            consumer,
+            generation,
+        } => format!("{consumer} leaves the group (generation {generation})"),
+        TraceKind::Rebalanced {
+            generation,
+            assignment,
+        } => format!(
+            "Rebalance, generation {generation}: {}",
+            assignment
+                .iter()
+                .map(|(m, ps)| format!("{m} {ps:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        TraceKind::OffsetCommitted {
+            consumer,
+            partition,
+            offset,
+        } => format!("{consumer} commits offset {offset} of partition {partition}"),
+        TraceKind::OffsetReset {
+            consumer,
+            partition,
+            offset,
+        } => format!("{consumer}'s offset on partition {partition} moves to {offset}"),
+        TraceKind::ConsumerCaughtUp { consumer, offset } => {
+            format!("{consumer} has replayed up to offset {offset}")
+        }
+        TraceKind::SegmentsDropped {
+            topic,
+            partition,
+            start,
+        } => format!("Retention drops old segments of {topic}-{partition}: it starts at offset {start}"),
+        TraceKind::TopicCompacted {
+            topic,
+            partition,
+            records,
+            start: _,
+        } => format!(
+            "{topic}-{partition} compacted: {} left, the latest per key",
+            plural(*records, "record", "records")
+        ),
+        TraceKind::ViewBehindRetention {
+            view,
+            position,
+            start,
+        } => format!(
+            "View {view} stopped at offset {position}: retention dropped everything below {start}"
+        ),
+        TraceKind::Amplification {
+            index,
+            write_x100,
+            read_x100,
+            space_x100,
+            ..
+        } => format!(
+            "{index}: write amplification {}.{:02}, {}.{:02} reads per lookup, space {}.{:02}",
+            write_x100 / 100,
+            write_x100 % 100,
+            read_x100 / 100,
+            read_x100 % 100,
+            space_x100 / 100,
+            space_x100 % 100
+        ),
         TraceKind::Narration { step, text: _ } => format!("Narration step {} reached", step + 1),
     }
 }
@@ -476,6 +570,9 @@ pub struct RunView {
     pub key_count: usize,
     /// The markers of the whole recorded trace.
     pub markers: Vec<Marker>,
+    /// The trace hash up to the position (16 hex digits): what the command-line runner
+    /// prints for the same events (`None` where the view does not keep it).
+    pub trace_hash: Option<String>,
 }
 
 impl RunView {

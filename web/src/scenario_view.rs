@@ -3,6 +3,13 @@
 //! scrub slider with markers, speed), actions that branch history, and the world folded
 //! from the trace up to the position.
 //!
+//! # Share, save, export
+//! The run is saved as the session after every move (`localStorage`, [`crate::share_view`]):
+//! a reload reopens it where it was. A share link (`#run=1.…`, [`crate::share`]) opened in
+//! the address bar takes precedence; a malformed one is reported and the default scenario
+//! loads. Export writes a run file (the link's fields, the trace and its hash); import
+//! replays it and refuses it when the hash differs.
+//!
 //! The panel is a view of [`ScenarioState`] (pure, in [`crate::scenario_state`]) plus the
 //! run ([`ScenarioRun`], in [`crate::scenario_run`]), held outside the state. Effects: on
 //! mount, load the picker's scenario; every control makes one call on the run and
@@ -18,6 +25,7 @@
 //!
 //! # DOM hooks (the end-to-end test relies on them)
 //! `section[data-testid=scenario]` with `data-name`, `data-position`, `data-trace-len`,
+//! `data-trace-hash` (16 hex digits, the trace up to the position),
 //! `data-time`, `data-finished`, `data-playing`, `data-reached`, `data-steps`,
 //! `data-invariants` (none|ok|failed), `data-loads`; the picker "Scenario" (a `select`),
 //! "Seed", button "Load scenario"; buttons "Back to the start", "Step back",
@@ -28,7 +36,11 @@
 //! `ol[aria-label="Narration steps"] > li[data-reached]`; inputs "Key to write into the
 //! run", "Value to write into the run", buttons "Write a key", "Crash the run",
 //! "Checkpoint the run"; `[data-testid=scenario-counters] [data-counter][data-value]`;
-//! `ul[aria-label="Invariant checks"] > li[data-ok]`;
+//! `ul[aria-label="Invariant checks"] > li[data-ok]`; button "Embed this" (opens
+//! `section[data-testid=scenario-embed]`: select "Panel to embed", read-only textarea
+//! "Embed code", button "Copy embed code", `[data-testid=scenario-embed-status]`); buttons
+//! "Copy share link" (then the read-only input "Share link"), "Export run (JSON)", the file
+//! input "Import a run file (JSON)", `[data-testid=scenario-share-status]`;
 //! `table[data-testid=scenario-keys] tr[data-key]`; `ol[aria-label="Recent events"] >
 //! li[data-kind][data-seq]`; errors in `[role=alert]`.
 
@@ -38,14 +50,17 @@ use std::rc::Rc;
 use logspine_core::world::Action;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::HtmlInputElement;
+use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
+use crate::embed_params::{embed_url, iframe_snippet, site_base, Panel};
 use crate::scenario_run::ScenarioRun;
 use crate::scenario_state::{
     library_titles, Marker, RunView, ScenarioAction, ScenarioState, MAX_KEYS, PLAY_INTERVAL_MS,
     SPEEDS,
 };
+use crate::share::RunFile;
+use crate::share_view;
 
 /// Markers listed as buttons (the track draws up to [`MAX_MARKERS_DRAWN`]).
 const MAX_MARKERS_LISTED: usize = 40;
@@ -69,28 +84,82 @@ fn with_run(
         Err(_) => Err("Busy; try again.".to_owned()),
     };
     match view {
-        Ok(v) => dispatch.dispatch(ScenarioAction::Updated(Rc::new(v))),
+        Ok(v) => {
+            save(cell);
+            dispatch.dispatch(ScenarioAction::Updated(Rc::new(v)));
+        }
         Err(e) => dispatch.dispatch(ScenarioAction::Failed(e)),
     }
+}
+
+/// Saves the run as the session ([`crate::share_view`]); a refusal is logged, not shown
+/// on every tick (the share box says it when asked).
+fn save(cell: &RunCell) {
+    if let Ok(guard) = cell.try_borrow() {
+        if let Some(run) = guard.as_ref() {
+            if let Err(e) = share_view::save_session(&run.link()) {
+                web_sys::console::warn_1(&e.into());
+            }
+        }
+    }
+}
+
+/// Puts an opened run on screen.
+fn install(cell: &RunCell, dispatch: &Dispatcher, mut run: ScenarioRun) {
+    let view = run.view();
+    *cell.borrow_mut() = Some(run);
+    save(cell);
+    dispatch.dispatch(ScenarioAction::Loaded(Rc::new(view)));
+}
+
+/// The first run: a share link in the URL, else the saved session, else the default
+/// scenario. A link or session that cannot be opened is said, and the default loads.
+fn open_initial(cell: &RunCell, dispatch: &Dispatcher, default: &str) {
+    if let Some(hash) = share_view::location_hash() {
+        match share_view::open_link(&hash) {
+            Ok(Some(run)) => {
+                share_view::clear_hash();
+                return install(cell, dispatch, run);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                load(cell, dispatch, default, None);
+                return dispatch.dispatch(ScenarioAction::Failed(format!(
+                    "{e} The default scenario is loaded instead."
+                )));
+            }
+        }
+    }
+    if let Some(saved) = share_view::saved_session() {
+        match share_view::open_link(&saved) {
+            Ok(Some(run)) => return install(cell, dispatch, run),
+            Ok(None) => {}
+            Err(e) => {
+                share_view::forget_session();
+                load(cell, dispatch, default, None);
+                return dispatch.dispatch(ScenarioAction::Failed(format!(
+                    "Your saved session could not be reopened ({e}) The default scenario is \
+                     loaded instead."
+                )));
+            }
+        }
+    }
+    load(cell, dispatch, default, None);
 }
 
 /// Loads library scenario `name` with `seed`.
 fn load(cell: &RunCell, dispatch: &Dispatcher, name: &str, seed: Option<u64>) {
     match ScenarioRun::load(name, seed) {
-        Ok(mut run) => {
-            let view = run.view();
-            *cell.borrow_mut() = Some(run);
-            dispatch.dispatch(ScenarioAction::Loaded(Rc::new(view)));
-        }
+        Ok(run) => install(cell, dispatch, run),
         Err(e) => dispatch.dispatch(ScenarioAction::Failed(format!(
             "Could not load {name}: {e}"
         ))),
     }
 }
 
-/// What a key press inside the panel does.
+/// What a key press inside the panel (or an embedded widget) does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Shortcut {
+pub(crate) enum Shortcut {
     TogglePlay,
     Back,
     Forward,
@@ -99,7 +168,7 @@ enum Shortcut {
 }
 
 /// The shortcut for `key` pressed on an element `tag` (lower case) of input `kind`.
-fn shortcut(key: &str, tag: &str, kind: &str) -> Option<Shortcut> {
+pub(crate) fn shortcut(key: &str, tag: &str, kind: &str) -> Option<Shortcut> {
     let slider = tag == "input" && kind == "range";
     if tag == "select" || tag == "textarea" || (tag == "input" && !slider) {
         return None;
@@ -127,7 +196,7 @@ pub fn scenario_view() -> Html {
 
     {
         let (cell, dispatch, name) = (cell.clone(), state.dispatcher(), state.picked.clone());
-        use_effect_with((), move |_| load(&cell, &dispatch, &name, None));
+        use_effect_with((), move |_| open_initial(&cell, &dispatch, &name));
     }
     // The play loop: one interval, then the next render schedules the next.
     {
@@ -317,6 +386,103 @@ pub fn scenario_view() -> Html {
         let dispatch = state.dispatcher();
         Callback::from(move |_: MouseEvent| dispatch.dispatch(ScenarioAction::DismissError))
     };
+    // Share, export, import: what the box last said, and the link it made.
+    let share_status = use_state(String::new);
+    let share_link = use_state(|| None::<String>);
+    let on_share = {
+        let (cell, status, link) = (cell.clone(), share_status.clone(), share_link.clone());
+        Callback::from(move |_: MouseEvent| {
+            let url = match cell.try_borrow() {
+                Ok(g) => g.as_ref().map(|r| share_view::share_url(&r.link())),
+                Err(_) => None,
+            };
+            let Some(url) = url else {
+                status.set("Nothing to share yet: no scenario is loaded.".to_owned());
+                return;
+            };
+            link.set(Some(url.clone()));
+            let status = status.clone();
+            spawn_local(async move {
+                status.set(if write_clipboard(&url).await {
+                    "Link copied. Opening it replays this run exactly: same scenario, seed, \
+                     changes and position."
+                        .to_owned()
+                } else {
+                    "Copy the link from the box below (this browser does not allow copying here)."
+                        .to_owned()
+                });
+            });
+        })
+    };
+    let on_export = {
+        let (cell, status) = (cell.clone(), share_status.clone());
+        Callback::from(move |_: MouseEvent| {
+            let file = match cell.try_borrow() {
+                Ok(g) => g.as_ref().map(|r| {
+                    let l = r.link();
+                    (
+                        format!("logspine-{}-seed-{}.json", l.scenario, l.seed),
+                        RunFile::new(&l, r.timeline().trace()),
+                    )
+                }),
+                Err(_) => None,
+            };
+            let Some((name, file)) = file else {
+                status.set("Nothing to export yet: no scenario is loaded.".to_owned());
+                return;
+            };
+            let events = file.trace.lines().count();
+            status.set(if share_view::download(&name, &file.to_json()) {
+                format!(
+                    "Exported {name}: {events} events, trace hash {}.",
+                    file.trace_hash
+                )
+            } else {
+                "This browser refused the download.".to_owned()
+            });
+        })
+    };
+    let on_import = {
+        let (cell, dispatch, status) = (cell.clone(), state.dispatcher(), share_status.clone());
+        Callback::from(move |e: Event| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            let (cell, dispatch, status) = (cell.clone(), dispatch.clone(), status.clone());
+            spawn_local(async move {
+                let opened = match share_view::read_chosen_file(&input).await {
+                    Ok(text) => share_view::open_file(&text),
+                    Err(e) => Err(e),
+                };
+                // The same file can be chosen again.
+                input.set_value("");
+                match opened {
+                    Ok(run) => {
+                        dispatch.dispatch(ScenarioAction::Pause);
+                        install(&cell, &dispatch, run);
+                        status.set(
+                            "Imported: the run was replayed and its trace hash matches the file."
+                                .to_owned(),
+                        );
+                    }
+                    Err(e) => {
+                        status.set(String::new());
+                        dispatch.dispatch(ScenarioAction::Failed(format!(
+                            "Could not import the run: {e}"
+                        )));
+                    }
+                }
+            });
+        })
+    };
+    let embed_open = use_state(|| false);
+    let embed_panel = use_state(|| Panel::All);
+    let copy_status = use_state(String::new);
+    let on_embed_toggle = {
+        let (open, status) = (embed_open.clone(), copy_status.clone());
+        Callback::from(move |_: MouseEvent| {
+            open.set(!*open);
+            status.set(String::new());
+        })
+    };
 
     let attr = |f: fn(&RunView) -> String| run.as_deref().map(f).unwrap_or_default();
     html! {
@@ -325,6 +491,7 @@ pub fn scenario_view() -> Html {
             data-name={attr(|r| r.name.clone())}
             data-position={attr(|r| r.position.to_string())}
             data-trace-len={attr(|r| r.trace_len.to_string())}
+            data-trace-hash={attr(|r| r.trace_hash.clone().unwrap_or_default())}
             data-time={attr(|r| r.time.to_string())}
             data-finished={attr(|r| r.finished.to_string())}
             data-reached={attr(|r| r.fold.reached.len().to_string())}
@@ -340,6 +507,10 @@ pub fn scenario_view() -> Html {
                        typed events. What you see below is a fold over that trace up to the slider. \
                        Scrubbing back restores a snapshot and replays, so the past comes back exactly; \
                        acting in the past discards the recorded future and the run goes on from there." }
+                </p>
+                <p>
+                    <a href="docs/">{ "Read the docs" }</a>
+                    { ": the argument step by step, with these scenarios embedded as live widgets." }
                 </p>
             </header>
 
@@ -387,8 +558,40 @@ pub fn scenario_view() -> Html {
                             <strong>{ &r.title }</strong>
                             { format!(" — seed {}, ends at tick {}", r.seed, r.end_tick) }
                         </p>
+                        <div class="buttons">
+                            <button type="button" class="secondary" onclick={on_embed_toggle}
+                                aria-expanded={embed_open.to_string()} aria-controls="scenario-embed">
+                                { "Embed this" }
+                            </button>
+                            <button type="button" class="secondary" onclick={on_share}>
+                                { "Copy share link" }
+                            </button>
+                            <button type="button" class="secondary" onclick={on_export}>
+                                { "Export run (JSON)" }
+                            </button>
+                            <span class="file-button">
+                                <label for="scenario-import">{ "Import run…" }</label>
+                                <input id="scenario-import" class="visually-hidden" type="file"
+                                    accept="application/json,.json" aria-label="Import a run file (JSON)"
+                                    onchange={on_import} />
+                            </span>
+                        </div>
+                        if let Some(url) = &*share_link {
+                            <label for="scenario-share-link">{ "Share link" }</label>
+                            <input id="scenario-share-link" type="text" readonly=true value={url.clone()}
+                                data-testid="scenario-share-link" />
+                        }
+                        <p class="muted" role="status" aria-live="polite" data-testid="scenario-share-status">
+                            { (*share_status).clone() }
+                        </p>
                     }
                 </section>
+
+                if *embed_open {
+                    if let Some(r) = run.as_deref() {
+                        { embed_box(r, &embed_panel, &copy_status) }
+                    }
+                }
 
                 <section class="panel scenario-narration" aria-labelledby="scenario-narration-heading">
                     <h3 id="scenario-narration-heading">{ "Narration" }</h3>
@@ -486,8 +689,115 @@ pub fn scenario_view() -> Html {
     }
 }
 
+/// The site's root URL, as this page was loaded from (the embed page is under it).
+fn page_base() -> String {
+    let Some(location) = web_sys::window().map(|w| w.location()) else {
+        return String::new();
+    };
+    site_base(
+        &location.origin().unwrap_or_default(),
+        &location.pathname().unwrap_or_default(),
+    )
+}
+
+/// Writes `text` to the clipboard (where the Clipboard API is available: a secure
+/// context); whether it did.
+async fn write_clipboard(text: &str) -> bool {
+    use js_sys::{Function, Promise, Reflect};
+    use wasm_bindgen::JsValue;
+    let get = |o: &JsValue, k: &str| Reflect::get(o, &JsValue::from_str(k)).ok();
+    let clipboard = get(&js_sys::global(), "navigator")
+        .filter(|n| n.is_object())
+        .and_then(|n| get(&n, "clipboard"))
+        .filter(|c| c.is_object());
+    let Some(clipboard) = clipboard else {
+        return false;
+    };
+    let Some(write) = get(&clipboard, "writeText").and_then(|f| f.dyn_into::<Function>().ok())
+    else {
+        return false;
+    };
+    match write.call1(&clipboard, &JsValue::from_str(text)) {
+        Ok(p) => match p.dyn_into::<Promise>() {
+            Ok(p) => wasm_bindgen_futures::JsFuture::from(p).await.is_ok(),
+            Err(_) => false,
+        },
+        Err(_) => false,
+    }
+}
+
+/// "Embed this": the `<iframe>` snippet for the run's scenario, seed and a panel, in a
+/// read-only text area (always selectable) with a copy button.
+fn embed_box(r: &RunView, panel: &UseStateHandle<Panel>, status: &UseStateHandle<String>) -> Html {
+    let url = embed_url(&page_base(), &r.name, Some(r.seed), **panel);
+    let snippet = iframe_snippet(&url, &r.title, **panel);
+    let on_panel = {
+        let (panel, status) = (panel.clone(), status.clone());
+        Callback::from(move |e: Event| {
+            let value = e
+                .target()
+                .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
+                .and_then(|v| v.as_string());
+            if let Some(p) = value.as_deref().and_then(Panel::parse) {
+                panel.set(p);
+                status.set(String::new());
+            }
+        })
+    };
+    let on_copy = {
+        let (text, status) = (snippet.clone(), status.clone());
+        Callback::from(move |_: MouseEvent| {
+            let (text, status) = (text.clone(), status.clone());
+            spawn_local(async move {
+                status.set(if write_clipboard(&text).await {
+                    "Copied to the clipboard.".to_owned()
+                } else {
+                    "This browser did not let the page copy: select the code above and copy it \
+                     (Ctrl+C or ⌘C)."
+                        .to_owned()
+                });
+            });
+        })
+    };
+    let on_focus = Callback::from(|e: FocusEvent| {
+        let area: HtmlTextAreaElement = e.target_unchecked_into();
+        area.select();
+    });
+    html! {
+        <section class="panel wide scenario-embed" id="scenario-embed"
+            aria-labelledby="scenario-embed-heading" data-testid="scenario-embed">
+            <h3 id="scenario-embed-heading">{ "Embed this scenario" }</h3>
+            <p class="muted">
+                { "Paste this into a page to show this scenario with this seed as a live widget. \
+                   The widget can report its height and be driven by the page through its \
+                   postMessage API; " }
+                <a href="docs/embedding.html">{ "how to embed" }</a>
+                { "." }
+            </p>
+            <div class="field">
+                <label for="scenario-embed-panel">{ "Panel to embed" }</label>
+                <select id="scenario-embed-panel" onchange={on_panel}>
+                    { for Panel::ALL.iter().map(|p| html! {
+                        <option value={p.as_str()} selected={*p == **panel}>{ p.label() }</option>
+                    }) }
+                </select>
+            </div>
+            <div class="field">
+                <label for="scenario-embed-code">{ "Embed code" }</label>
+                <textarea id="scenario-embed-code" class="embed-code" readonly=true rows="4"
+                    spellcheck="false" value={snippet} onfocus={on_focus} />
+            </div>
+            <div class="buttons">
+                <button type="button" onclick={on_copy}>{ "Copy embed code" }</button>
+                <a href={url} target="_blank" rel="noopener">{ "Open the widget on its own" }</a>
+            </div>
+            <p class="muted" role="status" data-testid="scenario-embed-status">{ (**status).clone() }</p>
+        </section>
+    }
+}
+
 /// The narration: the newest step reached (a polite live region) and every step.
-fn narration(run: Option<&RunView>, announce: &str) -> Html {
+pub(crate) fn narration(run: Option<&RunView>, announce: &str) -> Html {
     let Some(r) = run else {
         return html! { <p class="muted">{ "Loading…" }</p> };
     };
@@ -519,7 +829,7 @@ fn narration(run: Option<&RunView>, announce: &str) -> Html {
 }
 
 /// The scrub slider over the recorded trace, with the markers drawn on its track.
-fn scrubber(r: &RunView, on_scrub: Callback<InputEvent>) -> Html {
+pub(crate) fn scrubber(r: &RunView, on_scrub: Callback<InputEvent>) -> Html {
     let span = r.trace_len.saturating_sub(r.start).max(1);
     // The track's x for "value `v` reached", in a 1000-wide box.
     let x = |v: u64| (v.saturating_sub(r.start).min(span) * 1000) / span;
@@ -553,6 +863,11 @@ fn scrubber(r: &RunView, on_scrub: Callback<InputEvent>) -> Html {
                     "Tick {} of {} · {} of {} events · at {place}.",
                     r.time, r.end_tick, r.position, r.trace_len
                 ) }
+                if let Some(h) = &r.trace_hash {
+                    <span class="muted" title="FNV-1a of the trace's JSON lines up to here: the command-line runner prints the same for the same events">
+                        { format!(" Trace hash {h}.") }
+                    </span>
+                }
             </p>
         </div>
     }
@@ -606,6 +921,17 @@ fn marker_list(r: &RunView, on_marker: impl Fn(u64) -> Callback<MouseEvent>) -> 
 
 /// The world at the position: counters, invariant checks, keys, recent events.
 fn world(r: &RunView) -> Html {
+    html! {
+        <>
+            { world_panel(r) }
+            { keys_panel(r) }
+            { events_panel(r) }
+        </>
+    }
+}
+
+/// The counters and the invariant checks at the position.
+pub(crate) fn world_panel(r: &RunView) -> Html {
     let c = r.fold.counters;
     let counters = [
         ("commits", "Commits acknowledged", c.commits),
@@ -617,66 +943,74 @@ fn world(r: &RunView) -> Html {
         ("syncs", "Syncs completed", c.syncs),
     ];
     html! {
-        <>
-            <section class="panel scenario-world" aria-labelledby="scenario-world-heading">
-                <h3 id="scenario-world-heading">{ format!("The world at tick {}", r.time) }</h3>
-                <dl class="meters scenario-counters" data-testid="scenario-counters">
-                    { for counters.iter().map(|(id, label, n)| html! {
-                        <div class="meter" data-counter={*id} data-value={n.to_string()}>
-                            <dt>{ *label }</dt>
-                            <dd><strong>{ n.to_string() }</strong></dd>
-                        </div>
-                    }) }
-                </dl>
-                <h4>{ "Invariant checks" }</h4>
-                if r.fold.invariants.is_empty() {
-                    <p class="muted">{ "None yet: they run after each recovery and at the end." }</p>
-                }
-                <ul class="scenario-invariants" aria-label="Invariant checks">
-                    { for r.fold.invariants.iter().map(|i| html! {
-                        <li data-ok={i.ok.to_string()} class={classes!("invariant", if i.ok { "ok" } else { "failed" })}>
-                            <span class="invariant-state">{ if i.ok { "✓ held" } else { "✗ failed" } }</span>
-                            <span class="invariant-name">{ &i.name }</span>
-                            <span class="muted">{ format!("tick {}: {}", i.time, i.detail) }</span>
-                        </li>
-                    }) }
-                </ul>
-            </section>
-
-            <section class="panel scenario-keys" aria-labelledby="scenario-keys-heading">
-                <h3 id="scenario-keys-heading">{ format!("Keys in the database: {}", r.key_count) }</h3>
-                if r.key_count == 0 {
-                    <p class="muted">{ "None (or the database is busy recovering)." }</p>
-                } else {
-                    <div class="table-wrap">
-                        <table data-testid="scenario-keys">
-                            <thead><tr><th scope="col">{ "Key" }</th><th scope="col">{ "Value" }</th></tr></thead>
-                            <tbody>
-                                { for r.keys.iter().map(|(k, v)| html! {
-                                    <tr key={k.clone()} data-key={k.clone()}><td>{ k }</td><td>{ v }</td></tr>
-                                }) }
-                            </tbody>
-                        </table>
+        <section class="panel scenario-world" aria-labelledby="scenario-world-heading">
+            <h3 id="scenario-world-heading">{ format!("The world at tick {}", r.time) }</h3>
+            <dl class="meters scenario-counters" data-testid="scenario-counters">
+                { for counters.iter().map(|(id, label, n)| html! {
+                    <div class="meter" data-counter={*id} data-value={n.to_string()}>
+                        <dt>{ *label }</dt>
+                        <dd><strong>{ n.to_string() }</strong></dd>
                     </div>
-                    if r.key_count > MAX_KEYS {
-                        <p class="muted">{ format!("The first {MAX_KEYS} of {} keys.", r.key_count) }</p>
-                    }
-                }
-            </section>
+                }) }
+            </dl>
+            <h4>{ "Invariant checks" }</h4>
+            if r.fold.invariants.is_empty() {
+                <p class="muted">{ "None yet: they run after each recovery and at the end." }</p>
+            }
+            <ul class="scenario-invariants" aria-label="Invariant checks">
+                { for r.fold.invariants.iter().map(|i| html! {
+                    <li data-ok={i.ok.to_string()} class={classes!("invariant", if i.ok { "ok" } else { "failed" })}>
+                        <span class="invariant-state">{ if i.ok { "✓ held" } else { "✗ failed" } }</span>
+                        <span class="invariant-name">{ &i.name }</span>
+                        <span class="muted">{ format!("tick {}: {}", i.time, i.detail) }</span>
+                    </li>
+                }) }
+            </ul>
+        </section>
+    }
+}
 
-            <section class="panel wide scenario-events" aria-labelledby="scenario-events-heading">
-                <h3 id="scenario-events-heading">{ "Recent events" }</h3>
-                <ol class="events scenario-event-list" aria-label="Recent events">
-                    { for r.fold.recent.iter().map(|e| html! {
-                        <li key={e.seq.to_string()} data-kind={e.kind} data-seq={e.seq.to_string()}
-                            class={classes!("scenario-event", e.kind)}>
-                            <span class="event-when">{ format!("t{} #{}", e.time, e.seq) }</span>
-                            <span>{ &e.text }</span>
-                        </li>
-                    }) }
-                </ol>
-            </section>
-        </>
+/// The database's keys at the position.
+pub(crate) fn keys_panel(r: &RunView) -> Html {
+    html! {
+        <section class="panel scenario-keys" aria-labelledby="scenario-keys-heading">
+            <h3 id="scenario-keys-heading">{ format!("Keys in the database: {}", r.key_count) }</h3>
+            if r.key_count == 0 {
+                <p class="muted">{ "None (or the database is busy recovering)." }</p>
+            } else {
+                <div class="table-wrap">
+                    <table data-testid="scenario-keys">
+                        <thead><tr><th scope="col">{ "Key" }</th><th scope="col">{ "Value" }</th></tr></thead>
+                        <tbody>
+                            { for r.keys.iter().map(|(k, v)| html! {
+                                <tr key={k.clone()} data-key={k.clone()}><td>{ k }</td><td>{ v }</td></tr>
+                            }) }
+                        </tbody>
+                    </table>
+                </div>
+                if r.key_count > MAX_KEYS {
+                    <p class="muted">{ format!("The first {MAX_KEYS} of {} keys.", r.key_count) }</p>
+                }
+            }
+        </section>
+    }
+}
+
+/// The recent events up to the position.
+pub(crate) fn events_panel(r: &RunView) -> Html {
+    html! {
+        <section class="panel wide scenario-events" aria-labelledby="scenario-events-heading">
+            <h3 id="scenario-events-heading">{ "Recent events" }</h3>
+            <ol class="events scenario-event-list" aria-label="Recent events">
+                { for r.fold.recent.iter().map(|e| html! {
+                    <li key={e.seq.to_string()} data-kind={e.kind} data-seq={e.seq.to_string()}
+                        class={classes!("scenario-event", e.kind)}>
+                        <span class="event-when">{ format!("t{} #{}", e.time, e.seq) }</span>
+                        <span>{ &e.text }</span>
+                    </li>
+                }) }
+            </ol>
+        </section>
     }
 }
 

@@ -150,6 +150,42 @@ fn checkpoint_redo_undo() -> Scenario {
     )
 }
 
+fn btree_vs_lsm() -> Scenario {
+    let mut actions = vec![at(1, workload(4, 500, 300, 3))];
+    for i in 0..20u64 {
+        actions.push(at(
+            700 + i,
+            Action::Read {
+                key: format!("k{:05}", i * 15),
+            },
+        ));
+    }
+    build(
+        "btree-vs-lsm",
+        "B-tree vs LSM: write, read and space amplification on the same workload",
+        13,
+        WorldConfig {
+            index: IndexChoice::Btree,
+            sync_latency: [2, 4],
+            memtable_bytes: 2048,
+            checkpoint_every_wal_bytes: 16384,
+            compare_indexes: true,
+            ..WorldConfig::default()
+        },
+        300,
+        actions,
+        vec![
+            on("committed", 20, "One workload, two indexes: every transaction this B-tree database acknowledges is also applied to a shadow database that keeps an LSM tree, on its own disk."),
+            on("checkpoint_done", 1, "The B-tree updates pages in place: a checkpoint writes every dirty page, a whole page for a few changed bytes. That is its write amplification, beside the WAL."),
+            on("amplification", 2, "The engines' own counters, side by side: bytes written per byte of data (WAL plus pages, or WAL plus tables and their compactions), pages or blocks read per lookup, bytes on disk per live byte."),
+            on("amplification", 4, "The LSM tree writes sorted tables and rewrites them as compaction merges them into deeper levels: its write amplification grows with the levels, the B-tree's with the page size over the record size."),
+            on("read_result", 20, "Reads: the B-tree walks one root-to-leaf path; the LSM tree probes its memtables and, level by level, the tables whose bloom filters do not rule the key out."),
+            on("amplification", 8, "Space: the B-tree's pages are partly empty; the LSM tree keeps old versions until compaction drops them."),
+            on("invariant_checked", 2, "And both hold exactly the same rows."),
+        ],
+    )
+}
+
 fn lsm_flush_compaction() -> Scenario {
     build(
         "lsm-flush-compaction",
@@ -287,6 +323,152 @@ fn raft_catch_up() -> Scenario {
     )
 }
 
+fn consumers_own_pace() -> Scenario {
+    let join = |c: &str| Action::JoinConsumer { consumer: c.into() };
+    let pace = |c: &str, n: u64| Action::SetPace {
+        consumer: c.into(),
+        events_per_tick: n,
+    };
+    build(
+        "consumers-own-pace",
+        "Consumers at their own pace, and replay from offset zero",
+        9,
+        WorldConfig {
+            sync_latency: [3, 6],
+            cdc: true,
+            view_events_per_tick: 6,
+            ..WorldConfig::default()
+        },
+        500,
+        vec![
+            at(1, workload(4, 300, 50, 2)),
+            at(2, pace("search", 1)),
+            at(3, join("alice")),
+            at(4, join("bob")),
+            at(5, pace("bob", 3)),
+            at(220, Action::LeaveConsumer {
+                consumer: "bob".into(),
+            }),
+            at(400, Action::ResetOffset {
+                consumer: "alice".into(),
+                to: "earliest".into(),
+            }),
+            at(420, pace("alice", 40)),
+            at(450, pace("search", 30)),
+        ],
+        vec![
+            on("consumer_joined", 1, "The topic does not push: each consumer pulls from its own offset. Alice joins the consumer group `app` on `changes`."),
+            on("rebalanced", 2, "Bob joins: a rebalance, a new generation. `changes` has one partition; the range assignor gives it to Bob, and Alice waits with nothing assigned."),
+            on("offset_committed", 3, "Bob reads three records a tick and commits his offset to `__consumer_offsets` every ten ticks. The search view reads one a tick and falls behind; the replica keeps up. Nobody waits for anybody."),
+            on("consumer_left", 1, "Bob leaves: another rebalance. His partition goes to Alice, who starts from his last committed offset."),
+            on("offset_reset", 1, "Alice's offset is reset to the earliest: she reads the whole history again, from offset zero."),
+            on("consumer_caught_up", 1, "The replay reaches the end of the log: the history was all there, and reading it changed nothing for anyone else."),
+            on("invariant_checked", 2, "The slow search view caught up too, and every view equals the database."),
+        ],
+    )
+}
+
+fn cdc_vs_dual_writes() -> Scenario {
+    build(
+        "cdc-vs-dual-writes",
+        "CDC vs dual writes: a crash between commit and produce",
+        10,
+        WorldConfig {
+            sync_latency: [3, 6],
+            cdc: true,
+            dual_write: true,
+            view_events_per_tick: 8,
+            ..WorldConfig::default()
+        },
+        600,
+        vec![
+            at(1, workload(4, 300, 40, 2)),
+            at(100, Action::Crash),
+            at(200, Action::CrashBroker),
+        ],
+        vec![
+            on("cdc_captured", 1, "Two ways to get changes into a topic. CDC reads the database's WAL and publishes what committed, exactly once."),
+            on("dual_write_produced", 1, "Dual writes: once the database acknowledges a commit, the application writes the same change to the topic `dual` itself."),
+            on("dual_write_lost", 1, "The database's machine crashes after acknowledging commits but before the application produced them: the database has them, `dual` never will."),
+            on("component_crashed", 1, "The broker crashes: records the application sent but the broker had not synced are gone, and the application, which did not wait, never resends them."),
+            on("dual_write_diverged", 1, "Once everything is produced and consumed, the dual replica and the database disagree on these keys, and nothing will repair them."),
+            on("invariant_checked", 4, "CDC's views equal the database: the connector only publishes durable commits and resumes from its stored position."),
+        ],
+    )
+}
+
+fn rebuild_a_view() -> Scenario {
+    build(
+        "rebuild-a-view",
+        "Rebuilding a view from offset zero",
+        11,
+        WorldConfig {
+            sync_latency: [3, 6],
+            cdc: true,
+            view_events_per_tick: 5,
+            ..WorldConfig::default()
+        },
+        500,
+        vec![
+            at(1, workload(4, 200, 30, 3)),
+            at(150, Action::RebuildView {
+                view: "aggregate".into(),
+            }),
+            at(151, Action::SetPace {
+                consumer: "aggregate".into(),
+                events_per_tick: 25,
+            }),
+            at(300, Action::ResetOffset {
+                consumer: "search".into(),
+                to: "earliest".into(),
+            }),
+        ],
+        vec![
+            on("cdc_captured", 10, "Three views consume `changes`: a replica table, counts and sums by key prefix, and a search index. None is the source of truth; the log is."),
+            on("view_dropped", 1, "The aggregate view is dropped: its state is gone, and it starts again at offset zero."),
+            on("view_rebuilt", 1, "It replays the whole history, faster than it was written, and catches up with the others."),
+            on("view_rebuilt", 2, "Resetting the search index to the earliest offset is the same thing: drop the state, replay the log."),
+            on("invariant_checked", 2, "Each view equals its rebuild from offset zero and the view computed from the database's rows."),
+        ],
+    )
+}
+
+fn compacted_topic() -> Scenario {
+    build(
+        "compacted-topic",
+        "A log-compacted topic keeps the latest record per key",
+        12,
+        WorldConfig {
+            sync_latency: [3, 6],
+            cdc: true,
+            compacted: true,
+            view_events_per_tick: 8,
+            ..WorldConfig::default()
+        },
+        500,
+        vec![
+            at(1, workload(4, 400, 12, 2)),
+            at(360, Action::RebuildView {
+                view: "replica".into(),
+            }),
+            at(361, Action::RebuildView {
+                view: "aggregate".into(),
+            }),
+            at(362, Action::RebuildView {
+                view: "search".into(),
+            }),
+        ],
+        vec![
+            on("cdc_captured", 5, "Clients rewrite the same twelve keys over and over; every change goes to `changes`, a log-compacted topic."),
+            on("topic_compacted", 1, "The broker compacts the partition: for each key only the latest record stays, offsets unchanged, with gaps."),
+            on("topic_compacted", 3, "However long the history, the partition stays about as big as the table."),
+            on("view_dropped", 3, "All three views are dropped and rebuilt from the start of the compacted log."),
+            on("view_rebuilt", 3, "The rebuild reads far fewer records than were ever written, and ends in the same state: the latest value of every key is all a table needs."),
+            on("invariant_checked", 2, "Every view equals its rebuild and the database."),
+        ],
+    )
+}
+
 /// Every library scenario, in teaching order.
 pub fn all() -> Vec<Scenario> {
     vec![
@@ -294,8 +476,13 @@ pub fn all() -> Vec<Scenario> {
         group_commit(),
         torn_write(),
         checkpoint_redo_undo(),
+        btree_vs_lsm(),
         lsm_flush_compaction(),
         cdc_and_views(),
+        consumers_own_pace(),
+        cdc_vs_dual_writes(),
+        rebuild_a_view(),
+        compacted_topic(),
         raft_election(),
         raft_catch_up(),
     ]
@@ -307,8 +494,13 @@ pub const NAMES: &[&str] = &[
     "group-commit",
     "torn-write",
     "checkpoint-redo-undo",
+    "btree-vs-lsm",
     "lsm-flush-compaction",
     "cdc-and-views",
+    "consumers-own-pace",
+    "cdc-vs-dual-writes",
+    "rebuild-a-view",
+    "compacted-topic",
     "raft-election",
     "raft-catch-up",
 ];

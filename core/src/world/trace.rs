@@ -257,6 +257,123 @@ pub enum TraceKind {
         /// The offset it rebuilt to.
         offset: u64,
     },
+    /// Dual writes: the application produced an acknowledged transaction's writes to
+    /// the topic `dual` itself.
+    DualWriteProduced {
+        /// The transaction's commit record.
+        commit_lsn: u64,
+        /// Records produced.
+        records: u64,
+    },
+    /// Dual writes: the database's machine crashed before the application produced
+    /// these acknowledged transactions: the database has them, the topic never will.
+    DualWriteLost {
+        /// Transactions lost to the topic.
+        transactions: u64,
+    },
+    /// Dual writes: with everything produced and consumed, this many keys differ between
+    /// the database and the `dual-replica` view (reported when it changes).
+    DualWriteDiverged {
+        /// Keys whose value differs.
+        keys: u64,
+    },
+    /// A member joined the consumer group `app` (a rebalance follows).
+    ConsumerJoined {
+        /// The member.
+        consumer: String,
+        /// The group's new generation.
+        generation: u64,
+    },
+    /// A member left the consumer group (a rebalance follows).
+    ConsumerLeft {
+        /// The member.
+        consumer: String,
+        /// The group's new generation.
+        generation: u64,
+    },
+    /// The group's partitions were assigned anew (after a join, a leave or a broker
+    /// restart).
+    Rebalanced {
+        /// The generation.
+        generation: u64,
+        /// Each member, in name order, with its partitions of `changes`.
+        assignment: Vec<(String, Vec<u32>)>,
+    },
+    /// A member committed its position (stored in `__consumer_offsets`).
+    OffsetCommitted {
+        /// The member.
+        consumer: String,
+        /// The partition.
+        partition: u32,
+        /// The next offset it will read.
+        offset: u64,
+    },
+    /// A member's offset was moved: by a reset action, or because retention dropped the
+    /// records it was about to read (it starts again at the earliest one held).
+    OffsetReset {
+        /// The member.
+        consumer: String,
+        /// The partition.
+        partition: u32,
+        /// Where it reads next.
+        offset: u64,
+    },
+    /// A member that was reset has read up to the high watermark again.
+    ConsumerCaughtUp {
+        /// The member.
+        consumer: String,
+        /// Its position (in its first partition).
+        offset: u64,
+    },
+    /// Retention dropped whole segments from the front of a partition.
+    SegmentsDropped {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: u32,
+        /// Its first offset now.
+        start: u64,
+    },
+    /// A compaction of a compacted partition finished: only each key's latest record
+    /// remains (offsets unchanged, with gaps).
+    TopicCompacted {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: u32,
+        /// Records it holds now.
+        records: u64,
+        /// Its first offset now.
+        start: u64,
+    },
+    /// A view fell behind the retained start of `changes`: the changes it still needed
+    /// are gone, so it stops there rather than skip them (and the final check says so).
+    ViewBehindRetention {
+        /// The view.
+        view: String,
+        /// Its position.
+        position: u64,
+        /// The partition's first offset.
+        start: u64,
+    },
+    /// `compare_indexes`: one database's amplification so far (hundredths), from the
+    /// engine's own counters.
+    Amplification {
+        /// `btree` or `lsm`.
+        index: String,
+        /// Bytes written to disk (WAL and index) per byte of data written, ×100.
+        write_x100: u64,
+        /// The WAL's share, ×100.
+        wal_write_x100: u64,
+        /// The index's share (pages, or tables and their rewrites by compaction), ×100.
+        index_write_x100: u64,
+        /// Pages (B-tree) or blocks (LSM) read per lookup, ×100.
+        read_x100: u64,
+        /// Bytes on disk per byte of live data, ×100.
+        space_x100: u64,
+        /// Bytes of data written (keys and values).
+        logical_bytes: u64,
+    },
     /// Raft: a node's role or term changed.
     RaftRole {
         /// The node.
@@ -361,6 +478,19 @@ impl TraceKind {
             TraceKind::ComponentCrashed { .. } => "component_crashed",
             TraceKind::ViewDropped { .. } => "view_dropped",
             TraceKind::ViewRebuilt { .. } => "view_rebuilt",
+            TraceKind::DualWriteProduced { .. } => "dual_write_produced",
+            TraceKind::DualWriteLost { .. } => "dual_write_lost",
+            TraceKind::DualWriteDiverged { .. } => "dual_write_diverged",
+            TraceKind::ConsumerJoined { .. } => "consumer_joined",
+            TraceKind::ConsumerLeft { .. } => "consumer_left",
+            TraceKind::Rebalanced { .. } => "rebalanced",
+            TraceKind::OffsetCommitted { .. } => "offset_committed",
+            TraceKind::OffsetReset { .. } => "offset_reset",
+            TraceKind::ConsumerCaughtUp { .. } => "consumer_caught_up",
+            TraceKind::SegmentsDropped { .. } => "segments_dropped",
+            TraceKind::TopicCompacted { .. } => "topic_compacted",
+            TraceKind::ViewBehindRetention { .. } => "view_behind_retention",
+            TraceKind::Amplification { .. } => "amplification",
             TraceKind::RaftRole { .. } => "raft_role",
             TraceKind::RaftVote { .. } => "raft_vote",
             TraceKind::RaftCommit { .. } => "raft_commit",
@@ -404,6 +534,19 @@ impl TraceKind {
         "component_crashed",
         "view_dropped",
         "view_rebuilt",
+        "dual_write_produced",
+        "dual_write_lost",
+        "dual_write_diverged",
+        "consumer_joined",
+        "consumer_left",
+        "rebalanced",
+        "offset_committed",
+        "offset_reset",
+        "consumer_caught_up",
+        "segments_dropped",
+        "topic_compacted",
+        "view_behind_retention",
+        "amplification",
         "raft_role",
         "raft_vote",
         "raft_commit",
@@ -622,13 +765,19 @@ pub fn from_raft(e: &RaftTrace) -> Option<TraceKind> {
 /// FNV-1a, 64 bits, over the trace's JSON lines (each followed by `\n`): the same trace
 /// gives the same hash on every platform.
 pub fn trace_hash(events: &[TraceEvent]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for e in events {
-        let line = serde_json::to_string(e).expect("trace events serialize");
-        for b in line.bytes().chain(std::iter::once(b'\n')) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
+    events.iter().fold(TRACE_HASH_EMPTY, trace_hash_push)
+}
+
+/// [`trace_hash`] of the empty trace.
+pub const TRACE_HASH_EMPTY: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// [`trace_hash`] of a trace whose hash is `h`, with `e` appended: a view can keep the
+/// hash of a growing trace without hashing it again from the start.
+pub fn trace_hash_push(mut h: u64, e: &TraceEvent) -> u64 {
+    let line = serde_json::to_string(e).expect("trace events serialize");
+    for b in line.bytes().chain(std::iter::once(b'\n')) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
 }

@@ -104,6 +104,7 @@ fn summary(t: &mut Timeline, seed: u64) -> serde_json::Value {
             "failures": t.world().failures(),
             "stats": stats,
             "amplification": amp,
+            "dual_write_divergence": t.world().dual_write_divergence(),
         }
     })
 }

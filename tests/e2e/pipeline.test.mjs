@@ -1,0 +1,281 @@
+// End-to-end: the pipeline view (WAL → CDC → topic → views), driven through the built site
+// (dist/) in a real Chromium by role and accessible name. A write is followed into the
+// topic and every view; the database crashes in the middle of a workload and the views
+// still equal it; a view is rebuilt from offset 0 with a progress bar that finishes; the
+// dual-write switch (from the keyboard) starts a world where the application writes the
+// topic itself, and a crash between the commit and that write leaves the two stores
+// different — while CDC's views still equal the database.
+//
+// Run: node --test tests/e2e/pipeline.test.mjs   (after `trunk build --release`)
+// Env: LOGSPINE_DIST (default: <repo>/dist), CHROMIUM_PATH (default: /usr/bin/chromium).
+// Screenshots: tests/e2e/artifacts/pipeline-1280.png and pipeline-375.png.
+
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { ARTIFACTS, waitFor, withSite } from './harness.mjs';
+
+// The pipeline view's test hooks (web/src/pipeline_view.rs renders these).
+const PIPE = '[data-testid="pipeline"]';
+const FOLLOW = '[data-testid="pipeline-follow"]';
+
+test('the pipeline carries a write to every view, survives a crash, rebuilds, and shows dual writes drifting', { timeout: 240_000 }, async (t) => {
+  await withSite('pipeline', async ({ page, origin }) => {
+    const pipe = page.locator(PIPE);
+    const state = async () =>
+      page.evaluate(
+        ([p, f]) => {
+          const s = document.querySelector(p)?.dataset ?? {};
+          const fo = document.querySelector(f)?.dataset ?? {};
+          const views = [...document.querySelectorAll(`${p} li[data-view]`)].map((li) => ({ ...li.dataset }));
+          return { ...s, follow: { ...fo }, views };
+        },
+        [PIPE, FOLLOW],
+      );
+    const waitUntil = async (fn, arg, what, timeout = 60_000) => {
+      try {
+        await page.waitForFunction(fn, arg, { timeout, polling: 100 });
+      } catch {
+        const alerts = await page.locator(`${PIPE} [role="alert"]`).allInnerTexts().catch(() => []);
+        throw new Error(
+          `${what}: not within ${timeout} ms; state ${JSON.stringify(await state())}${alerts.length ? `; alerts: ${alerts.join(' | ')}` : ''}`,
+        );
+      }
+    };
+    const data = (sel, key) => page.locator(sel).first().getAttribute(`data-${key}`);
+
+    await page.goto(`${origin}/`);
+    await waitFor(page, `${PIPE}[data-phase="running"]`, 'the pipeline started');
+    await pipe.scrollIntoViewIfNeeded();
+    // From the keyboard: the speed select.
+    const speed = pipe.getByLabel('Pipeline speed', { exact: true });
+    await speed.focus();
+    await speed.selectOption('16');
+
+    // 1. A write, followed from the WAL into the topic and every view.
+    await pipe.getByLabel('Key to write to the pipeline', { exact: true }).fill('apple');
+    await pipe.getByLabel('Value to write to the pipeline', { exact: true }).fill('red fruit');
+    await pipe.getByRole('button', { name: 'Write and follow', exact: true }).click();
+    await waitUntil(
+      (f) => {
+        const d = document.querySelector(f)?.dataset;
+        return d?.stage === 'published' && d.viewsApplied === '3' && d.offset !== '';
+      },
+      FOLLOW,
+      'the write reached the topic and all three views',
+    );
+    const offset = Number(await data(FOLLOW, 'offset'));
+    const commit = Number(await data(FOLLOW, 'commit'));
+    t.diagnostic(`apple: commit at lsn ${commit}, offset ${offset}: ${await page.locator(FOLLOW).locator('p').innerText()}`);
+    assert.ok(commit > 0, 'the commit record has an LSN');
+    assert.ok(
+      (await pipe.locator(`ol[aria-label="Records of the topic changes"] li[data-offset="${offset}"][data-key="apple"]`).count()) === 1,
+      'the topic window shows the change event at its offset',
+    );
+    assert.ok(
+      (await pipe.locator('ol[aria-label="Stages of the write"] li[data-done="true"]').count()) === 5,
+      'every stage of the write is done',
+    );
+    await waitUntil((p) => document.querySelector(p)?.dataset.viewsEqual === 'true', PIPE, 'the views equal the database');
+    const replica = pipe.locator('li[data-view="replica"]');
+    assert.match(await replica.innerText(), /apple/, 'the replica view holds apple');
+
+    // Each view reads at its own pace: pause one, then let it run fast.
+    const searchPace = pipe.getByLabel('Pace of the search view', { exact: true });
+    await searchPace.selectOption('0');
+    await waitFor(page, `${PIPE} li[data-view="search"][data-pace="0"]`, 'the search view paused');
+
+    // 2. A workload, the database crashes in the middle of it: the views still equal it.
+    await pipe.getByLabel('Workload size', { exact: true }).selectOption('1000');
+    await speed.selectOption('4');
+    await pipe.getByRole('button', { name: 'Run the workload', exact: true }).click();
+    await waitUntil(
+      (p) => Number(document.querySelector(p)?.dataset.hw) > 120,
+      PIPE,
+      'the workload published change events',
+    );
+    const paused = await state();
+    const search = paused.views.find((v) => v.view === 'search');
+    const replicaNow = paused.views.find((v) => v.view === 'replica');
+    t.diagnostic(`paused search at ${search.position} (lag ${search.lag}); replica at ${replicaNow.position}`);
+    assert.ok(Number(search.lag) > 0 && Number(replicaNow.position) > Number(search.position), 'the paused view lags');
+    await searchPace.selectOption('50');
+    await pipe.getByRole('button', { name: 'Crash the database', exact: true }).click();
+    await waitUntil(
+      () => document.querySelector('[data-testid="pipeline-counters"] [data-counter="db-crashes"]')?.dataset.value === '1',
+      null,
+      'the crash was counted',
+    );
+    await waitUntil(
+      () => /recovered/.test(document.querySelector('[data-testid="pipeline-announce"]')?.textContent ?? '') ||
+        /crashed/.test(document.querySelector('[data-testid="pipeline-announce"]')?.textContent ?? ''),
+      null,
+      'the live region told of the crash',
+      5_000,
+    );
+    await speed.selectOption('64');
+    await waitUntil(
+      (p) => document.querySelector(p)?.dataset.viewsEqual === 'true',
+      PIPE,
+      'after the crash and the workload, every view equals the database',
+      120_000,
+    );
+    const afterCrash = await state();
+    t.diagnostic(`after the crash: hw ${afterCrash.hw}, views ${JSON.stringify(afterCrash.views.map((v) => [v.view, v.position, v.equal]))}`);
+    assert.equal(afterCrash.failures, '0', 'no invariant failed');
+    assert.ok(afterCrash.views.every((v) => v.equal === 'true' && v.lag === '0'), 'every view caught up and equal');
+
+    // 3. Rebuild a view from offset 0: the progress bar fills and finishes.
+    await speed.selectOption('4');
+    await pipe.getByRole('button', { name: 'Rebuild the replica view from offset 0', exact: true }).click();
+    const bar = pipe.getByRole('progressbar', { name: 'Rebuild of the replica view', exact: true });
+    await bar.waitFor({ state: 'visible' });
+    const seen = [];
+    for (let i = 0; i < 600 && (await replica.getAttribute('data-rebuilding')) === 'true'; i++) {
+      const v = await bar.getAttribute('value').catch(() => null);
+      if (v !== null) seen.push(Number(v));
+      await page.waitForTimeout(50);
+    }
+    await waitUntil(
+      () => document.querySelector('[data-testid="pipeline"] li[data-view="replica"]')?.dataset.rebuilt === '1',
+      null,
+      'the replica view was rebuilt',
+    );
+    t.diagnostic(`rebuild progress seen (permille): ${JSON.stringify(seen.filter((_, i) => i % 4 === 0))}`);
+    assert.ok(seen.some((v) => v > 0 && v < 1000), 'the bar showed the rebuild part-way');
+    assert.ok(seen.every((v, i) => i === 0 || v >= seen[i - 1]), 'the bar only moved forward');
+    assert.equal(await bar.count(), 0, 'the bar is gone once the view caught up');
+    assert.match(await page.locator('[data-testid="pipeline-announce"]').innerText(), /rebuilt from offset 0/);
+    await waitUntil((p) => document.querySelector(p)?.dataset.viewsEqual === 'true', PIPE, 'the rebuilt view equals the database');
+
+    // 4. Dual write, switched on from the keyboard: a new world.
+    const sw = pipe.getByRole('switch', { name: 'Dual write', exact: true });
+    assert.equal(await sw.getAttribute('aria-checked'), 'false');
+    await sw.focus();
+    await page.keyboard.press('Space');
+    await waitFor(page, `${PIPE}[data-dual-write="true"][data-worlds="2"][data-phase="running"]`, 'a dual-write world started');
+    assert.equal(await sw.getAttribute('aria-checked'), 'true');
+    await waitFor(page, '[data-testid="pipeline-dual"]', 'the dual-write panel is shown');
+    // Pause, write, step one tick at a time until the commit is acknowledged, then crash
+    // the database before the application's own write to the topic (a few ticks later).
+    await pipe.getByRole('button', { name: 'Pause', exact: true }).click();
+    await waitFor(page, `${PIPE}[data-playing="false"]`, 'paused');
+    await pipe.getByLabel('Key to write to the pipeline', { exact: true }).fill('pear');
+    await pipe.getByLabel('Value to write to the pipeline', { exact: true }).fill('green');
+    await pipe.getByRole('button', { name: 'Write and follow', exact: true }).click();
+    await waitFor(page, `${FOLLOW}[data-stage="appended"]`, 'the write is in the WAL');
+    const stepButton = pipe.getByRole('button', { name: 'Step one tick', exact: true });
+    let steps = 0;
+    // (Acknowledged: durable, and in the same tick perhaps already captured by CDC.)
+    while (['sent', 'appended'].includes(await data(FOLLOW, 'stage'))) {
+      assert.ok(steps++ < 200, 'the commit was acknowledged within 200 ticks');
+      await stepButton.click();
+    }
+    t.diagnostic(`pear acknowledged after ${steps} ticks; crashing before the application writes the topic`);
+    await pipe.getByRole('button', { name: 'Crash the database', exact: true }).click();
+    await waitUntil(
+      () => document.querySelector('[data-testid="pipeline-dual"]')?.dataset.lost === '1',
+      null,
+      'the application lost its topic write in the crash',
+      10_000,
+    );
+    await pipe.getByRole('button', { name: 'Play', exact: true }).click();
+    await waitUntil(
+      (p) => {
+        const d = document.querySelector(p)?.dataset;
+        return d?.diverged === '1' && d.divergence === '1' && d.viewsEqual === 'true';
+      },
+      PIPE,
+      'the dual replica differs from the database by one key while CDC views equal it',
+    );
+    await waitUntil(
+      (f) => document.querySelector(f)?.dataset.stage === 'published',
+      FOLLOW,
+      'CDC still published the acknowledged write',
+    );
+    const dual = page.locator('[data-testid="pipeline-dual"]');
+    t.diagnostic(`dual write: ${await dual.innerText()}`);
+    assert.match(await dual.innerText(), /differ on 1 key\b/);
+    const kinds = await pipe.locator('ol[aria-label="Pipeline events"] li').evaluateAll((lis) => lis.map((li) => li.dataset.kind));
+    t.diagnostic(`events: ${JSON.stringify(kinds)}`);
+    assert.ok(kinds.includes('dual_write_lost'), 'the event list tells of the lost topic write');
+    assert.ok(kinds.includes('dual_write_diverged'), 'the event list tells of the divergence');
+
+    // Screenshots, wide and at 375 px (which must not scroll sideways).
+    await pipe.getByRole('button', { name: 'Run the workload', exact: true }).click();
+    await page.waitForTimeout(1200);
+    const wide = path.join(ARTIFACTS, 'pipeline-1280.png');
+    await pipe.screenshot({ path: wide });
+    await page.setViewportSize({ width: 375, height: 800 });
+    await page.waitForTimeout(300);
+    const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(scrollWidth <= 375, `at 375 px the page must not scroll sideways (scrollWidth ${scrollWidth})`);
+    const narrow = path.join(ARTIFACTS, 'pipeline-375.png');
+    await pipe.screenshot({ path: narrow });
+    t.diagnostic(`screenshots: ${path.relative(process.cwd(), wide)}, ${path.relative(process.cwd(), narrow)}`);
+  });
+});
+
+test('retention eats old segments (no rebuild from zero), compaction keeps rebuilds possible; keys and reduced motion', { timeout: 240_000 }, async (t) => {
+  await withSite('pipeline-cleanup', async ({ page, origin }) => {
+    await page.emulateMedia({ reducedMotion: 'reduce' });
+    const pipe = page.locator(PIPE);
+    const partition = `${PIPE} [data-testid="pipeline-partition"][data-topic="changes"]`;
+    const waitUntil = async (fn, arg, what, timeout = 60_000) => {
+      try {
+        await page.waitForFunction(fn, arg, { timeout, polling: 100 });
+      } catch {
+        const p = await page.locator(partition).evaluate((e) => ({ ...e.dataset })).catch(() => ({}));
+        throw new Error(`${what}: not within ${timeout} ms; partition ${JSON.stringify(p)}`);
+      }
+    };
+    await page.goto(`${origin}/`);
+    await waitFor(page, `${PIPE}[data-phase="running"]`, 'the pipeline started');
+    await pipe.scrollIntoViewIfNeeded();
+
+    // Retention: a new world whose topic keeps 16 KiB.
+    const cleanup = pipe.getByLabel('Cleanup of the topic changes', { exact: true });
+    await cleanup.focus();
+    await cleanup.selectOption('retention');
+    await waitFor(page, `${PIPE}[data-worlds="2"][data-phase="running"]`, 'a world with retention started');
+    await pipe.getByLabel('Pipeline speed', { exact: true }).selectOption('64');
+    await pipe.getByLabel('Workload size', { exact: true }).selectOption('1000');
+    await pipe.getByRole('button', { name: 'Run the workload', exact: true }).click();
+    // Under reduced motion, a transaction chip appears without animation.
+    await waitFor(page, `${PIPE} li.token`, 'transactions on their way');
+    const animation = await page.locator(`${PIPE} li.token`).first().evaluate((e) => getComputedStyle(e).animationName);
+    assert.equal(animation, 'none', 'no animation under prefers-reduced-motion');
+    await waitUntil((sel) => Number(document.querySelector(sel)?.dataset.start) > 0, partition, 'retention dropped the oldest segments', 90_000);
+    t.diagnostic(`retention: ${await page.locator(partition).locator('figcaption').innerText()}`);
+    await pipe.getByRole('button', { name: 'Rebuild the replica view from offset 0', exact: true }).click();
+    await waitUntil(
+      () => /^Refused/.test(document.querySelector('[data-testid="pipeline-announce"]')?.textContent ?? ''),
+      null,
+      'the rebuild from offset 0 was refused',
+      10_000,
+    );
+    t.diagnostic(`refusal: ${await page.locator('[data-testid="pipeline-announce"]').innerText()}`);
+
+    // The keyboard: p pauses and plays (focus on a button inside the view).
+    await pipe.getByRole('button', { name: 'Step one tick', exact: true }).focus();
+    await page.keyboard.press('p');
+    await waitFor(page, `${PIPE}[data-playing="false"]`, 'p paused');
+    await page.keyboard.press('p');
+    await waitFor(page, `${PIPE}[data-playing="true"]`, 'p played');
+
+    // Compaction: a new world; the rebuild from offset 0 works and equals the database.
+    await cleanup.selectOption('compacted');
+    await waitFor(page, `${PIPE}[data-worlds="3"][data-phase="running"]`, 'a world with a compacted topic started');
+    await pipe.getByRole('button', { name: 'Run the workload', exact: true }).click();
+    await waitUntil((sel) => Number(document.querySelector(sel)?.dataset.generation) > 0, partition, 'the topic was compacted', 90_000);
+    await waitUntil((p) => document.querySelector(p)?.dataset.viewsEqual === 'true', PIPE, 'the workload finished and the views caught up', 120_000);
+    await pipe.getByRole('button', { name: 'Rebuild the aggregate view from offset 0', exact: true }).click();
+    await waitUntil(
+      () => document.querySelector('[data-testid="pipeline"] li[data-view="aggregate"]')?.dataset.rebuilt === '1',
+      null,
+      'the aggregate view was rebuilt from the compacted topic',
+    );
+    await waitUntil((p) => document.querySelector(p)?.dataset.viewsEqual === 'true', PIPE, 'the rebuilt view equals the database');
+    t.diagnostic(`compacted: ${await page.locator(partition).locator('figcaption').innerText()}`);
+  });
+});

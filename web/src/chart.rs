@@ -1,0 +1,163 @@
+//! Small live charts: a bounded [`Series`] of samples and the [`Sparkline`] that draws it
+//! as an inline SVG line (no canvas, no library, no request). The drawing is a pure
+//! function ([`sparkline_points`]) tested natively.
+//!
+//! A chart is an image to assistive technology: `role="img"` with a label that says what
+//! it shows in words (the latest value, the lowest and the highest over the window), so
+//! a screen reader user gets the same facts as a sighted one.
+
+use std::collections::VecDeque;
+
+use yew::prelude::*;
+
+/// The most samples a series keeps (the oldest go first).
+pub const MAX_SAMPLES: usize = 120;
+
+/// A bounded history of one metric.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Series {
+    samples: VecDeque<f64>,
+}
+
+impl Series {
+    /// Adds a sample (non-finite values are skipped: a ratio of nothing is not a point).
+    pub fn push(&mut self, v: f64) {
+        if !v.is_finite() {
+            return;
+        }
+        if self.samples.len() == MAX_SAMPLES {
+            self.samples.pop_front();
+        }
+        self.samples.push_back(v);
+    }
+
+    /// The samples, oldest first.
+    pub fn values(&self) -> Vec<f64> {
+        self.samples.iter().copied().collect()
+    }
+
+    /// The latest sample.
+    pub fn last(&self) -> Option<f64> {
+        self.samples.back().copied()
+    }
+
+    /// Forgets everything (a new run).
+    pub fn clear(&mut self) {
+        self.samples.clear();
+    }
+}
+
+/// The polyline points (`"x,y x,y ..."`) for `values` in a `width` × `height` box, the
+/// y axis from 0 (or the lowest value, if negative) to the highest value; `None` for
+/// fewer than two values.
+pub fn sparkline_points(values: &[f64], width: f64, height: f64) -> Option<String> {
+    if values.len() < 2 {
+        return None;
+    }
+    let max = values.iter().copied().fold(f64::MIN, f64::max);
+    let min = values.iter().copied().fold(0.0, f64::min);
+    let span = if max > min { max - min } else { 1.0 };
+    let step = width / (values.len() - 1) as f64;
+    let pts: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let x = i as f64 * step;
+            // 1 px of margin so the stroke is not clipped at the extremes.
+            let y = 1.0 + (height - 2.0) * (1.0 - (v - min) / span);
+            format!("{x:.1},{y:.1}")
+        })
+        .collect();
+    Some(pts.join(" "))
+}
+
+/// The words a chart's label gives: latest, lowest and highest over the window.
+pub fn describe(name: &str, values: &[f64], digits: usize) -> String {
+    match values {
+        [] => format!("{name}: no samples yet"),
+        [v] => format!("{name}: {v:.digits$}"),
+        _ => {
+            let last = values[values.len() - 1];
+            let lo = values.iter().copied().fold(f64::MAX, f64::min);
+            let hi = values.iter().copied().fold(f64::MIN, f64::max);
+            format!(
+                "{name}: now {last:.digits$}; over the last {} samples between {lo:.digits$} and {hi:.digits$}",
+                values.len()
+            )
+        }
+    }
+}
+
+/// The sparkline's properties.
+#[derive(Properties, PartialEq)]
+pub struct SparklineProps {
+    /// What it shows (the accessible label starts with it).
+    pub name: AttrValue,
+    /// The samples, oldest first.
+    pub values: Vec<f64>,
+    /// Digits after the point in the label.
+    #[prop_or(2)]
+    pub digits: usize,
+}
+
+/// A small line chart (module docs).
+#[function_component(Sparkline)]
+pub fn sparkline(props: &SparklineProps) -> Html {
+    const W: f64 = 120.0;
+    const H: f64 = 28.0;
+    let label = describe(&props.name, &props.values, props.digits);
+    let line = sparkline_points(&props.values, W, H).map_or_else(Html::default, |points| {
+        html! { <polyline points={points} fill="none" stroke="currentColor" stroke-width="1.5"
+        vector-effect="non-scaling-stroke" /> }
+    });
+    html! {
+        <svg class="sparkline" role="img" aria-label={label} viewBox={format!("0 0 {W} {H}")}
+            preserveAspectRatio="none" width="120" height="28">
+            { line }
+        </svg>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_series_is_bounded_and_skips_non_finite_samples() {
+        let mut s = Series::default();
+        for i in 0..(MAX_SAMPLES + 10) {
+            s.push(i as f64);
+        }
+        s.push(f64::NAN);
+        s.push(f64::INFINITY);
+        let v = s.values();
+        assert_eq!(v.len(), MAX_SAMPLES);
+        assert_eq!(v[0], 10.0);
+        assert_eq!(s.last(), Some((MAX_SAMPLES + 9) as f64));
+        s.clear();
+        assert_eq!(s.last(), None);
+    }
+
+    #[test]
+    fn points_span_the_box_from_zero_to_the_highest_value() {
+        assert_eq!(sparkline_points(&[1.0], 100.0, 10.0), None);
+        let p = sparkline_points(&[0.0, 5.0, 10.0], 100.0, 10.0).unwrap();
+        assert_eq!(p, "0.0,9.0 50.0,5.0 100.0,1.0");
+        // A flat line stays inside the box.
+        let flat = sparkline_points(&[0.0, 0.0], 10.0, 10.0).unwrap();
+        assert_eq!(flat, "0.0,9.0 10.0,9.0");
+        // Negative values lower the floor.
+        let neg = sparkline_points(&[-10.0, 10.0], 10.0, 10.0).unwrap();
+        assert_eq!(neg, "0.0,9.0 10.0,1.0");
+    }
+
+    #[test]
+    fn the_label_says_what_the_line_shows() {
+        assert_eq!(describe("Lag", &[], 0), "Lag: no samples yet");
+        assert_eq!(describe("Lag", &[3.0], 0), "Lag: 3");
+        assert_eq!(
+            describe("Write amplification", &[2.0, 4.5, 3.25], 2),
+            "Write amplification: now 3.25; over the last 3 samples between 2.00 and 4.50"
+        );
+    }
+}

@@ -1,0 +1,1235 @@
+//! The pipeline view: the log leaving the database. A [`logspine_core::world::World`]
+//! with CDC runs in the page (the database, the broker with the topic `changes`, the
+//! exactly-once connector and three views, each machine on its own simulated disk): a
+//! committed write flows from the WAL through CDC into the partition, each view's offset
+//! pointer moves at its own pace, the views update, "rebuild from zero" replays the topic
+//! into a fresh view with a progress bar, and the dual-write switch adds the application
+//! writing to a second topic itself, which drifts from the database after a crash.
+//!
+//! The view is a view of [`PipelineState`] (pure, in [`crate::pipeline_state`]) plus the
+//! run ([`PipelineRun`], in [`crate::pipeline_run`]), held outside the state. Effects: on
+//! mount, build the world; while playing, a timer runs the chosen number of ticks every
+//! [`FRAME_MS`] and dispatches the trace and a picture; every control makes one call on
+//! the run and dispatches the same. Everything drawn is the world's trace or state. The
+//! WAL and the partition are shown through windows of
+//! [`WINDOW`](crate::pipeline_state::WINDOW) records (paged by buttons), so the page costs
+//! the same with 100,000 records. No request leaves the page.
+//!
+//! # Keyboard
+//! Every control is a native button, select, switch or text field (Tab, Enter, Space).
+//! Inside the view, outside a text field or a select: `p` plays and pauses, `.` steps one
+//! tick.
+//!
+//! # DOM hooks (the end-to-end test relies on them)
+//! `section[data-testid=pipeline]` with `data-phase` (starting|running|failed),
+//! `data-time`, `data-playing`, `data-worlds`, `data-dual-write`, `data-views-equal`
+//! (true|false|pending: compared only when nothing is in flight), `data-divergence`
+//! (dual-write mode: keys that differ now, writes on their way included), `data-diverged`
+//! (the divergence the trace last reported, once everything landed), `data-hw` (the high watermark of `changes`), `data-failures`;
+//! inputs "Key to write to the pipeline", "Value to write to the pipeline", button "Write
+//! and follow"; select "Workload size", button "Run the workload"; buttons "Crash the
+//! database", "Crash the broker", "Crash the connector", "Play"/"Pause", "Step one tick";
+//! select "Pipeline speed"; the switch "Dual write" (`role=switch`, `aria-checked`);
+//! `[data-testid=pipeline-follow]` with `data-stage` (none|sent|appended|durable|captured|
+//! published|lost|refused), `data-commit`, `data-offset`, `data-views-applied`;
+//! `ol[aria-label="Pipeline stages"] > li[data-stage][data-count]` holding
+//! `li.token[data-txn][data-commit]`; `[data-testid=pipeline-wal]` with `data-first`,
+//! `data-durable`, `data-next`, `data-resume`, `data-read-at` and `ol[aria-label="WAL
+//! records"] > li[data-lsn][data-kind][data-durable]`, buttons "Oldest WAL records",
+//! "Older WAL records", "Newer WAL records", "Newest WAL records";
+//! `[data-testid=pipeline-partition]` with `data-topic`, `data-start`, `data-hw`,
+//! `data-next`, `data-segments`, `data-generation`, `data-compacting`, and
+//! `ol[aria-label="Records of the topic changes"] > li[data-offset][data-key]`, buttons
+//! "Oldest records", "Older records", "Newer records", "Newest records";
+//! `ul[aria-label="Views"] > li[data-view]` with `data-position`, `data-lag`,
+//! `data-rebuilding`, `data-equal` (true|false|pending), `data-entries`, `data-rebuilt`,
+//! each with a button "Rebuild the NAME view from offset 0" and, while rebuilding,
+//! `progress[aria-label="Rebuild of the NAME view"]`, and the select "Pace of the NAME
+//! view" (`data-pace`, `data-behind` on the `li`); the select "Cleanup of the topic
+//! changes" (keep|retention|compacted: a new world); buttons "Add a consumer to the group",
+//! "Remove a consumer from the group", `ul[aria-label="Consumer group app"] >
+//! li[data-member][data-generation][data-position]`; `[data-testid=pipeline-dual]` with
+//! `data-diverged`, `data-divergence`, `data-lost`; the live region `[data-testid=pipeline-announce]`;
+//! `ol[aria-label="Pipeline events"] > li[data-kind]`; errors in `[role=alert]`.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use logspine_core::world::inspect::{
+    MemberSnapshot, PartitionSnapshot, Segments, ViewSnapshot, WalSnapshot,
+};
+use logspine_core::world::Action;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::pipeline_run::{Cleanup, Mode, PipelineRun, VIEW_EVENTS_PER_TICK};
+use crate::pipeline_state::{
+    plural, Move, PipelineAction, PipelineState, PipelineView as Picture, Stage, TokenStage, Which,
+    Windows, FRAME_MS, SPEEDS, WORKLOADS, WORKLOAD_WRITES,
+};
+
+/// Paces offered for a view (records per tick; 0 pauses it).
+const PACES: [u64; 6] = [0, 1, 3, 10, 50, 1000];
+/// Members of the consumer group at most.
+const MAX_MEMBERS: usize = 4;
+/// Transactions drawn per stage.
+const TOKENS_PER_STAGE: usize = 6;
+/// The seed of the first world (each new world adds its number).
+const SEED: u64 = 0x5eed_0006;
+
+type RunCell = Rc<RefCell<Option<PipelineRun>>>;
+type Dispatcher = UseReducerDispatcher<PipelineState>;
+
+/// Runs `f` on the run, then sends the reducer its events and a picture.
+fn with_run(
+    cell: &RunCell,
+    dispatch: &Dispatcher,
+    windows: Windows,
+    follow: Option<u64>,
+    f: impl FnOnce(&mut PipelineRun) -> Vec<logspine_core::world::TraceEvent>,
+) {
+    let Ok(mut guard) = cell.try_borrow_mut() else {
+        dispatch.dispatch(PipelineAction::Error("Busy; try again.".to_owned()));
+        return;
+    };
+    let Some(run) = guard.as_mut() else {
+        dispatch.dispatch(PipelineAction::Error(
+            "The pipeline is not running.".to_owned(),
+        ));
+        return;
+    };
+    let events = f(run);
+    let view = Rc::new(run.view(windows, follow));
+    drop(guard);
+    dispatch.dispatch(PipelineAction::Engine { events, view });
+}
+
+/// Builds a world in `mode` (the `n`-th of the page).
+fn start(cell: &RunCell, dispatch: &Dispatcher, mode: Mode, n: u64) {
+    match PipelineRun::new(mode, SEED ^ n) {
+        Ok((mut run, events)) => {
+            let view = Rc::new(run.view(Windows::default(), None));
+            *cell.borrow_mut() = Some(run);
+            dispatch.dispatch(PipelineAction::Started { events, view });
+        }
+        Err(e) => dispatch.dispatch(PipelineAction::Failed(format!(
+            "Could not build the pipeline: {e}"
+        ))),
+    }
+}
+
+/// What a key press inside the view does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shortcut {
+    TogglePlay,
+    Step,
+}
+
+/// The shortcut for `key` pressed on an element `tag` (lower case).
+fn shortcut(key: &str, tag: &str) -> Option<Shortcut> {
+    if matches!(tag, "input" | "select" | "textarea") {
+        return None;
+    }
+    match key {
+        "p" | "P" => Some(Shortcut::TogglePlay),
+        "." => Some(Shortcut::Step),
+        _ => None,
+    }
+}
+
+/// The pipeline view.
+#[function_component(PipelineView)]
+pub fn pipeline_view() -> Html {
+    let state = use_reducer(PipelineState::default);
+    let cell: RunCell = use_mut_ref(|| None);
+    {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        use_effect_with((), move |_| start(&cell, &dispatch, Mode::default(), 1));
+    }
+    let follow = state.follow.as_ref().and_then(|f| f.commit_lsn);
+    let windows = state.windows;
+    // The clock: one frame, then the next render schedules the next.
+    {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        let pending = (state.playing && state.phase == crate::pipeline_state::Phase::Running)
+            .then_some((state.worlds, state.updates, state.speed, windows, follow));
+        use_effect_with(pending, move |pending| {
+            let cancelled = Rc::new(Cell::new(false));
+            if let Some((_, _, speed, windows, follow)) = *pending {
+                let cancelled = cancelled.clone();
+                spawn_local(async move {
+                    crate::timer::sleep_ms(FRAME_MS).await;
+                    if !cancelled.get() {
+                        with_run(&cell, &dispatch, windows, follow, |r| r.tick(speed));
+                    }
+                });
+            }
+            move || cancelled.set(true)
+        });
+    }
+
+    let running = state.phase == crate::pipeline_state::Phase::Running;
+    let off = |allowed: bool| (!allowed).to_string();
+    let act = |action: Result<Action, String>| {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        Callback::from(move |_: MouseEvent| {
+            if !running {
+                return;
+            }
+            match &action {
+                Ok(a) => with_run(&cell, &dispatch, windows, follow, |r| r.act(a)),
+                Err(msg) => dispatch.dispatch(PipelineAction::Error(msg.clone())),
+            }
+        })
+    };
+    let (key_ref, value_ref) = (use_node_ref(), use_node_ref());
+    let on_write = {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        let (key_ref, value_ref) = (key_ref.clone(), value_ref.clone());
+        let base = (*state).clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            if !running {
+                return;
+            }
+            // Read the inputs now: a click may come before the render of the last key.
+            let read = |r: &NodeRef| r.cast::<HtmlInputElement>().map(|i| i.value());
+            let mut s = base.clone();
+            if let Some(k) = read(&key_ref) {
+                s.key = k;
+            }
+            if let Some(v) = read(&value_ref) {
+                s.value = v;
+            }
+            match s.write_action() {
+                Ok(a) => with_run(&cell, &dispatch, windows, follow, |r| r.act(&a)),
+                Err(msg) => dispatch.dispatch(PipelineAction::Error(msg)),
+            }
+        })
+    };
+    let text_input = |make: fn(String) -> PipelineAction| {
+        let dispatch = state.dispatcher();
+        Callback::from(move |e: InputEvent| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            dispatch.dispatch(make(input.value()));
+        })
+    };
+    let select = |make: fn(u32) -> PipelineAction| {
+        let dispatch = state.dispatcher();
+        Callback::from(move |e: Event| {
+            let value = e
+                .target()
+                .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
+                .and_then(|v| v.as_string())
+                .and_then(|v| v.parse().ok());
+            if let Some(n) = value {
+                dispatch.dispatch(make(n));
+            }
+        })
+    };
+    let on_play = {
+        let (dispatch, playing) = (state.dispatcher(), state.playing);
+        Callback::from(move |_: MouseEvent| {
+            dispatch.dispatch(if playing {
+                PipelineAction::Pause
+            } else {
+                PipelineAction::Play
+            });
+        })
+    };
+    let step = {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        move || {
+            if running {
+                dispatch.dispatch(PipelineAction::Pause);
+                with_run(&cell, &dispatch, windows, follow, |r| r.tick(1));
+            }
+        }
+    };
+    let on_step = {
+        let step = step.clone();
+        Callback::from(move |_: MouseEvent| step())
+    };
+    let dual = state.view.as_ref().is_some_and(|v| v.dual_write);
+    let cleanup = state
+        .view
+        .as_ref()
+        .and_then(|v| Cleanup::parse(v.cleanup))
+        .unwrap_or_default();
+    let on_dual = {
+        let (cell, dispatch, worlds) = (cell.clone(), state.dispatcher(), state.worlds);
+        Callback::from(move |_: MouseEvent| {
+            let mode = Mode {
+                dual_write: !dual,
+                cleanup,
+            };
+            start(&cell, &dispatch, mode, worlds + 1);
+        })
+    };
+    let on_cleanup = {
+        let (cell, dispatch, worlds) = (cell.clone(), state.dispatcher(), state.worlds);
+        Callback::from(move |e: Event| {
+            let value = e
+                .target()
+                .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
+                .and_then(|v| v.as_string())
+                .and_then(|v| Cleanup::parse(&v));
+            if let Some(c) = value {
+                let mode = Mode {
+                    dual_write: dual,
+                    cleanup: c,
+                };
+                start(&cell, &dispatch, mode, worlds + 1);
+            }
+        })
+    };
+    let on_pace = |name: String| {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        Callback::from(move |e: Event| {
+            let value = e
+                .target()
+                .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
+                .and_then(|v| v.as_string())
+                .and_then(|v| v.parse::<u64>().ok());
+            if let (Some(n), true) = (value, running) {
+                let a = Action::SetPace {
+                    consumer: name.clone(),
+                    events_per_tick: n,
+                };
+                with_run(&cell, &dispatch, windows, follow, |r| r.act(&a));
+            }
+        })
+    };
+    let members: Vec<String> = state
+        .view
+        .as_ref()
+        .map(|v| v.snapshot.members.iter().map(|m| m.name.clone()).collect())
+        .unwrap_or_default();
+    let next_member = (1..)
+        .map(|i| format!("c{i}"))
+        .find(|n| !members.contains(n))
+        .unwrap_or_default();
+    let can_join = members.len() < MAX_MEMBERS;
+    let on_join = act(if can_join {
+        Ok(Action::JoinConsumer {
+            consumer: next_member,
+        })
+    } else {
+        Err(format!("At most {MAX_MEMBERS} consumers in the group."))
+    });
+    let on_leave = act(match members.last() {
+        Some(m) => Ok(Action::LeaveConsumer {
+            consumer: m.clone(),
+        }),
+        None => Err("The group has no consumer to remove.".to_owned()),
+    });
+    let on_keydown = {
+        let (dispatch, playing) = (state.dispatcher(), state.playing);
+        Callback::from(move |e: KeyboardEvent| {
+            if e.ctrl_key() || e.alt_key() || e.meta_key() {
+                return;
+            }
+            let tag = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .map(|el| el.tag_name().to_ascii_lowercase())
+                .unwrap_or_default();
+            match shortcut(&e.key(), &tag) {
+                Some(Shortcut::TogglePlay) => {
+                    e.prevent_default();
+                    dispatch.dispatch(if playing {
+                        PipelineAction::Pause
+                    } else {
+                        PipelineAction::Play
+                    });
+                }
+                Some(Shortcut::Step) => {
+                    e.prevent_default();
+                    step();
+                }
+                None => {}
+            }
+        })
+    };
+    let mover = |which: Which, m: Move| {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        let to = state.moved(which, m);
+        let allowed = running && to != state.window(which);
+        let mut next = windows;
+        match which {
+            Which::Wal => next.wal = to,
+            Which::Records => next.records = to,
+        }
+        let cb = Callback::from(move |_: MouseEvent| {
+            if allowed {
+                dispatch.dispatch(PipelineAction::SetWindow(which, to));
+                with_run(&cell, &dispatch, next, follow, |_| Vec::new());
+            }
+        });
+        (cb, allowed)
+    };
+    let rebuild = |name: &str| {
+        act(Ok(Action::RebuildView {
+            view: name.to_owned(),
+        }))
+    };
+    let on_dismiss = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |_: MouseEvent| dispatch.dispatch(PipelineAction::DismissError))
+    };
+
+    let view = state.view.as_deref();
+    let attr = |f: fn(&Picture) -> String| view.map(f).unwrap_or_default();
+    let equal = match view.and_then(Picture::views_equal) {
+        Some(true) => "true",
+        Some(false) => "false",
+        None => "pending",
+    };
+    html! {
+        <section class="pipeline" data-testid="pipeline" aria-labelledby="pipeline-heading"
+            onkeydown={on_keydown}
+            data-phase={state.phase.as_str()}
+            data-time={attr(|v| v.snapshot.time.to_string())}
+            data-playing={state.playing.to_string()}
+            data-worlds={state.worlds.to_string()}
+            data-dual-write={dual.to_string()}
+            data-views-equal={equal}
+            data-divergence={attr(|v| v.snapshot.divergence.map(|d| d.to_string()).unwrap_or_default())}
+            data-diverged={state.diverged.map(|d| d.to_string()).unwrap_or_default()}
+            data-hw={attr(|v| v.changes().map(|p| p.high_watermark.to_string()).unwrap_or_default())}
+            data-failures={attr(|v| v.failures.len().to_string())}
+            aria-busy={(state.phase == crate::pipeline_state::Phase::Starting).to_string()}>
+            <header class="section-head">
+                <h2 id="pipeline-heading">{ "The pipeline: the log leaves the database" }</h2>
+                <p class="muted">
+                    { format!("A simulated world runs here: the database on its disk, a broker with the topic \
+                       changes on another, a CDC connector on a third, reading the database's write-ahead log and \
+                       publishing every committed transaction to the topic exactly once, and three views consuming \
+                       the topic, each at its own offset ({VIEW_EVENTS_PER_TICK} events per tick). Crash any machine: \
+                       the views stay equal to the database. Drop a view and it is rebuilt from offset 0. Switch on \
+                       dual writes and the application also writes to a second topic itself — crash the database \
+                       and the two stores drift apart. Everything drawn is the world's trace and state.") }
+                </p>
+            </header>
+
+            if let Some(message) = &state.error {
+                <div class="alert" role="alert">
+                    <p>{ message }</p>
+                    if state.phase != crate::pipeline_state::Phase::Failed {
+                        <div class="buttons">
+                            <button type="button" class="secondary" onclick={on_dismiss}>
+                                { "Dismiss the pipeline error" }
+                            </button>
+                        </div>
+                    }
+                </div>
+            }
+            <p class="pipeline-announce" aria-live="polite" aria-atomic="true" data-testid="pipeline-announce">
+                { state.announce.clone() }
+            </p>
+
+            <div class="pipeline-grid">
+                <section class="panel pipeline-drive" aria-labelledby="pipeline-drive-heading">
+                    <h3 id="pipeline-drive-heading">{ "Drive the pipeline" }</h3>
+                    <form class="kv" onsubmit={on_write}>
+                        <div class="numbers">
+                            <div class="field">
+                                <label for="pipeline-key">{ "Key to write to the pipeline" }</label>
+                                <input id="pipeline-key" ref={key_ref} type="text" autocomplete="off"
+                                    spellcheck="false" maxlength="256" value={state.key.clone()}
+                                    oninput={text_input(PipelineAction::EditKey)} />
+                            </div>
+                            <div class="field">
+                                <label for="pipeline-value">{ "Value to write to the pipeline" }</label>
+                                <input id="pipeline-value" ref={value_ref} type="text" autocomplete="off"
+                                    spellcheck="false" maxlength="4096" value={state.value.clone()}
+                                    oninput={text_input(PipelineAction::EditValue)} />
+                            </div>
+                        </div>
+                        <div class="buttons">
+                            <button type="submit" aria-disabled={off(running)}>{ "Write and follow" }</button>
+                        </div>
+                    </form>
+                    <div class="numbers">
+                        <div class="field">
+                            <label for="pipeline-workload">{ "Workload size" }</label>
+                            <select id="pipeline-workload" onchange={select(PipelineAction::SetWorkload)}>
+                                { for WORKLOADS.iter().map(|n| html! {
+                                    <option value={n.to_string()} selected={*n == state.workload}>
+                                        { format!("{} transactions (up to {} change events)", group(u64::from(*n)),
+                                            group(u64::from(*n * WORKLOAD_WRITES))) }
+                                    </option>
+                                }) }
+                            </select>
+                        </div>
+                        <div class="field">
+                            <label for="pipeline-speed">{ "Pipeline speed" }</label>
+                            <select id="pipeline-speed" onchange={select(PipelineAction::SetSpeed)}>
+                                { for SPEEDS.iter().map(|n| html! {
+                                    <option value={n.to_string()} selected={*n == state.speed}>
+                                        { format!("{n} ticks every {FRAME_MS} ms") }
+                                    </option>
+                                }) }
+                            </select>
+                        </div>
+                    </div>
+                    <div class="buttons">
+                        <button type="button" onclick={act(Ok(state.workload_action()))} aria-disabled={off(running)}>
+                            { "Run the workload" }
+                        </button>
+                        <button type="button" class="secondary" onclick={on_play} aria-disabled={off(running)}
+                            aria-keyshortcuts="p">
+                            { if state.playing { "Pause" } else { "Play" } }
+                        </button>
+                        <button type="button" class="secondary" onclick={on_step} aria-disabled={off(running)}
+                            aria-keyshortcuts=".">
+                            { "Step one tick" }
+                        </button>
+                    </div>
+                    <div class="buttons">
+                        <button type="button" class="danger" onclick={act(Ok(Action::Crash))} aria-disabled={off(running)}>
+                            { "Crash the database" }
+                        </button>
+                        <button type="button" class="danger" onclick={act(Ok(Action::CrashBroker))} aria-disabled={off(running)}>
+                            { "Crash the broker" }
+                        </button>
+                        <button type="button" class="danger" onclick={act(Ok(Action::CrashConnector))} aria-disabled={off(running)}>
+                            { "Crash the connector" }
+                        </button>
+                    </div>
+                    <div class="pipeline-switch">
+                        <button type="button" role="switch" class="switch" aria-checked={dual.to_string()}
+                            aria-describedby="pipeline-dual-help" onclick={on_dual}>
+                            <span class="switch-track" aria-hidden="true"><span class="switch-thumb"></span></span>
+                            { "Dual write" }
+                        </button>
+                        <p class="help-text" id="pipeline-dual-help">
+                            { "The application writes each acknowledged transaction to a second topic, dual, itself \
+                               (a moment later, no stored position). Switching starts a new world." }
+                        </p>
+                    </div>
+                    <div class="field">
+                        <label for="pipeline-cleanup">{ "Cleanup of the topic changes" }</label>
+                        <select id="pipeline-cleanup" onchange={on_cleanup} aria-describedby="pipeline-cleanup-help">
+                            { for Cleanup::ALL.iter().map(|c| html! {
+                                <option value={c.as_str()} selected={*c == cleanup}>{ c.label() }</option>
+                            }) }
+                        </select>
+                        <p class="help-text" id="pipeline-cleanup-help">
+                            { "Retention drops whole old segments (a view can no longer be rebuilt from offset 0); \
+                               compaction keeps each key's latest record (it can). Changing it starts a new world." }
+                        </p>
+                    </div>
+                    <div class="buttons">
+                        <button type="button" class="secondary" onclick={on_join}
+                            aria-disabled={off(running && can_join)}>{ "Add a consumer to the group" }</button>
+                        <button type="button" class="secondary" onclick={on_leave}
+                            aria-disabled={off(running && !members.is_empty())}>{ "Remove a consumer from the group" }</button>
+                    </div>
+                    <p class="help-text">{ "Keys inside the view: p plays or pauses, . steps one tick." }</p>
+                </section>
+                { follow_panel(&state) }
+            </div>
+
+            { stages(&state) }
+
+            <div class="pipeline-grid">
+                { wal_panel(view, &state, &mover) }
+                { partition_panel(view, &state, &mover) }
+            </div>
+
+            { views_panel(view, &state, &rebuild, &on_pace) }
+
+            if dual {
+                { dual_panel(view, &state) }
+            }
+
+            <section class="panel pipeline-events" aria-labelledby="pipeline-events-heading">
+                <h3 id="pipeline-events-heading">{ "What just happened" }</h3>
+                { counters(&state) }
+                <ol class="events" aria-label="Pipeline events">
+                    { for state.recent.iter().map(|e| html! {
+                        <li key={e.seq.to_string()} class={classes!("scenario-event", e.kind)} data-kind={e.kind}>
+                            <span class="event-when">{ format!("t{} ", e.time) }</span>
+                            <span>{ &e.text }</span>
+                        </li>
+                    }) }
+                </ol>
+                if let Some(v) = view {
+                    if !v.failures.is_empty() {
+                        <ul aria-label="Invariant failures" class="pipeline-failures">
+                            { for v.failures.iter().map(|f| html! { <li>{ f }</li> }) }
+                        </ul>
+                    }
+                }
+            </section>
+        </section>
+    }
+}
+
+/// `n` with thin spaces between thousands (`25 000`).
+fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push('\u{202f}');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn follow_panel(state: &PipelineState) -> Html {
+    let view = state.view.as_deref();
+    let f = state.follow.as_ref();
+    let cdc_views: Vec<&ViewSnapshot> = view
+        .map(|v| {
+            v.snapshot
+                .views
+                .iter()
+                .filter(|x| x.topic == logspine_core::world::CHANGES)
+                .collect()
+        })
+        .unwrap_or_default();
+    let applied: Vec<&str> = match f {
+        Some(f) => cdc_views
+            .iter()
+            .filter(|v| f.applied_by(v))
+            .map(|v| v.name.as_str())
+            .collect(),
+        None => Vec::new(),
+    };
+    let offset = view.and_then(|v| v.follow_offset);
+    let steps: [(&str, bool); 5] = match f {
+        None => [("", false); 5],
+        Some(f) => [
+            (
+                "Appended to the WAL",
+                f.stage >= Stage::Appended && f.stage <= Stage::Published,
+            ),
+            (
+                "Durable and acknowledged",
+                f.stage >= Stage::Durable && f.stage <= Stage::Published,
+            ),
+            (
+                "Captured by CDC",
+                f.stage >= Stage::Captured && f.stage <= Stage::Published,
+            ),
+            ("Published to the topic", f.stage == Stage::Published),
+            (
+                "Applied by every view",
+                !cdc_views.is_empty() && applied.len() == cdc_views.len(),
+            ),
+        ],
+    };
+    let text = match f {
+        None => "Write a key: it is followed through every stage.".to_owned(),
+        Some(f) => {
+            let what = format!("{} = {}", f.key, f.value);
+            match f.stage {
+                Stage::Refused => format!(
+                    "{what} was refused: {}",
+                    f.reason.clone().unwrap_or_default()
+                ),
+                Stage::Lost => format!("{what} was lost: {}", f.reason.clone().unwrap_or_default()),
+                _ => {
+                    let mut t = format!("{what}: {}", f.stage.as_str());
+                    if let Some(l) = f.commit_lsn {
+                        t.push_str(&format!(", commit record at lsn {l}"));
+                    }
+                    if let Some((p, o)) = offset {
+                        t.push_str(&format!(", at offset {o} of changes/{p}"));
+                    }
+                    if f.stage == Stage::Published {
+                        t.push_str(&format!(
+                            ", applied by {} of {} views{}",
+                            applied.len(),
+                            cdc_views.len(),
+                            if applied.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" ({})", applied.join(", "))
+                            }
+                        ));
+                    }
+                    t.push('.');
+                    t
+                }
+            }
+        }
+    };
+    html! {
+        <section class="panel pipeline-follow" aria-labelledby="pipeline-follow-heading"
+            data-testid="pipeline-follow"
+            data-stage={f.map_or("none", |f| f.stage.as_str())}
+            data-commit={f.and_then(|f| f.commit_lsn).map(|l| l.to_string()).unwrap_or_default()}
+            data-offset={offset.map(|(_, o)| o.to_string()).unwrap_or_default()}
+            data-views-applied={applied.len().to_string()}>
+            <h3 id="pipeline-follow-heading">{ "Follow the write" }</h3>
+            <p>{ text }</p>
+            if f.is_some() {
+                <ol class="follow-steps" aria-label="Stages of the write">
+                    { for steps.iter().map(|(label, done)| html! {
+                        <li class={classes!("follow-step", done.then_some("done"))} data-done={done.to_string()}>
+                            <span aria-hidden="true">{ if *done { "✓ " } else { "· " } }</span>
+                            { *label }
+                            if !*done { <span class="visually-hidden">{ " (not yet)" }</span> }
+                        </li>
+                    }) }
+                </ol>
+            }
+        </section>
+    }
+}
+
+/// The transactions in flight, stage by stage.
+fn stages(state: &PipelineState) -> Html {
+    html! {
+        <section class="panel pipeline-stages-panel" aria-labelledby="pipeline-stages-heading">
+            <h3 id="pipeline-stages-heading">{ "Committed transactions on their way" }</h3>
+            <ol class="pipeline-stages" aria-label="Pipeline stages">
+                { for TokenStage::ALL.iter().map(|&stage| {
+                    let all = state.tokens.iter().filter(|t| t.stage == stage).count();
+                    let shown = state.tokens_at(stage, TOKENS_PER_STAGE);
+                    html! {
+                        <li class={classes!("pipeline-stage", stage.as_str())} data-stage={stage.as_str()}
+                            data-count={all.to_string()}>
+                            <h4>{ stage.label() }</h4>
+                            <ul class="tokens" aria-label={format!("Transactions: {}", stage.label().to_lowercase())}>
+                                { for shown.iter().map(|t| html! {
+                                    <li key={format!("{}-{}", t.commit_lsn, stage.as_str())}
+                                        class={classes!("token", stage.as_str())}
+                                        data-txn={t.txn.to_string()} data-commit={t.commit_lsn.to_string()}>
+                                        { format!("txn {} @{}", t.txn, t.commit_lsn) }
+                                        if t.events > 0 { <span class="muted">{ format!(" ×{}", t.events) }</span> }
+                                    </li>
+                                }) }
+                            </ul>
+                            if all > shown.len() {
+                                <p class="muted">{ format!("+{} more", all - shown.len()) }</p>
+                            }
+                            if all == 0 { <p class="muted">{ "none" }</p> }
+                        </li>
+                    }
+                }) }
+            </ol>
+        </section>
+    }
+}
+
+/// Permille of `x` in `[0, total]` as an SVG x in a 1000-wide box.
+fn at(x: u64, from: u64, to: u64) -> u64 {
+    let span = to.saturating_sub(from).max(1);
+    x.clamp(from, to.max(from)).saturating_sub(from) * 1000 / span
+}
+
+/// A log's segments as rects in `[from, to)`: (x, width, index) per listed segment, and
+/// the older ones as one.
+fn segment_rects(segs: &Segments, first: u64, end: u64, from: u64, to: u64) -> Html {
+    let starts: Vec<u64> = segs
+        .newest
+        .iter()
+        .scan(first, |prev, s| {
+            let start = s.first.unwrap_or(*prev).max(*prev);
+            *prev = start;
+            Some(start)
+        })
+        .collect();
+    let older_end = starts.first().copied().unwrap_or(end);
+    html! {
+        <>
+            if segs.older > 0 {
+                <rect class="seg older" x={at(first, from, to).to_string()} y="14"
+                    width={at(older_end, from, to).saturating_sub(at(first, from, to)).max(1).to_string()} height="22" />
+            }
+            { for starts.iter().enumerate().map(|(i, &s)| {
+                let e = starts.get(i + 1).copied().unwrap_or(end).max(s);
+                let (x0, x1) = (at(s, from, to), at(e, from, to));
+                html! { <rect class={classes!("seg", if i % 2 == 0 { "even" } else { "odd" })}
+                    x={x0.to_string()} y="14" width={x1.saturating_sub(x0).max(1).to_string()} height="22" /> }
+            }) }
+        </>
+    }
+}
+
+/// A pointer on a bar: a line and its label above or below.
+fn pointer(class: &str, x: u64, label: &str, below: bool) -> Html {
+    let y = if below { "56" } else { "10" };
+    html! {
+        <g class={classes!("pointer", class.to_owned())}>
+            <line x1={x.to_string()} x2={x.to_string()} y1="6" y2="44" />
+            <text x={x.to_string()} y={y} text-anchor="middle">{ label.to_owned() }</text>
+        </g>
+    }
+}
+
+fn wal_panel(
+    view: Option<&Picture>,
+    state: &PipelineState,
+    mover: &impl Fn(Which, Move) -> (Callback<MouseEvent>, bool),
+) -> Html {
+    let Some(v) = view else { return html! {} };
+    let Some(w) = &v.snapshot.wal else {
+        return html! {
+            <section class="panel" data-testid="pipeline-wal">
+                <h3>{ "The write-ahead log" }</h3>
+                <p class="muted">{ "The database could not be reopened." }</p>
+            </section>
+        };
+    };
+    let c = &v.snapshot.connector;
+    let WalSnapshot {
+        first_lsn,
+        durable_next,
+        next_lsn,
+        ..
+    } = *w;
+    let (from, to) = (first_lsn, next_lsn.max(first_lsn + 1));
+    let label = format!(
+        "The WAL holds lsn {first_lsn} to {}: {} segments, {} bytes; durable below {durable_next}; \
+         the connector reads at {} and resumes at {} after a crash.",
+        next_lsn.saturating_sub(1),
+        w.segments.newest.len() as u64 + w.segments.older,
+        group(w.bytes),
+        c.read_at,
+        c.resume
+    );
+    let start = state.window_start(Which::Wal);
+    html! {
+        <section class="panel pipeline-wal" aria-labelledby="pipeline-wal-heading" data-testid="pipeline-wal"
+            data-first={first_lsn.to_string()} data-durable={durable_next.to_string()}
+            data-next={next_lsn.to_string()} data-resume={c.resume.to_string()} data-read-at={c.read_at.to_string()}>
+            <h3 id="pipeline-wal-heading">{ "The write-ahead log → CDC" }</h3>
+            <svg class="pipeline-bar" viewBox="0 0 1000 60" role="img" aria-label={label.clone()}>
+                { segment_rects(&w.segments, first_lsn, next_lsn, from, to) }
+                <rect class="volatile" x={at(durable_next, from, to).to_string()} y="14"
+                    width={at(next_lsn, from, to).saturating_sub(at(durable_next, from, to)).to_string()} height="22" />
+                { pointer("resume", at(c.resume, from, to), "resume", false) }
+                { pointer("read-at", at(c.read_at, from, to), "CDC", true) }
+            </svg>
+            <p class="muted">{ label }</p>
+            <p class="muted">
+                { format!("Connector: {} events waiting for the broker's acknowledgement; last commit published: {}; \
+                    next sequence number {}. Checkpoints trim the WAL, but never past the connector's resume point.",
+                    c.backlog, c.last_commit.map_or_else(|| "none".to_owned(), |l| format!("lsn {l}")), c.next_seq) }
+                if w.recovering { { " The database is rolling back losers." } }
+            </p>
+            { window_buttons(Which::Wal, "WAL records", state, mover) }
+            <ol class="pipeline-records" aria-label="WAL records" start={start.to_string()}>
+                { for v.wal_window.iter().map(|r| html! {
+                    <li key={r.lsn.to_string()} data-lsn={r.lsn.to_string()} data-kind={r.kind}
+                        data-durable={r.durable.to_string()}
+                        class={classes!("precord", r.kind, if r.durable { "durable" } else { "volatile" })}>
+                        <span class="p-pos">{ format!("lsn {}", r.lsn) }</span>
+                        <span class="p-kind">{ r.kind }</span>
+                        <span class="p-body">
+                            { r.txn.map(|t| format!("txn {t} ")).unwrap_or_default() }
+                            { r.key.clone().unwrap_or_default() }
+                            { r.value.as_ref().map(|v| format!(" = {v}")).unwrap_or_default() }
+                        </span>
+                        <span class="p-state">{ if r.durable { "durable" } else { "volatile" } }</span>
+                    </li>
+                }) }
+            </ol>
+        </section>
+    }
+}
+
+fn window_buttons(
+    which: Which,
+    noun: &str,
+    state: &PipelineState,
+    mover: &impl Fn(Which, Move) -> (Callback<MouseEvent>, bool),
+) -> Html {
+    let moves = [
+        (Move::Oldest, "Oldest"),
+        (Move::Older, "Older"),
+        (Move::Newer, "Newer"),
+        (Move::Newest, "Newest"),
+    ];
+    html! {
+        <div class="buttons pipeline-window">
+            { for moves.iter().map(|(m, word)| {
+                let (cb, allowed) = mover(which, *m);
+                html! {
+                    <button type="button" class="secondary" onclick={cb} aria-disabled={(!allowed).to_string()}>
+                        { format!("{word} {noun}") }
+                    </button>
+                }
+            }) }
+            <span class="muted">
+                { if state.following(which) { "following the newest" } else { "paused at a window" } }
+            </span>
+        </div>
+    }
+}
+
+fn partition_panel(
+    view: Option<&Picture>,
+    state: &PipelineState,
+    mover: &impl Fn(Which, Move) -> (Callback<MouseEvent>, bool),
+) -> Html {
+    let Some(v) = view else { return html! {} };
+    let Some(p) = v.changes() else {
+        return html! {};
+    };
+    html! {
+        <section class="panel pipeline-topic" aria-labelledby="pipeline-topic-heading">
+            <h3 id="pipeline-topic-heading">{ "The topic changes → the views" }</h3>
+            { partition_figure(p, &v.snapshot.views, &v.snapshot.members) }
+            { members_list(v) }
+            { window_buttons(Which::Records, "records", state, mover) }
+            <ol class="pipeline-records" aria-label="Records of the topic changes">
+                { for v.record_window.iter().map(|r| {
+                    let followed = v.follow_offset.is_some_and(|(_, o)| {
+                        r.commit_lsn.is_some() && r.commit_lsn == state.follow.as_ref().and_then(|f| f.commit_lsn) && r.offset >= o
+                    });
+                    html! {
+                        <li key={r.offset.to_string()} data-offset={r.offset.to_string()}
+                            data-key={r.key.clone().unwrap_or_default()}
+                            class={classes!("precord", r.op, followed.then_some("followed"))}>
+                            <span class="p-pos">{ format!("@{}", r.offset) }</span>
+                            <span class="p-kind">{ r.op }</span>
+                            <span class="p-body">
+                                { r.key.clone().unwrap_or_default() }
+                                { r.value.as_ref().map(|v| format!(" = {v}")).unwrap_or_default() }
+                            </span>
+                            <span class="p-state">
+                                { match (r.txn, r.part) {
+                                    (Some(t), Some((i, n))) => format!("txn {t} {}/{n}", i + 1),
+                                    _ => String::new(),
+                                } }
+                            </span>
+                        </li>
+                    }
+                }) }
+            </ol>
+            { for v.snapshot.partitions.iter().filter(|x| x.topic != logspine_core::world::CHANGES || x.partition != 0)
+                .map(|x| partition_figure(x, &v.snapshot.views, &v.snapshot.members)) }
+        </section>
+    }
+}
+
+/// One partition: its offsets from 0 (what retention dropped, hatched), its segments, the
+/// high watermark, and each consuming view's offset pointer.
+fn partition_figure(
+    p: &PartitionSnapshot,
+    views: &[ViewSnapshot],
+    members: &[MemberSnapshot],
+) -> Html {
+    let to = p.next_offset.max(1);
+    // Every reader of this partition: the views (partition 0), the group's members.
+    let mut readers: Vec<(String, u64, &'static str)> = views
+        .iter()
+        .filter(|v| v.topic == p.topic && p.partition == 0)
+        .map(|v| (v.name.clone(), v.position, "view"))
+        .collect();
+    if p.topic == logspine_core::world::CHANGES {
+        for m in members {
+            if let Some((_, o)) = m.positions.iter().find(|(q, _)| *q == p.partition) {
+                readers.push((m.name.clone(), *o, "member"));
+            }
+        }
+    }
+    let positions: Vec<String> = readers
+        .iter()
+        .map(|(name, at, _)| format!("{name} at {at}"))
+        .collect();
+    let label = format!(
+        "Partition {} of {}: offsets {} to {} held ({} records, {} bytes, {} segments), high watermark {}{}; {}.",
+        p.partition,
+        p.topic,
+        p.start_offset,
+        p.next_offset.saturating_sub(1),
+        group(p.records),
+        group(p.bytes),
+        p.segments.newest.len() as u64 + p.segments.older,
+        p.high_watermark,
+        if p.start_offset > 0 {
+            format!(
+                "; offsets below {} {}",
+                p.start_offset,
+                if p.compacted {
+                    "compacted away (superseded by later records of their keys)"
+                } else {
+                    "dropped by retention"
+                }
+            )
+        } else {
+            String::new()
+        },
+        if positions.is_empty() {
+            "no readers".to_owned()
+        } else {
+            positions.join(", ")
+        }
+    );
+    html! {
+        <figure class="pipeline-partition" data-testid="pipeline-partition"
+            data-topic={p.topic.clone()} data-partition={p.partition.to_string()}
+            data-start={p.start_offset.to_string()} data-hw={p.high_watermark.to_string()}
+            data-next={p.next_offset.to_string()}
+            data-segments={(p.segments.newest.len() as u64 + p.segments.older).to_string()}
+            data-generation={p.generation.to_string()} data-compacting={p.compacting.to_string()}>
+            <svg class="pipeline-bar" viewBox="0 0 1000 60" role="img" aria-label={label.clone()}>
+                if p.start_offset > 0 {
+                    <rect class="dropped" x="0" y="14" width={at(p.start_offset, 0, to).to_string()} height="22" />
+                }
+                { segment_rects(&p.segments, p.start_offset, p.next_offset, 0, to) }
+                <rect class="volatile" x={at(p.high_watermark, 0, to).to_string()} y="14"
+                    width={at(p.next_offset, 0, to).saturating_sub(at(p.high_watermark, 0, to)).to_string()} height="22" />
+                { for readers.iter().enumerate().map(|(i, (name, position, what))| {
+                    let label = if *what == "view" {
+                        name.chars().next().map(|c| c.to_uppercase().to_string()).unwrap_or_default()
+                    } else {
+                        name.clone()
+                    };
+                    pointer(&format!("{what} {name}"), at(*position, 0, to), &label, i % 2 == 1)
+                }) }
+            </svg>
+            <figcaption class="muted">
+                { label }
+                if p.compacted { { format!(" Compacted: generation {}{}.", p.generation, if p.compacting { ", compacting now" } else { "" }) } }
+                if let Some(r) = p.retention_bytes { { format!(" Retention: {} bytes.", group(r)) } }
+            </figcaption>
+        </figure>
+    }
+}
+
+/// The consumer group's members: their partitions, positions and committed offsets.
+fn members_list(v: &Picture) -> Html {
+    let members = &v.snapshot.members;
+    if members.is_empty() {
+        return html! {
+            <p class="muted">{ "No consumer group member: add one to see committed offsets." }</p>
+        };
+    }
+    html! {
+        <ul class="pipeline-members" aria-label="Consumer group app">
+            { for members.iter().map(|m| {
+                let parts: Vec<String> = m.positions.iter().map(|(p, o)| {
+                    let c = m.committed.iter().find(|(q, _)| q == p).map(|(_, c)| c.to_string());
+                    format!("partition {p} at {o} (committed {})", c.unwrap_or_else(|| "nothing".to_owned()))
+                }).collect();
+                html! {
+                    <li data-member={m.name.clone()} data-generation={m.generation.to_string()}
+                        data-position={m.positions.first().map(|(_, o)| o.to_string()).unwrap_or_default()}>
+                        <strong>{ &m.name }</strong>
+                        { format!(" (generation {}, {} per tick, {} read{}): {}", m.generation, m.pace, group(m.consumed),
+                            if m.replaying { ", replaying" } else { "" },
+                            if parts.is_empty() { "no partition assigned".to_owned() } else { parts.join("; ") }) }
+                    </li>
+                }
+            }) }
+        </ul>
+    }
+}
+
+fn views_panel(
+    view: Option<&Picture>,
+    state: &PipelineState,
+    rebuild: &impl Fn(&str) -> Callback<MouseEvent>,
+    on_pace: &impl Fn(String) -> Callback<Event>,
+) -> Html {
+    let Some(v) = view else { return html! {} };
+    let hw = v.changes().map_or(0, |p| p.high_watermark);
+    let start = v.changes().map_or(0, |p| p.start_offset);
+    html! {
+        <section class="panel pipeline-views-panel" aria-labelledby="pipeline-views-heading">
+            <h3 id="pipeline-views-heading">
+                { match v.views_equal() {
+                    Some(true) => format!("The views: all equal to the database ({} keys)", v.db_keys.unwrap_or(0)),
+                    Some(false) => "The views: one differs from the database".to_owned(),
+                    None => "The views: catching up (compared with the database once nothing is in flight)".to_owned(),
+                } }
+            </h3>
+            <ul class="pipeline-views" aria-label="Views">
+                { for v.snapshot.views.iter().map(|x| {
+                    let equal = v.equal.as_ref().and_then(|e| e.iter().find(|(n, _)| *n == x.name).map(|(_, ok)| *ok));
+                    let permille = state.rebuild_permille(&x.name);
+                    let rebuilt = state.rebuilt.get(&x.name).copied();
+                    let is_cdc = x.topic == logspine_core::world::CHANGES;
+                    let pace_id = format!("pipeline-pace-{}", x.name);
+                    html! {
+                        <li class={classes!("panel", "pipeline-view", x.rebuilding.then_some("rebuilding"))}
+                            data-view={x.name.clone()} data-position={x.position.to_string()}
+                            data-lag={x.lag.map(|l| l.to_string()).unwrap_or_default()}
+                            data-rebuilding={x.rebuilding.to_string()}
+                            data-equal={match equal { Some(true) => "true", Some(false) => "false", None => "pending" }}
+                            data-entries={x.entries.to_string()}
+                            data-rebuilt={rebuilt.map_or(0, |r| r.0).to_string()}
+                            data-pace={x.pace.to_string()} data-behind={x.behind.to_string()}>
+                            <h4>{ format!("{} ({}, reads {})", x.name, x.kind, x.topic) }</h4>
+                            <p class="view-nums">
+                                { format!("offset {} · lag {} · {} applied · {} entries",
+                                    x.position, x.lag.map_or_else(|| "?".to_owned(), |l| l.to_string()),
+                                    group(x.applied), group(x.entries)) }
+                                <br />
+                                { match equal {
+                                    Some(true) => "✓ equals the database".to_owned(),
+                                    Some(false) => "✗ differs from the database".to_owned(),
+                                    None => "compared once caught up".to_owned(),
+                                } }
+                                if let Some((n, o)) = rebuilt { { format!(" · rebuilt {n}× (last to offset {o})") } }
+                            </p>
+                            if let Some(pm) = permille {
+                                <div class="rebuild">
+                                    <label for={format!("pipeline-rebuild-{}", x.name)}>
+                                        { format!("Rebuilding from offset 0: {} of {hw}", x.position.min(hw)) }
+                                    </label>
+                                    <progress id={format!("pipeline-rebuild-{}", x.name)} max="1000"
+                                        value={pm.to_string()} aria-label={format!("Rebuild of the {} view", x.name)}
+                                        aria-valuetext={format!("{} of {hw} events replayed", x.position.min(hw))} />
+                                </div>
+                            }
+                            if x.behind {
+                                <p class="alert-inline">
+                                    { format!("Stopped at offset {}: retention deleted the changes it still needed \
+                                        (the topic starts at {start}).", x.position) }
+                                </p>
+                            } else if is_cdc && start > 0 && v.cleanup == "retention" {
+                                <p class="muted">
+                                    { format!("Offsets below {start} were deleted by retention: a rebuild from \
+                                        offset 0 is refused.") }
+                                </p>
+                            }
+                            <div class="field pace">
+                                <label for={pace_id.clone()}>{ format!("Pace of the {} view", x.name) }</label>
+                                <select id={pace_id} onchange={on_pace(x.name.clone())}>
+                                    { for PACES.iter().map(|n| html! {
+                                        <option value={n.to_string()} selected={*n == x.pace}>
+                                            { if *n == 0 { "paused".to_owned() } else { format!("{n} per tick") } }
+                                        </option>
+                                    }) }
+                                    if !PACES.contains(&x.pace) {
+                                        <option value={x.pace.to_string()} selected=true>{ format!("{} per tick", x.pace) }</option>
+                                    }
+                                </select>
+                            </div>
+                            if !x.sample.is_empty() {
+                                <div class="table-wrap">
+                                    <table>
+                                        <caption class="visually-hidden">{ format!("The first entries of {}", x.name) }</caption>
+                                        <tbody>
+                                            { for x.sample.iter().map(|(k, val)| html! {
+                                                <tr key={k.clone()}><th scope="row">{ k }</th><td>{ val }</td></tr>
+                                            }) }
+                                        </tbody>
+                                    </table>
+                                </div>
+                            }
+                            if is_cdc {
+                                <div class="buttons">
+                                    <button type="button" class="secondary" onclick={rebuild(&x.name)}
+                                        aria-disabled={(state.phase != crate::pipeline_state::Phase::Running).to_string()}>
+                                        { format!("Rebuild the {} view from offset 0", x.name) }
+                                    </button>
+                                </div>
+                            }
+                        </li>
+                    }
+                }) }
+            </ul>
+        </section>
+    }
+}
+
+fn dual_panel(view: Option<&Picture>, state: &PipelineState) -> Html {
+    let Some(v) = view else { return html! {} };
+    // Exact: what the trace last reported once everything in flight had landed.
+    let exact = state.diverged.unwrap_or(0);
+    // Now: writes the application has not produced (or the replica not read) count too.
+    let now = v.snapshot.divergence.unwrap_or(0);
+    let lost = state.counters.dual_lost;
+    let text = if exact == 0 && lost == 0 {
+        "The database and the dual replica agree once the application's writes land (so far: crash the \
+         database right after a commit, before the application writes the topic)."
+            .to_owned()
+    } else if exact == 0 {
+        "The database and the dual replica agree again: later writes covered the lost ones."
+            .to_owned()
+    } else {
+        format!(
+            "The database and the dual replica differ on {}: {} never reached the topic dual, and nothing \
+             will ever send {}. CDC's views still equal the database.",
+            plural(exact, "key", "keys"),
+            plural(lost, "acknowledged transaction", "acknowledged transactions"),
+            if lost == 1 { "it" } else { "them" }
+        )
+    };
+    html! {
+        <section class={classes!("panel", "pipeline-dual", (exact > 0).then_some("diverged"))}
+            aria-labelledby="pipeline-dual-heading" data-testid="pipeline-dual"
+            data-diverged={exact.to_string()} data-divergence={now.to_string()}
+            data-lost={lost.to_string()}>
+            <h3 id="pipeline-dual-heading">{ "Dual write: two stores, no log between them" }</h3>
+            <p class="pipeline-divergence"><strong>{ exact.to_string() }</strong>
+                { if exact == 1 { " key differs between the database and the dual replica" }
+                  else { " keys differ between the database and the dual replica" } }</p>
+            <p>{ text }</p>
+            <p class="muted">
+                { format!("Right now {} (the application's writes still on their way count too). {} produced by \
+                    the application; {} waiting to be produced; {} lost in crashes.",
+                    plural(now, "key differs", "keys differ"),
+                    plural(state.counters.dual_produced, "transaction", "transactions"),
+                    v.snapshot.dual_pending, lost) }
+            </p>
+        </section>
+    }
+}
+
+fn counters(state: &PipelineState) -> Html {
+    let c = state.counters;
+    let items = [
+        ("commits", "Commits acknowledged", c.commits),
+        ("captured", "Transactions captured", c.captured),
+        ("events", "Change events captured", c.events),
+        ("db-crashes", "Database crashes", c.db_crashes),
+        ("broker-crashes", "Broker crashes", c.broker_crashes),
+        (
+            "connector-crashes",
+            "Connector crashes",
+            c.connector_crashes,
+        ),
+        ("rebuilds", "Views rebuilt", c.rebuilds),
+    ];
+    html! {
+        <dl class="meters pipeline-counters" data-testid="pipeline-counters">
+            { for items.iter().map(|(id, label, n)| html! {
+                <div class="meter" data-counter={*id} data-value={n.to_string()}>
+                    <dt>{ *label }</dt>
+                    <dd><strong>{ group(*n) }</strong></dd>
+                </div>
+            }) }
+        </dl>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shortcuts_leave_fields_alone() {
+        assert_eq!(shortcut("p", "section"), Some(Shortcut::TogglePlay));
+        assert_eq!(shortcut("P", "button"), Some(Shortcut::TogglePlay));
+        assert_eq!(shortcut(".", "button"), Some(Shortcut::Step));
+        assert_eq!(shortcut("p", "input"), None);
+        assert_eq!(shortcut(".", "select"), None);
+        assert_eq!(shortcut("x", "section"), None);
+    }
+
+    #[test]
+    fn bars_scale_into_a_thousand_and_numbers_group() {
+        assert_eq!(at(5, 0, 10), 500);
+        assert_eq!(at(0, 0, 0), 0, "an empty range");
+        assert_eq!(at(20, 0, 10), 1000, "clamped");
+        assert_eq!(at(3, 5, 10), 0, "clamped below");
+        assert_eq!(group(25_000), "25\u{202f}000");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1_234_567), "1\u{202f}234\u{202f}567");
+    }
+}

@@ -17,6 +17,8 @@
 #   NO_DB_BENCH=1       skip the db_bench-shaped benchmark (issue 4)
 #   NO_RAFT=1           skip the Raft throughput benchmark (issue 5)
 #   NO_TOPIC=1          skip the topic produce/consume benchmark (issue 6)
+#   NO_IDB=1            skip the IndexedDB durability benchmark (issue 8)
+#   NO_PAGE=1           skip the page benchmarks: first interactive render, frame time (issue 8)
 #
 # Needs what scripts/test.sh installs: the wasm32 target, wasm-bindgen-test-runner,
 # Node, Chromium and chromedriver.
@@ -210,6 +212,37 @@ if [[ "${NO_TOPIC:-}" != 1 ]]; then
                 print line " |"
             }
         }' | tee "$OUT/topic-ratios.md"
+    took "$start"
+fi
+
+if [[ "${NO_BROWSER:-}" != 1 && "${NO_IDB:-}" != 1 ]]; then
+    section "IndexedDB durability: Db on IdbStorage (group commit on / off) vs dexie bulkPut, headless Chromium"
+    start=$(date +%s)
+    # dexie's ESM build becomes a wasm-bindgen snippet of the bench crate (the test runner
+    # serves only its own output). Named .js: the runner serves .mjs with a MIME type
+    # browsers refuse for module scripts.
+    cp "$ROOT/tests/e2e/node_modules/dexie/dist/dexie.mjs" "$ROOT/bench/js/dexie.js"
+    env WASM_BINDGEN_USE_BROWSER=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+        cargo test --profile bench -p logspine-bench --target "$TARGET" --test wasm_idb -- --nocapture |
+        tee "$OUT/idb-durability-chromium.log"
+    took "$start"
+fi
+
+if [[ "${NO_BROWSER:-}" != 1 && "${NO_PAGE:-}" != 1 ]]; then
+    runs=9 duration=10
+    [[ "${BENCH_SIZES:-}" == quick ]] && runs=3 duration=3
+    section "The site, release build (scripts/build-site.sh)"
+    start=$(date +%s)
+    # binaryen's wasm-opt comes from tests/e2e/node_modules/.bin (Trunk.toml).
+    bash "$ROOT/scripts/build-site.sh"
+    took "$start"
+    section "First interactive render: $runs cold loads of dist/ (node tests/e2e/bench/first-render.mjs)"
+    start=$(date +%s)
+    RUNS=$runs node "$ROOT/tests/e2e/bench/first-render.mjs" | tee "$OUT/first-render.md"
+    took "$start"
+    section "Frame time at the workload's maximum with 100,000 records through the WAL (node tests/e2e/bench/frame-time.mjs)"
+    start=$(date +%s)
+    DURATION_S=$duration node "$ROOT/tests/e2e/bench/frame-time.mjs" | tee "$OUT/frame-time.md"
     took "$start"
 fi
 

@@ -175,3 +175,49 @@ export async function withSite(name, scenario) {
     await new Promise((resolve) => server.close(resolve));
   }
 }
+
+/**
+ * For the benchmarks in bench/: serves the built site (dist/) on 127.0.0.1 and returns
+ * `{ origin, close }`. Throws a clear error when the site was not built.
+ */
+export async function serveDist() {
+  assert.ok(
+    fs.existsSync(path.join(DIST, 'index.html')),
+    `${DIST}/index.html does not exist: build the site first (trunk build --release)`,
+  );
+  const { server, origin } = await serveStatic(DIST);
+  const close = async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return { origin, close };
+}
+
+/**
+ * For the benchmarks in bench/: Debian's Chromium, headless with the tests' flags, on a
+ * fresh profile in a new temporary directory (so nothing is cached and IndexedDB starts
+ * empty, yet persists to disk as it would for a person). Requests are not intercepted
+ * (routing every request through Playwright would slow the load being measured); any
+ * request to another origin is recorded in `offsite` instead. `args`: more Chromium flags.
+ * Returns `{ context, page, offsite, close }`; `close` also deletes the profile.
+ */
+export async function launchFreshProfile(name, { viewport = { width: 1280, height: 900 }, args = [] } = {}) {
+  assert.ok(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (bash scripts/tools.sh installs it)`);
+  const userDataDir = await fsp.mkdtemp(path.join(os.tmpdir(), `logspine-bench-${name}-`));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...CHROMIUM_ARGS, ...args],
+    viewport,
+  });
+  const offsite = [];
+  context.on('request', (request) => {
+    if (!isLocal(request.url())) offsite.push(`${request.method()} ${request.url()}`);
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const close = async () => {
+    await context.close().catch(() => {});
+    await fsp.rm(userDataDir, { recursive: true, force: true }).catch(() => {});
+  };
+  return { context, page, offsite, close };
+}

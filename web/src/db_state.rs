@@ -20,7 +20,8 @@
 //!   and `RolledBack` for those transactions.
 //! * **Recovery**: `DbEvent::Recovery` steps queue in [`RecoveryView::steps`] and are
 //!   revealed a few at a time ([`DbAction::Reveal`], driven by a timer in the view; all at
-//!   once under `prefers-reduced-motion`). Undo continues in later ticks, so undo steps of
+//!   once under `prefers-reduced-motion`, and when there is nothing to replay: a new or
+//!   empty log, whose recovery is its start step alone). Undo continues in later ticks, so undo steps of
 //!   the losers keep arriving after the open; recovery is finished once the engine says it
 //!   is no longer recovering and every step has been shown. Until then every other event
 //!   and the snapshots wait in [`DbViewState::deferred`], so that the other panels do not
@@ -54,6 +55,36 @@ pub const MAX_TXNS: usize = 8;
 pub const MAX_STEPS_LISTED: usize = 40;
 /// The recovery animation reveals every step in at most this many timer steps.
 pub const MAX_REVEALS: usize = 75;
+
+/// How often [`EventRate::per_sec`] is recomputed, in the engine's milliseconds.
+pub const EVENT_RATE_WINDOW_MS: u64 = 1000;
+
+/// How many events the engine has emitted since the database opened, and how fast.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventRate {
+    /// Events folded in (or held back for the recovery animation) since the open.
+    pub total: u64,
+    /// Events per second over the last completed window of at least
+    /// [`EVENT_RATE_WINDOW_MS`] (0 until one has passed).
+    pub per_sec: u64,
+    /// Where the current window began: the engine's time and `total` then.
+    window: Option<(u64, u64)>,
+}
+
+impl EventRate {
+    /// Counts `n` more events, as of the engine's time `now_ms`.
+    pub fn count(&mut self, n: u64, now_ms: u64) {
+        self.total += n;
+        match self.window {
+            None => self.window = Some((now_ms, self.total)),
+            Some((at, total)) if now_ms.saturating_sub(at) >= EVENT_RATE_WINDOW_MS => {
+                self.per_sec = (self.total - total) * 1000 / (now_ms - at);
+                self.window = Some((now_ms, self.total));
+            }
+            Some(_) => {}
+        }
+    }
+}
 
 /// Where the view is in its life cycle. See the module docs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -575,6 +606,8 @@ pub struct DbViewState {
     pub lookup: Option<(String, Option<String>)>,
     /// Events and the newest snapshot held back while the recovery animation runs.
     pub deferred: (Vec<DbEvent>, Option<Snapshot>),
+    /// The engine's events since the open, and their rate.
+    pub events: EventRate,
 }
 
 impl Default for DbViewState {
@@ -598,6 +631,7 @@ impl Default for DbViewState {
             recovery: None,
             lookup: None,
             deferred: (Vec::new(), None),
+            events: EventRate::default(),
         }
     }
 }
@@ -633,6 +667,7 @@ impl DbViewState {
                 self.recovery = None;
                 self.lookup = None;
                 self.deferred = (Vec::new(), None);
+                self.events = EventRate::default();
                 for t in &mut self.txns {
                     if !matches!(t.phase, TxnPhase::Acked | TxnPhase::RolledBack) {
                         t.phase = TxnPhase::Interrupted;
@@ -751,6 +786,7 @@ impl DbViewState {
     /// Folds engine events, then takes the snapshot; while recovery is being shown, only
     /// its steps (the rest waits in `deferred`).
     fn fold(&mut self, events: Vec<DbEvent>, snapshot: Snapshot) {
+        self.events.count(events.len() as u64, snapshot.now_ms);
         let animating = self.recovery.as_ref().is_some_and(|r| !r.finished);
         if animating {
             for event in events {
@@ -762,7 +798,14 @@ impl DbViewState {
             }
             if let Some(r) = &mut self.recovery {
                 r.engine_done = !snapshot.recovering;
-                if !r.animate {
+                // Nothing to replay (a new or empty log: only the start step) is nothing
+                // to watch either; the page is ready at once.
+                let nothing_to_replay = r.engine_done
+                    && r.losers.is_empty()
+                    && r.steps
+                        .iter()
+                        .all(|s| matches!(s, RecoveryStep::Start { .. }));
+                if !r.animate || nothing_to_replay {
                     reveal(r, r.steps.len());
                 }
             }
@@ -1193,6 +1236,55 @@ mod tests {
         });
         assert!(s.error.is_none());
         assert_eq!(s.batches[1].status, BatchStatus::Done);
+    }
+
+    #[test]
+    fn an_empty_log_has_nothing_to_animate_and_is_ready_at_once() {
+        let start = step_events()[..1].to_vec();
+        let s = opened(true, vec![], start.clone(), false);
+        assert!(s.is_ready(), "only the start step: nothing to replay");
+        assert_eq!(s.recovery.as_ref().unwrap().shown, 1);
+        // Still animated: records to replay, or an undo still running.
+        assert!(!opened(true, vec![], step_events(), false).is_ready());
+        assert!(!opened(true, vec![], start, true).is_ready());
+    }
+
+    #[test]
+    fn the_event_rate_counts_every_event_over_whole_windows() {
+        let mut r = EventRate::default();
+        r.count(5, 100);
+        assert_eq!((r.total, r.per_sec), (5, 0), "no window has passed");
+        r.count(300, 700);
+        assert_eq!(r.per_sec, 0);
+        r.count(1200, 1100);
+        assert_eq!(r.total, 1505);
+        assert_eq!(
+            r.per_sec, 1500,
+            "1500 events in the 1000 ms after the first"
+        );
+        r.count(0, 3100);
+        assert_eq!(r.per_sec, 0, "nothing in the next 2 s");
+
+        // The state counts what it folds, held back or not, and restarts at each open.
+        let mut s = DbViewState::default();
+        s.apply(DbAction::Engine {
+            events: vec![appended(0, "create", None)],
+            snapshot: snap(0, false),
+        });
+        assert_eq!(s.events.total, 0, "not open yet: nothing folded");
+        let mut s = opened(false, vec![], step_events(), false);
+        let n = s.events.total;
+        assert_eq!(n, step_events().len() as u64);
+        s.apply(DbAction::Engine {
+            events: vec![
+                appended(1, "update", Some(1)),
+                appended(2, "commit", Some(1)),
+            ],
+            snapshot: snap(0, false),
+        });
+        assert_eq!(s.events.total, n + 2);
+        s.apply(DbAction::Opening(DbOpenReason::Crash));
+        assert_eq!(s.events, EventRate::default());
     }
 
     #[test]

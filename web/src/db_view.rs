@@ -40,6 +40,8 @@
 //! `[data-testid=open-txn][data-durable]`; `[data-testid=db-recovery-report]`;
 //! `ol[aria-label="Recovery steps"] > li[data-phase][data-case]`;
 //! `ol[aria-label="WAL sync batches"] > li[data-sync][data-status]`;
+//! `[data-testid=wal-extent]` ("WAL holds lsn first..next, …");
+//! `[data-testid=engine-events][data-events]` (events the engine emitted since the open);
 //! `table[aria-label="Stored keys"] tr[data-key]`; errors in `[role=alert]`.
 
 use std::cell::{Cell, RefCell};
@@ -874,6 +876,11 @@ fn wal_panel(state: &DbViewState) -> Html {
                     ) }
                 </p>
                 <p data-testid="group-commit-stats">{ state.group_commit_text() }</p>
+                <p data-testid="engine-events" data-events={state.events.total.to_string()}>
+                    { format!("{} engine event{} since the database opened (appends, syncs, acknowledgements, \
+                        checkpoint steps), about {} a second.", state.events.total,
+                        if state.events.total == 1 { "" } else { "s" }, state.events.per_sec) }
+                </p>
                 if let Some(st) = s.storage {
                     <p class="muted" data-testid="idb-syncs">
                         { format!(

@@ -377,7 +377,13 @@ pub struct PipelineState {
     pub announce: String,
     /// An error to show.
     pub error: Option<String>,
+    /// Each view's lag (records behind the high watermark), sampled every
+    /// [`LAG_SAMPLE_EVERY`] pictures: the views' small charts.
+    pub lag_history: BTreeMap<String, crate::chart::Series>,
 }
+
+/// Pictures between two lag samples (the charts span [`crate::chart::MAX_SAMPLES`] of them).
+pub const LAG_SAMPLE_EVERY: u64 = 8;
 
 impl Default for PipelineState {
     fn default() -> Self {
@@ -400,6 +406,7 @@ impl Default for PipelineState {
             workload: WORKLOADS[0],
             announce: String::new(),
             error: None,
+            lag_history: BTreeMap::new(),
         }
     }
 }
@@ -497,6 +504,16 @@ impl PipelineState {
     }
 
     fn engine(&mut self, events: Vec<TraceEvent>, view: Rc<PipelineView>) {
+        if self.updates % LAG_SAMPLE_EVERY == 1 {
+            for v in &view.snapshot.views {
+                if let Some(lag) = v.lag {
+                    self.lag_history
+                        .entry(v.name.clone())
+                        .or_default()
+                        .push(lag as f64);
+                }
+            }
+        }
         let mut said = Vec::new();
         for e in &events {
             self.fold(e, &mut said);

@@ -1,5 +1,6 @@
 //! The page's frame around the views: the section bar (every view can be collapsed and
-//! expanded; a collapsed view keeps running, it is only hidden), the theme switch (system,
+//! expanded; a collapsed view keeps running, it is only hidden; the views are mounted one
+//! task after another so the first becomes interactive without waiting for the rest), the theme switch (system,
 //! light, dark), the keyboard shortcuts and the help overlay that lists them. The settings
 //! (theme, collapsed sections) survive a reload in `localStorage` under
 //! [`SETTINGS_KEY`]; a malformed stored value is ignored, never an error.
@@ -416,11 +417,34 @@ pub fn shell(props: &ShellProps) -> Html {
         }
     });
 
-    let folds = props.sections.iter().map(|s| {
+    // Mount the sections one task after another, the first at once: each view starts an
+    // engine when it mounts, and starting all of them in the first task kept the first
+    // one from becoming interactive until the others were done.
+    let mounted = use_state(|| 1usize);
+    {
+        let (mounted, total) = (mounted.clone(), props.sections.len());
+        use_effect_with(*mounted, move |m| {
+            if *m < total {
+                let next = *m + 1;
+                let cb = Closure::once_into_js(move || mounted.set(next));
+                if let Some(w) = web_sys::window() {
+                    let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
+                        cb.unchecked_ref(),
+                        0,
+                    );
+                }
+            }
+        });
+    }
+    let folds = props.sections.iter().enumerate().map(|(i, s)| {
         let open = !settings.collapsed.contains(s.id);
         html! {
             <div class="fold" id={format!("fold-{}", s.id)} hidden={!open}>
-                { s.view.clone() }
+                if i < *mounted {
+                    { s.view.clone() }
+                } else {
+                    <p class="muted">{ format!("Starting {}…", s.title) }</p>
+                }
             </div>
         }
     });

@@ -21,9 +21,9 @@ use logspine_core::db::{CommitAck, Db, DbError, TxnId};
 use logspine_core::{Rng, Storage};
 
 /// The most clients the form allows.
-pub const MAX_CLIENTS: u32 = 64;
+pub const MAX_CLIENTS: u32 = 256;
 /// The highest rate the form allows, in transactions per second.
-pub const MAX_RATE_PER_SEC: u32 = 5000;
+pub const MAX_RATE_PER_SEC: u32 = 20_000;
 /// Keys the workload writes: `k000`..`k{KEY_SPACE-1}`.
 pub const KEY_SPACE: u64 = 400;
 /// At most this many transactions start in one step (bounds the work per tick).

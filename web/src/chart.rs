@@ -118,6 +118,133 @@ pub fn sparkline(props: &SparklineProps) -> Html {
     }
 }
 
+/// The y range several lines share: from 0 (or the lowest value, if negative) to the
+/// highest value over all of them; `None` when there is no value at all.
+pub fn shared_range(lines: &[&[f64]]) -> Option<(f64, f64)> {
+    let mut all = lines.iter().flat_map(|l| l.iter().copied()).peekable();
+    all.peek()?;
+    Some(all.fold((0.0, f64::MIN), |(lo, hi), v| {
+        (f64::min(lo, v), f64::max(hi, v))
+    }))
+}
+
+/// Like [`sparkline_points`], on a y axis fixed from `lo` to `hi` (so that several lines
+/// drawn with the same range compare by height); `None` for fewer than two values.
+pub fn points_in(values: &[f64], width: f64, height: f64, lo: f64, hi: f64) -> Option<String> {
+    if values.len() < 2 {
+        return None;
+    }
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let step = width / (values.len() - 1) as f64;
+    let pts: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let y = 1.0 + (height - 2.0) * (1.0 - (v.clamp(lo, hi) - lo) / span);
+            format!("{:.1},{y:.1}", i as f64 * step)
+        })
+        .collect();
+    Some(pts.join(" "))
+}
+
+/// One line of a [`LinesChart`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line {
+    /// What it shows ("B-tree"): its part of the label and its legend entry.
+    pub name: AttrValue,
+    /// The samples, oldest first.
+    pub values: Vec<f64>,
+}
+
+/// The [`LinesChart`]'s properties.
+#[derive(Properties, PartialEq)]
+pub struct LinesChartProps {
+    /// What the chart shows (the accessible label starts with it).
+    pub name: AttrValue,
+    /// The lines (each drawn with its own colour and dash: `line-0`, `line-1`, …).
+    pub lines: Vec<Line>,
+    /// Digits after the point in the label.
+    #[prop_or(2)]
+    pub digits: usize,
+}
+
+/// Several lines on one shared y axis, with a legend: for comparing two engines' figures
+/// over the same window. One image to assistive technology; its label describes every
+/// line in words (module docs).
+#[function_component(LinesChart)]
+pub fn lines_chart(props: &LinesChartProps) -> Html {
+    const W: f64 = 240.0;
+    const H: f64 = 40.0;
+    let label = format!(
+        "{}. {}",
+        props.name,
+        props
+            .lines
+            .iter()
+            .map(|l| describe(&l.name, &l.values, props.digits))
+            .collect::<Vec<_>>()
+            .join(". ")
+    );
+    let all: Vec<&[f64]> = props.lines.iter().map(|l| l.values.as_slice()).collect();
+    let range = shared_range(&all);
+    html! {
+        <figure class="lines-chart">
+            <svg class="sparkline wide-chart" role="img" aria-label={label}
+                viewBox={format!("0 0 {W} {H}")} preserveAspectRatio="none">
+                { for props.lines.iter().enumerate().map(|(i, l)| {
+                    range
+                        .and_then(|(lo, hi)| points_in(&l.values, W, H, lo, hi))
+                        .map_or_else(Html::default, |points| html! {
+                            <polyline class={format!("line-{i}")} points={points} fill="none"
+                                stroke-width="1.5" vector-effect="non-scaling-stroke" />
+                        })
+                }) }
+            </svg>
+            <figcaption class="legend" aria-hidden="true">
+                { for props.lines.iter().enumerate().map(|(i, l)| html! {
+                    <span class={format!("key line-{i}")}>{ l.name.clone() }</span>
+                }) }
+            </figcaption>
+        </figure>
+    }
+}
+
+/// The [`MeterChart`]'s properties.
+#[derive(Properties, PartialEq)]
+pub struct MeterChartProps {
+    /// What it shows: the term of the row and the chart's name.
+    pub name: AttrValue,
+    /// What the figure is, in a few words (shown muted after it).
+    pub what: AttrValue,
+    /// The samples, oldest first: the latest is the figure shown.
+    pub values: Vec<f64>,
+    /// Digits after the point.
+    #[prop_or(2)]
+    pub digits: usize,
+}
+
+/// One row of a `dl.meters`: the name, the latest sample ("–" before the first), a few
+/// words, and the [`Sparkline`] of the samples.
+#[function_component(MeterChart)]
+pub fn meter_chart(props: &MeterChartProps) -> Html {
+    let digits = props.digits;
+    let now = props
+        .values
+        .last()
+        .map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"));
+    html! {
+        <div class="meter">
+            <dt>{ props.name.clone() }</dt>
+            <dd>
+                <strong>{ now }</strong>{ " " }<span class="muted">{ props.what.clone() }</span>
+                <span class="meter-chart">
+                    <Sparkline name={props.name.clone()} values={props.values.clone()} digits={digits} />
+                </span>
+            </dd>
+        </div>
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +285,24 @@ mod tests {
         assert_eq!(
             describe("Write amplification", &[2.0, 4.5, 3.25], 2),
             "Write amplification: now 3.25; over the last 3 samples between 2.00 and 4.50"
+        );
+    }
+
+    #[test]
+    fn lines_share_one_axis() {
+        assert_eq!(shared_range(&[&[], &[]]), None);
+        assert_eq!(shared_range(&[&[2.0, 4.0], &[1.0, 8.0]]), Some((0.0, 8.0)));
+        assert_eq!(shared_range(&[&[-2.0], &[3.0]]), Some((-2.0, 3.0)));
+        // The lower line stays low: 4 of 8 is half the height.
+        let low = points_in(&[0.0, 4.0], 10.0, 10.0, 0.0, 8.0).unwrap();
+        assert_eq!(low, "0.0,9.0 10.0,5.0");
+        let high = points_in(&[0.0, 8.0], 10.0, 10.0, 0.0, 8.0).unwrap();
+        assert_eq!(high, "0.0,9.0 10.0,1.0");
+        assert_eq!(points_in(&[1.0], 10.0, 10.0, 0.0, 8.0), None);
+        // A flat range does not divide by zero.
+        assert_eq!(
+            points_in(&[0.0, 0.0], 10.0, 10.0, 0.0, 0.0).unwrap(),
+            "0.0,9.0 10.0,9.0"
         );
     }
 }

@@ -43,6 +43,7 @@ use logspine_core::btree::FrameInfo;
 use logspine_core::db::{DbAmplification, DbEvent, DbStats, RecoveryStep, SyncReason};
 use yew::Reducible;
 
+use crate::chart::Series;
 use crate::workload::WorkloadView;
 
 /// Sync batches kept on screen.
@@ -83,6 +84,91 @@ impl EventRate {
             }
             Some(_) => {}
         }
+    }
+}
+
+/// Engine time between two samples of the database's charts, in ms: the charts'
+/// [`crate::chart::MAX_SAMPLES`] then span 30 seconds.
+pub const CHART_SAMPLE_MS: u64 = 250;
+
+/// The counters a rate is computed from, as of the last sample.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct RateBase {
+    now_ms: u64,
+    commits: u64,
+    commit_syncs: u64,
+    commit_latency_ticks: u64,
+}
+
+/// The database view's small charts: the amplification meters and the group-commit
+/// figures over time, sampled from the engine's snapshots every [`CHART_SAMPLE_MS`] of
+/// its own clock (snapshots come at most every 80 ms and only when something changed,
+/// so the engine's time, not their count, sets the pace). Every value comes from the
+/// engine's counters ([`DbStats`], [`DbAmplification`]); the rates are the counters'
+/// differences between two samples. Cleared when the database (re)opens, since its
+/// counters restart at zero then.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DbCharts {
+    /// Write amplification (WAL + pages) since the open.
+    pub write: Series,
+    /// Of which the WAL.
+    pub wal_write: Series,
+    /// Of which the pages.
+    pub index_write: Series,
+    /// Pages visited per lookup.
+    pub read_pages: Series,
+    /// Storage reads per lookup.
+    pub disk_reads: Series,
+    /// Space amplification.
+    pub space: Series,
+    /// Commits per commit sync over each sample interval (skipped when it had none).
+    pub commits_per_sync: Series,
+    /// Mean commit latency in ms over each sample interval (skipped when it had none).
+    pub latency_ms: Series,
+    /// Commits acknowledged per second of engine time over each sample interval.
+    pub commits_per_sec: Series,
+    last: Option<RateBase>,
+}
+
+impl DbCharts {
+    /// Takes a sample from `s` if [`CHART_SAMPLE_MS`] have passed since the last one
+    /// (the first snapshot only sets the starting point of the rates).
+    pub fn sample(&mut self, s: &Snapshot) {
+        let st = &s.stats;
+        let now = RateBase {
+            now_ms: s.now_ms,
+            commits: st.commits,
+            commit_syncs: st.commit_syncs,
+            commit_latency_ticks: st.commit_latency_ticks,
+        };
+        let Some(last) = self.last else {
+            self.last = Some(now);
+            return;
+        };
+        let elapsed_ms = s.now_ms.saturating_sub(last.now_ms);
+        if elapsed_ms < CHART_SAMPLE_MS {
+            return;
+        }
+        let a = &s.amplification;
+        self.write.push(a.write);
+        self.wal_write.push(a.wal_write);
+        self.index_write.push(a.index_write);
+        self.read_pages.push(a.read_pages_per_lookup);
+        self.disk_reads.push(a.disk_reads_per_lookup);
+        self.space.push(a.space);
+        // Counters only grow within one open; a smaller one is a bug elsewhere, and a
+        // rate of nothing (0 / 0) is not a point (`Series::push` skips NaN).
+        let commits = now.commits.saturating_sub(last.commits) as f64;
+        let syncs = now.commit_syncs.saturating_sub(last.commit_syncs) as f64;
+        let latency = now
+            .commit_latency_ticks
+            .saturating_sub(last.commit_latency_ticks) as f64;
+        self.commits_per_sync.push(commits / syncs);
+        // The database's tick is the page's millisecond.
+        self.latency_ms.push(latency / commits);
+        self.commits_per_sec
+            .push(commits * 1000.0 / elapsed_ms as f64);
+        self.last = Some(now);
     }
 }
 
@@ -608,6 +694,8 @@ pub struct DbViewState {
     pub deferred: (Vec<DbEvent>, Option<Snapshot>),
     /// The engine's events since the open, and their rate.
     pub events: EventRate,
+    /// The small charts (cleared on every open).
+    pub charts: DbCharts,
 }
 
 impl Default for DbViewState {
@@ -632,6 +720,7 @@ impl Default for DbViewState {
             lookup: None,
             deferred: (Vec::new(), None),
             events: EventRate::default(),
+            charts: DbCharts::default(),
         }
     }
 }
@@ -668,6 +757,7 @@ impl DbViewState {
                 self.lookup = None;
                 self.deferred = (Vec::new(), None);
                 self.events = EventRate::default();
+                self.charts = DbCharts::default();
                 for t in &mut self.txns {
                     if !matches!(t.phase, TxnPhase::Acked | TxnPhase::RolledBack) {
                         t.phase = TxnPhase::Interrupted;
@@ -815,6 +905,7 @@ impl DbViewState {
             for event in events {
                 self.fold_event(event);
             }
+            self.charts.sample(&snapshot);
             self.snapshot = Some(snapshot);
         }
     }
@@ -830,8 +921,9 @@ impl DbViewState {
         for event in events {
             self.fold_event(event);
         }
-        if snapshot.is_some() {
-            self.snapshot = snapshot;
+        if let Some(s) = snapshot {
+            self.charts.sample(&s);
+            self.snapshot = Some(s);
         }
     }
 
@@ -1140,6 +1232,97 @@ mod tests {
                 case: "R1",
             }),
         ]
+    }
+
+    fn counted(now_ms: u64, commits: u64, commit_syncs: u64, latency: u64, write: f64) -> Snapshot {
+        Snapshot {
+            stats: DbStats {
+                commits,
+                commit_syncs,
+                syncs: commit_syncs,
+                commit_latency_ticks: latency,
+                ..DbStats::default()
+            },
+            amplification: DbAmplification {
+                write,
+                space: 1.5,
+                ..DbAmplification::default()
+            },
+            now_ms,
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn charts_sample_the_counters_every_quarter_second_and_restart_with_the_database() {
+        // The view says the charts span 30 seconds.
+        assert_eq!(crate::chart::MAX_SAMPLES as u64 * CHART_SAMPLE_MS, 30_000);
+        let mut s = opened(false, vec![], vec![], false);
+        assert!(s.is_ready());
+        let engine = |s: &mut DbViewState, snapshot| {
+            s.apply(DbAction::Engine {
+                events: vec![],
+                snapshot,
+            });
+        };
+        // The open's snapshot (now 0) is the starting point; 100 ms later is too soon.
+        engine(&mut s, counted(100, 4, 2, 40, 3.0));
+        assert_eq!(s.charts.write.values(), Vec::<f64>::new());
+        // 300 ms after the start: 30 commits in 10 syncs, 600 ms of latency in all.
+        engine(&mut s, counted(300, 30, 10, 600, 4.0));
+        assert_eq!(s.charts.write.values(), vec![4.0]);
+        assert_eq!(s.charts.space.values(), vec![1.5]);
+        assert_eq!(s.charts.commits_per_sync.values(), vec![3.0]);
+        assert_eq!(s.charts.latency_ms.values(), vec![20.0]);
+        assert_eq!(s.charts.commits_per_sec.values(), vec![100.0]);
+        // Nothing committed over the next 500 ms: throughput 0, and no ratio of nothing.
+        engine(&mut s, counted(800, 30, 10, 600, 4.0));
+        assert_eq!(s.charts.commits_per_sec.values(), vec![100.0, 0.0]);
+        assert_eq!(s.charts.commits_per_sync.values(), vec![3.0]);
+        assert_eq!(s.charts.latency_ms.values(), vec![20.0]);
+        assert_eq!(s.charts.write.values(), vec![4.0, 4.0]);
+        // A crash: the counters restart at zero, and so do the charts.
+        s.apply(DbAction::Opening(DbOpenReason::Crash));
+        assert_eq!(s.charts, DbCharts::default());
+        s.apply(DbAction::Opened {
+            backend: DbBackend::IndexedDb,
+            crash: None,
+            report: "Recovered.".into(),
+            losers: vec![],
+            animate: false,
+            events: vec![],
+            snapshot: counted(900, 0, 0, 0, 0.0),
+        });
+        engine(&mut s, counted(1200, 5, 5, 50, 2.0));
+        assert_eq!(
+            s.charts.commits_per_sec.values(),
+            vec![5.0 * 1000.0 / 300.0]
+        );
+        assert_eq!(s.charts.commits_per_sync.values(), vec![1.0]);
+        assert_eq!(s.charts.write.values(), vec![2.0]);
+    }
+
+    #[test]
+    fn charts_wait_for_the_recovery_animation() {
+        let mut s = opened(true, vec![4], step_events(), true);
+        assert!(!s.is_ready());
+        s.apply(DbAction::Engine {
+            events: vec![],
+            snapshot: counted(1000, 3, 1, 30, 2.0),
+        });
+        // Held back with the snapshot: no sample yet.
+        assert_eq!(s.charts, DbCharts::default());
+        // Once every step is shown, the held-back snapshot is the charts' starting point.
+        for _ in 0..MAX_REVEALS {
+            s.apply(DbAction::Reveal);
+        }
+        assert!(s.is_ready());
+        s.apply(DbAction::Engine {
+            events: vec![],
+            snapshot: counted(1300, 9, 3, 90, 2.5),
+        });
+        assert_eq!(s.charts.commits_per_sec.values(), vec![20.0]);
+        assert_eq!(s.charts.write.values(), vec![2.5]);
     }
 
     #[test]

@@ -42,6 +42,8 @@
 //! `ol[aria-label="WAL sync batches"] > li[data-sync][data-status]`;
 //! `[data-testid=wal-extent]` ("WAL holds lsn first..next, …");
 //! `[data-testid=engine-events][data-events]` (events the engine emitted since the open);
+//! `[data-testid=commit-charts]` and `[data-testid=amplification]`, each meter with a
+//! small chart (`svg[role=img]` named after the meter);
 //! `table[aria-label="Stored keys"] tr[data-key]`; errors in `[role=alert]`.
 
 use std::cell::{Cell, RefCell};
@@ -53,11 +55,12 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::chart::{MeterChart, Sparkline};
 use crate::db_engine::{
     describe_crash, playground_sim_disk, DbEngine, EngineError, MAX_KEY_BYTES, MAX_VALUE_BYTES,
 };
 use crate::db_state::{
-    reason_text, step_case, step_phase, step_text, DbAction, DbBackend, DbErrorSource,
+    reason_text, step_case, step_phase, step_text, DbAction, DbBackend, DbCharts, DbErrorSource,
     DbOpenReason, DbPhase, DbViewState, RecoveryView, Snapshot, StorageView,
 };
 use crate::idb::{delete_database, IdbStorage};
@@ -468,7 +471,7 @@ pub fn db_view() -> Html {
                 { wal_panel(&state) }
                 { pages_panel(&state) }
                 <div class="wide pair">
-                    { meters_panel(state.snapshot.as_ref()) }
+                    { meters_panel(state.snapshot.as_ref(), &state.charts) }
                     { keys_panel(state.snapshot.as_ref()) }
                 </div>
             </div>
@@ -876,6 +879,7 @@ fn wal_panel(state: &DbViewState) -> Html {
                     ) }
                 </p>
                 <p data-testid="group-commit-stats">{ state.group_commit_text() }</p>
+                { commit_charts(&state.charts) }
                 <p data-testid="engine-events" data-events={state.events.total.to_string()}>
                     { format!("{} engine event{} since the database opened (appends, syncs, acknowledgements, \
                         checkpoint steps), about {} a second.", state.events.total,
@@ -1033,7 +1037,7 @@ fn pages_panel(state: &DbViewState) -> Html {
     }
 }
 
-fn meters_panel(snapshot: Option<&Snapshot>) -> Html {
+fn meters_panel(snapshot: Option<&Snapshot>, charts: &DbCharts) -> Html {
     let Some(s) = snapshot else { return html! {} };
     let a = s.amplification;
     let rows = [
@@ -1041,46 +1045,97 @@ fn meters_panel(snapshot: Option<&Snapshot>) -> Html {
             "Write amplification",
             a.write,
             "(WAL + page bytes written) / bytes the clients wrote",
+            &charts.write,
         ),
-        ("… of which WAL", a.wal_write, "WAL bytes / client bytes"),
+        (
+            "… of which WAL",
+            a.wal_write,
+            "WAL bytes / client bytes",
+            &charts.wal_write,
+        ),
         (
             "… of which pages",
             a.index_write,
             "page file bytes / client bytes",
+            &charts.index_write,
         ),
         (
             "Read: pages per lookup",
             a.read_pages_per_lookup,
             "pages visited per get",
+            &charts.read_pages,
         ),
         (
             "Read: storage reads per lookup",
             a.disk_reads_per_lookup,
             "buffer misses per get",
+            &charts.disk_reads,
         ),
         (
             "Space amplification",
             a.space,
             "(WAL + page file bytes) / live key and value bytes",
+            &charts.space,
         ),
     ];
     html! {
         <section class="panel db-meters" aria-labelledby="db-meters-heading">
             <h3 id="db-meters-heading">{ "Amplification" }</h3>
             <dl class="meters" data-testid="amplification">
-                { for rows.iter().map(|(name, v, what)| html! {
+                { for rows.iter().map(|(name, v, what, series)| html! {
                     <div class="meter">
                         <dt>{ *name }</dt>
-                        <dd><strong>{ format!("{v:.2}") }</strong>{ " " }<span class="muted">{ *what }</span></dd>
+                        <dd>
+                            <strong>{ format!("{v:.2}") }</strong>{ " " }<span class="muted">{ *what }</span>
+                            <span class="meter-chart">
+                                <Sparkline name={*name} values={series.values()} />
+                            </span>
+                        </dd>
                     </div>
                 }) }
             </dl>
             <p class="muted">
                 { format!("Counters start at zero each time the database opens: since then {} commits, \
-                    {} rollbacks, {} checkpoints, {} WAL bytes.",
+                    {} rollbacks, {} checkpoints, {} WAL bytes. {CHART_TEXT}",
                     s.stats.commits, s.stats.aborts, s.stats.checkpoints, s.stats.wal_bytes) }
             </p>
         </section>
+    }
+}
+
+/// What the small charts span, for people ([`crate::chart::MAX_SAMPLES`] samples every
+/// [`crate::db_state::CHART_SAMPLE_MS`]; a test in `db_state` keeps the two in step).
+const CHART_TEXT: &str =
+    "The small charts show the last 30 seconds of engine time, a sample every quarter second.";
+
+/// The group-commit figures over time: commits per sync, commit latency, throughput.
+fn commit_charts(charts: &DbCharts) -> Html {
+    let rows = [
+        (
+            "Commits per commit sync",
+            "per quarter second",
+            &charts.commits_per_sync,
+            1,
+        ),
+        (
+            "Commit latency (ms)",
+            "mean per quarter second",
+            &charts.latency_ms,
+            1,
+        ),
+        (
+            "Throughput (commits per second)",
+            "of engine time",
+            &charts.commits_per_sec,
+            0,
+        ),
+    ];
+    html! {
+        <dl class="meters db-commit-charts" data-testid="commit-charts">
+            { for rows.iter().map(|(name, what, series, digits)| html! {
+                <MeterChart name={*name} what={*what} values={series.values()} digits={*digits} />
+            }) }
+        </dl>
     }
 }
 

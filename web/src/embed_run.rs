@@ -22,8 +22,8 @@
 
 use logspine_core::world::{library, trace_hash, Scenario, Timeline};
 
-use crate::scenario_run::SNAPSHOT_EVERY;
-use crate::scenario_state::{event_line, fold, markers, RunView, MAX_KEYS};
+use crate::scenario_run::{run_view, SNAPSHOT_EVERY};
+use crate::scenario_state::RunView;
 
 /// Longest scenario JSON a host may load, in bytes.
 pub const MAX_SCENARIO_JSON_BYTES: usize = 256 * 1024;
@@ -183,43 +183,8 @@ impl EmbedRun {
 
     /// The run at its position, for the view.
     pub fn view(&mut self) -> RunView {
-        let position = self.timeline.position();
-        let trace = self.timeline.trace();
-        let upto = &trace[..usize::try_from(position)
-            .unwrap_or(usize::MAX)
-            .min(trace.len())];
-        let fold = fold(upto);
-        let last = upto.last().map(event_line);
-        let markers = markers(trace);
-        let trace_len = trace.len() as u64;
-        let scenario = self.timeline.scenario();
-        let (title, end_tick) = (scenario.title.clone(), scenario.end_tick());
-        let steps = scenario.narration.iter().map(|n| n.text.clone()).collect();
-        let finished = self.timeline.finished();
-        let world = self.timeline.world_mut();
-        let (seed, time) = (world.seed(), world.time());
-        let all = world.contents();
-        let key_count = all.len();
-        let keys = all.into_iter().take(MAX_KEYS).collect();
-        RunView {
-            name: self.name.clone(),
-            title,
-            seed,
-            position,
-            start: self.start,
-            trace_len,
-            time,
-            end_tick,
-            finished,
-            steps,
-            fold,
-            last,
-            keys,
-            key_count,
-            markers,
-            // Computed on request instead (`get_state`): `trace_hash`.
-            trace_hash: None,
-        }
+        // The hash is computed on request instead (`get_state`: [`EmbedRun::trace_hash`]).
+        run_view(&self.name, self.start, &mut self.timeline, None)
     }
 }
 

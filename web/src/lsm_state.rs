@@ -23,6 +23,7 @@ use logspine_core::db::{DbAmplification, DbEvent, DbStats, RecoveryStep};
 use logspine_core::lsm::table_set::{LookupExplanation, ProbeOutcome, ProbeSource};
 use logspine_core::lsm::LsmEvent;
 
+use crate::chart::Series;
 use crate::db_state::step_case;
 use crate::workload::WorkloadView;
 
@@ -173,6 +174,34 @@ pub struct PairSnapshot {
     pub settled: bool,
     /// The page's clock.
     pub now_ms: u64,
+}
+
+/// The two databases' write amplification over time, side by side: one sample per
+/// recomputation of the amplification ([`PairSnapshot::amp_at_ms`] moved on, every
+/// [`crate::lsm_engine::AMP_EVERY_MS`] while the engine runs, so the charts'
+/// [`crate::chart::MAX_SAMPLES`] span a minute). The values are the engine's own
+/// ([`DbAmplification::write`]). Cleared when the LSM database reopens, since its counters
+/// restart at zero then (the B-tree's line restarts with it, so the two stay aligned).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AmpCharts {
+    /// The B-tree database's write amplification.
+    pub btree_write: Series,
+    /// The LSM database's.
+    pub lsm_write: Series,
+    /// The `amp_at_ms` of the last sample.
+    at_ms: Option<u64>,
+}
+
+impl AmpCharts {
+    /// Takes a sample from `s` if its amplification was recomputed since the last one.
+    pub fn sample(&mut self, s: &PairSnapshot) {
+        if self.at_ms == Some(s.amp_at_ms) {
+            return;
+        }
+        self.at_ms = Some(s.amp_at_ms);
+        self.btree_write.push(s.btree_amp.write);
+        self.lsm_write.push(s.lsm_amp.write);
+    }
 }
 
 /// A lookup's result.
@@ -599,6 +628,8 @@ pub struct LsmViewState {
     pub rate: u32,
     /// Opens so far (keys for the recovery animation).
     pub opens: u64,
+    /// Write amplification over time (cleared on every open).
+    pub charts: AmpCharts,
 }
 
 impl Default for LsmViewState {
@@ -625,6 +656,7 @@ impl Default for LsmViewState {
             clients: 8,
             rate: 400,
             opens: 0,
+            charts: AmpCharts::default(),
         }
     }
 }
@@ -674,6 +706,8 @@ impl LsmViewState {
                 if self.recovery.is_some() {
                     self.push_log(snapshot.now_ms, "crash", "Crashed and recovered".to_owned());
                 }
+                self.charts = AmpCharts::default();
+                self.charts.sample(&snapshot);
                 self.snapshot = Some(snapshot);
             }
             LsmAction::Failed(message) => {
@@ -700,6 +734,7 @@ impl LsmViewState {
                         _ => {}
                     }
                 }
+                self.charts.sample(&snapshot);
                 self.snapshot = Some(snapshot);
             }
             LsmAction::Reveal => {
@@ -994,6 +1029,50 @@ mod tests {
             snapshot: snap(0),
         });
         s
+    }
+
+    fn amp(now_ms: u64, amp_at_ms: u64, btree: f64, lsm: f64) -> PairSnapshot {
+        PairSnapshot {
+            btree_amp: DbAmplification {
+                write: btree,
+                ..DbAmplification::default()
+            },
+            lsm_amp: DbAmplification {
+                write: lsm,
+                ..DbAmplification::default()
+            },
+            amp_at_ms,
+            now_ms,
+            ..PairSnapshot::default()
+        }
+    }
+
+    #[test]
+    fn write_amplification_is_charted_once_per_recomputation_and_restarts_with_the_lsm() {
+        let mut s = ready();
+        // The open's snapshot (amplification computed at 0) is the first sample.
+        assert_eq!(s.charts.btree_write.values(), vec![0.0]);
+        let push = |s: &mut LsmViewState, snapshot| {
+            s.apply(LsmAction::Engine {
+                events: vec![],
+                snapshot,
+            });
+        };
+        push(&mut s, amp(100, 0, 9.0, 9.0));
+        push(&mut s, amp(500, 500, 6.0, 3.0));
+        push(&mut s, amp(600, 500, 6.0, 3.0));
+        push(&mut s, amp(1000, 1000, 5.5, 2.5));
+        assert_eq!(s.charts.btree_write.values(), vec![0.0, 6.0, 5.5]);
+        assert_eq!(s.charts.lsm_write.values(), vec![0.0, 3.0, 2.5]);
+        // A crash of the LSM database: both lines restart, from the reopened one's snapshot.
+        s.apply(LsmAction::Opening);
+        s.apply(LsmAction::Opened {
+            recovery: Some(("torn".into(), "recovered".into(), vec![])),
+            animate: false,
+            snapshot: amp(1200, 1200, 5.4, 0.0),
+        });
+        assert_eq!(s.charts.btree_write.values(), vec![5.4]);
+        assert_eq!(s.charts.lsm_write.values(), vec![0.0]);
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! `ol[aria-label="LSM events"] > li[data-kind]`; `[data-testid=lsm-lookup]` with
 //! `ol[aria-label="Lookup path"] > li[data-outcome]`; `dl[data-testid=amp-btree]` and
 //! `dl[data-testid=amp-lsm]` with `[data-meter=write|read|space][data-value]`;
+//! `[data-testid=amp-write-chart]` (both write amplifications over time, one `svg[role=img]`);
 //! `[data-testid=lsm-recovery][data-keys-before][data-keys-after][data-keys-match]`;
 //! `ol[aria-label="LSM recovery steps"] > li[data-case]`; the live region
 //! `[data-testid=lsm-announce]`; errors in `[role=alert]`.
@@ -35,10 +36,11 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::chart::{Line, LinesChart};
 use crate::db_state::{step_case, step_phase, step_text};
 use crate::lsm_engine::{config_text, LsmEngine, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 use crate::lsm_state::{
-    bytes_text, LevelView, LookupView, LsmAction, LsmPhase, LsmViewState, MemtableView,
+    bytes_text, AmpCharts, LevelView, LookupView, LsmAction, LsmPhase, LsmViewState, MemtableView,
     PairSnapshot,
 };
 use crate::workload::{MAX_CLIENTS, MAX_RATE_PER_SEC};
@@ -260,7 +262,7 @@ pub fn lsm_view() -> Html {
 
                 { structure_panel(&state) }
                 { lookup_panel(&state, on_lookup, text_input(LsmAction::EditLookupKey), ready) }
-                { meters_panel(snap) }
+                { meters_panel(snap, &state.charts) }
                 { events_panel(&state) }
                 { recovery_panel(&state) }
             </div>
@@ -501,7 +503,7 @@ fn meter_rows(a: &DbAmplification) -> [(&'static str, &'static str, f64, &'stati
     ]
 }
 
-fn meters_panel(snap: Option<&PairSnapshot>) -> Html {
+fn meters_panel(snap: Option<&PairSnapshot>, charts: &AmpCharts) -> Html {
     let Some(s) = snap else { return html! {} };
     let column = |name: &'static str, id: &'static str, a: &DbAmplification| {
         html! {
@@ -524,6 +526,14 @@ fn meters_panel(snap: Option<&PairSnapshot>) -> Html {
             <div class="amp-pair">
                 { column("B-tree", "amp-btree", &s.btree_amp) }
                 { column("LSM tree", "amp-lsm", &s.lsm_amp) }
+            </div>
+            <div class="amp-chart" data-testid="amp-write-chart">
+                <h4>{ "Write amplification over the last minute" }</h4>
+                <LinesChart name="Write amplification over the last minute, B-tree and LSM tree on one scale"
+                    lines={vec![
+                        Line { name: "B-tree".into(), values: charts.btree_write.values() },
+                        Line { name: "LSM tree".into(), values: charts.lsm_write.values() },
+                    ]} />
             </div>
             <p class="muted">
                 { format!("Recomputed every half second (the LSM's live bytes are a merge over all its data); \

@@ -19,6 +19,8 @@ use std::rc::Rc;
 use logspine_core::raft::sim::{TraceEvent, TraceKind};
 use logspine_core::raft::{NodeEvent, NodeId, Role};
 
+use crate::chart::Series;
+
 /// Event log lines kept.
 pub const MAX_LOG: usize = 15;
 /// Messages in flight kept at most (the oldest go first).
@@ -122,6 +124,55 @@ pub struct ClusterView {
     pub queued: usize,
     /// Why the simulation stopped, if it did.
     pub stopped: Option<String>,
+}
+
+/// Pictures between two samples of the cluster's charts: with the view's clock at one
+/// picture every 50 ms, a sample every quarter second, so the charts'
+/// [`crate::chart::MAX_SAMPLES`] span 30 seconds of the page's time whatever the
+/// simulation speed.
+pub const CHART_SAMPLE_EVERY: u64 = 5;
+
+/// The cluster's small charts, sampled every [`CHART_SAMPLE_EVERY`] pictures from the
+/// trace and the engine's pictures (never invented): leaders elected so far, the commit
+/// index, and entries committed per second of cluster time between two samples. Cleared
+/// if the cluster's clock goes back (a new cluster).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RaftCharts {
+    /// Leaders elected since the cluster started (one per leader change).
+    pub elections: Series,
+    /// The highest commit index any node knows (a down node's last known one included).
+    pub commit: Series,
+    /// Entries committed per second of cluster time over each sample interval.
+    pub commits_per_sec: Series,
+    pictures: u64,
+    /// Cluster time and commit index at the last sample.
+    last: Option<(u64, u64)>,
+}
+
+impl RaftCharts {
+    /// Counts one picture and samples on every [`CHART_SAMPLE_EVERY`]th (the first
+    /// included); `elections` is the fold's count so far.
+    pub fn sample(&mut self, view: &ClusterView, elections: u64) {
+        if self.last.is_some_and(|(at, _)| view.now < at) {
+            *self = RaftCharts::default();
+        }
+        self.pictures += 1;
+        if self.pictures % CHART_SAMPLE_EVERY != 1 {
+            return;
+        }
+        let commit = view.nodes.iter().map(|n| n.commit).max().unwrap_or(0);
+        self.elections.push(elections as f64);
+        self.commit.push(commit as f64);
+        if let Some((at, before)) = self.last {
+            // 1 tick = 1 ms of cluster time; no time passed (a paused clock) is no rate.
+            let ticks = view.now - at;
+            if ticks > 0 {
+                self.commits_per_sec
+                    .push(commit.saturating_sub(before) as f64 * 1000.0 / ticks as f64);
+            }
+        }
+        self.last = Some((view.now, commit));
+    }
 }
 
 /// A message in flight.
@@ -304,6 +355,8 @@ pub struct RaftViewState {
     pub side_b: BTreeSet<NodeId>,
     /// Virtual ticks per second of wall time.
     pub speed: u32,
+    /// The small charts.
+    pub charts: RaftCharts,
 }
 
 impl Default for RaftViewState {
@@ -324,6 +377,7 @@ impl Default for RaftViewState {
             value: "1".to_owned(),
             side_b: BTreeSet::new(),
             speed: crate::raft_run::DEFAULT_SPEED,
+            charts: RaftCharts::default(),
         }
     }
 }
@@ -350,6 +404,9 @@ impl RaftViewState {
                 let now = view.now;
                 self.flights.retain(|f| f.arrives_at > now);
                 self.merge_view(*view);
+                if let Some(v) = &self.view {
+                    self.charts.sample(v, self.elections);
+                }
                 if let Some(stopped) = self.view.as_ref().and_then(|v| v.stopped.clone()) {
                     self.phase = RaftPhase::Failed;
                     self.error = Some(stopped);
@@ -641,6 +698,45 @@ mod tests {
                 arrives_at,
             },
         )
+    }
+
+    #[test]
+    fn charts_sample_every_few_pictures_from_the_trace_and_the_pictures() {
+        // The view says the charts span 30 seconds at one picture every 50 ms.
+        assert_eq!(
+            crate::chart::MAX_SAMPLES as u64 * CHART_SAMPLE_EVERY * 50,
+            30_000
+        );
+        let mut s = RaftViewState::default();
+        let picture = |s: &mut RaftViewState, now: u64, events: Vec<TraceEvent>, commit: u64| {
+            s.apply(RaftAction::Engine {
+                events,
+                view: view(now, vec![node(1, true, commit), node(2, false, commit / 2)]),
+            });
+        };
+        picture(&mut s, 0, vec![], 0);
+        assert_eq!(s.charts.commit.values(), vec![0.0]);
+        assert_eq!(s.charts.commits_per_sec.values(), Vec::<f64>::new());
+        picture(&mut s, 100, vec![role(90, 1, Role::Leader, 2)], 3);
+        for i in 2..CHART_SAMPLE_EVERY {
+            picture(&mut s, 100 * i, vec![], 3);
+        }
+        // The sixth picture is the second sample: 10 entries in 500 ticks.
+        picture(&mut s, 500, vec![], 10);
+        assert_eq!(s.charts.elections.values(), vec![0.0, 1.0]);
+        assert_eq!(s.charts.commit.values(), vec![0.0, 10.0]);
+        assert_eq!(s.charts.commits_per_sec.values(), vec![20.0]);
+        // A paused clock: a sample of the index, no rate.
+        for _ in 0..CHART_SAMPLE_EVERY {
+            picture(&mut s, 500, vec![], 10);
+        }
+        assert_eq!(s.charts.commit.values(), vec![0.0, 10.0, 10.0]);
+        assert_eq!(s.charts.commits_per_sec.values(), vec![20.0]);
+        // A new cluster (its clock starts again): the charts start again.
+        picture(&mut s, 10, vec![], 0);
+        assert_eq!(s.charts.commit.values(), vec![0.0]);
+        assert_eq!(s.charts.elections.values(), vec![1.0]);
+        assert_eq!(s.charts.commits_per_sec.values(), Vec::<f64>::new());
     }
 
     #[test]

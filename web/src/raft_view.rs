@@ -22,7 +22,8 @@
 //! cluster"; selects "Simulation speed", "Message loss";
 //! `[data-testid=raft-write]` with `data-status` (none|waiting|acked), `data-index`,
 //! `data-holders`, `data-applied-on`; `ol[aria-label="Messages in flight"]`;
-//! `ol[aria-label="Cluster events"] > li[data-kind]`; the live region
+//! `ol[aria-label="Cluster events"] > li[data-kind]`; `[data-testid=raft-charts]` (leaders
+//! elected, commit index, entries committed per second, each an `svg[role=img]`); the live region
 //! `[data-testid=raft-announce]`; errors in `[role=alert]`.
 
 use std::cell::RefCell;
@@ -34,8 +35,11 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::chart::MeterChart;
 use crate::raft_run::{RaftEngine, MAX_KEY_BYTES, MAX_VALUE_BYTES, NODES, SNAPSHOT_EVERY};
-use crate::raft_state::{role_name, ClusterView, NodeView, RaftAction, RaftPhase, RaftViewState};
+use crate::raft_state::{
+    role_name, ClusterView, NodeView, RaftAction, RaftCharts, RaftPhase, RaftViewState,
+};
 
 /// How often the clock moves the cluster on and redraws.
 pub const TICK_MS: u32 = 50;
@@ -283,6 +287,7 @@ pub fn raft_view() -> Html {
                         </button>
                     </div>
                     { summary_line(&state) }
+                    { charts(&state.charts) }
                 </section>
                 { network_panel(&state) }
             </div>
@@ -371,6 +376,32 @@ fn summary_line(state: &RaftViewState) -> Html {
                 v.now, state.elections, state.sent, state.dropped, state.installs,
                 if v.workload { "on" } else { "off" }, v.workload_acked) }
         </p>
+    }
+}
+
+/// The cluster's figures over time (sampled in [`crate::raft_state::RaftCharts`]).
+fn charts(c: &RaftCharts) -> Html {
+    let rows = [
+        (
+            "Leaders elected",
+            "leader changes since the cluster started",
+            &c.elections,
+            0,
+        ),
+        ("Commit index", "highest any node knows", &c.commit, 0),
+        (
+            "Entries committed per second",
+            "of cluster time",
+            &c.commits_per_sec,
+            1,
+        ),
+    ];
+    html! {
+        <dl class="meters raft-charts" data-testid="raft-charts">
+            { for rows.iter().map(|(name, what, series, digits)| html! {
+                <MeterChart name={*name} what={*what} values={series.values()} digits={*digits} />
+            }) }
+        </dl>
     }
 }
 

@@ -281,40 +281,53 @@ impl ScenarioRun {
     pub fn view(&mut self) -> RunView {
         let position = self.timeline.position();
         let trace_hash = Some(format!("{:016x}", self.trace_hash_at(position)));
-        let trace = self.timeline.trace();
-        let upto = &trace[..usize::try_from(position)
-            .unwrap_or(usize::MAX)
-            .min(trace.len())];
-        let fold = fold(upto);
-        let last = upto.last().map(event_line);
-        let markers = markers(trace);
-        let trace_len = trace.len() as u64;
-        let scenario = self.timeline.scenario();
-        let (title, end_tick) = (scenario.title.clone(), scenario.end_tick());
-        let steps = scenario.narration.iter().map(|n| n.text.clone()).collect();
-        let world = self.timeline.world_mut();
-        let (seed, time) = (world.seed(), world.time());
-        let all = world.contents();
-        let key_count = all.len();
-        let keys = all.into_iter().take(MAX_KEYS).collect();
-        RunView {
-            name: self.name.clone(),
-            title,
-            seed,
-            position,
-            start: self.start,
-            trace_len,
-            time,
-            end_tick,
-            finished: self.timeline.finished(),
-            steps,
-            fold,
-            last,
-            keys,
-            key_count,
-            markers,
-            trace_hash,
-        }
+        run_view(&self.name, self.start, &mut self.timeline, trace_hash)
+    }
+}
+
+/// The view of a run on `timeline` at its position (shared by the scenario panel and the
+/// embed widget): the trace folded up to the position, the markers, the database's keys.
+pub(crate) fn run_view(
+    name: &str,
+    start: u64,
+    timeline: &mut Timeline,
+    trace_hash: Option<String>,
+) -> RunView {
+    let position = timeline.position();
+    let trace = timeline.trace();
+    let upto = &trace[..usize::try_from(position)
+        .unwrap_or(usize::MAX)
+        .min(trace.len())];
+    let fold = fold(upto);
+    let last = upto.last().map(event_line);
+    let markers = markers(trace);
+    let trace_len = trace.len() as u64;
+    let scenario = timeline.scenario();
+    let (title, end_tick) = (scenario.title.clone(), scenario.end_tick());
+    let steps = scenario.narration.iter().map(|n| n.text.clone()).collect();
+    let finished = timeline.finished();
+    let world = timeline.world_mut();
+    let (seed, time) = (world.seed(), world.time());
+    let all = world.contents();
+    let key_count = all.len();
+    let keys = all.into_iter().take(MAX_KEYS).collect();
+    RunView {
+        name: name.to_owned(),
+        title,
+        seed,
+        position,
+        start,
+        trace_len,
+        time,
+        end_tick,
+        finished,
+        steps,
+        fold,
+        last,
+        keys,
+        key_count,
+        markers,
+        trace_hash,
     }
 }
 

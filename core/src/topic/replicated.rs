@@ -15,7 +15,7 @@
 //! producer ── batch (one Raft entry) ──► leader of partition p ── AppendEntries ──► followers
 //!    ▲                                         │ committed (majority durable) → applied
 //!    └──────── acks = all: offsets ◄───────────┘  (offsets assigned at apply time)
-//! consumer ── fetch (read index) ──► leader of p;  commit ──► leader of __consumer_offsets
+//! consumer ── fetch (read index) ──► leader of p;  commit / join / leave ──► leader of __consumer_offsets
 //! ```
 //!
 //! # Produce (acks = all)
@@ -53,11 +53,54 @@
 //! return nothing uncommitted. [`ReplicatedTopic::fetch`] is a linearizable read (read
 //! index, thesis §6.4): it sees every record acknowledged before it was sent.
 //!
-//! # Consumer offsets
-//! [`ReplicatedTopic::commit`] goes through the `__consumer_offsets` group; applying a
-//! commit that would move an offset backwards refuses it
-//! ([`ReplicatedError::Backwards`]), so on every replica a committed offset never
-//! decreases. [`ReplicatedTopic::read_committed`] is a linearizable read.
+//! # Retention and compaction
+//! The topic's [`Retention`] travels in every batch (a Raft state machine starts from
+//! nothing, so the policy must be in the log to be the same on every replica at every
+//! index), and is applied **at apply time**, right after a batch that placed new records,
+//! so every replica drops exactly the same records at the same index. Offsets fall into
+//! segments of `segment_records` offsets; the active segment (the one holding the last
+//! offset assigned) is never touched. The partition's clock is the highest batch
+//! timestamp applied (a replica has no clock of its own).
+//!
+//! * **Compaction** (compacted topics), first: in the closed segments a keyed record is
+//!   dropped if a later record has its key, and a tombstone that is its key's latest is
+//!   dropped once it is more than `tombstone_ticks` old. Records without a key stay.
+//! * **Retention**, then: while the oldest closed segment holding records is over the
+//!   size limit (the records held exceed `retention_bytes`) or too old (its newest record
+//!   is more than `retention_ticks` older than the clock), the whole segment goes and the
+//!   start offset moves to its end.
+//!
+//! Offsets are never reused (the next offset only grows) and never change. A fetch below
+//! the start offset is [`ReplicatedError::OffsetOutOfRange`] (the consumer resets); a
+//! fetch from an offset compaction removed returns the next record held. Snapshots hold
+//! only the records kept. Producer windows are not expired with their records, so a late
+//! retry of a dropped batch is still a duplicate (unlike Kafka, which forgets producer
+//! state with its last record).
+//!
+//! # Consumer offsets and groups
+//! Commits, joins and leaves are commands of the `__consumer_offsets` group: the
+//! committed offsets **and the group metadata** (members, generation, assignment) are
+//! its replicated state, so a group survives the crash of any minority of brokers, its
+//! coordinator included (the single-broker [`Broker`](super::Broker) keeps groups in
+//! memory).
+//!
+//! * [`ReplicatedTopic::join`] / [`ReplicatedTopic::leave`]: a member that is new (or was
+//!   there) is a rebalance: the generation goes up by one and the partitions are assigned
+//!   again over the members in name order ([`Assignor::Range`] or
+//!   [`Assignor::RoundRobin`], the group's first join's choice). A join or leave carries
+//!   its request number; one not newer than the member's last applied (a retry's twin
+//!   applied late) changes nothing. Members learn of rebalances from the answers and from
+//!   [`ReplicatedTopic::describe_group`] (a linearizable read: their heartbeat).
+//! * [`ReplicatedTopic::commit_as`]: a member's commit carries the generation it was
+//!   assigned the partition in; applying it refuses a generation other than the group's
+//!   ([`ReplicatedError::StaleGeneration`]: a fenced member), a non-member
+//!   ([`ReplicatedError::NotMember`]) and a partition not the member's
+//!   ([`ReplicatedError::NotAssigned`]). So at most one member commits a partition per
+//!   generation. [`ReplicatedTopic::commit`] is a standalone consumer's commit, refused
+//!   while the group has members.
+//! * Applying a commit that would move an offset backwards refuses it
+//!   ([`ReplicatedError::Backwards`]), so on every replica a committed offset never
+//!   decreases. [`ReplicatedTopic::read_committed`] is a linearizable read.
 //!
 //! # Call order
 //! [`ReplicatedTopic::new`], then [`ReplicatedTopic::step`] once per tick, with sends,
@@ -68,11 +111,18 @@
 //!
 //! # Bytes (little-endian)
 //! ```text
-//! produce command = client u64 | seq u64 | pid u64 | first seq u64 | timestamp u64 | n u32 | n × record
+//! produce command = client u64 | seq u64 | pid u64 | first seq u64 | timestamp u64 | retention | n u32 | n × record
+//!       retention = flags u8 (bit 0 bytes, bit 1 ticks, bit 2 compacted) | segment u64 | bytes u64 | ticks u64 | tombstone ticks u64
 //!          record = flags u8 (bit 0 key, bit 1 value) | [len u32 | key] | [len u32 | value]
-//! partition snapshot = n u64 | n × (len u32 | TopicRecord) | m u32 | m × (pid u64 | k u32 | k × (seq u64 | offset u64))
-//! commit command  = client u64 | seq u64 | group (len u32 | bytes) | partition u32 | offset u64
+//! partition snapshot = start u64 | next u64 | clock u64 | digest u32 | retention
+//!                    | n u64 | n × (len u32 | TopicRecord) | m u32 | m × (pid u64 | k u32 | k × (seq u64 | offset u64))
+//! offsets command = client u64 | seq u64 | tag u8 | body;  string = len u32 | UTF-8
+//!    0 commit = group | partition u32 | offset u64 | 0 u8, or 1 u8 | member | generation u64
+//!    1 join   = group | member | partitions u32 | assignor u8 (0 range, 1 round robin)
+//!    2 leave  = group | member
 //! offsets snapshot = n u32 | n × (group | partition u32 | offset u64)
+//!                  | g u32 | g × (group | generation u64 | partitions u32 | assignor u8 | m u32 | m × (member | k u32 | k × partition u32))
+//!                  | r u32 | r × (group | member | last request u64)
 //! ```
 //! Decoding is total: a command that does not decode is applied as a no-op, a snapshot
 //! that does not decode is an error.
@@ -150,6 +200,83 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 /// A record's key and value as a producer sends it (`None` value: a tombstone).
 pub type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
 
+/// How a partition keeps its records (module docs, "Retention and compaction"): offsets
+/// fall into segments of `segment_records` offsets; whole closed segments are dropped
+/// from the front by size and by age, and a compacted partition keeps, in its closed
+/// segments, only the latest record of each key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Offsets per segment (at least 1): segment `k` holds offsets `k·s .. (k+1)·s`.
+    pub segment_records: u64,
+    /// Drop the oldest closed segment while the records held exceed this many bytes
+    /// (encoded [`TopicRecord`]s).
+    pub retention_bytes: Option<u64>,
+    /// Drop the oldest closed segment while its newest record is older than this (ticks
+    /// of the partition's clock, the highest batch timestamp applied).
+    pub retention_ticks: Option<u64>,
+    /// Keep only the latest record per key in closed segments.
+    pub compacted: bool,
+    /// A compacted tombstone (the latest record of its key) goes once it is older than
+    /// this.
+    pub tombstone_ticks: u64,
+}
+
+impl Retention {
+    /// Keep everything: segments of 64 offsets, no limits, not compacted.
+    pub fn keep_all() -> Self {
+        Retention {
+            segment_records: 64,
+            retention_bytes: None,
+            retention_ticks: None,
+            compacted: false,
+            tombstone_ticks: 1000,
+        }
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        let flags = u8::from(self.retention_bytes.is_some())
+            | (u8::from(self.retention_ticks.is_some()) << 1)
+            | (u8::from(self.compacted) << 2);
+        out.push(flags);
+        for x in [
+            self.segment_records,
+            self.retention_bytes.unwrap_or(0),
+            self.retention_ticks.unwrap_or(0),
+            self.tombstone_ticks,
+        ] {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<Retention, ReplicatedDecodeError> {
+        let flags = r.u8()?;
+        if flags & !0b111 != 0 {
+            return Err(ReplicatedDecodeError(format!(
+                "unknown retention flags {flags:#x}"
+            )));
+        }
+        let segment_records = r.u64()?;
+        if segment_records == 0 {
+            return Err(ReplicatedDecodeError("segments of 0 records".into()));
+        }
+        let bytes = r.u64()?;
+        let ticks = r.u64()?;
+        Ok(Retention {
+            segment_records,
+            retention_bytes: (flags & 1 != 0).then_some(bytes),
+            retention_ticks: (flags & 2 != 0).then_some(ticks),
+            compacted: flags & 4 != 0,
+            tombstone_ticks: r.u64()?,
+        })
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention::keep_all()
+    }
+}
+
 /// A batch of records from one producer for one partition: one Raft entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProduceBatch {
@@ -159,13 +286,15 @@ pub struct ProduceBatch {
     pub first_sequence: u64,
     /// When the batch was formed (virtual ticks), every record's timestamp.
     pub timestamp: u64,
+    /// The topic's retention policy, applied with this entry (module docs).
+    pub retention: Retention,
     /// The records: key and value (`None` value: a tombstone).
     pub records: Vec<KeyValue>,
 }
 
 impl ProduceBatch {
     fn encode(&self, client: u64, seq: u64) -> Vec<u8> {
-        let mut out = Vec::with_capacity(48 + self.records.len() * 16);
+        let mut out = Vec::with_capacity(82 + self.records.len() * 16);
         for x in [
             client,
             seq,
@@ -175,6 +304,7 @@ impl ProduceBatch {
         ] {
             out.extend_from_slice(&x.to_le_bytes());
         }
+        self.retention.encode(&mut out);
         let n = u32::try_from(self.records.len()).expect("a batch is bounded");
         out.extend_from_slice(&n.to_le_bytes());
         for (k, v) in &self.records {
@@ -194,6 +324,7 @@ impl ProduceBatch {
         let producer = r.u64()?;
         let first_sequence = r.u64()?;
         let timestamp = r.u64()?;
+        let retention = Retention::decode(&mut r)?;
         let n = r.u32()?;
         let mut records = Vec::with_capacity((n as usize).min(1024));
         for _ in 0..n {
@@ -224,6 +355,7 @@ impl ProduceBatch {
                 producer,
                 first_sequence,
                 timestamp,
+                retention,
                 records,
             },
         ))
@@ -268,9 +400,32 @@ pub struct FetchQuery {
 pub struct Fetched {
     /// The high watermark: the offset after the last committed record.
     pub high_watermark: u64,
-    /// The records, in offset order, from the offset asked (none if it is at or past the
-    /// high watermark).
+    /// The log start offset: offsets below it were dropped by retention.
+    pub start_offset: u64,
+    /// The records, in increasing offset order, the first at or after the offset asked
+    /// (compaction leaves gaps); none if it is at or past the high watermark.
     pub records: Vec<TopicRecord>,
+}
+
+impl Fetched {
+    /// Where a consumer that fetched from `offset` goes on: after the last record
+    /// returned, else (nothing left before the high watermark) the high watermark.
+    pub fn next_offset(&self, offset: u64) -> u64 {
+        self.records
+            .last()
+            .map_or(offset.max(self.high_watermark), |r| r.offset + 1)
+    }
+}
+
+/// A fetch below the partition's start offset (the records were dropped by retention).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutOfRange {
+    /// The offset asked.
+    pub offset: u64,
+    /// The partition's start offset.
+    pub start: u64,
+    /// Its high watermark.
+    pub end: u64,
 }
 
 type Producers = BTreeMap<u64, VecDeque<(u64, u64)>>;
@@ -309,49 +464,159 @@ fn place(producers: &mut Producers, next_offset: &mut u64, batch: &ProduceBatch)
 }
 
 /// A partition's replicated state machine: its records, offsets assigned at apply time,
-/// and the idempotent producers' windows (module docs).
+/// the idempotent producers' windows, and retention and compaction applied at apply time
+/// (module docs).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PartitionMachine {
+    /// The records held, in increasing offset order (gaps where compaction removed some).
     records: Vec<TopicRecord>,
+    /// The log start offset (offsets below were dropped by retention).
+    start: u64,
+    /// The next offset to assign; never reused.
+    next: u64,
+    /// The partition's clock: the highest batch timestamp applied.
+    clock: u64,
+    /// The encoded size of the records held.
+    bytes: u64,
+    /// The retention policy of the last batch applied.
+    retention: Retention,
     producers: Producers,
     applied: u64,
-    /// A running checksum over the records (the state; the producer table follows from
-    /// them).
+    /// A running checksum over the records appended and every cleaning (part of the
+    /// state: it travels in snapshots).
     digest: u32,
 }
 
 impl PartitionMachine {
-    /// The records, offset `i` at position `i`.
+    /// The records held, in increasing offset order.
     pub fn records(&self) -> &[TopicRecord] {
         &self.records
     }
 
-    /// The offset after the last record (the high watermark of this replica).
-    pub fn next_offset(&self) -> u64 {
-        self.records.len() as u64
+    /// The record at `offset`, if held.
+    pub fn record(&self, offset: u64) -> Option<&TopicRecord> {
+        self.records
+            .binary_search_by_key(&offset, |r| r.offset)
+            .ok()
+            .map(|i| &self.records[i])
     }
 
-    /// The producer's recent (sequence, offset) pairs, oldest first.
+    /// The offset after the last record (the high watermark of this replica).
+    pub fn next_offset(&self) -> u64 {
+        self.next
+    }
+
+    /// The log start offset: offsets below it were dropped by retention.
+    pub fn start_offset(&self) -> u64 {
+        self.start
+    }
+
+    /// The partition's clock: the highest batch timestamp applied.
+    pub fn clock(&self) -> u64 {
+        self.clock
+    }
+
+    /// The encoded size of the records held.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The retention policy in force (the last batch's).
+    pub fn retention(&self) -> Retention {
+        self.retention
+    }
+
+    /// The producer's recent (sequence, offset) pairs, oldest first (offsets may have
+    /// been dropped since by retention or compaction; the producer is not forgotten, so a
+    /// late retry is still a duplicate).
     pub fn producer_window(&self, producer: u64) -> Option<&VecDeque<(u64, u64)>> {
         self.producers.get(&producer)
     }
 
-    /// Up to `max` records from `offset` on.
-    pub fn fetch(&self, offset: u64, max: u32) -> Fetched {
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(self.records.len());
-        let end = start.saturating_add(max as usize).min(self.records.len());
-        Fetched {
-            high_watermark: self.next_offset(),
-            records: self.records[start..end].to_vec(),
+    /// Up to `max` records from `offset` on; below the start offset an error.
+    pub fn fetch(&self, offset: u64, max: u32) -> Result<Fetched, OutOfRange> {
+        if offset < self.start {
+            return Err(OutOfRange {
+                offset,
+                start: self.start,
+                end: self.next,
+            });
         }
+        let from = self.records.partition_point(|r| r.offset < offset);
+        let end = from.saturating_add(max as usize).min(self.records.len());
+        Ok(Fetched {
+            high_watermark: self.next,
+            start_offset: self.start,
+            records: self.records[from..end].to_vec(),
+        })
     }
 
-    fn chain(digest: u32, record: &TopicRecord) -> u32 {
+    fn chain(digest: u32, bytes: &[u8]) -> u32 {
         let mut b = digest.to_le_bytes().to_vec();
-        b.extend_from_slice(&record.encode());
+        b.extend_from_slice(bytes);
         crc32c::checksum(&b)
+    }
+
+    /// Compaction, then retention (module docs); at apply time, after a batch placed new
+    /// records.
+    fn clean(&mut self) {
+        let policy = self.retention;
+        let s = policy.segment_records;
+        // The active segment holds the last offset assigned; it is never cleaned.
+        let active_base = (self.next.saturating_sub(1) / s) * s;
+        let before = (self.start, self.records.len());
+        if policy.compacted {
+            let mut latest: BTreeMap<&[u8], u64> = BTreeMap::new();
+            for r in &self.records {
+                if let Some(k) = &r.key {
+                    latest.insert(k, r.offset);
+                }
+            }
+            let clock = self.clock;
+            let keep: Vec<bool> = self
+                .records
+                .iter()
+                .map(|r| {
+                    let Some(k) = &r.key else { return true };
+                    r.offset >= active_base
+                        || (latest[k.as_slice()] == r.offset
+                            && (r.value.is_some()
+                                || clock.saturating_sub(r.timestamp) <= policy.tombstone_ticks))
+                })
+                .collect();
+            let mut i = 0;
+            self.records.retain(|r| {
+                i += 1;
+                if !keep[i - 1] {
+                    self.bytes -= r.encode().len() as u64;
+                }
+                keep[i - 1]
+            });
+        }
+        while let Some(first) = self.records.first() {
+            let base = first.offset / s * s;
+            if base >= active_base {
+                break;
+            }
+            let end = base + s;
+            let n = self.records.partition_point(|r| r.offset < end);
+            let over_size = policy.retention_bytes.is_some_and(|b| self.bytes > b);
+            let too_old = policy
+                .retention_ticks
+                .is_some_and(|t| self.clock.saturating_sub(self.records[n - 1].timestamp) > t);
+            if !(over_size || too_old) {
+                break;
+            }
+            for r in self.records.drain(..n) {
+                self.bytes -= r.encode().len() as u64;
+            }
+            self.start = end;
+        }
+        if before != (self.start, self.records.len()) {
+            let mut b = self.start.to_le_bytes().to_vec();
+            b.extend_from_slice(&(self.records.len() as u64).to_le_bytes());
+            self.digest = Self::chain(self.digest, &b);
+        }
     }
 
     /// The placements applying `entries` (this machine's unapplied successors, in order)
@@ -372,17 +637,33 @@ impl PartitionMachine {
         last
     }
 
-    /// Checks the invariants: offsets are positions, every window's offsets point at the
-    /// producer's records with those sequences, windows are bounded.
+    /// Checks the invariants: offsets strictly increase within `[start, next)`, the byte
+    /// count is the records' size, every window entry is below `next` and, if its record
+    /// is still held, points at the producer's record with that sequence; windows are
+    /// bounded.
     pub fn validate(&self) {
+        let mut bytes = 0;
         for (i, r) in self.records.iter().enumerate() {
-            assert_eq!(r.offset, i as u64, "offsets are dense from 0");
+            assert!(
+                r.offset >= self.start && r.offset < self.next,
+                "offset {} outside [{}, {})",
+                r.offset,
+                self.start,
+                self.next
+            );
+            if i > 0 {
+                assert!(self.records[i - 1].offset < r.offset, "offsets increase");
+            }
+            bytes += r.encode().len() as u64;
         }
+        assert_eq!(bytes, self.bytes, "the byte count");
         for (pid, w) in &self.producers {
             assert!(w.len() <= PRODUCER_WINDOW);
             for &(seq, offset) in w {
-                let r = &self.records[usize::try_from(offset).expect("fits")];
-                assert_eq!(r.producer, Some((*pid, seq)), "window entry {pid}/{seq}");
+                assert!(offset < self.next, "window entry {pid}/{seq} past the end");
+                if let Some(r) = self.record(offset) {
+                    assert_eq!(r.producer, Some((*pid, seq)), "window entry {pid}/{seq}");
+                }
             }
         }
     }
@@ -392,7 +673,7 @@ impl StateMachine for PartitionMachine {
     type Command = ProduceBatch;
     type Response = Vec<Placement>;
     type Query = FetchQuery;
-    type Value = Fetched;
+    type Value = Result<Fetched, OutOfRange>;
     type DecodeError = ReplicatedDecodeError;
 
     fn empty() -> Self {
@@ -414,8 +695,9 @@ impl StateMachine for PartitionMachine {
             return None;
         };
         let (client, seq, batch) = ProduceBatch::decode(bytes).ok()?;
-        let mut next = self.next_offset();
+        let mut next = self.next;
         let placements = place(&mut self.producers, &mut next, &batch);
+        let mut placed = false;
         for (i, p) in placements.iter().enumerate() {
             if let Placement::New(offset) = *p {
                 let (key, value) = batch.records[i].clone();
@@ -426,11 +708,19 @@ impl StateMachine for PartitionMachine {
                     value,
                     producer: Some((batch.producer, batch.first_sequence + i as u64)),
                 };
-                self.digest = Self::chain(self.digest, &record);
+                let encoded = record.encode();
+                self.digest = Self::chain(self.digest, &encoded);
+                self.bytes += encoded.len() as u64;
                 self.records.push(record);
+                placed = true;
             }
         }
-        debug_assert_eq!(next, self.next_offset());
+        self.next = next;
+        if placed {
+            self.retention = batch.retention;
+            self.clock = self.clock.max(batch.timestamp);
+            self.clean();
+        }
         Some(Answer {
             client,
             seq,
@@ -438,12 +728,17 @@ impl StateMachine for PartitionMachine {
         })
     }
 
-    fn query(&self, q: &FetchQuery) -> Fetched {
+    fn query(&self, q: &FetchQuery) -> Result<Fetched, OutOfRange> {
         self.fetch(q.offset, q.max_records)
     }
 
     fn snapshot(&self) -> Vec<u8> {
         let mut out = Vec::new();
+        for x in [self.start, self.next, self.clock] {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        out.extend_from_slice(&self.digest.to_le_bytes());
+        self.retention.encode(&mut out);
         out.extend_from_slice(&(self.records.len() as u64).to_le_bytes());
         for r in &self.records {
             put_bytes(&mut out, &r.encode());
@@ -471,16 +766,29 @@ impl StateMachine for PartitionMachine {
             return Ok(sm);
         }
         let mut r = Reader::new(bytes);
+        sm.start = r.u64()?;
+        sm.next = r.u64()?;
+        sm.clock = r.u64()?;
+        sm.digest = r.u32()?;
+        sm.retention = Retention::decode(&mut r)?;
+        if sm.start > sm.next {
+            return Err(ReplicatedDecodeError(format!(
+                "start offset {} past the next offset {}",
+                sm.start, sm.next
+            )));
+        }
         let n = r.u64()?;
         for i in 0..n {
-            let record = TopicRecord::decode(&r.bytes()?).map_err(ReplicatedDecodeError)?;
-            if record.offset != i {
+            let bytes = r.bytes()?;
+            let record = TopicRecord::decode(&bytes).map_err(ReplicatedDecodeError)?;
+            let low = sm.records.last().map_or(sm.start, |p| p.offset + 1);
+            if record.offset < low || record.offset >= sm.next {
                 return Err(ReplicatedDecodeError(format!(
-                    "record {i} has offset {}",
-                    record.offset
+                    "record {i} has offset {} (expected {low} to {})",
+                    record.offset, sm.next
                 )));
             }
-            sm.digest = Self::chain(sm.digest, &record);
+            sm.bytes += bytes.len() as u64;
             sm.records.push(record);
         }
         for _ in 0..r.u32()? {
@@ -495,7 +803,7 @@ impl StateMachine for PartitionMachine {
             for _ in 0..k {
                 let seq = r.u64()?;
                 let offset = r.u64()?;
-                if offset >= n {
+                if offset >= sm.next {
                     return Err(ReplicatedDecodeError(format!(
                         "producer {pid}: offset {offset} past the records"
                     )));
@@ -517,19 +825,126 @@ impl StateMachine for PartitionMachine {
     }
 }
 
-/// A consumer group's commit of the next offset to consume in a partition.
+/// A commit of the next offset to consume in a partition, for a consumer group.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OffsetCommit {
     /// The consumer group.
     pub group: String,
+    /// The committing member and the generation it was assigned the partition in;
+    /// `None`: a standalone consumer (allowed only while the group has no members).
+    pub member: Option<(String, u64)>,
     /// The partition.
     pub partition: u32,
     /// The next offset to consume.
     pub offset: u64,
 }
 
-/// What applying a commit did.
+/// How a group's partitions are spread over its members (members in name order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Assignor {
+    /// Member `i` of `m` gets partitions `i·P/m .. (i+1)·P/m` (Kafka's range assignor).
+    Range,
+    /// Partition `p` goes to member `p mod m` (Kafka's round-robin assignor).
+    RoundRobin,
+}
+
+impl Assignor {
+    /// Partitions `0..partitions` spread over `members` (sorted, deduplicated by the
+    /// caller): member name → its partitions, ascending.
+    pub fn assign(self, members: &[&str], partitions: u32) -> BTreeMap<String, Vec<u32>> {
+        let m = members.len();
+        let mut out: BTreeMap<String, Vec<u32>> = members
+            .iter()
+            .map(|n| ((*n).to_owned(), Vec::new()))
+            .collect();
+        if m == 0 {
+            return out;
+        }
+        for p in 0..partitions {
+            let i = match self {
+                Assignor::Range => (0..m)
+                    .find(|&i| (p as usize) < (i + 1) * partitions as usize / m)
+                    .expect("the last range ends at the partition count"),
+                Assignor::RoundRobin => p as usize % m,
+            };
+            out.get_mut(members[i]).expect("a member").push(p);
+        }
+        out
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            Assignor::Range => 0,
+            Assignor::RoundRobin => 1,
+        }
+    }
+
+    fn from_code(c: u8) -> Option<Assignor> {
+        match c {
+            0 => Some(Assignor::Range),
+            1 => Some(Assignor::RoundRobin),
+            _ => None,
+        }
+    }
+}
+
+/// A consumer group as the offsets group holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupState {
+    /// Bumped by every rebalance (a member joining or leaving); 0 before the first.
+    pub generation: u64,
+    /// How partitions are assigned (the first join's choice).
+    pub assignor: Assignor,
+    /// The topic's partition count.
+    pub partitions: u32,
+    /// Member → its partitions in this generation.
+    pub members: BTreeMap<String, Vec<u32>>,
+}
+
+impl GroupState {
+    fn rebalance(&mut self) {
+        self.generation += 1;
+        let names: Vec<String> = self.members.keys().cloned().collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.members = self.assignor.assign(&names, self.partitions);
+    }
+
+    /// The member that owns partition `p` in this generation.
+    pub fn owner(&self, p: u32) -> Option<&str> {
+        self.members
+            .iter()
+            .find(|(_, ps)| ps.contains(&p))
+            .map(|(m, _)| m.as_str())
+    }
+}
+
+/// A command of the `__consumer_offsets` group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OffsetsCommand {
+    /// Commit an offset.
+    Commit(OffsetCommit),
+    /// `member` joins `group` (a rebalance if it is new).
+    Join {
+        /// The group.
+        group: String,
+        /// The member.
+        member: String,
+        /// The topic's partition count.
+        partitions: u32,
+        /// The assignor, if the group is new.
+        assignor: Assignor,
+    },
+    /// `member` leaves `group` (a rebalance if it was there).
+    Leave {
+        /// The group.
+        group: String,
+        /// The member.
+        member: String,
+    },
+}
+
+/// What applying an offsets command did.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CommitOutcome {
     /// The offset is committed (it was at or past the current one).
     Committed,
@@ -538,6 +953,18 @@ pub enum CommitOutcome {
         /// The committed offset.
         current: u64,
     },
+    /// Refused: the commit's generation is not the group's (a fenced, stale member).
+    StaleGeneration {
+        /// The group's generation.
+        current: u64,
+    },
+    /// Refused: the committer is not a member of the group (or, standalone, the group
+    /// has members).
+    NotMember,
+    /// Refused: the partition is not assigned to the committing member.
+    NotAssigned,
+    /// A join or leave: the group after it.
+    Group(GroupState),
 }
 
 /// The key of a committed offset: group and partition.
@@ -549,11 +976,34 @@ pub struct OffsetKey {
     pub partition: u32,
 }
 
+/// A read of the offsets group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OffsetsQuery {
+    /// A committed offset.
+    Offset(OffsetKey),
+    /// A group's state.
+    Group(String),
+}
+
+/// The answer to an [`OffsetsQuery`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OffsetsValue {
+    /// The committed offset, if any.
+    Offset(Option<u64>),
+    /// The group, if it exists.
+    Group(Option<GroupState>),
+}
+
 /// The replicated `__consumer_offsets` state machine: committed offsets that never move
-/// backwards.
+/// backwards, and the consumer groups (members, generations, assignments), so that a
+/// group survives the crash of any minority of brokers, its coordinator included.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OffsetsMachine {
     committed: BTreeMap<OffsetKey, u64>,
+    groups: BTreeMap<String, GroupState>,
+    /// (group, member) → the request number of its last join or leave applied: an older
+    /// or repeated one (a retry's twin, applied late) changes nothing.
+    member_ops: BTreeMap<(String, String), u64>,
     applied: u64,
 }
 
@@ -562,26 +1012,197 @@ impl OffsetsMachine {
     pub fn committed(&self) -> &BTreeMap<OffsetKey, u64> {
         &self.committed
     }
+
+    /// Every group.
+    pub fn groups(&self) -> &BTreeMap<String, GroupState> {
+        &self.groups
+    }
+
+    fn decode_command(b: &[u8]) -> Result<(u64, u64, OffsetsCommand), ReplicatedDecodeError> {
+        let mut r = Reader::new(b);
+        let (client, seq) = (r.u64()?, r.u64()?);
+        let text = |r: &mut Reader<'_>| {
+            String::from_utf8(r.bytes()?)
+                .map_err(|_| ReplicatedDecodeError("a name is not UTF-8".into()))
+        };
+        let c = match r.u8()? {
+            0 => {
+                let group = text(&mut r)?;
+                let partition = r.u32()?;
+                let offset = r.u64()?;
+                let member = match r.u8()? {
+                    0 => None,
+                    1 => Some((text(&mut r)?, r.u64()?)),
+                    f => return Err(ReplicatedDecodeError(format!("member flag {f}"))),
+                };
+                OffsetsCommand::Commit(OffsetCommit {
+                    group,
+                    member,
+                    partition,
+                    offset,
+                })
+            }
+            1 => OffsetsCommand::Join {
+                group: text(&mut r)?,
+                member: text(&mut r)?,
+                partitions: r.u32()?,
+                assignor: Assignor::from_code(r.u8()?)
+                    .ok_or_else(|| ReplicatedDecodeError("unknown assignor".into()))?,
+            },
+            2 => OffsetsCommand::Leave {
+                group: text(&mut r)?,
+                member: text(&mut r)?,
+            },
+            t => return Err(ReplicatedDecodeError(format!("unknown command {t}"))),
+        };
+        r.end()?;
+        Ok((client, seq, c))
+    }
+
+    fn commit(&mut self, c: OffsetCommit) -> CommitOutcome {
+        if let Some(g) = self.groups.get(&c.group) {
+            match &c.member {
+                None if !g.members.is_empty() => return CommitOutcome::NotMember,
+                None => {}
+                Some((_, generation)) if *generation != g.generation => {
+                    return CommitOutcome::StaleGeneration {
+                        current: g.generation,
+                    }
+                }
+                Some((m, _)) => match g.members.get(m) {
+                    None => return CommitOutcome::NotMember,
+                    Some(ps) if !ps.contains(&c.partition) => return CommitOutcome::NotAssigned,
+                    Some(_) => {}
+                },
+            }
+        } else if c.member.is_some() {
+            return CommitOutcome::NotMember;
+        }
+        let key = OffsetKey {
+            group: c.group,
+            partition: c.partition,
+        };
+        match self.committed.get(&key) {
+            Some(&current) if c.offset < current => CommitOutcome::Backwards { current },
+            _ => {
+                self.committed.insert(key, c.offset);
+                CommitOutcome::Committed
+            }
+        }
+    }
+
+    fn membership(&mut self, seq: u64, c: OffsetsCommand) -> CommitOutcome {
+        let (group, member, join) = match c {
+            OffsetsCommand::Join {
+                group,
+                member,
+                partitions,
+                assignor,
+            } => (group, member, Some((partitions, assignor))),
+            OffsetsCommand::Leave { group, member } => (group, member, None),
+            OffsetsCommand::Commit(c) => return self.commit(c),
+        };
+        let key = (group.clone(), member.clone());
+        let fresh = self.member_ops.get(&key).is_none_or(|&last| seq > last);
+        if fresh {
+            self.member_ops.insert(key, seq);
+            match join {
+                Some((partitions, assignor)) => {
+                    let g = self.groups.entry(group.clone()).or_insert(GroupState {
+                        generation: 0,
+                        assignor,
+                        partitions,
+                        members: BTreeMap::new(),
+                    });
+                    if !g.members.contains_key(&member) {
+                        g.partitions = partitions;
+                        g.members.insert(member, Vec::new());
+                        g.rebalance();
+                    }
+                }
+                None => {
+                    if let Some(g) = self.groups.get_mut(&group) {
+                        if g.members.remove(&member).is_some() {
+                            g.rebalance();
+                        }
+                    }
+                }
+            }
+        }
+        CommitOutcome::Group(self.groups.get(&group).cloned().unwrap_or(GroupState {
+            generation: 0,
+            assignor: Assignor::Range,
+            partitions: 0,
+            members: BTreeMap::new(),
+        }))
+    }
+}
+
+fn put_group(out: &mut Vec<u8>, name: &str, g: &GroupState) {
+    put_bytes(out, name.as_bytes());
+    out.extend_from_slice(&g.generation.to_le_bytes());
+    out.extend_from_slice(&g.partitions.to_le_bytes());
+    out.push(g.assignor.code());
+    let m = u32::try_from(g.members.len()).expect("fits u32");
+    out.extend_from_slice(&m.to_le_bytes());
+    for (member, ps) in &g.members {
+        put_bytes(out, member.as_bytes());
+        let k = u32::try_from(ps.len()).expect("at most 64 partitions");
+        out.extend_from_slice(&k.to_le_bytes());
+        for p in ps {
+            out.extend_from_slice(&p.to_le_bytes());
+        }
+    }
 }
 
 impl StateMachine for OffsetsMachine {
-    type Command = OffsetCommit;
+    type Command = OffsetsCommand;
     type Response = CommitOutcome;
-    type Query = OffsetKey;
-    type Value = Option<u64>;
+    type Query = OffsetsQuery;
+    type Value = OffsetsValue;
     type DecodeError = ReplicatedDecodeError;
 
     fn empty() -> Self {
         OffsetsMachine::default()
     }
 
-    fn encode_command(client: u64, seq: u64, c: &OffsetCommit) -> Vec<u8> {
+    fn encode_command(client: u64, seq: u64, c: &OffsetsCommand) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(&client.to_le_bytes());
         out.extend_from_slice(&seq.to_le_bytes());
-        put_bytes(&mut out, c.group.as_bytes());
-        out.extend_from_slice(&c.partition.to_le_bytes());
-        out.extend_from_slice(&c.offset.to_le_bytes());
+        match c {
+            OffsetsCommand::Commit(c) => {
+                out.push(0);
+                put_bytes(&mut out, c.group.as_bytes());
+                out.extend_from_slice(&c.partition.to_le_bytes());
+                out.extend_from_slice(&c.offset.to_le_bytes());
+                match &c.member {
+                    None => out.push(0),
+                    Some((m, generation)) => {
+                        out.push(1);
+                        put_bytes(&mut out, m.as_bytes());
+                        out.extend_from_slice(&generation.to_le_bytes());
+                    }
+                }
+            }
+            OffsetsCommand::Join {
+                group,
+                member,
+                partitions,
+                assignor,
+            } => {
+                out.push(1);
+                put_bytes(&mut out, group.as_bytes());
+                put_bytes(&mut out, member.as_bytes());
+                out.extend_from_slice(&partitions.to_le_bytes());
+                out.push(assignor.code());
+            }
+            OffsetsCommand::Leave { group, member } => {
+                out.push(2);
+                put_bytes(&mut out, group.as_bytes());
+                put_bytes(&mut out, member.as_bytes());
+            }
+        }
         out
     }
 
@@ -595,20 +1216,8 @@ impl StateMachine for OffsetsMachine {
         let EntryKind::Command(bytes) = &entry.kind else {
             return None;
         };
-        let mut r = Reader::new(bytes);
-        let (client, seq) = (r.u64().ok()?, r.u64().ok()?);
-        let group = String::from_utf8(r.bytes().ok()?).ok()?;
-        let partition = r.u32().ok()?;
-        let offset = r.u64().ok()?;
-        r.end().ok()?;
-        let key = OffsetKey { group, partition };
-        let response = match self.committed.get(&key) {
-            Some(&current) if offset < current => CommitOutcome::Backwards { current },
-            _ => {
-                self.committed.insert(key, offset);
-                CommitOutcome::Committed
-            }
-        };
+        let (client, seq, c) = Self::decode_command(bytes).ok()?;
+        let response = self.membership(seq, c);
         Some(Answer {
             client,
             seq,
@@ -616,8 +1225,11 @@ impl StateMachine for OffsetsMachine {
         })
     }
 
-    fn query(&self, key: &OffsetKey) -> Option<u64> {
-        self.committed.get(key).copied()
+    fn query(&self, q: &OffsetsQuery) -> OffsetsValue {
+        match q {
+            OffsetsQuery::Offset(k) => OffsetsValue::Offset(self.committed.get(k).copied()),
+            OffsetsQuery::Group(g) => OffsetsValue::Group(self.groups.get(g).cloned()),
+        }
     }
 
     fn snapshot(&self) -> Vec<u8> {
@@ -628,6 +1240,18 @@ impl StateMachine for OffsetsMachine {
             put_bytes(&mut out, k.group.as_bytes());
             out.extend_from_slice(&k.partition.to_le_bytes());
             out.extend_from_slice(&o.to_le_bytes());
+        }
+        let n = u32::try_from(self.groups.len()).expect("fits u32");
+        out.extend_from_slice(&n.to_le_bytes());
+        for (name, g) in &self.groups {
+            put_group(&mut out, name, g);
+        }
+        let n = u32::try_from(self.member_ops.len()).expect("fits u32");
+        out.extend_from_slice(&n.to_le_bytes());
+        for ((g, m), seq) in &self.member_ops {
+            put_bytes(&mut out, g.as_bytes());
+            put_bytes(&mut out, m.as_bytes());
+            out.extend_from_slice(&seq.to_le_bytes());
         }
         out
     }
@@ -641,12 +1265,46 @@ impl StateMachine for OffsetsMachine {
             return Ok(sm);
         }
         let mut r = Reader::new(bytes);
+        let text = |r: &mut Reader<'_>| {
+            String::from_utf8(r.bytes()?)
+                .map_err(|_| ReplicatedDecodeError("a name is not UTF-8".into()))
+        };
         for _ in 0..r.u32()? {
-            let group = String::from_utf8(r.bytes()?)
-                .map_err(|_| ReplicatedDecodeError("a group name is not UTF-8".into()))?;
+            let group = text(&mut r)?;
             let partition = r.u32()?;
             let offset = r.u64()?;
             sm.committed.insert(OffsetKey { group, partition }, offset);
+        }
+        for _ in 0..r.u32()? {
+            let name = text(&mut r)?;
+            let generation = r.u64()?;
+            let partitions = r.u32()?;
+            let assignor = Assignor::from_code(r.u8()?)
+                .ok_or_else(|| ReplicatedDecodeError("unknown assignor".into()))?;
+            let mut members = BTreeMap::new();
+            for _ in 0..r.u32()? {
+                let m = text(&mut r)?;
+                let k = r.u32()?;
+                if k > 64 {
+                    return Err(ReplicatedDecodeError(format!("{k} partitions assigned")));
+                }
+                let ps = (0..k).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
+                members.insert(m, ps);
+            }
+            sm.groups.insert(
+                name,
+                GroupState {
+                    generation,
+                    assignor,
+                    partitions,
+                    members,
+                },
+            );
+        }
+        for _ in 0..r.u32()? {
+            let g = text(&mut r)?;
+            let m = text(&mut r)?;
+            sm.member_ops.insert((g, m), r.u64()?);
         }
         r.end()?;
         Ok(sm)
@@ -692,6 +1350,8 @@ pub struct ReplicatedConfig {
     pub linger_ticks: u64,
     /// A request unanswered this long is sent again, to the next broker.
     pub retry_ticks: u64,
+    /// Every partition's retention and compaction (carried in every batch).
+    pub retention: Retention,
 }
 
 impl ReplicatedConfig {
@@ -722,6 +1382,7 @@ impl ReplicatedConfig {
             batch_records: 16,
             linger_ticks: 2,
             retry_ticks: 60,
+            retention: Retention::keep_all(),
         }
     }
 
@@ -773,6 +1434,51 @@ pub enum ReplicatedError {
         /// The offset refused.
         offset: u64,
     },
+    /// A fetch below the partition's start offset: those records were dropped by
+    /// retention (the consumer must reset, e.g. to the start).
+    #[error("partition {partition}: offset {offset} is below the start offset {start} (retention dropped it; the high watermark is {end})")]
+    OffsetOutOfRange {
+        /// The partition.
+        partition: u32,
+        /// The offset asked.
+        offset: u64,
+        /// The start offset.
+        start: u64,
+        /// The high watermark.
+        end: u64,
+    },
+    /// A commit from a generation the group has left behind (a fenced member).
+    #[error("group {group:?} is at generation {current}, the commit is from {got}")]
+    StaleGeneration {
+        /// The group.
+        group: String,
+        /// The group's generation.
+        current: u64,
+        /// The commit's.
+        got: u64,
+    },
+    /// A commit from a consumer that is not a member of the group (or a standalone
+    /// commit into a group with members).
+    #[error("group {group:?}: {member:?} is not a member")]
+    NotMember {
+        /// The group.
+        group: String,
+        /// The committer (empty: standalone).
+        member: String,
+    },
+    /// A commit for a partition not assigned to the member.
+    #[error("group {group:?}: partition {partition} is not assigned to {member:?}")]
+    NotAssigned {
+        /// The group.
+        group: String,
+        /// The member.
+        member: String,
+        /// The partition.
+        partition: u32,
+    },
+    /// A bad argument (a group or member name).
+    #[error("invalid: {0}")]
+    Invalid(String),
     /// A batch refused by the partition (its sequences skip ahead).
     #[error("producer {producer} partition {partition}: sequence {sequence} after {last}: records in between are missing")]
     OutOfSequence {
@@ -806,6 +1512,8 @@ pub struct Ack {
     pub partition: u32,
     /// The offset it has.
     pub offset: u64,
+    /// Its timestamp (its batch's).
+    pub timestamp: u64,
     /// Its key.
     pub key: Option<Vec<u8>>,
     /// Its value.
@@ -834,8 +1542,8 @@ pub enum Completion {
         partition: u32,
         /// The offset asked for.
         offset: u64,
-        /// The answer.
-        fetched: Fetched,
+        /// The answer, or [`ReplicatedError::OffsetOutOfRange`].
+        fetched: Result<Fetched, ReplicatedError>,
     },
     /// A commit's outcome.
     Committed {
@@ -843,8 +1551,32 @@ pub enum Completion {
         request: u64,
         /// What was committed.
         commit: OffsetCommit,
-        /// Done, or refused ([`ReplicatedError::Backwards`]).
+        /// Done, or refused ([`ReplicatedError::Backwards`],
+        /// [`ReplicatedError::StaleGeneration`], [`ReplicatedError::NotMember`],
+        /// [`ReplicatedError::NotAssigned`]).
         result: Result<(), ReplicatedError>,
+    },
+    /// A join or leave applied: the group after it.
+    Membership {
+        /// The request ([`ReplicatedTopic::join`], [`ReplicatedTopic::leave`]).
+        request: u64,
+        /// The group.
+        group: String,
+        /// The member.
+        member: String,
+        /// Whether it was a join.
+        joined: bool,
+        /// The group after it (its generation and assignment).
+        state: GroupState,
+    },
+    /// A group read ([`ReplicatedTopic::describe_group`]).
+    GroupDescribed {
+        /// The request.
+        request: u64,
+        /// The group.
+        group: String,
+        /// Its state, if it exists.
+        state: Option<GroupState>,
     },
     /// A committed offset read.
     CommittedOffset {
@@ -890,8 +1622,8 @@ struct Queue {
 enum Op {
     Produce(ProduceBatch),
     Fetch(FetchQuery),
-    Commit(OffsetCommit),
-    Read(OffsetKey),
+    Offsets(OffsetsCommand),
+    OffsetsRead(OffsetsQuery),
 }
 
 #[derive(Clone, Debug)]
@@ -924,6 +1656,16 @@ pub struct ReplicatedTopic {
     next_request: u64,
     completions: Vec<Completion>,
     stats: TopicStats,
+}
+
+/// A group or member name: 1 to 255 bytes, no control characters.
+fn check_name(what: &str, name: &str) -> Result<(), ReplicatedError> {
+    if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
+        return Err(ReplicatedError::Invalid(format!(
+            "a {what} name is 1 to 255 bytes without control characters, not {name:?}"
+        )));
+    }
+    Ok(())
 }
 
 fn sim_err(group: Option<u32>) -> impl Fn(SimError) -> ReplicatedError {
@@ -1120,7 +1862,7 @@ impl ReplicatedTopic {
                     op: ClientOp::Get { key: *q },
                 },
             ),
-            (Op::Commit(c), None) => self.offsets.client_send(
+            (Op::Offsets(c), None) => self.offsets.client_send(
                 o.to,
                 ClientRequest {
                     client: o.client,
@@ -1128,12 +1870,12 @@ impl ReplicatedTopic {
                     op: ClientOp::Write(c.clone()),
                 },
             ),
-            (Op::Read(k), None) => self.offsets.client_send(
+            (Op::OffsetsRead(q), None) => self.offsets.client_send(
                 o.to,
                 ClientRequest {
                     client: o.client,
                     seq: o.seq,
-                    op: ClientOp::Get { key: k.clone() },
+                    op: ClientOp::Get { key: q.clone() },
                 },
             ),
             _ => unreachable!("produce and fetch go to partitions, commits and reads to offsets"),
@@ -1162,17 +1904,51 @@ impl ReplicatedTopic {
         Ok(id)
     }
 
-    /// Commits `offset` (the next to consume) for `group` on partition `p` through the
-    /// offsets group; answered by a [`Completion::Committed`] with the returned id.
+    /// A standalone consumer commits `offset` (the next to consume) for `group` on
+    /// partition `p` through the offsets group (refused while the group has members);
+    /// answered by a [`Completion::Committed`] with the returned id.
     pub fn commit(&mut self, group: &str, p: u32, offset: u64) -> Result<u64, ReplicatedError> {
+        self.commit_command(group, None, p, offset)
+    }
+
+    /// `member` of `group`, in `generation`, commits `offset` for partition `p` (assigned
+    /// to it in that generation): refused if the group has moved on to another
+    /// generation (fencing), if the partition is not the member's, or if it would move
+    /// the committed offset backwards; answered by a [`Completion::Committed`].
+    pub fn commit_as(
+        &mut self,
+        group: &str,
+        member: &str,
+        generation: u64,
+        p: u32,
+        offset: u64,
+    ) -> Result<u64, ReplicatedError> {
+        check_name("member", member)?;
+        self.commit_command(group, Some((member.to_owned(), generation)), p, offset)
+    }
+
+    fn commit_command(
+        &mut self,
+        group: &str,
+        member: Option<(String, u64)>,
+        p: u32,
+        offset: u64,
+    ) -> Result<u64, ReplicatedError> {
         self.check_partition(p)?;
+        check_name("group", group)?;
         let id = self.next_request();
         let c = OffsetCommit {
             group: group.to_owned(),
+            member,
             partition: p,
             offset,
         };
-        self.request(None, CONSUMER_CLIENT, id, Op::Commit(c));
+        self.request(
+            None,
+            CONSUMER_CLIENT,
+            id,
+            Op::Offsets(OffsetsCommand::Commit(c)),
+        );
         Ok(id)
     }
 
@@ -1180,12 +1956,69 @@ impl ReplicatedTopic {
     /// by a [`Completion::CommittedOffset`] with the returned id.
     pub fn read_committed(&mut self, group: &str, p: u32) -> Result<u64, ReplicatedError> {
         self.check_partition(p)?;
+        check_name("group", group)?;
         let id = self.next_request();
         let k = OffsetKey {
             group: group.to_owned(),
             partition: p,
         };
-        self.request(None, CONSUMER_CLIENT, id, Op::Read(k));
+        self.request(
+            None,
+            CONSUMER_CLIENT,
+            id,
+            Op::OffsetsRead(OffsetsQuery::Offset(k)),
+        );
+        Ok(id)
+    }
+
+    /// `member` joins `group` (a consumer group of this topic; `assignor` is used if the
+    /// group is new): a rebalance, replicated through the offsets group; answered by a
+    /// [`Completion::Membership`] with the new generation and assignment. Joining again
+    /// while a member changes nothing.
+    pub fn join(
+        &mut self,
+        group: &str,
+        member: &str,
+        assignor: Assignor,
+    ) -> Result<u64, ReplicatedError> {
+        check_name("group", group)?;
+        check_name("member", member)?;
+        let id = self.next_request();
+        let c = OffsetsCommand::Join {
+            group: group.to_owned(),
+            member: member.to_owned(),
+            partitions: self.config.partitions,
+            assignor,
+        };
+        self.request(None, CONSUMER_CLIENT, id, Op::Offsets(c));
+        Ok(id)
+    }
+
+    /// `member` leaves `group`: a rebalance (none if it was not a member); answered by a
+    /// [`Completion::Membership`].
+    pub fn leave(&mut self, group: &str, member: &str) -> Result<u64, ReplicatedError> {
+        check_name("group", group)?;
+        check_name("member", member)?;
+        let id = self.next_request();
+        let c = OffsetsCommand::Leave {
+            group: group.to_owned(),
+            member: member.to_owned(),
+        };
+        self.request(None, CONSUMER_CLIENT, id, Op::Offsets(c));
+        Ok(id)
+    }
+
+    /// Reads `group`'s generation and assignment (a linearizable read: a member's
+    /// heartbeat); answered by a [`Completion::GroupDescribed`].
+    pub fn describe_group(&mut self, group: &str) -> Result<u64, ReplicatedError> {
+        check_name("group", group)?;
+        let id = self.next_request();
+        self.request(
+            None,
+            CONSUMER_CLIENT,
+            id,
+            Op::OffsetsRead(OffsetsQuery::Group(group.to_owned())),
+        );
         Ok(id)
     }
 
@@ -1265,17 +2098,11 @@ impl ReplicatedTopic {
         let trace = self.offsets.take_trace();
         self.count(g, &trace);
         for r in self.offsets.take_client_replies() {
-            let (client, seq, from) = (r.client, r.seq, r.from);
-            let result = match r.result {
-                ClientResult::Done(o) => ClientResult::Done(Answered::Commit(o)),
-                ClientResult::Value(v) => ClientResult::Value(Answered::Offset(v)),
-                ClientResult::NotLeader(l) => ClientResult::NotLeader(l),
-            };
-            self.leader_hint[g] = match result {
+            self.leader_hint[g] = match r.result {
                 ClientResult::NotLeader(Some(l)) => l,
-                _ => from,
+                _ => r.from,
             };
-            self.handle_offsets_reply(client, seq, result)?;
+            self.handle_offsets_reply(r.client, r.seq, r.result);
         }
         self.flush_batches();
         self.retry();
@@ -1305,7 +2132,7 @@ impl ReplicatedTopic {
         group: Option<u32>,
         client: u64,
         seq: u64,
-        result: ClientResult<Vec<Placement>, Fetched>,
+        result: ClientResult<Vec<Placement>, Result<Fetched, OutOfRange>>,
     ) -> Result<(), ReplicatedError> {
         let key = (group, client, seq);
         let Some(o) = self.outstanding.get_mut(&key) else {
@@ -1332,7 +2159,12 @@ impl ReplicatedTopic {
                     request: seq,
                     partition: p,
                     offset: q.offset,
-                    fetched,
+                    fetched: fetched.map_err(|e| ReplicatedError::OffsetOutOfRange {
+                        partition: p,
+                        offset: e.offset,
+                        start: e.start,
+                        end: e.end,
+                    }),
                 });
             }
         }
@@ -1343,42 +2175,90 @@ impl ReplicatedTopic {
         &mut self,
         client: u64,
         seq: u64,
-        result: ClientResult<Answered, Answered>,
-    ) -> Result<(), ReplicatedError> {
+        result: ClientResult<CommitOutcome, OffsetsValue>,
+    ) {
         let key = (None, client, seq);
         let Some(o) = self.outstanding.get(&key) else {
-            return Ok(());
+            return;
         };
-        match (result, o.op.clone()) {
-            (ClientResult::NotLeader(hint), _) => self.redirect(key, hint),
-            (ClientResult::Done(Answered::Commit(outcome)), Op::Commit(commit)) => {
-                self.outstanding.remove(&key);
+        let completion = match (result, o.op.clone()) {
+            (ClientResult::NotLeader(hint), _) => {
+                self.redirect(key, hint);
+                return;
+            }
+            (ClientResult::Done(outcome), Op::Offsets(OffsetsCommand::Commit(commit))) => {
+                let group = commit.group.clone();
+                let (member, got) = commit.member.clone().unwrap_or_default();
+                let partition = commit.partition;
                 let result = match outcome {
                     CommitOutcome::Committed => Ok(()),
                     CommitOutcome::Backwards { current } => Err(ReplicatedError::Backwards {
-                        group: commit.group.clone(),
-                        partition: commit.partition,
+                        group,
+                        partition,
                         current,
                         offset: commit.offset,
                     }),
+                    CommitOutcome::StaleGeneration { current } => {
+                        Err(ReplicatedError::StaleGeneration {
+                            group,
+                            current,
+                            got,
+                        })
+                    }
+                    CommitOutcome::NotMember => Err(ReplicatedError::NotMember { group, member }),
+                    CommitOutcome::NotAssigned => Err(ReplicatedError::NotAssigned {
+                        group,
+                        member,
+                        partition,
+                    }),
+                    CommitOutcome::Group(_) => return, // not an answer to a commit
                 };
-                self.completions.push(Completion::Committed {
+                Completion::Committed {
                     request: seq,
                     commit,
                     result,
-                });
+                }
             }
-            (ClientResult::Value(Answered::Offset(offset)), Op::Read(key_read)) => {
-                self.outstanding.remove(&key);
-                self.completions.push(Completion::CommittedOffset {
-                    request: seq,
-                    key: key_read,
-                    offset,
-                });
-            }
-            _ => {}
-        }
-        Ok(())
+            (
+                ClientResult::Done(CommitOutcome::Group(state)),
+                Op::Offsets(OffsetsCommand::Join { group, member, .. }),
+            ) => Completion::Membership {
+                request: seq,
+                group,
+                member,
+                joined: true,
+                state,
+            },
+            (
+                ClientResult::Done(CommitOutcome::Group(state)),
+                Op::Offsets(OffsetsCommand::Leave { group, member }),
+            ) => Completion::Membership {
+                request: seq,
+                group,
+                member,
+                joined: false,
+                state,
+            },
+            (
+                ClientResult::Value(OffsetsValue::Offset(offset)),
+                Op::OffsetsRead(OffsetsQuery::Offset(key_read)),
+            ) => Completion::CommittedOffset {
+                request: seq,
+                key: key_read,
+                offset,
+            },
+            (
+                ClientResult::Value(OffsetsValue::Group(state)),
+                Op::OffsetsRead(OffsetsQuery::Group(group)),
+            ) => Completion::GroupDescribed {
+                request: seq,
+                group,
+                state,
+            },
+            _ => return,
+        };
+        self.outstanding.remove(&key);
+        self.completions.push(completion);
     }
 
     /// Sends a request again at once: to the leader named, else to the next broker.
@@ -1452,6 +2332,7 @@ impl ReplicatedTopic {
                 sequence: batch.first_sequence + i as u64,
                 partition: p,
                 offset,
+                timestamp: batch.timestamp,
                 key: key.clone(),
                 value: value.clone(),
             }));
@@ -1488,6 +2369,7 @@ impl ReplicatedTopic {
     fn flush_batches(&mut self) {
         let max = self.config.batch_records as usize;
         let linger = self.config.linger_ticks;
+        let retention = self.config.retention;
         let now = self.now;
         let mut out = Vec::new();
         for (&(producer, p), q) in &mut self.queues {
@@ -1502,6 +2384,7 @@ impl ReplicatedTopic {
                 producer,
                 first_sequence: q.next_sequence,
                 timestamp: now,
+                retention,
                 records: q.open.drain(..n).collect(),
             };
             q.next_sequence += n as u64;
@@ -1515,13 +2398,6 @@ impl ReplicatedTopic {
             self.request(Some(p), client, seq, Op::Produce(batch));
         }
     }
-}
-
-/// An offsets group's answer, in one type for the reply handler.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Answered {
-    Commit(CommitOutcome),
-    Offset(Option<u64>),
 }
 
 /// The fault operations every group takes, whatever its state machine.
@@ -1566,6 +2442,7 @@ mod tests {
             producer: pid,
             first_sequence: first,
             timestamp: 5,
+            retention: Retention::keep_all(),
             records: (0..n)
                 .map(|i| {
                     (
@@ -1649,11 +2526,12 @@ mod tests {
             kind: EntryKind::Command(OffsetsMachine::encode_command(
                 1,
                 index,
-                &OffsetCommit {
+                &OffsetsCommand::Commit(OffsetCommit {
                     group: "g".into(),
+                    member: None,
                     partition: 0,
                     offset,
-                },
+                }),
             )),
         };
         assert_eq!(
@@ -1672,11 +2550,345 @@ mod tests {
             group: "g".into(),
             partition: 0,
         };
-        assert_eq!(sm.query(&k), Some(5));
+        assert_eq!(
+            sm.query(&OffsetsQuery::Offset(k)),
+            OffsetsValue::Offset(Some(5))
+        );
         assert_eq!(
             OffsetsMachine::restore(3, &StateMachine::snapshot(&sm)).unwrap(),
             sm
         );
+    }
+
+    fn kv_batch(
+        pid: u64,
+        first: u64,
+        ts: u64,
+        policy: Retention,
+        kvs: &[(&str, Option<&str>)],
+    ) -> ProduceBatch {
+        ProduceBatch {
+            producer: pid,
+            first_sequence: first,
+            timestamp: ts,
+            retention: policy,
+            records: kvs
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        Some(k.as_bytes().to_vec()),
+                        v.map(|v| v.as_bytes().to_vec()),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn retention_drops_whole_closed_segments_by_size_and_age_and_never_reuses_offsets() {
+        let policy = Retention {
+            segment_records: 4,
+            retention_bytes: None,
+            retention_ticks: Some(100),
+            ..Retention::keep_all()
+        };
+        let mut sm = PartitionMachine::empty();
+        // Offsets 0..10 at ticks 0, 10, ..., 90: nothing is older than 100 ticks.
+        for i in 0..10u64 {
+            let b = kv_batch(1, i, i * 10, policy, &[("k", Some("v"))]);
+            StateMachine::apply(&mut sm, &entry(i + 1, 1, i, &b)).unwrap();
+        }
+        assert_eq!((sm.start_offset(), sm.records().len()), (0, 10));
+        // At tick 145 segment 0 (newest record at 30) is 115 old: dropped; segment 1
+        // (newest at 70) is 75 old: kept.
+        let b = kv_batch(1, 10, 145, policy, &[("k", Some("v"))]);
+        StateMachine::apply(&mut sm, &entry(11, 1, 10, &b)).unwrap();
+        assert_eq!(sm.start_offset(), 4);
+        assert_eq!(sm.records()[0].offset, 4);
+        assert_eq!(sm.next_offset(), 11);
+        sm.validate();
+        assert_eq!(
+            sm.fetch(3, 10),
+            Err(OutOfRange {
+                offset: 3,
+                start: 4,
+                end: 11
+            })
+        );
+        assert_eq!(sm.fetch(4, 1).unwrap().records[0].offset, 4);
+        // Much later: every closed segment whose newest record is old goes; [8, 12)
+        // holds offset 11 of this batch, and [12, 16) is the active segment.
+        let b = kv_batch(1, 11, 1000, policy, &[("k", Some("v")), ("k", Some("w"))]);
+        StateMachine::apply(&mut sm, &entry(12, 1, 11, &b)).unwrap();
+        assert_eq!((sm.start_offset(), sm.next_offset()), (8, 13));
+        assert_eq!(sm.records().len(), 5);
+        let b = kv_batch(1, 13, 2000, policy, &[("k", Some("x")); 4]);
+        StateMachine::apply(&mut sm, &entry(13, 1, 13, &b)).unwrap();
+        // [8, 12) is old now; [12, 16) holds this batch's 13..16.
+        assert_eq!((sm.start_offset(), sm.next_offset()), (12, 17));
+        assert_eq!(sm.records().len(), 5);
+        // A retry of an old batch is still a duplicate at its original offset.
+        let again = kv_batch(1, 0, 0, policy, &[("k", Some("v"))]);
+        let a = StateMachine::apply(&mut sm, &entry(14, 1, 0, &again)).unwrap();
+        assert_eq!(
+            a.response,
+            vec![Placement::Duplicate(Some(0))],
+            "its offset, dropped since"
+        );
+        let r = PartitionMachine::restore(14, &StateMachine::snapshot(&sm)).unwrap();
+        assert_eq!(r, sm);
+        r.validate();
+
+        // The age limit is strict: exactly `retention_ticks` old stays.
+        let policy = Retention {
+            segment_records: 1,
+            retention_ticks: Some(100),
+            ..Retention::keep_all()
+        };
+        let mut sm = PartitionMachine::empty();
+        for ((ts, start), i) in [(0u64, 0u64), (100, 0), (101, 1)].into_iter().zip(0u64..) {
+            let b = kv_batch(1, i, ts, policy, &[("k", Some("v"))]);
+            StateMachine::apply(&mut sm, &entry(i + 1, 1, i, &b)).unwrap();
+            assert_eq!(sm.start_offset(), start, "at tick {ts}");
+        }
+
+        // By size: each record is the same size; keep at most 5 records' worth.
+        let size = TopicRecord {
+            offset: 0,
+            timestamp: 0,
+            key: Some(b"k".to_vec()),
+            value: Some(b"v".to_vec()),
+            producer: Some((1, 0)),
+        }
+        .encode()
+        .len() as u64;
+        let policy = Retention {
+            segment_records: 2,
+            retention_bytes: Some(5 * size),
+            ..Retention::keep_all()
+        };
+        let mut sm = PartitionMachine::empty();
+        for i in 0..9u64 {
+            let b = kv_batch(1, i, 0, policy, &[("k", Some("v"))]);
+            StateMachine::apply(&mut sm, &entry(i + 1, 1, i, &b)).unwrap();
+            assert!(sm.bytes() <= 5 * size || sm.start_offset() == i / 2 * 2);
+        }
+        // 9 records: segments [0,1] [2,3] dropped, 5 left (4..9).
+        assert_eq!(sm.start_offset(), 4);
+        assert_eq!(sm.bytes(), 5 * size);
+        sm.validate();
+    }
+
+    #[test]
+    fn compaction_keeps_the_latest_record_per_key_and_expires_tombstones() {
+        let policy = Retention {
+            segment_records: 3,
+            compacted: true,
+            tombstone_ticks: 50,
+            ..Retention::keep_all()
+        };
+        let mut sm = PartitionMachine::empty();
+        let b = kv_batch(
+            1,
+            0,
+            0,
+            policy,
+            &[
+                ("a", Some("1")),
+                ("b", Some("1")),
+                ("a", Some("2")),
+                ("b", None),
+            ],
+        );
+        StateMachine::apply(&mut sm, &entry(1, 1, 0, &b)).unwrap();
+        // Closed segment [0, 3): a@0 is superseded by a@2; b@1 by the tombstone b@3 in
+        // the active segment (kept there).
+        let offsets: Vec<u64> = sm.records().iter().map(|r| r.offset).collect();
+        assert_eq!(offsets, vec![2, 3]);
+        // Later, the tombstone's segment closes; at tick 40 it is kept, at 100 it goes.
+        let b = kv_batch(1, 4, 40, policy, &[("c", Some("1")), ("c", Some("2"))]);
+        StateMachine::apply(&mut sm, &entry(2, 1, 4, &b)).unwrap();
+        let offsets: Vec<u64> = sm.records().iter().map(|r| r.offset).collect();
+        assert_eq!(offsets, vec![2, 3, 4, 5]);
+        let b = kv_batch(1, 6, 100, policy, &[("d", Some("1"))]);
+        StateMachine::apply(&mut sm, &entry(3, 1, 6, &b)).unwrap();
+        let offsets: Vec<u64> = sm.records().iter().map(|r| r.offset).collect();
+        assert_eq!(offsets, vec![2, 5, 6], "a's latest, c's latest, d");
+        assert_eq!(sm.start_offset(), 0, "compaction never moves the start");
+        // A fetch from a removed offset returns the next record held.
+        let f = sm.fetch(3, 10).unwrap();
+        assert_eq!(f.records[0].offset, 5);
+        assert_eq!(f.next_offset(3), 7);
+        sm.validate();
+        let r = PartitionMachine::restore(3, &StateMachine::snapshot(&sm)).unwrap();
+        assert_eq!(r, sm);
+        assert_eq!(r.digest(), sm.digest());
+    }
+
+    fn offsets_entry(index: u64, c: &OffsetsCommand) -> Entry {
+        Entry {
+            index,
+            term: 1,
+            kind: EntryKind::Command(OffsetsMachine::encode_command(7, index, c)),
+        }
+    }
+
+    fn join(g: &str, m: &str, assignor: Assignor) -> OffsetsCommand {
+        OffsetsCommand::Join {
+            group: g.into(),
+            member: m.into(),
+            partitions: 5,
+            assignor,
+        }
+    }
+
+    fn member_commit(m: &str, generation: u64, partition: u32, offset: u64) -> OffsetsCommand {
+        OffsetsCommand::Commit(OffsetCommit {
+            group: "g".into(),
+            member: Some((m.into(), generation)),
+            partition,
+            offset,
+        })
+    }
+
+    #[test]
+    fn assignors_spread_partitions_deterministically() {
+        let r = Assignor::Range.assign(&["a", "b"], 5);
+        assert_eq!(r["a"], vec![0, 1]);
+        assert_eq!(r["b"], vec![2, 3, 4]);
+        let rr = Assignor::RoundRobin.assign(&["a", "b"], 5);
+        assert_eq!(rr["a"], vec![0, 2, 4]);
+        assert_eq!(rr["b"], vec![1, 3]);
+        let more = Assignor::Range.assign(&["a", "b", "c"], 2);
+        assert_eq!(more.values().map(Vec::len).sum::<usize>(), 2);
+        assert!(Assignor::Range.assign(&[], 3).is_empty());
+    }
+
+    #[test]
+    fn groups_rebalance_with_generations_and_fence_stale_commits() {
+        let mut sm = OffsetsMachine::empty();
+        let apply = |sm: &mut OffsetsMachine, i: u64, c: &OffsetsCommand| {
+            StateMachine::apply(sm, &offsets_entry(i, c))
+                .unwrap()
+                .response
+        };
+        let CommitOutcome::Group(g1) = apply(&mut sm, 1, &join("g", "a", Assignor::Range)) else {
+            panic!("a join answers with the group")
+        };
+        assert_eq!(g1.generation, 1);
+        assert_eq!(g1.members["a"], vec![0, 1, 2, 3, 4]);
+        assert_eq!(
+            apply(&mut sm, 2, &member_commit("a", 1, 3, 10)),
+            CommitOutcome::Committed
+        );
+        let CommitOutcome::Group(g2) = apply(&mut sm, 3, &join("g", "b", Assignor::RoundRobin))
+        else {
+            panic!()
+        };
+        assert_eq!((g2.generation, g2.assignor), (2, Assignor::Range));
+        assert_eq!(g2.members["b"], vec![2, 3, 4]);
+        // a's commit from generation 1 is fenced; b owns 3 now.
+        assert_eq!(
+            apply(&mut sm, 4, &member_commit("a", 1, 3, 20)),
+            CommitOutcome::StaleGeneration { current: 2 }
+        );
+        assert_eq!(
+            apply(&mut sm, 5, &member_commit("a", 2, 3, 20)),
+            CommitOutcome::NotAssigned
+        );
+        assert_eq!(
+            apply(&mut sm, 6, &member_commit("z", 2, 3, 20)),
+            CommitOutcome::NotMember
+        );
+        assert_eq!(
+            apply(
+                &mut sm,
+                7,
+                &OffsetsCommand::Commit(OffsetCommit {
+                    group: "g".into(),
+                    member: None,
+                    partition: 3,
+                    offset: 20
+                })
+            ),
+            CommitOutcome::NotMember
+        );
+        assert_eq!(
+            apply(&mut sm, 8, &member_commit("b", 2, 3, 9)),
+            CommitOutcome::Backwards { current: 10 }
+        );
+        assert_eq!(
+            apply(&mut sm, 9, &member_commit("b", 2, 3, 12)),
+            CommitOutcome::Committed
+        );
+        // A join already applied, replayed late (a retry's twin), changes nothing; nor
+        // does joining again.
+        let b_join = OffsetsEntryReplay::new(3, join("g", "b", Assignor::Range));
+        let leave_b = OffsetsCommand::Leave {
+            group: "g".into(),
+            member: "b".into(),
+        };
+        let CommitOutcome::Group(g3) = apply(&mut sm, 10, &leave_b) else {
+            panic!()
+        };
+        assert_eq!(g3.generation, 3);
+        let late = StateMachine::apply(&mut sm, &b_join.at(11))
+            .unwrap()
+            .response;
+        assert_eq!(
+            late,
+            CommitOutcome::Group(g3.clone()),
+            "a stale join is ignored"
+        );
+        let CommitOutcome::Group(same) = apply(&mut sm, 12, &join("g", "a", Assignor::Range))
+        else {
+            panic!()
+        };
+        assert_eq!(same, g3);
+        let k = OffsetKey {
+            group: "g".into(),
+            partition: 3,
+        };
+        assert_eq!(
+            sm.query(&OffsetsQuery::Offset(k)),
+            OffsetsValue::Offset(Some(12))
+        );
+        assert_eq!(
+            sm.query(&OffsetsQuery::Group("g".into())),
+            OffsetsValue::Group(Some(g3))
+        );
+        let r = OffsetsMachine::restore(12, &StateMachine::snapshot(&sm)).unwrap();
+        assert_eq!(r, sm);
+        for c in [
+            join("g", "a", Assignor::RoundRobin),
+            member_commit("a", 3, 1, 4),
+            leave_b,
+        ] {
+            let bytes = OffsetsMachine::encode_command(1, 2, &c);
+            assert_eq!(OffsetsMachine::decode_command(&bytes), Ok((1, 2, c)));
+            for n in 0..bytes.len() {
+                assert!(
+                    OffsetsMachine::decode_command(&bytes[..n]).is_err(),
+                    "prefix {n}"
+                );
+            }
+        }
+    }
+
+    /// An offsets command encoded with a fixed request number, applied at any index.
+    struct OffsetsEntryReplay(u64, OffsetsCommand);
+
+    impl OffsetsEntryReplay {
+        fn new(seq: u64, c: OffsetsCommand) -> Self {
+            OffsetsEntryReplay(seq, c)
+        }
+        fn at(&self, index: u64) -> Entry {
+            Entry {
+                index,
+                term: 1,
+                kind: EntryKind::Command(OffsetsMachine::encode_command(7, self.0, &self.1)),
+            }
+        }
     }
 
     #[test]
@@ -1700,5 +2912,13 @@ mod tests {
             Err(ReplicatedError::ReservedProducer(u64::MAX))
         );
         assert_eq!(t.crash(4), Err(ReplicatedError::NoBroker(4)));
+        assert!(matches!(
+            t.join("", "m", Assignor::Range),
+            Err(ReplicatedError::Invalid(_))
+        ));
+        assert!(matches!(
+            t.leave("g", "a\nb"),
+            Err(ReplicatedError::Invalid(_))
+        ));
     }
 }

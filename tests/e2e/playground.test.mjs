@@ -137,6 +137,10 @@ test('share links, session, export/import, keyboard and themes', { timeout: 240_
       'Close',
       'focus moves into the shortcut list',
     );
+    // Modal: Tab stays on its one control.
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Shift+Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Close', 'focus stays in the list');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
     const theme = () => page.evaluate(() => document.documentElement.dataset.theme ?? 'system');

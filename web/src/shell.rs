@@ -303,7 +303,16 @@ pub fn shell(props: &ShellProps) -> Html {
         let (update, open_help, close_help) =
             (update.clone(), open_help.clone(), close_help.clone());
         let help_is_open = *help_open;
+        let close_ref = close_ref.clone();
         *keys.borrow_mut() = Some(Callback::from(move |e: web_sys::KeyboardEvent| {
+            // The overlay is modal: its one control keeps the focus while it is open.
+            if help_is_open && e.key() == "Tab" {
+                e.prevent_default();
+                if let Some(b) = close_ref.cast::<web_sys::HtmlElement>() {
+                    let _ = b.focus();
+                }
+                return;
+            }
             let el = e
                 .target()
                 .and_then(|t| t.dyn_into::<web_sys::Element>().ok());

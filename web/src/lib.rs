@@ -50,4 +50,5 @@ pub mod share_view;
 pub mod shell;
 pub mod state;
 pub mod timer;
+pub mod transport;
 pub mod workload;

@@ -1,0 +1,217 @@
+//! [`Transport`]: the timeline bar every view draws under itself — back to the start, step
+//! back, play/pause, step forward, back to live, a speed choice, a scrub slider over the
+//! recorded span with a marker for each crash, recovery, checkpoint, flush, compaction and
+//! election, and a status line. It only draws and reports: the view owns the run (a
+//! deterministic engine replayed from its seed and recorded inputs, or a `Timeline`) and
+//! answers each callback by moving it.
+//!
+//! Positions are whatever the view counts in (ticks of virtual time, events), between
+//! `start` and `end`. Element ids are prefixed with `id` so that several bars can share a
+//! page; the controls are named for assistive technology (`label` names the group).
+
+use yew::prelude::*;
+
+/// Markers drawn on the track at most (the rest are still counted in the summary).
+pub const MAX_MARKERS_DRAWN: usize = 400;
+
+/// A moment worth marking on the track.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransportMarker {
+    /// Where, in the bar's unit.
+    pub at: u64,
+    /// `crash`, `recovery`, `checkpoint`, `flush`, `compaction`, `election` (the CSS class
+    /// that colours it; `.mark.<kind>` in style.css).
+    pub kind: &'static str,
+}
+
+/// What the bar shows and whom it tells (module docs).
+#[derive(Properties, Clone, PartialEq)]
+pub struct TransportProps {
+    /// Prefix of the bar's element ids (`raft` gives `raft-scrub`, `raft-status`, ...).
+    pub id: AttrValue,
+    /// The group's accessible name, e.g. "Cluster timeline".
+    pub label: AttrValue,
+    /// First position.
+    pub start: u64,
+    /// Last recorded position (the live end).
+    pub end: u64,
+    /// The position shown.
+    pub position: u64,
+    /// Markers on the track.
+    #[prop_or_default]
+    pub markers: Vec<TransportMarker>,
+    /// Whether the run is playing.
+    pub playing: bool,
+    /// The speeds offered: value and its label.
+    pub speeds: Vec<(u32, AttrValue)>,
+    /// The speed chosen.
+    pub speed: u32,
+    /// Status line under the slider (position in words, what happens next).
+    pub status: AttrValue,
+    /// The slider's `aria-valuetext`.
+    pub value_text: AttrValue,
+    /// Play or pause (the button shows which).
+    pub on_play_pause: Callback<()>,
+    /// Step back to the previous moment something happened.
+    pub on_step_back: Callback<()>,
+    /// Step forward to the next moment something happened.
+    pub on_step_forward: Callback<()>,
+    /// Scrubbed or jumped (start, a marker) to a position.
+    pub on_seek: Callback<u64>,
+    /// Speed chosen.
+    pub on_speed: Callback<u32>,
+    /// Back to live (the end); `None` hides the button.
+    #[prop_or_default]
+    pub on_live: Option<Callback<()>>,
+}
+
+/// Kinds in the marker summary, in the order they are listed.
+const KINDS: [&str; 6] = [
+    "crash",
+    "recovery",
+    "checkpoint",
+    "flush",
+    "compaction",
+    "election",
+];
+
+/// "2 crash, 1 election": how many markers of each kind (empty when none).
+pub fn marker_summary(markers: &[TransportMarker]) -> String {
+    KINDS
+        .iter()
+        .filter_map(|k| {
+            let n = markers.iter().filter(|m| m.kind == *k).count();
+            (n > 0).then(|| format!("{n} {k}"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The x of position `v` on a track 1000 wide spanning `start..=end`.
+pub fn track_x(start: u64, end: u64, v: u64) -> u64 {
+    let span = end.saturating_sub(start).max(1);
+    (v.saturating_sub(start).min(span) * 1000) / span
+}
+
+/// The timeline bar (module docs).
+#[function_component(Transport)]
+pub fn transport(p: &TransportProps) -> Html {
+    let id = |s: &str| format!("{}-{s}", p.id);
+    let off = |enabled: bool| (!enabled).then_some(AttrValue::Static("true"));
+    let can_back = p.position > p.start;
+    let can_forward = p.position < p.end;
+    let press = |cb: &Callback<()>, enabled: bool| {
+        let cb = cb.clone();
+        Callback::from(move |_: MouseEvent| {
+            if enabled {
+                cb.emit(());
+            }
+        })
+    };
+    let on_start = {
+        let (cb, start) = (p.on_seek.clone(), p.start);
+        Callback::from(move |_: MouseEvent| {
+            if can_back {
+                cb.emit(start);
+            }
+        })
+    };
+    let on_scrub = {
+        let cb = p.on_seek.clone();
+        Callback::from(move |e: InputEvent| {
+            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+            if let Ok(v) = input.value().parse::<u64>() {
+                cb.emit(v);
+            }
+        })
+    };
+    let x = |v: u64| track_x(p.start, p.end, v);
+    let summary = marker_summary(&p.markers);
+    html! {
+        <div class="transport" role="group" aria-label={p.label.clone()}>
+            <div class="buttons scenario-transport">
+                <button type="button" class="secondary" onclick={on_start}
+                    aria-disabled={off(can_back)}>{ "Back to the start" }</button>
+                <button type="button" onclick={press(&p.on_step_back, can_back)}
+                    aria-disabled={off(can_back)}>{ "Step back" }</button>
+                <button type="button" class="play" onclick={press(&p.on_play_pause, true)}
+                    aria-pressed={if p.playing { "true" } else { "false" }}>
+                    { if p.playing { "Pause" } else { "Play" } }
+                </button>
+                <button type="button" onclick={press(&p.on_step_forward, true)}>{ "Step forward" }</button>
+                if let Some(live) = &p.on_live {
+                    <button type="button" class="secondary" onclick={press(live, can_forward)}
+                        aria-disabled={off(can_forward)}>{ "Back to live" }</button>
+                }
+            </div>
+            <fieldset class="scenario-speed">
+                <legend>{ "Speed" }</legend>
+                { for p.speeds.iter().map(|(s, label)| {
+                    let (s, cb) = (*s, p.on_speed.clone());
+                    let rid = id(&format!("speed-{s}"));
+                    html! {
+                        <label for={rid.clone()}>
+                            <input type="radio" id={rid} name={id("speed")} value={s.to_string()}
+                                checked={p.speed == s}
+                                onchange={Callback::from(move |_: Event| cb.emit(s))} />
+                            { label.clone() }
+                        </label>
+                    }
+                }) }
+            </fieldset>
+            <div class="scrub">
+                <label for={id("scrub")}>{ format!("Position in the {}", p.label.to_lowercase()) }</label>
+                <svg class="scrub-track" viewBox="0 0 1000 20" preserveAspectRatio="none"
+                    aria-hidden="true" focusable="false">
+                    <rect class="scrub-rail" x="0" y="9" width="1000" height="2" />
+                    <rect class="scrub-done" x="0" y="8" width={x(p.position).to_string()} height="4" />
+                    { for p.markers.iter().take(MAX_MARKERS_DRAWN).map(|m| html! {
+                        <rect class={classes!("mark", m.kind)}
+                            x={x(m.at).saturating_sub(2).to_string()} y="1" width="4" height="18" />
+                    }) }
+                </svg>
+                <input id={id("scrub")} type="range" min={p.start.to_string()}
+                    max={p.end.max(p.start).to_string()} step="1"
+                    value={p.position.to_string()} aria-valuetext={p.value_text.clone()}
+                    aria-describedby={id("status")} oninput={on_scrub} />
+                <p id={id("status")} class="scenario-status" data-testid={id("status")}>
+                    { p.status.clone() }
+                    if !summary.is_empty() {
+                        <span class="muted">{ format!(" Markers: {summary}.") }</span>
+                    }
+                </p>
+            </div>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn track_positions_are_clamped_and_proportional() {
+        assert_eq!(track_x(10, 20, 10), 0);
+        assert_eq!(track_x(10, 20, 15), 500);
+        assert_eq!(track_x(10, 20, 20), 1000);
+        assert_eq!(track_x(10, 20, 99), 1000);
+        assert_eq!(track_x(10, 20, 0), 0);
+        // An empty span does not divide by zero.
+        assert_eq!(track_x(7, 7, 7), 0);
+    }
+
+    #[test]
+    fn summary_counts_each_kind_in_order() {
+        let m = |at, kind| TransportMarker { at, kind };
+        assert_eq!(marker_summary(&[]), "");
+        assert_eq!(
+            marker_summary(&[
+                m(5, "election"),
+                m(1, "crash"),
+                m(9, "election"),
+                m(3, "flush")
+            ]),
+            "1 crash, 1 flush, 2 election"
+        );
+    }
+}

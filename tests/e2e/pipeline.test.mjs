@@ -47,10 +47,11 @@ test('the pipeline carries a write to every view, survives a crash, rebuilds, an
     await page.goto(`${origin}/`);
     await waitFor(page, `${PIPE}[data-phase="running"]`, 'the pipeline started');
     await pipe.scrollIntoViewIfNeeded();
-    // From the keyboard: the speed select.
-    const speed = pipe.getByLabel('Pipeline speed', { exact: true });
+    // From the keyboard: the timeline's speed radios (arrow keys move the choice).
+    const speed = pipe.getByRole('radio', { name: '4 ticks every 100 ms', exact: true });
     await speed.focus();
-    await speed.selectOption('16');
+    await page.keyboard.press('ArrowRight');
+    assert.ok(await pipe.getByRole('radio', { name: '16 ticks every 100 ms', exact: true }).isChecked(), 'ArrowRight chose 16 ticks');
 
     // 1. A write, followed from the WAL into the topic and every view.
     await pipe.getByLabel('Key to write to the pipeline', { exact: true }).fill('apple');
@@ -87,7 +88,7 @@ test('the pipeline carries a write to every view, survives a crash, rebuilds, an
 
     // 2. A workload, the database crashes in the middle of it: the views still equal it.
     await pipe.getByLabel('Workload size', { exact: true }).selectOption('1000');
-    await speed.selectOption('4');
+    await speed.check();
     await pipe.getByRole('button', { name: 'Run the workload', exact: true }).click();
     await waitUntil(
       (p) => Number(document.querySelector(p)?.dataset.hw) > 120,
@@ -113,7 +114,7 @@ test('the pipeline carries a write to every view, survives a crash, rebuilds, an
       'the live region told of the crash',
       5_000,
     );
-    await speed.selectOption('64');
+    await pipe.getByRole('radio', { name: '64 ticks every 100 ms', exact: true }).check();
     await waitUntil(
       (p) => document.querySelector(p)?.dataset.viewsEqual === 'true',
       PIPE,
@@ -126,7 +127,7 @@ test('the pipeline carries a write to every view, survives a crash, rebuilds, an
     assert.ok(afterCrash.views.every((v) => v.equal === 'true' && v.lag === '0'), 'every view caught up and equal');
 
     // 3. Rebuild a view from offset 0: the progress bar fills and finishes.
-    await speed.selectOption('4');
+    await speed.check();
     await pipe.getByRole('button', { name: 'Rebuild the replica view from offset 0', exact: true }).click();
     const bar = pipe.getByRole('progressbar', { name: 'Rebuild of the replica view', exact: true });
     await bar.waitFor({ state: 'visible' });
@@ -201,6 +202,38 @@ test('the pipeline carries a write to every view, survives a crash, rebuilds, an
     assert.ok(kinds.includes('dual_write_lost'), 'the event list tells of the lost topic write');
     assert.ok(kinds.includes('dual_write_diverged'), 'the event list tells of the divergence');
 
+    // 5. Time travel: the timeline marks the crash; back to the start the fold is the one
+    // of that moment (no divergence yet); Step back/forward move by moments; Back to live
+    // returns to the end of the recording, divergence and all.
+    const status = page.locator('[data-testid="pipeline-timeline-status"]');
+    await pipe.getByRole('button', { name: 'Pause', exact: true }).click();
+    await waitFor(page, `${PIPE}[data-playing="false"]`, 'paused for time travel');
+    assert.match(await status.innerText(), /Markers: 1 crash\b/, 'the crash is marked on the timeline');
+    assert.match(await status.innerText(), /at live/);
+    const liveTime = Number(await data(PIPE, 'time'));
+    const live = Number(await data(PIPE, 'position'));
+    const scrub = pipe.getByRole('slider', { name: 'Position in the pipeline timeline', exact: true });
+    assert.equal(Number(await scrub.inputValue()), live);
+    await pipe.getByRole('button', { name: 'Back to the start', exact: true }).click();
+    await waitUntil((p) => document.querySelector(p)?.dataset.diverged === '' && Number(document.querySelector(p)?.dataset.time) < 5, PIPE, 'back at the start: nothing diverged yet');
+    assert.match(await status.innerText(), /at the past/);
+    await pipe.getByRole('button', { name: 'Step forward', exact: true }).click();
+    await waitUntil((p) => Number(document.querySelector(p)?.dataset.position) > 0, PIPE, 'a step forward');
+    const stepped = Number(await data(PIPE, 'position'));
+    await pipe.getByRole('button', { name: 'Step back', exact: true }).click();
+    await waitUntil(([p, n]) => Number(document.querySelector(p)?.dataset.position) < n, [PIPE, stepped], 'a step back');
+    // The slider from the keyboard: End goes to the end of the recording.
+    await scrub.focus();
+    await page.keyboard.press('End');
+    await waitUntil(([p, n]) => Number(document.querySelector(p)?.dataset.position) === n, [PIPE, live], 'End on the slider: the end of the recording');
+    await pipe.getByRole('button', { name: 'Back to the start', exact: true }).click();
+    await waitUntil((p) => document.querySelector(p)?.dataset.diverged === '', PIPE, 'at the start again');
+    await pipe.getByRole('button', { name: 'Back to live', exact: true }).click();
+    await waitUntil((p) => document.querySelector(p)?.dataset.diverged === '1', PIPE, 'back to live: the divergence again');
+    assert.equal(Number(await data(PIPE, 'position')), live, 'live is where it was (quiet ticks after the last event are run again by Play)');
+    assert.ok(Number(await data(PIPE, 'time')) <= liveTime);
+    await pipe.getByRole('button', { name: 'Play', exact: true }).click();
+
     // Screenshots, wide and at 375 px (which must not scroll sideways).
     await pipe.getByRole('button', { name: 'Run the workload', exact: true }).click();
     await page.waitForTimeout(1200);
@@ -238,12 +271,17 @@ test('retention eats old segments (no rebuild from zero), compaction keeps rebui
     await cleanup.focus();
     await cleanup.selectOption('retention');
     await waitFor(page, `${PIPE}[data-worlds="2"][data-phase="running"]`, 'a world with retention started');
-    await pipe.getByLabel('Pipeline speed', { exact: true }).selectOption('64');
+    await pipe.getByRole('radio', { name: '64 ticks every 100 ms', exact: true }).check();
     await pipe.getByLabel('Workload size', { exact: true }).selectOption('1000');
     await pipe.getByRole('button', { name: 'Run the workload', exact: true }).click();
     // Under reduced motion, a transaction chip appears without animation.
     await waitFor(page, `${PIPE} li.token`, 'transactions on their way');
-    const animation = await page.locator(`${PIPE} li.token`).first().evaluate((e) => getComputedStyle(e).animationName);
+    // (Read in one go in the page: a chip re-rendered between finding and reading it is
+    // detached, and a detached element has no computed style.)
+    const animation = await page.evaluate((sel) => {
+      const chip = document.querySelector(`${sel} li.token`);
+      return chip ? getComputedStyle(chip).animationName : 'no chip';
+    }, PIPE);
     assert.equal(animation, 'none', 'no animation under prefers-reduced-motion');
     await waitUntil((sel) => Number(document.querySelector(sel)?.dataset.start) > 0, partition, 'retention dropped the oldest segments', 90_000);
     t.diagnostic(`retention: ${await page.locator(partition).locator('figcaption').innerText()}`);

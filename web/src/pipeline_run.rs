@@ -16,15 +16,23 @@
 //! the database, so it is made once per settled state (a test checks that scans do not
 //! change the run).
 
-use logspine_core::world::{Action, TraceEvent, TraceKind, World, WorldConfig};
+use logspine_core::world::{Action, Scenario, TraceEvent, World, WorldConfig};
 
-use crate::pipeline_state::{PipelineView, Windows, WINDOW};
+use crate::pipeline_state::{PipelineView, TimelineView, Windows, WINDOW};
+use crate::scenario_run::ScenarioRun;
+use crate::scenario_state::{markers, Marker};
+use crate::transport::{TransportMarker, MAX_MARKERS_DRAWN};
 
 /// Change events each view consumes per tick: slow enough that lag and offset pointers
 /// are visible.
 pub const VIEW_EVENTS_PER_TICK: u64 = 3;
 /// Ticks one [`PipelineRun::tick`] call runs at most.
 pub const MAX_TICKS_PER_CALL: u32 = 1024;
+/// Events between the timeline's snapshots (a seek replays at most about this many).
+pub const SNAPSHOT_EVERY: u64 = 2000;
+/// The run ends this many ticks after the last action (the most a scenario may run): at
+/// the page's fastest speed, about a quarter of an hour of playing.
+pub const MAX_RUN_TICKS: u64 = 1_000_000;
 
 /// The size limit of `changes` with [`Cleanup::Retention`] (four 4 KiB segments).
 pub const RETENTION_BYTES: u64 = 16 * 1024;
@@ -97,51 +105,87 @@ impl Mode {
     }
 }
 
-/// The pipeline's world and its trace (module docs).
+/// The pipeline's world, its recorded trace and its markers (module docs).
 pub struct PipelineRun {
-    world: World,
+    run: ScenarioRun,
     mode: Mode,
-    /// Events produced so far (the next event's sequence number).
-    produced: u64,
+    /// Events the reducer has been sent: the next delta starts here (or rewinds).
+    sent: u64,
+    /// Markers of the recorded trace's first `marked` events.
+    markers: Vec<Marker>,
+    marked: u64,
     /// What the last comparison was made on, and its result.
     compared: Option<Compared>,
 }
 
+/// What happened to the run since the reducer last heard: new events in order, or (after
+/// a move into the past) every event up to the position, to fold again from the start.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Delta {
+    /// Events after the ones already sent.
+    Forward(Vec<TraceEvent>),
+    /// The position moved back: the fold starts again over these (all up to it).
+    Rewound(Vec<TraceEvent>),
+}
+
 /// What a comparison with the database depends on.
-type Signature = (u64, u64, Vec<u64>, u64);
+type Signature = (u64, u64, u64, Vec<u64>, u64);
 
 /// A comparison: what it was made on, each view's result, the database's key count.
 type Compared = (Signature, Vec<(String, bool)>, usize);
 
+/// The scenario the pipeline runs: `mode`'s world, no scripted actions (every action is
+/// the visitor's), as long as a scenario may run.
+fn scenario(mode: Mode, seed: u64) -> Scenario {
+    Scenario {
+        version: logspine_core::world::scenario::VERSION,
+        name: "pipeline".to_owned(),
+        title: "The pipeline".to_owned(),
+        seed,
+        config: mode.config(),
+        end: MAX_RUN_TICKS,
+        actions: Vec::new(),
+        narration: Vec::new(),
+    }
+}
+
 impl PipelineRun {
     /// A world in `mode` with `seed`, and its opening events.
     pub fn new(mode: Mode, seed: u64) -> Result<(PipelineRun, Vec<TraceEvent>), String> {
-        let (world, kinds) = World::new(mode.config(), seed)?;
+        let run =
+            ScenarioRun::with_scenario("pipeline", scenario(mode, seed), None, SNAPSHOT_EVERY)?;
         let mut run = PipelineRun {
-            world,
+            run,
             mode,
-            produced: 0,
+            sent: 0,
+            markers: Vec::new(),
+            marked: 0,
             compared: None,
         };
-        let events = run.stamp(kinds);
+        let events = match run.delta() {
+            Delta::Forward(e) | Delta::Rewound(e) => e,
+        };
         Ok((run, events))
     }
 
-    fn stamp(&mut self, kinds: Vec<TraceKind>) -> Vec<TraceEvent> {
-        let time = self.world.time();
-        kinds
-            .into_iter()
-            .map(|kind| {
-                let seq = self.produced;
-                self.produced += 1;
-                TraceEvent { seq, time, kind }
-            })
-            .collect()
+    /// The events since the last delta (module docs of [`Delta`]).
+    pub fn delta(&mut self) -> Delta {
+        let trace = self.run.timeline().trace();
+        let at = usize::try_from(self.run.position())
+            .unwrap_or(usize::MAX)
+            .min(trace.len());
+        let sent = usize::try_from(self.sent).unwrap_or(usize::MAX);
+        self.sent = at as u64;
+        if at >= sent {
+            Delta::Forward(trace[sent..at].to_vec())
+        } else {
+            Delta::Rewound(trace[..at].to_vec())
+        }
     }
 
-    /// The world.
+    /// The world at the position.
     pub fn world(&self) -> &World {
-        &self.world
+        self.run.timeline().world()
     }
 
     /// The mode.
@@ -149,26 +193,81 @@ impl PipelineRun {
         self.mode
     }
 
-    /// Applies `action` now; its events.
-    pub fn act(&mut self, action: &Action) -> Vec<TraceEvent> {
-        let kinds = self.world.apply(action);
-        self.stamp(kinds)
+    /// Applies `action` at the position (in the past: the recorded future is discarded
+    /// and the run goes on from here).
+    pub fn act(&mut self, action: &Action) -> Result<(), String> {
+        let from = self.run.position();
+        self.run.act(action.clone())?;
+        // The markers of the discarded future go too.
+        if self.marked > from {
+            self.markers.retain(|m| m.seq < from);
+            self.marked = from;
+        }
+        Ok(())
     }
 
-    /// Runs `ticks` ticks (at most [`MAX_TICKS_PER_CALL`]); their events.
-    pub fn tick(&mut self, ticks: u32) -> Vec<TraceEvent> {
-        let mut out = Vec::new();
-        for _ in 0..ticks.min(MAX_TICKS_PER_CALL) {
-            let kinds = self.world.tick();
-            out.extend(self.stamp(kinds));
-        }
-        out
+    /// Runs `ticks` steps (at most [`MAX_TICKS_PER_CALL`]): in the past they replay the
+    /// recording, at its end they run the world on.
+    pub fn tick(&mut self, ticks: u32) {
+        self.run.play(ticks.min(MAX_TICKS_PER_CALL));
+    }
+
+    /// Steps to the next moment something happens.
+    pub fn step_forward(&mut self) {
+        self.run.step_forward();
+    }
+
+    /// Steps back to the previous moment something happened.
+    pub fn step_back(&mut self) {
+        self.run.step_back();
+    }
+
+    /// Seeks to the last moment with at most `value` events.
+    pub fn seek(&mut self, value: u64) {
+        self.run.seek(value);
+    }
+
+    /// Back to the end of the recording.
+    pub fn to_end(&mut self) {
+        self.run.to_end();
+    }
+
+    /// Events up to the position.
+    pub fn position(&self) -> u64 {
+        self.run.position()
+    }
+
+    /// The first position (after the world's opening events).
+    pub fn start(&self) -> u64 {
+        self.run.start()
+    }
+
+    /// Events recorded (the end of the recording).
+    pub fn recorded(&self) -> u64 {
+        self.run.timeline().trace().len() as u64
+    }
+
+    /// Whether the run has reached its last tick ([`MAX_RUN_TICKS`] after the last action).
+    pub fn finished(&self) -> bool {
+        self.run.timeline().finished()
+    }
+
+    /// The markers of the whole recording (kept up to date incrementally).
+    pub fn markers(&mut self) -> &[Marker] {
+        let trace = self.run.timeline().trace();
+        let from = usize::try_from(self.marked)
+            .unwrap_or(usize::MAX)
+            .min(trace.len());
+        self.markers.extend(markers(&trace[from..]));
+        self.marked = trace.len() as u64;
+        &self.markers
     }
 
     /// The picture: the pipeline, the windows' records, where the followed commit's
     /// events are, and (settled) each view against the database.
     pub fn view(&mut self, windows: Windows, follow_commit: Option<u64>) -> PipelineView {
-        let snapshot = self.world.pipeline().unwrap_or_default();
+        let world = self.run.timeline_mut().world_mut();
+        let snapshot = world.pipeline().unwrap_or_default();
         let (wal_first, wal_end) = snapshot
             .wal
             .as_ref()
@@ -182,21 +281,22 @@ impl PipelineRun {
             .records
             .unwrap_or_else(|| rec_end.saturating_sub(WINDOW).max(rec_first));
         let n = usize::try_from(WINDOW).unwrap_or(usize::MAX);
-        let wal_window = self.world.wal_window(wal_from, n);
-        let record_window = self.world.partition_window(0, rec_from, n);
-        let follow_offset = follow_commit.and_then(|c| self.world.change_offset(c));
-        let (equal, db_keys) = if self.world.is_settled() && self.world.db().is_some() {
+        let wal_window = world.wal_window(wal_from, n);
+        let record_window = world.partition_window(0, rec_from, n);
+        let follow_offset = follow_commit.and_then(|c| world.change_offset(c));
+        let (equal, db_keys) = if world.is_settled() && world.db().is_some() {
             let signature: Signature = (
+                world.time(),
                 wal_end,
-                self.world.crashes(),
+                world.crashes(),
                 snapshot.views.iter().map(|v| v.position).collect(),
                 snapshot.views.iter().map(|v| v.applied).sum(),
             );
             match &self.compared {
                 Some((s, result, keys)) if *s == signature => (Some(result.clone()), Some(*keys)),
                 _ => {
-                    let rows = self.world.contents();
-                    let result = self.world.views_against(&rows);
+                    let rows = world.contents();
+                    let result = world.views_against(&rows);
                     self.compared = Some((signature, result.clone(), rows.len()));
                     (Some(result), Some(rows.len()))
                 }
@@ -205,7 +305,7 @@ impl PipelineRun {
             (None, None)
         };
         PipelineView {
-            seed: self.world.seed(),
+            seed: world.seed(),
             dual_write: self.mode.dual_write,
             cleanup: self.mode.cleanup.as_str(),
             snapshot,
@@ -214,8 +314,25 @@ impl PipelineRun {
             follow_offset,
             equal,
             db_keys,
-            workload_running: self.world.workload_running(),
-            failures: self.world.failures().to_vec(),
+            workload_running: world.workload_running(),
+            failures: world.failures().to_vec(),
+            timeline: TimelineView {
+                time: world.time(),
+                position: self.run.position(),
+                start: self.run.start(),
+                recorded: self.recorded(),
+                finished: self.finished(),
+                markers: {
+                    let all = self.markers();
+                    all[all.len().saturating_sub(MAX_MARKERS_DRAWN)..]
+                        .iter()
+                        .map(|m| TransportMarker {
+                            at: m.seq + 1,
+                            kind: m.kind.as_str(),
+                        })
+                        .collect()
+                },
+            },
         }
     }
 }
@@ -226,10 +343,19 @@ mod tests {
     use crate::pipeline_state::{PipelineAction, PipelineState, Stage, TokenStage};
     use std::rc::Rc;
 
+    /// The events since the last call (the position only moves forward here).
+    fn forward(run: &mut PipelineRun) -> Vec<TraceEvent> {
+        match run.delta() {
+            Delta::Forward(e) => e,
+            Delta::Rewound(_) => panic!("the run moved back"),
+        }
+    }
+
     /// Runs until settled (at most `max` ticks), folding into `state`.
     fn settle(run: &mut PipelineRun, state: &mut PipelineState, max: u32) {
         for _ in 0..max / 16 {
-            let events = run.tick(16);
+            run.tick(16);
+            let events = forward(run);
             let view = run.view(
                 state.windows,
                 state.follow.as_ref().and_then(|f| f.commit_lsn),
@@ -261,7 +387,8 @@ mod tests {
     }
 
     fn act(run: &mut PipelineRun, state: &mut PipelineState, action: &Action) {
-        let events = run.act(action);
+        run.act(action).expect("accepted");
+        let events = forward(run);
         let view = run.view(
             state.windows,
             state.follow.as_ref().and_then(|f| f.commit_lsn),
@@ -306,7 +433,8 @@ mod tests {
         let w = s.workload_action();
         act(&mut run, &mut s, &w);
         for _ in 0..20 {
-            let events = run.tick(4);
+            run.tick(4);
+            let events = forward(&mut run);
             s.apply(PipelineAction::Engine {
                 events,
                 view: Rc::new(run.view(s.windows, None)),
@@ -336,10 +464,13 @@ mod tests {
                 view: "replica".into(),
             },
         );
-        assert_eq!(s.rebuild_permille("replica"), Some(0));
+        // The action applies at the position and the run takes one tick with it.
+        let first = s.rebuild_permille("replica");
+        assert!(first.is_some_and(|p| p < 100), "{first:?}");
         let mut seen = vec![];
         while s.rebuild_permille("replica").is_some() {
-            let events = run.tick(2);
+            run.tick(2);
+            let events = forward(&mut run);
             s.apply(PipelineAction::Engine {
                 events,
                 view: Rc::new(run.view(s.windows, None)),
@@ -375,7 +506,8 @@ mod tests {
             let w = s.workload_action();
             act(&mut run, &mut s, &w);
             for _ in 0..10 {
-                let events = run.tick(3);
+                run.tick(3);
+                let events = forward(&mut run);
                 s.apply(PipelineAction::Engine {
                     events,
                     view: Rc::new(run.view(s.windows, None)),
@@ -385,7 +517,8 @@ mod tests {
             settle(&mut run, &mut s, 40_000);
             // The application's last produce and the replica may trail the settling.
             for _ in 0..20 {
-                let events = run.tick(16);
+                run.tick(16);
+                let events = forward(&mut run);
                 s.apply(PipelineAction::Engine {
                     events,
                     view: Rc::new(run.view(s.windows, None)),
@@ -410,16 +543,20 @@ mod tests {
         let script = |look: bool| {
             let (mut run, events) = PipelineRun::new(Mode::default(), 9).unwrap();
             let mut all = events;
-            all.extend(run.act(&Action::Workload {
+            run.act(&Action::Workload {
                 clients: 4,
                 transactions: 40,
                 keys: 20,
                 writes: 2,
-            }));
+            })
+            .unwrap();
+            all.extend(forward(&mut run));
             for i in 0..300 {
-                all.extend(run.tick(3));
+                run.tick(3);
+                all.extend(forward(&mut run));
                 if i == 100 {
-                    all.extend(run.act(&Action::Crash));
+                    run.act(&Action::Crash).unwrap();
+                    all.extend(forward(&mut run));
                 }
                 if look {
                     let _ = run.view(Windows::default(), Some(5));
@@ -449,7 +586,8 @@ mod tests {
             settle(&mut run, &mut s, 100_000);
             // Compaction runs every 50 ticks, in the background of a settled world.
             for _ in 0..20 {
-                let events = run.tick(16);
+                run.tick(16);
+                let events = forward(&mut run);
                 s.apply(PipelineAction::Engine {
                     events,
                     view: Rc::new(run.view(s.windows, None)),
@@ -490,10 +628,106 @@ mod tests {
         }
     }
 
+    /// The fold of everything up to a position, as the reducer gets it after a rewind.
+    fn refold(run: &mut PipelineRun, events: Vec<TraceEvent>) -> PipelineState {
+        let mut s = PipelineState::default();
+        s.apply(PipelineAction::Rewound {
+            events,
+            view: Rc::new(run.view(s.windows, None)),
+        });
+        s
+    }
+
+    /// Time travel: back to before a crash the picture and the fold are the ones of that
+    /// moment; forward again replays the very same events; an action in the past
+    /// discards the recorded future and the run goes on from there.
+    #[test]
+    fn stepping_back_and_scrubbing_replay_the_recording_and_acting_in_the_past_branches() {
+        let (mut run, _) = PipelineRun::new(Mode::default(), 77).unwrap();
+        run.act(&Action::Workload {
+            clients: 4,
+            transactions: 60,
+            keys: 20,
+            writes: 2,
+        })
+        .unwrap();
+        run.tick(40);
+        let before_crash = run.position();
+        let time_before = run.world().time();
+        run.act(&Action::Crash).unwrap();
+        run.tick(400);
+        let _ = run.delta();
+        let end = run.position();
+        let recorded: Vec<TraceEvent> = run.run.timeline().trace().to_vec();
+        assert_eq!(end, recorded.len() as u64);
+        let view = run.view(Windows::default(), None);
+        assert!(view.timeline.live());
+        assert!(
+            view.timeline
+                .markers
+                .iter()
+                .any(|m| m.kind == "crash" && m.at > before_crash),
+            "{:?}",
+            view.timeline.markers
+        );
+
+        // Scrub back to before the crash: a rewind with exactly the recorded prefix.
+        run.seek(before_crash);
+        assert!(run.position() <= before_crash);
+        assert_eq!(run.world().time(), time_before);
+        let Delta::Rewound(events) = run.delta() else {
+            panic!("a seek back is a rewind");
+        };
+        assert_eq!(events[..], recorded[..events.len()]);
+        let s = refold(&mut run, events);
+        assert_eq!(s.counters.db_crashes, 0);
+        let v = s.view.clone().unwrap();
+        assert!(!v.timeline.live());
+        assert_eq!(v.timeline.recorded, end);
+
+        // Step back twice, forward once: positions move by whole steps, never past the ends.
+        let p = run.position();
+        run.step_back();
+        let q = run.position();
+        assert!(q < p, "{q} < {p}");
+        run.step_forward();
+        assert!(run.position() > q);
+
+        // Playing from the past replays the recording: the same events.
+        run.seek(run.start());
+        let _ = run.delta();
+        while run.position() < end {
+            run.tick(64);
+        }
+        let Delta::Forward(replayed) = run.delta() else {
+            panic!("forward");
+        };
+        let start = usize::try_from(run.start()).unwrap();
+        assert_eq!(replayed[..], recorded[start..replayed.len() + start]);
+
+        // Back before the crash, act: the recorded crash is gone, the run goes on.
+        run.seek(before_crash);
+        let _ = run.delta();
+        let cut = usize::try_from(run.position()).unwrap();
+        run.act(&Action::Checkpoint).unwrap();
+        run.tick(400);
+        let trace = run.run.timeline().trace();
+        assert_eq!(trace[..cut], recorded[..cut]);
+        let crashes = |t: &[TraceEvent]| {
+            t.iter()
+                .filter(|e| matches!(e.kind, logspine_core::world::TraceKind::Crash { .. }))
+                .count()
+        };
+        assert_eq!(crashes(trace), 0, "the recorded crash was discarded");
+        assert_eq!(crashes(&recorded), 1);
+        let view = run.view(Windows::default(), None);
+        assert!(view.timeline.markers.iter().all(|m| m.kind != "crash"));
+    }
+
     #[test]
     fn ticks_per_call_are_bounded() {
         let (mut run, _) = PipelineRun::new(Mode::default(), 1).unwrap();
-        let _ = run.tick(u32::MAX);
+        run.tick(u32::MAX);
         assert_eq!(run.world().time(), u64::from(MAX_TICKS_PER_CALL));
         assert!(!run.mode().dual_write);
     }

@@ -228,6 +228,33 @@ pub struct PipelineView {
     pub workload_running: bool,
     /// Invariant failures, for people.
     pub failures: Vec<String>,
+    /// The timeline: the position (events up to it), the first position, events
+    /// recorded, whether the run reached its last tick, the markers of the recording.
+    pub timeline: TimelineView,
+}
+
+/// Where the pipeline's run is on its recording.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TimelineView {
+    /// Events up to the position.
+    pub position: u64,
+    /// The first position (after the world's opening events).
+    pub start: u64,
+    /// Events recorded.
+    pub recorded: u64,
+    /// Virtual time at the position.
+    pub time: u64,
+    /// The run reached its last tick.
+    pub finished: bool,
+    /// Crashes, recoveries, checkpoints, flushes, compactions, elections.
+    pub markers: Vec<crate::transport::TransportMarker>,
+}
+
+impl TimelineView {
+    /// Whether the position is the end of the recording (play runs the world on).
+    pub fn live(&self) -> bool {
+        self.position >= self.recorded
+    }
 }
 
 impl PipelineView {
@@ -305,6 +332,13 @@ pub enum PipelineAction {
     /// A (new) world was built: the fold starts again.
     Started {
         /// Its first events.
+        events: Vec<TraceEvent>,
+        /// The picture.
+        view: Rc<PipelineView>,
+    },
+    /// The position moved back: the fold starts again over every event up to it.
+    Rewound {
+        /// The events up to the position.
         events: Vec<TraceEvent>,
         /// The picture.
         view: Rc<PipelineView>,
@@ -452,18 +486,10 @@ impl PipelineState {
     pub fn apply(&mut self, action: PipelineAction) {
         match action {
             PipelineAction::Started { events, view } => {
-                *self = PipelineState {
-                    worlds: self.worlds + 1,
-                    updates: self.updates + 1,
-                    playing: self.playing,
-                    speed: self.speed,
-                    key: std::mem::take(&mut self.key),
-                    value: std::mem::take(&mut self.value),
-                    workload: self.workload,
-                    ..PipelineState::default()
-                };
-                self.phase = Phase::Running;
-                self.engine(events, view);
+                self.restart(true, events, view);
+            }
+            PipelineAction::Rewound { events, view } => {
+                self.restart(false, events, view);
             }
             PipelineAction::Engine { events, view } => {
                 self.updates += 1;
@@ -501,6 +527,29 @@ impl PipelineState {
                 Which::Records => self.windows.records = from,
             },
         }
+    }
+
+    /// The fold starts again over `events`: a new world (`new_world`) or a move into the
+    /// past. The visitor's choices (play, speed, drafts, workload size; on a rewind also
+    /// the windows) are kept.
+    fn restart(&mut self, new_world: bool, events: Vec<TraceEvent>, view: Rc<PipelineView>) {
+        *self = PipelineState {
+            worlds: self.worlds + u64::from(new_world),
+            updates: self.updates + 1,
+            playing: self.playing,
+            speed: self.speed,
+            key: std::mem::take(&mut self.key),
+            value: std::mem::take(&mut self.value),
+            workload: self.workload,
+            windows: if new_world {
+                Windows::default()
+            } else {
+                self.windows
+            },
+            ..PipelineState::default()
+        };
+        self.phase = Phase::Running;
+        self.engine(events, view);
     }
 
     fn engine(&mut self, events: Vec<TraceEvent>, view: Rc<PipelineView>) {

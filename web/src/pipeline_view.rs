@@ -15,6 +15,14 @@
 //! [`WINDOW`](crate::pipeline_state::WINDOW) records (paged by buttons), so the page costs
 //! the same with 100,000 records. No request leaves the page.
 //!
+//! # Time travel
+//! The run is a recording ([`PipelineRun`] on the world's `Timeline`): the timeline bar
+//! under the controls steps back and forward between moments something happened, scrubs,
+//! and marks every crash, recovery, checkpoint, flush and compaction. A move into the
+//! past folds the trace again up to the position (the reducer's `Rewound`); Play there
+//! replays the recording, and any action there discards the recorded future and goes on
+//! from that point.
+//!
 //! # Keyboard
 //! Every control is a native button, select, switch or text field (Tab, Enter, Space).
 //! Inside the view, outside a text field or a select: `p` plays and pauses, `.` steps one
@@ -22,14 +30,17 @@
 //!
 //! # DOM hooks (the end-to-end test relies on them)
 //! `section[data-testid=pipeline]` with `data-phase` (starting|running|failed),
-//! `data-time`, `data-playing`, `data-worlds`, `data-dual-write`, `data-views-equal`
+//! `data-time`, `data-position` and `data-recorded` (events up to the timeline's position and
+//! recorded), `data-playing`, `data-worlds`, `data-dual-write`, `data-views-equal`
 //! (true|false|pending: compared only when nothing is in flight), `data-divergence`
 //! (dual-write mode: keys that differ now, writes on their way included), `data-diverged`
 //! (the divergence the trace last reported, once everything landed), `data-hw` (the high watermark of `changes`), `data-failures`;
 //! inputs "Key to write to the pipeline", "Value to write to the pipeline", button "Write
 //! and follow"; select "Workload size", button "Run the workload"; buttons "Crash the
-//! database", "Crash the broker", "Crash the connector", "Play"/"Pause", "Step one tick";
-//! select "Pipeline speed"; the switch "Dual write" (`role=switch`, `aria-checked`);
+//! database", "Crash the broker", "Crash the connector", "Step one tick"; the timeline
+//! ([`Transport`]: "Back to the start", "Step back", "Play"/"Pause", "Step forward", "Back
+//! to live", speed radios "N ticks every 100 ms", the slider "Position in the pipeline
+//! timeline", `[data-testid=pipeline-timeline-status]`); the switch "Dual write" (`role=switch`, `aria-checked`);
 //! `[data-testid=pipeline-follow]` with `data-stage` (none|sent|appended|durable|captured|
 //! published|lost|refused), `data-commit`, `data-offset`, `data-views-applied`;
 //! `ol[aria-label="Pipeline stages"] > li[data-stage][data-count]` holding
@@ -64,11 +75,12 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::pipeline_run::{Cleanup, Mode, PipelineRun, VIEW_EVENTS_PER_TICK};
+use crate::pipeline_run::{Cleanup, Delta, Mode, PipelineRun, VIEW_EVENTS_PER_TICK};
 use crate::pipeline_state::{
     plural, Move, PipelineAction, PipelineState, PipelineView as Picture, Stage, TokenStage, Which,
     Windows, FRAME_MS, SPEEDS, WORKLOADS, WORKLOAD_WRITES,
 };
+use crate::transport::Transport;
 
 /// Paces offered for a view (records per tick; 0 pauses it).
 const PACES: [u64; 6] = [0, 1, 3, 10, 50, 1000];
@@ -82,13 +94,14 @@ const SEED: u64 = 0x5eed_0006;
 type RunCell = Rc<RefCell<Option<PipelineRun>>>;
 type Dispatcher = UseReducerDispatcher<PipelineState>;
 
-/// Runs `f` on the run, then sends the reducer its events and a picture.
+/// Runs `f` on the run, then sends the reducer the events since the last picture (or,
+/// after a move into the past, all of them to fold again) and a picture.
 fn with_run(
     cell: &RunCell,
     dispatch: &Dispatcher,
     windows: Windows,
     follow: Option<u64>,
-    f: impl FnOnce(&mut PipelineRun) -> Vec<logspine_core::world::TraceEvent>,
+    f: impl FnOnce(&mut PipelineRun) -> Result<(), String>,
 ) {
     let Ok(mut guard) = cell.try_borrow_mut() else {
         dispatch.dispatch(PipelineAction::Error("Busy; try again.".to_owned()));
@@ -100,10 +113,17 @@ fn with_run(
         ));
         return;
     };
-    let events = f(run);
+    let refused = f(run).err();
+    let delta = run.delta();
     let view = Rc::new(run.view(windows, follow));
     drop(guard);
-    dispatch.dispatch(PipelineAction::Engine { events, view });
+    dispatch.dispatch(match delta {
+        Delta::Forward(events) => PipelineAction::Engine { events, view },
+        Delta::Rewound(events) => PipelineAction::Rewound { events, view },
+    });
+    if let Some(e) = refused {
+        dispatch.dispatch(PipelineAction::Error(e));
+    }
 }
 
 /// Builds a world in `mode` (the `n`-th of the page).
@@ -118,6 +138,21 @@ fn start(cell: &RunCell, dispatch: &Dispatcher, mode: Mode, n: u64) {
             "Could not build the pipeline: {e}"
         ))),
     }
+}
+
+/// The timeline's status line: where the position is and what Play does there.
+fn timeline_status(t: &crate::pipeline_state::TimelineView) -> String {
+    let place = if t.finished && t.live() {
+        "the end of the run: it reached its last tick (switch a mode to start a new world)"
+    } else if t.live() {
+        "live: Play runs the world on"
+    } else {
+        "the past: Play replays the recording, and an action here discards the recorded future"
+    };
+    format!(
+        "Tick {} · {} of {} events · at {place}.",
+        t.time, t.position, t.recorded
+    )
 }
 
 /// What a key press inside the view does.
@@ -162,7 +197,10 @@ pub fn pipeline_view() -> Html {
                 spawn_local(async move {
                     crate::timer::sleep_ms(FRAME_MS).await;
                     if !cancelled.get() {
-                        with_run(&cell, &dispatch, windows, follow, |r| r.tick(speed));
+                        with_run(&cell, &dispatch, windows, follow, |r| {
+                            r.tick(speed);
+                            Ok(())
+                        });
                     }
                 });
             }
@@ -229,9 +267,9 @@ pub fn pipeline_view() -> Html {
             }
         })
     };
-    let on_play = {
+    let on_play_pause = {
         let (dispatch, playing) = (state.dispatcher(), state.playing);
-        Callback::from(move |_: MouseEvent| {
+        Callback::from(move |()| {
             dispatch.dispatch(if playing {
                 PipelineAction::Pause
             } else {
@@ -239,12 +277,44 @@ pub fn pipeline_view() -> Html {
             });
         })
     };
+    // A move on the timeline pauses, then moves the run (in the past: a replay).
+    let mover_cb = |f: fn(&mut PipelineRun)| {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        Callback::from(move |()| {
+            if running {
+                dispatch.dispatch(PipelineAction::Pause);
+                with_run(&cell, &dispatch, windows, follow, |r| {
+                    f(r);
+                    Ok(())
+                });
+            }
+        })
+    };
+    let on_seek = {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        Callback::from(move |v: u64| {
+            if running {
+                dispatch.dispatch(PipelineAction::Pause);
+                with_run(&cell, &dispatch, windows, follow, |r| {
+                    r.seek(v);
+                    Ok(())
+                });
+            }
+        })
+    };
+    let on_speed = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |s: u32| dispatch.dispatch(PipelineAction::SetSpeed(s)))
+    };
     let step = {
         let (cell, dispatch) = (cell.clone(), state.dispatcher());
         move || {
             if running {
                 dispatch.dispatch(PipelineAction::Pause);
-                with_run(&cell, &dispatch, windows, follow, |r| r.tick(1));
+                with_run(&cell, &dispatch, windows, follow, |r| {
+                    r.tick(1);
+                    Ok(())
+                });
             }
         }
     };
@@ -365,7 +435,7 @@ pub fn pipeline_view() -> Html {
         let cb = Callback::from(move |_: MouseEvent| {
             if allowed {
                 dispatch.dispatch(PipelineAction::SetWindow(which, to));
-                with_run(&cell, &dispatch, next, follow, |_| Vec::new());
+                with_run(&cell, &dispatch, next, follow, |_| Ok(()));
             }
         });
         (cb, allowed)
@@ -392,6 +462,8 @@ pub fn pipeline_view() -> Html {
             onkeydown={on_keydown}
             data-phase={state.phase.as_str()}
             data-time={attr(|v| v.snapshot.time.to_string())}
+            data-position={attr(|v| v.timeline.position.to_string())}
+            data-recorded={attr(|v| v.timeline.recorded.to_string())}
             data-playing={state.playing.to_string()}
             data-worlds={state.worlds.to_string()}
             data-dual-write={dual.to_string()}
@@ -464,30 +536,31 @@ pub fn pipeline_view() -> Html {
                                 }) }
                             </select>
                         </div>
-                        <div class="field">
-                            <label for="pipeline-speed">{ "Pipeline speed" }</label>
-                            <select id="pipeline-speed" onchange={select(PipelineAction::SetSpeed)}>
-                                { for SPEEDS.iter().map(|n| html! {
-                                    <option value={n.to_string()} selected={*n == state.speed}>
-                                        { format!("{n} ticks every {FRAME_MS} ms") }
-                                    </option>
-                                }) }
-                            </select>
-                        </div>
                     </div>
                     <div class="buttons">
                         <button type="button" onclick={act(Ok(state.workload_action()))} aria-disabled={off(running)}>
                             { "Run the workload" }
-                        </button>
-                        <button type="button" class="secondary" onclick={on_play} aria-disabled={off(running)}
-                            aria-keyshortcuts="p">
-                            { if state.playing { "Pause" } else { "Play" } }
                         </button>
                         <button type="button" class="secondary" onclick={on_step} aria-disabled={off(running)}
                             aria-keyshortcuts=".">
                             { "Step one tick" }
                         </button>
                     </div>
+                    if let Some(t) = view.map(|v| &v.timeline) {
+                        <Transport id="pipeline-timeline" label="Pipeline timeline"
+                            start={t.start} end={t.recorded} position={t.position}
+                            markers={t.markers.clone()} playing={state.playing}
+                            speeds={SPEEDS.iter().map(|n| (*n, AttrValue::from(format!("{n} ticks every {FRAME_MS} ms")))).collect::<Vec<_>>()}
+                            speed={state.speed}
+                            status={timeline_status(t)}
+                            value_text={format!("tick {}, event {} of {}", t.time, t.position, t.recorded)}
+                            on_play_pause={on_play_pause}
+                            on_step_back={mover_cb(PipelineRun::step_back)}
+                            on_step_forward={mover_cb(PipelineRun::step_forward)}
+                            on_seek={on_seek}
+                            on_speed={on_speed}
+                            on_live={Some(mover_cb(PipelineRun::to_end))} />
+                    }
                     <div class="buttons">
                         <button type="button" class="danger" onclick={act(Ok(Action::Crash))} aria-disabled={off(running)}>
                             { "Crash the database" }

@@ -22,7 +22,9 @@
 
 use std::collections::BTreeMap;
 
-use logspine_core::world::{library, trace_hash_push, Action, Timeline, TRACE_HASH_EMPTY};
+use logspine_core::world::{
+    library, trace_hash_push, Action, Scenario, Timeline, TRACE_HASH_EMPTY,
+};
 
 use crate::scenario_state::{event_line, fold, markers, RunView, MAX_KEYS};
 use crate::share::{HandAction, RunLink};
@@ -53,7 +55,18 @@ impl ScenarioRun {
     pub fn load(name: &str, seed: Option<u64>) -> Result<ScenarioRun, String> {
         let scenario =
             library::scenario(name).ok_or_else(|| format!("No scenario called {name:?}."))?;
-        let timeline = Timeline::new(scenario, seed, SNAPSHOT_EVERY)?;
+        ScenarioRun::with_scenario(name, scenario, seed, SNAPSHOT_EVERY)
+    }
+
+    /// A run of `scenario` (not necessarily from the library: the pipeline view builds its
+    /// own), named `name` in links, keeping a snapshot every `snapshot_every` events.
+    pub fn with_scenario(
+        name: &str,
+        scenario: Scenario,
+        seed: Option<u64>,
+        snapshot_every: u64,
+    ) -> Result<ScenarioRun, String> {
+        let timeline = Timeline::new(scenario, seed, snapshot_every)?;
         Ok(ScenarioRun {
             name: name.to_owned(),
             start: timeline.position(),
@@ -81,9 +94,9 @@ impl ScenarioRun {
         link.check().map_err(|e| e.0)?;
         let mut run = ScenarioRun::load(&link.scenario, Some(link.seed))?;
         for (i, h) in link.actions.iter().enumerate() {
-            // An action at a tick already passed was applied, like the one before it, after
-            // scrubbing back: go back to before that tick's step (the timeline keeps the
-            // earlier action, due at the same tick, so both apply there, as they did).
+            // A page's links list hand actions in tick order (acting in the past discards
+            // the later ones). One out of order (a link written by hand) goes back to
+            // before that tick's step and branches there, as the page would.
             if run.timeline.world().time() > h.tick {
                 run.timeline.seek_time(h.tick.saturating_sub(1));
             }
@@ -115,6 +128,11 @@ impl ScenarioRun {
     /// The timeline.
     pub fn timeline(&self) -> &Timeline {
         &self.timeline
+    }
+
+    /// The timeline, mutably (to read the world's database: a scan moves no time).
+    pub fn timeline_mut(&mut self) -> &mut Timeline {
+        &mut self.timeline
     }
 
     /// The position: events up to it.
@@ -244,9 +262,9 @@ impl ScenarioRun {
         let from = self.timeline.position();
         let now = self.timeline.world().time();
         // The recorded future goes: so do the boundaries learned in it, and the hand
-        // actions applied in it (the timeline keeps those due at or before now).
+        // actions applied in it (from this tick on: the position is before its step).
         self.next.retain(|_, b| *b <= from);
-        self.hand.retain(|h| h.tick <= now);
+        self.hand.retain(|h| h.tick < now);
         self.hashes.truncate(
             usize::try_from(from)
                 .unwrap_or(usize::MAX)

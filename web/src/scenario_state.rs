@@ -205,7 +205,9 @@ pub fn markers(trace: &[TraceEvent]) -> Vec<Marker> {
                 TraceKind::Reopened { .. } | TraceKind::ViewRebuilt { .. } => MarkerKind::Recovery,
                 TraceKind::CheckpointDone { .. } => MarkerKind::Checkpoint,
                 TraceKind::FlushDone { .. } => MarkerKind::Flush,
-                TraceKind::CompactionDone { .. } => MarkerKind::Compaction,
+                TraceKind::CompactionDone { .. } | TraceKind::TopicCompacted { .. } => {
+                    MarkerKind::Compaction
+                }
                 TraceKind::RaftRole { ref role, .. } if role == "leader" => MarkerKind::Election,
                 _ => return None,
             };

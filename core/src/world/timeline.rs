@@ -245,12 +245,13 @@ impl Timeline {
             .truncate(usize::try_from(self.sim.produced).unwrap_or(usize::MAX));
         let produced = self.sim.produced;
         self.snapshots.retain(|s| s.produced <= produced);
-        // Hand-applied actions after now were part of the discarded future.
+        // Hand-applied actions not applied yet were part of the discarded future (those
+        // due now too: the position is before this tick's step, their events after it).
         let scenario = &self.scenario.actions;
         let mut kept: Vec<TimedAction> = Vec::with_capacity(self.actions.len() + 1);
         for (i, a) in self.actions.iter().enumerate() {
             let from_script = scenario.contains(a);
-            if i < self.sim.next_action || a.at <= now || from_script {
+            if i < self.sim.next_action || from_script {
                 kept.push(a.clone());
             }
         }

@@ -315,5 +315,20 @@ test('retention eats old segments (no rebuild from zero), compaction keeps rebui
     );
     await waitUntil((p) => document.querySelector(p)?.dataset.viewsEqual === 'true', PIPE, 'the rebuilt view equals the database');
     t.diagnostic(`compacted: ${await page.locator(partition).locator('figcaption').innerText()}`);
+
+    // The index switch, from the keyboard: the LSM tree; a followed write lands in its
+    // memtable, and the workload's flushes put tables in L0 (marked on the timeline).
+    const index = pipe.getByLabel('Index of the database', { exact: true });
+    await index.focus();
+    await index.selectOption('lsm');
+    await waitFor(page, `${PIPE}[data-worlds="4"][data-phase="running"]`, 'a world over an LSM tree started');
+    const idx = '[data-testid="pipeline-index"]';
+    assert.equal(await page.locator(idx).getAttribute('data-kind'), 'lsm');
+    await pipe.getByLabel('Key to write to the pipeline', { exact: true }).fill('plum');
+    await pipe.getByRole('button', { name: 'Write and follow', exact: true }).click();
+    await waitUntil((sel) => /^in the active memtable/.test(document.querySelector(sel)?.dataset.location ?? ''), idx, 'the followed key is in the memtable');
+    await pipe.getByRole('button', { name: 'Run the workload', exact: true }).click();
+    await waitUntil(() => /Markers: .*\bflush\b/.test(document.querySelector('[data-testid="pipeline-timeline-status"]')?.textContent ?? ''), null, 'a flush is marked on the timeline', 90_000);
+    t.diagnostic(`index: ${await page.locator(idx).innerText()}`);
   });
 });

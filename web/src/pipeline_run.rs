@@ -16,9 +16,10 @@
 //! the database, so it is made once per settled state (a test checks that scans do not
 //! change the run).
 
-use logspine_core::world::{Action, Scenario, TraceEvent, World, WorldConfig};
+use logspine_core::btree::inspect::shape;
+use logspine_core::world::{Action, IndexChoice, Scenario, TraceEvent, World, WorldConfig};
 
-use crate::pipeline_state::{PipelineView, TimelineView, Windows, WINDOW};
+use crate::pipeline_state::{IndexPicture, PipelineView, TimelineView, Windows, WINDOW};
 use crate::scenario_run::ScenarioRun;
 use crate::scenario_state::{markers, Marker};
 use crate::transport::{TransportMarker, MAX_MARKERS_DRAWN};
@@ -33,6 +34,11 @@ pub const SNAPSHOT_EVERY: u64 = 2000;
 /// The run ends this many ticks after the last action (the most a scenario may run): at
 /// the page's fastest speed, about a quarter of an hour of playing.
 pub const MAX_RUN_TICKS: u64 = 1_000_000;
+
+/// The LSM index's memtable size in the pipeline (flushes every few dozen transactions).
+pub const LSM_MEMTABLE_BYTES: u64 = 4 * 1024;
+/// Pages of the B-tree a picture walks at most.
+pub const MAX_PAGES_WALKED: usize = 256;
 
 /// The size limit of `changes` with [`Cleanup::Retention`] (four 4 KiB segments).
 pub const RETENTION_BYTES: u64 = 16 * 1024;
@@ -85,6 +91,8 @@ pub struct Mode {
     pub dual_write: bool,
     /// How `changes` is cleaned.
     pub cleanup: Cleanup,
+    /// The database's index.
+    pub index: IndexChoice,
 }
 
 impl Mode {
@@ -100,6 +108,14 @@ impl Mode {
                 0
             },
             compacted: self.cleanup == Cleanup::Compacted,
+            index: self.index,
+            // The LSM: a small memtable, so that flushes and compactions happen at the
+            // page's sizes (the default suits the B-tree's checkpoints too).
+            memtable_bytes: if self.index == IndexChoice::Lsm {
+                LSM_MEMTABLE_BYTES
+            } else {
+                WorldConfig::default().memtable_bytes
+            },
             ..WorldConfig::default()
         }
     }
@@ -111,6 +127,8 @@ pub struct PipelineRun {
     mode: Mode,
     /// Events the reducer has been sent: the next delta starts here (or rewinds).
     sent: u64,
+    /// The key of the last write applied by hand (located in the index).
+    follow_key: Option<String>,
     /// Markers of the recorded trace's first `marked` events.
     markers: Vec<Marker>,
     marked: u64,
@@ -158,6 +176,7 @@ impl PipelineRun {
             run,
             mode,
             sent: 0,
+            follow_key: None,
             markers: Vec::new(),
             marked: 0,
             compared: None,
@@ -198,6 +217,9 @@ impl PipelineRun {
     pub fn act(&mut self, action: &Action) -> Result<(), String> {
         let from = self.run.position();
         self.run.act(action.clone())?;
+        if let Action::Write { key, .. } = action {
+            self.follow_key = Some(key.clone());
+        }
         // The markers of the discarded future go too.
         if self.marked > from {
             self.markers.retain(|m| m.seq < from);
@@ -316,6 +338,7 @@ impl PipelineRun {
             db_keys,
             workload_running: world.workload_running(),
             failures: world.failures().to_vec(),
+            index: index_picture(world, self.follow_key.as_deref()),
             timeline: TimelineView {
                 time: world.time(),
                 position: self.run.position(),
@@ -335,6 +358,115 @@ impl PipelineRun {
             },
         }
     }
+}
+
+/// The database's index at this moment: its kind, its amplification so far, its shape,
+/// and where `key` lives in it. Reads only what is resident or on the simulated disk,
+/// through read-only inspection: nothing moves (no counter, no cache).
+fn index_picture(world: &World, key: Option<&str>) -> Option<IndexPicture> {
+    let db = world.db()?;
+    let a = db.amplification();
+    let mut p = IndexPicture {
+        kind: if db.lsm().is_some() { "lsm" } else { "btree" },
+        write_amplification: a.write,
+        read_amplification: a.sources_per_lookup.max(a.read_pages_per_lookup),
+        space_amplification: a.space,
+        shape: Vec::new(),
+        key: key.map(str::to_owned),
+        location: None,
+    };
+    if let Some(lsm) = db.lsm() {
+        let active = lsm.active_memtable();
+        let frozen = lsm.immutable_memtables().count();
+        p.shape.push(format!(
+            "memtable: {} {}{}",
+            active.len(),
+            if active.len() == 1 {
+                "entry"
+            } else {
+                "entries"
+            },
+            if frozen > 0 {
+                format!(", {frozen} frozen and being flushed")
+            } else {
+                String::new()
+            }
+        ));
+        let version = lsm.version();
+        for (level, tables) in version.levels().iter().enumerate() {
+            if tables.is_empty() {
+                continue;
+            }
+            p.shape.push(format!(
+                "L{level}: {} {} ({} bytes, {} entries)",
+                tables.len(),
+                if tables.len() == 1 { "table" } else { "tables" },
+                tables.iter().map(|t| t.size_bytes).sum::<u64>(),
+                tables.iter().map(|t| t.entries).sum::<u64>(),
+            ));
+        }
+        if let Some(k) = key {
+            let k = k.as_bytes();
+            p.location = Some(if active.get(k).is_some() {
+                "in the active memtable (in memory; the WAL makes it durable)".to_owned()
+            } else if lsm.immutable_memtables().any(|m| m.get(k).is_some()) {
+                "in a frozen memtable, being flushed to a table".to_owned()
+            } else {
+                let covering: Vec<String> = version
+                    .levels()
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(level, tables)| {
+                        tables
+                            .iter()
+                            .filter(|t| t.min_key.as_slice() <= k && k <= t.max_key.as_slice())
+                            .map(move |t| format!("L{level} {}", t.id))
+                    })
+                    .collect();
+                if covering.is_empty() {
+                    "in no memtable or table yet".to_owned()
+                } else {
+                    format!(
+                        "in a table: a lookup probes {} (newest first; bloom filters skip the others)",
+                        covering.join(", ")
+                    )
+                }
+            });
+        }
+    } else if let Some(tree) = db.tree() {
+        match shape(tree, db.storage(), MAX_PAGES_WALKED) {
+            Ok(t) => {
+                let leaves = t.pages.iter().filter(|pg| pg.children.is_empty()).count();
+                p.shape.push(format!(
+                    "height {}, {} pages of {} bytes ({} leaves reached{})",
+                    t.height,
+                    t.page_count,
+                    t.page_size,
+                    leaves,
+                    if t.truncated { ", walk cut short" } else { "" }
+                ));
+                if let Some(k) = key {
+                    let k = k.as_bytes();
+                    // The leaf whose range holds the key, else the leftmost leaf after
+                    // it: where a put of the key landed.
+                    let leaves: Vec<_> =
+                        t.pages.iter().filter(|pg| pg.children.is_empty()).collect();
+                    let holder = leaves
+                        .iter()
+                        .find(|pg| pg.last_key.as_deref().is_none_or(|last| k <= last))
+                        .or(leaves.last());
+                    p.location = holder.map(|pg| {
+                        format!(
+                            "in leaf page {} (depth {}, {} keys, page LSN {})",
+                            pg.id, pg.depth, pg.keys, pg.lsn
+                        )
+                    });
+                }
+            }
+            Err(e) => p.shape.push(format!("the tree could not be read: {e}")),
+        }
+    }
+    Some(p)
 }
 
 #[cfg(test)]
@@ -722,6 +854,74 @@ mod tests {
         assert_eq!(crashes(&recorded), 1);
         let view = run.view(Windows::default(), None);
         assert!(view.timeline.markers.iter().all(|m| m.kind != "crash"));
+    }
+
+    /// The index switch: the same pipeline over an LSM tree (memtable, flushes, tables)
+    /// or a B-tree (a leaf page), the followed key located in it, CDC's views equal to
+    /// the database either way, also after a crash.
+    #[test]
+    fn the_pipeline_runs_over_either_index_and_locates_the_followed_key() {
+        for index in [IndexChoice::Lsm, IndexChoice::Btree] {
+            let mode = Mode {
+                index,
+                ..Mode::default()
+            };
+            let (mut run, mut s) = started(mode, 31);
+            act(
+                &mut run,
+                &mut s,
+                &Action::Write {
+                    key: "apple".into(),
+                    value: "red fruit".into(),
+                },
+            );
+            settle(&mut run, &mut s, 4000);
+            let i = s.view.as_ref().unwrap().index.clone().expect("an index");
+            let at = i.location.clone().unwrap_or_default();
+            match index {
+                IndexChoice::Lsm => {
+                    assert_eq!(i.kind, "lsm");
+                    assert!(at.starts_with("in the active memtable"), "{at}");
+                }
+                IndexChoice::Btree => {
+                    assert_eq!(i.kind, "btree");
+                    assert!(at.starts_with("in leaf page"), "{at}");
+                }
+            }
+            let w = s.workload_action();
+            act(&mut run, &mut s, &w);
+            for _ in 0..30 {
+                run.tick(8);
+                let events = forward(&mut run);
+                s.apply(PipelineAction::Engine {
+                    events,
+                    view: Rc::new(run.view(s.windows, None)),
+                });
+            }
+            // (The counters start again at a reopen: read them before the crash.)
+            let i = s.view.as_ref().unwrap().index.clone().unwrap();
+            assert!(i.write_amplification > 1.0, "{i:?}");
+            act(&mut run, &mut s, &Action::Crash);
+            settle(&mut run, &mut s, 100_000);
+            let v = s.view.clone().unwrap();
+            assert_eq!(v.views_equal(), Some(true), "{index:?}: {:?}", v.equal);
+            assert!(v.failures.is_empty(), "{:?}", v.failures);
+            let i = v.index.clone().unwrap();
+            if index == IndexChoice::Lsm {
+                assert!(s.counters.db_crashes == 1);
+                assert!(
+                    i.shape
+                        .iter()
+                        .any(|l| l.starts_with("L0") || l.starts_with("L1")),
+                    "the memtable was flushed into tables: {:?}",
+                    i.shape
+                );
+                assert!(
+                    run.markers().iter().any(|m| m.kind.as_str() == "flush"),
+                    "flushes are marked on the timeline"
+                );
+            }
+        }
     }
 
     #[test]

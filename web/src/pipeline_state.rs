@@ -204,7 +204,7 @@ pub struct Counters {
 }
 
 /// The engine's picture of the pipeline now.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PipelineView {
     /// The seed.
     pub seed: u64,
@@ -231,6 +231,27 @@ pub struct PipelineView {
     /// The timeline: the position (events up to it), the first position, events
     /// recorded, whether the run reached its last tick, the markers of the recording.
     pub timeline: TimelineView,
+    /// The database's index (`None` once the database could not be reopened).
+    pub index: Option<IndexPicture>,
+}
+
+/// The database's index in the picture.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IndexPicture {
+    /// `btree` or `lsm`.
+    pub kind: &'static str,
+    /// Bytes written to the disk per byte of data written (WAL and index).
+    pub write_amplification: f64,
+    /// Index units visited per lookup (B-tree pages; LSM sources).
+    pub read_amplification: f64,
+    /// Bytes on the disk per live byte.
+    pub space_amplification: f64,
+    /// The index's shape, a line each.
+    pub shape: Vec<String>,
+    /// The followed key.
+    pub key: Option<String>,
+    /// Where it lives in the index.
+    pub location: Option<String>,
 }
 
 /// Where the pipeline's run is on its recording.

@@ -57,7 +57,9 @@
 //! each with a button "Rebuild the NAME view from offset 0" and, while rebuilding,
 //! `progress[aria-label="Rebuild of the NAME view"]`, and the select "Pace of the NAME
 //! view" (`data-pace`, `data-behind` on the `li`); the select "Cleanup of the topic
-//! changes" (keep|retention|compacted: a new world); buttons "Add a consumer to the group",
+//! changes" (keep|retention|compacted: a new world); the select "Index of the database"
+//! (btree|lsm: a new world) and `[data-testid=pipeline-index]` with `data-kind` and
+//! `data-location` (where the followed key lives in the index); buttons "Add a consumer to the group",
 //! "Remove a consumer from the group", `ul[aria-label="Consumer group app"] >
 //! li[data-member][data-generation][data-position]`; `[data-testid=pipeline-dual]` with
 //! `data-diverged`, `data-divergence`, `data-lost`; the live region `[data-testid=pipeline-announce]`;
@@ -69,7 +71,7 @@ use std::rc::Rc;
 use logspine_core::world::inspect::{
     MemberSnapshot, PartitionSnapshot, Segments, ViewSnapshot, WalSnapshot,
 };
-use logspine_core::world::Action;
+use logspine_core::world::{Action, IndexChoice};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
@@ -328,33 +330,52 @@ pub fn pipeline_view() -> Html {
         .as_ref()
         .and_then(|v| Cleanup::parse(v.cleanup))
         .unwrap_or_default();
+    let mode = Mode {
+        dual_write: dual,
+        cleanup,
+        index: if state
+            .view
+            .as_ref()
+            .and_then(|v| v.index.as_ref())
+            .is_some_and(|i| i.kind == "lsm")
+        {
+            IndexChoice::Lsm
+        } else {
+            IndexChoice::Btree
+        },
+    };
     let on_dual = {
         let (cell, dispatch, worlds) = (cell.clone(), state.dispatcher(), state.worlds);
         Callback::from(move |_: MouseEvent| {
             let mode = Mode {
                 dual_write: !dual,
-                cleanup,
+                ..mode
             };
             start(&cell, &dispatch, mode, worlds + 1);
         })
     };
-    let on_cleanup = {
+    // A select that starts a new world in the mode it changes.
+    let remode = |set: fn(Mode, &str) -> Option<Mode>| {
         let (cell, dispatch, worlds) = (cell.clone(), state.dispatcher(), state.worlds);
         Callback::from(move |e: Event| {
             let value = e
                 .target()
                 .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
-                .and_then(|v| v.as_string())
-                .and_then(|v| Cleanup::parse(&v));
-            if let Some(c) = value {
-                let mode = Mode {
-                    dual_write: dual,
-                    cleanup: c,
-                };
-                start(&cell, &dispatch, mode, worlds + 1);
+                .and_then(|v| v.as_string());
+            if let Some(next) = value.and_then(|v| set(mode, &v)) {
+                start(&cell, &dispatch, next, worlds + 1);
             }
         })
     };
+    let on_cleanup = remode(|m, v| Cleanup::parse(v).map(|cleanup| Mode { cleanup, ..m }));
+    let on_index = remode(|m, v| {
+        let index = match v {
+            "btree" => IndexChoice::Btree,
+            "lsm" => IndexChoice::Lsm,
+            _ => return None,
+        };
+        Some(Mode { index, ..m })
+    });
     let on_pace = |name: String| {
         let (cell, dispatch) = (cell.clone(), state.dispatcher());
         Callback::from(move |e: Event| {
@@ -584,6 +605,17 @@ pub fn pipeline_view() -> Html {
                         </p>
                     </div>
                     <div class="field">
+                        <label for="pipeline-index">{ "Index of the database" }</label>
+                        <select id="pipeline-index" onchange={on_index} aria-describedby="pipeline-index-help">
+                            <option value="btree" selected={mode.index == IndexChoice::Btree}>{ "B-tree: pages updated in place" }</option>
+                            <option value="lsm" selected={mode.index == IndexChoice::Lsm}>{ "LSM tree: memtable, flushes, compactions" }</option>
+                        </select>
+                        <p class="help-text" id="pipeline-index-help">
+                            { "The same WAL, commits and CDC either way: the log does not care how the index \
+                               is built. Switching starts a new world." }
+                        </p>
+                    </div>
+                    <div class="field">
                         <label for="pipeline-cleanup">{ "Cleanup of the topic changes" }</label>
                         <select id="pipeline-cleanup" onchange={on_cleanup} aria-describedby="pipeline-cleanup-help">
                             { for Cleanup::ALL.iter().map(|c| html! {
@@ -610,6 +642,7 @@ pub fn pipeline_view() -> Html {
 
             <div class="pipeline-grid">
                 { wal_panel(view, &state, &mover) }
+                { index_panel(view) }
                 { partition_panel(view, &state, &mover) }
             </div>
 
@@ -653,6 +686,45 @@ fn group(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// The database's index: its kind, amplification so far, shape, and where the followed
+/// key lives in it.
+fn index_panel(view: Option<&Picture>) -> Html {
+    let Some(i) = view.and_then(|v| v.index.as_ref()) else {
+        return html! {};
+    };
+    let name = if i.kind == "lsm" {
+        "LSM tree"
+    } else {
+        "B-tree"
+    };
+    html! {
+        <section class="panel pipeline-index" aria-labelledby="pipeline-index-heading"
+            data-testid="pipeline-index" data-kind={i.kind}
+            data-location={i.location.clone().unwrap_or_default()}>
+            <h3 id="pipeline-index-heading">{ format!("The index: {name}") }</h3>
+            <p class="muted">
+                { "Every committed update in the WAL is applied to the index too; recovery rebuilds \
+                   what the index lost from the WAL." }
+            </p>
+            <dl class="pipeline-index-amp">
+                <dt>{ "Write amplification" }</dt><dd>{ format!("{:.2}", i.write_amplification) }</dd>
+                <dt>{ "Read amplification" }</dt>
+                <dd>{ format!("{:.2} {} per lookup", i.read_amplification,
+                    if i.kind == "lsm" { "sources" } else { "pages" }) }</dd>
+                <dt>{ "Space amplification" }</dt><dd>{ format!("{:.2}", i.space_amplification) }</dd>
+            </dl>
+            <ul class="pipeline-index-shape" aria-label="Shape of the index">
+                { for i.shape.iter().map(|line| html! { <li>{ line.clone() }</li> }) }
+            </ul>
+            if let (Some(k), Some(at)) = (&i.key, &i.location) {
+                <p class="pipeline-index-follow followed">
+                    { format!("The followed key {k:?} is {at}.") }
+                </p>
+            }
+        </section>
+    }
 }
 
 fn follow_panel(state: &PipelineState) -> Html {

@@ -15,9 +15,25 @@ pub const EVENTS: u64 = 100_000;
 /// Seeks measured.
 pub const SEEKS: usize = 200;
 
+/// The worlds measured: the database alone (the scenario panel's usual world) and the
+/// pipeline view's (CDC: broker, connector and three views reading 3 events per tick).
+pub const WORLDS: [&str; 2] = ["database", "pipeline"];
+
+/// The configuration of world `name` (one of [`WORLDS`]).
+pub fn config(name: &str) -> WorldConfig {
+    match name {
+        "pipeline" => WorldConfig {
+            cdc: true,
+            view_events_per_tick: 3,
+            ..WorldConfig::default()
+        },
+        _ => WorldConfig::default(),
+    }
+}
+
 /// A scenario that produces at least [`EVENTS`] events: 16 clients, 40,000 transactions,
 /// crashes every 2,000 ticks.
-pub fn scenario() -> Scenario {
+pub fn scenario(config: WorldConfig) -> Scenario {
     let mut actions = vec![TimedAction {
         at: 1,
         action: Action::Workload {
@@ -38,7 +54,7 @@ pub fn scenario() -> Scenario {
         name: "seek-benchmark".into(),
         title: "A long run to seek in".into(),
         seed: 11,
-        config: WorldConfig::default(),
+        config,
         end: 5_000,
         actions,
         narration: vec![],
@@ -48,6 +64,8 @@ pub fn scenario() -> Scenario {
 /// What one configuration measured.
 #[derive(Clone, Debug)]
 pub struct SeekResult {
+    /// The world ([`WORLDS`]).
+    pub world: &'static str,
     /// Events between snapshots.
     pub snapshot_every: u64,
     /// Snapshots kept.
@@ -62,9 +80,13 @@ pub struct SeekResult {
 
 /// Records the run with snapshots every `snapshot_every` ticks, then times [`SEEKS`]
 /// seeks.
-pub fn measure(snapshot_every: u64, clock: Clock<'_>) -> Result<SeekResult, String> {
+pub fn measure(
+    world: &'static str,
+    snapshot_every: u64,
+    clock: Clock<'_>,
+) -> Result<SeekResult, String> {
     let t0 = clock();
-    let mut t = Timeline::new(scenario(), None, snapshot_every)?;
+    let mut t = Timeline::new(scenario(config(world)), None, snapshot_every)?;
     while (t.trace().len() as u64) < EVENTS && !t.finished() {
         t.step();
     }
@@ -86,6 +108,7 @@ pub fn measure(snapshot_every: u64, clock: Clock<'_>) -> Result<SeekResult, Stri
     }
     seeks_ms.sort_by(f64::total_cmp);
     Ok(SeekResult {
+        world,
         snapshot_every,
         snapshots: t.snapshots(),
         events,
@@ -97,13 +120,20 @@ pub fn measure(snapshot_every: u64, clock: Clock<'_>) -> Result<SeekResult, Stri
 /// The markdown table over several snapshot intervals.
 pub fn report(clock: Clock<'_>) -> Result<String, String> {
     let mut out = String::from(
-        "| snapshot every (events) | snapshots | events | record (s) | seek median (ms) | p95 (ms) | max (ms) |\n|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| world | snapshot every (events) | snapshots | events | record (s) | seek median (ms) | p95 (ms) | max (ms) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    for every in [1_000, 2_500, 5_000] {
-        let r = measure(every, clock)?;
+    for (world, every) in [
+        ("database", 1_000),
+        ("database", 2_500),
+        ("database", 5_000),
+        ("pipeline", 1_000),
+        ("pipeline", 2_000),
+    ] {
+        let r = measure(world, every, clock)?;
         let q = |percent: usize| r.seeks_ms[(r.seeks_ms.len() - 1) * percent / 100];
         out += &format!(
-            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
+            "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
+            r.world,
             r.snapshot_every,
             r.snapshots,
             r.events,

@@ -25,11 +25,10 @@
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use crate::rng::Rng;
-use crate::storage::{
-    check_name, image_len, image_read, Storage, StorageError, StorageStats, SyncCompletion, SyncId,
-};
+use crate::storage::{check_name, Storage, StorageError, StorageStats, SyncCompletion, SyncId};
 
 /// How long a sync takes, in virtual ticks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,22 +120,19 @@ enum Op {
 }
 
 impl Op {
-    fn apply(&self, image: &mut BTreeMap<String, Vec<u8>>) {
+    fn apply(&self, image: &mut Image) {
         match self {
             Op::Write { file, offset, data } => {
-                let buf = image.entry(file.clone()).or_default();
-                let start = to_usize(*offset);
-                let end = start + data.len();
-                if buf.len() < end {
-                    buf.resize(end, 0);
-                }
-                buf[start..end].copy_from_slice(data);
+                image
+                    .entry(file.clone())
+                    .or_default()
+                    .write(to_usize(*offset), data);
             }
             Op::SetLen { file, len } => {
                 image
                     .entry(file.clone())
                     .or_default()
-                    .resize(to_usize(*len), 0);
+                    .resize(to_usize(*len));
             }
             Op::Delete { file } => {
                 image.remove(file);
@@ -144,6 +140,91 @@ impl Op {
         }
     }
 }
+
+/// Bytes per chunk of a simulated file.
+const CHUNK: usize = 4096;
+
+/// A simulated file: its bytes in fixed chunks shared copy-on-write, so that cloning a
+/// disk (the crash image, a time-travel snapshot of a whole world) copies pointers, and a
+/// write copies only the chunks it changes. Bytes of the last chunk past `len` are zero.
+#[derive(Clone, Debug, Default)]
+struct File {
+    len: usize,
+    chunks: Vec<Arc<[u8; CHUNK]>>,
+}
+
+impl File {
+    fn resize(&mut self, len: usize) {
+        if len < self.len {
+            self.chunks.truncate(len.div_ceil(CHUNK));
+            let tail = len % CHUNK;
+            if tail != 0 {
+                if let Some(last) = self.chunks.last_mut() {
+                    Arc::make_mut(last)[tail..].fill(0);
+                }
+            }
+        } else {
+            let zero = Arc::new([0u8; CHUNK]);
+            self.chunks.resize(len.div_ceil(CHUNK), zero);
+        }
+        self.len = len;
+    }
+
+    fn write(&mut self, offset: usize, data: &[u8]) {
+        let end = offset + data.len();
+        if end > self.len {
+            self.resize(end);
+        }
+        let mut at = offset;
+        let mut rest = data;
+        while !rest.is_empty() {
+            let (c, o) = (at / CHUNK, at % CHUNK);
+            let n = rest.len().min(CHUNK - o);
+            Arc::make_mut(&mut self.chunks[c])[o..o + n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            at += n;
+        }
+    }
+
+    /// `buf.len()` bytes from `offset`; the caller checked the range.
+    fn read(&self, offset: usize, buf: &mut [u8]) {
+        let mut at = offset;
+        let mut done = 0;
+        while done < buf.len() {
+            let (c, o) = (at / CHUNK, at % CHUNK);
+            let n = (buf.len() - done).min(CHUNK - o);
+            buf[done..done + n].copy_from_slice(&self.chunks[c][o..o + n]);
+            done += n;
+            at += n;
+        }
+    }
+
+    fn byte_mut(&mut self, i: usize) -> Option<&mut u8> {
+        (i < self.len).then(|| &mut Arc::make_mut(&mut self.chunks[i / CHUNK])[i % CHUNK])
+    }
+
+    fn to_vec(&self) -> Vec<u8> {
+        let mut out = vec![0; self.len];
+        self.read(0, &mut out);
+        out
+    }
+}
+
+impl PartialEq for File {
+    fn eq(&self, other: &File) -> bool {
+        self.len == other.len
+            && self
+                .chunks
+                .iter()
+                .zip(&other.chunks)
+                .all(|(a, b)| Arc::ptr_eq(a, b) || a[..] == b[..])
+    }
+}
+
+impl Eq for File {}
+
+/// A disk image: file name to contents.
+type Image = BTreeMap<String, File>;
 
 fn to_usize(n: u64) -> usize {
     usize::try_from(n).expect("simulated file offsets fit in memory")
@@ -191,8 +272,8 @@ pub struct SimDisk {
     config: SimDiskConfig,
     rng: Rng,
     now: u64,
-    live: BTreeMap<String, Vec<u8>>,
-    durable: BTreeMap<String, Vec<u8>>,
+    live: Image,
+    durable: Image,
     ops: VecDeque<Op>,
     pending: VecDeque<PendingSync>,
     /// Completions delivered by `advance` but not yet drained (still counted in
@@ -326,7 +407,7 @@ impl SimDisk {
     /// every sector happened to make it (which is then not a tear).
     fn apply_torn(
         &mut self,
-        image: &mut BTreeMap<String, Vec<u8>>,
+        image: &mut Image,
         file: &str,
         offset: u64,
         data: &[u8],
@@ -345,12 +426,8 @@ impl SimDisk {
             kept += 1;
             let lo = (s * sector).max(offset);
             let hi = ((s + 1) * sector).min(offset + len);
-            let (lo_u, hi_u) = (to_usize(lo), to_usize(hi));
-            if buf.len() < hi_u {
-                buf.resize(hi_u, 0);
-            }
             let src = to_usize(lo - offset)..to_usize(hi - offset);
-            buf[lo_u..hi_u].copy_from_slice(&data[src]);
+            buf.write(to_usize(lo), &data[src]);
         }
         (kept < total).then(|| TornWrite {
             file: file.to_owned(),
@@ -367,7 +444,7 @@ impl SimDisk {
         let mask = 1u8 << (bit % 8);
         let mut found = false;
         for image in [&mut self.live, &mut self.durable] {
-            if let Some(b) = image.get_mut(file).and_then(|buf| buf.get_mut(byte)) {
+            if let Some(b) = image.get_mut(file).and_then(|buf| buf.byte_mut(byte)) {
                 *b ^= mask;
                 found = true;
             }
@@ -398,8 +475,8 @@ impl SimDisk {
     }
 
     /// The durable image of `file`: what a crash right now with no in-flight sync would keep.
-    pub fn durable_contents(&self, file: &str) -> Option<&[u8]> {
-        self.durable.get(file).map(Vec::as_slice)
+    pub fn durable_contents(&self, file: &str) -> Option<Vec<u8>> {
+        self.durable.get(file).map(File::to_vec)
     }
 
     /// Checks the invariants in the module docs; panics on a violation (a bug).
@@ -440,11 +517,30 @@ impl Storage for SimDisk {
     }
 
     fn len(&self, file: &str) -> Result<u64, StorageError> {
-        image_len(&self.live, file)
+        self.live
+            .get(file)
+            .map(|f| f.len as u64)
+            .ok_or_else(|| StorageError::NotFound {
+                file: file.to_owned(),
+            })
     }
 
     fn read(&self, file: &str, offset: u64, buf: &mut [u8]) -> Result<(), StorageError> {
-        image_read(&self.live, file, offset, buf)?;
+        let data = self.live.get(file).ok_or_else(|| StorageError::NotFound {
+            file: file.to_owned(),
+        })?;
+        let file_len = data.len as u64;
+        let start = offset
+            .checked_add(buf.len() as u64)
+            .filter(|&end| end <= file_len)
+            .and_then(|_| usize::try_from(offset).ok())
+            .ok_or_else(|| StorageError::OutOfRange {
+                file: file.to_owned(),
+                offset,
+                len: buf.len() as u64,
+                file_len,
+            })?;
+        data.read(start, buf);
         self.bytes_read
             .set(self.bytes_read.get() + buf.len() as u64);
         Ok(())
@@ -519,6 +615,56 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
+    /// Files are chunked copy-on-write: a copy of the disk shares their bytes, and a
+    /// change on either side is invisible to the other; writes across chunk edges, holes,
+    /// and a truncate then extend (zeros, not the old bytes) read back as a flat buffer
+    /// would, compared against a `Vec<u8>` model over seeded random operations.
+    #[test]
+    fn files_are_copied_on_write_and_read_like_flat_buffers() {
+        let mut rng = Rng::new(99);
+        let mut file = File::default();
+        let mut model: Vec<u8> = Vec::new();
+        let mut copies: Vec<(File, Vec<u8>)> = Vec::new();
+        for step in 0..2000 {
+            match rng.below(4) {
+                0 | 1 => {
+                    let at = to_usize(rng.below(3 * CHUNK as u64));
+                    let n = to_usize(rng.below(CHUNK as u64 + 100));
+                    let data: Vec<u8> = (0..n)
+                        .map(|i| u8::try_from((i + step) % 255).unwrap() | 1)
+                        .collect();
+                    file.write(at, &data);
+                    if model.len() < at + n {
+                        model.resize(at + n, 0);
+                    }
+                    model[at..at + n].copy_from_slice(&data);
+                }
+                2 => {
+                    let len = to_usize(rng.below(3 * CHUNK as u64));
+                    file.resize(len);
+                    model.resize(len, 0);
+                }
+                _ => copies.push((file.clone(), model.clone())),
+            }
+            assert_eq!(file.len, model.len());
+            assert_eq!(file.to_vec(), model, "step {step}");
+            if let Some(i) = model.len().checked_sub(1) {
+                let mut one = [0u8; 1];
+                file.read(i, &mut one);
+                assert_eq!(one[0], model[i]);
+            }
+        }
+        assert!(copies.len() > 100);
+        for (copy, expected) in &copies {
+            assert_eq!(
+                &copy.to_vec(),
+                expected,
+                "a copy changed after it was taken"
+            );
+        }
+        assert!(copies[0].0 == copies[0].0.clone());
+    }
+
     #[test]
     fn write_is_visible_but_volatile_until_sync_completes() {
         let mut d = SimDisk::new(SimDiskConfig::default(), 1);
@@ -531,7 +677,7 @@ mod tests {
         // A crash before completion may keep the write or drop it, never anything else.
         let mut lost = d.clone();
         lost.crash();
-        let after = lost.durable_contents("a").map(<[u8]>::to_vec);
+        let after = lost.durable_contents("a");
         // Lost, kept whole, or torn to nothing (the file created, its one sector not).
         assert!(
             matches!(after.as_deref(), None | Some(b"") | Some(b"hello")),
@@ -565,7 +711,7 @@ mod tests {
         let r = d.crash();
         assert_eq!(r.ops_lost, 2);
         assert_eq!(r.syncs_lost, 0);
-        assert_eq!(d.durable_contents("a"), Some(&b"synced"[..]));
+        assert_eq!(d.durable_contents("a").as_deref(), Some(&b"synced"[..]));
         assert!(!d.exists("b"));
         d.validate();
     }
@@ -607,7 +753,7 @@ mod tests {
             d.write("f", 2, &[9u8; 12]).unwrap();
             d.sync().unwrap();
             let r = d.crash();
-            let img = d.durable_contents("f").unwrap().to_vec();
+            let img = d.durable_contents("f").unwrap();
             assert_eq!(img.len(), 16);
             // Every 4-byte sector of the overwritten range (2..14) is wholly old or new,
             // and bytes outside it are untouched.
@@ -686,7 +832,7 @@ mod tests {
                 d.advance(3);
             }
             let r = d.crash();
-            (r, d.durable_contents("f").map(<[u8]>::to_vec))
+            (r, d.durable_contents("f"))
         };
         assert_eq!(run(9), run(9));
     }

@@ -30,7 +30,7 @@ pub const VIEW_EVENTS_PER_TICK: u64 = 3;
 /// Ticks one [`PipelineRun::tick`] call runs at most.
 pub const MAX_TICKS_PER_CALL: u32 = 1024;
 /// Events between the timeline's snapshots (a seek replays at most about this many).
-pub const SNAPSHOT_EVERY: u64 = 2000;
+pub const SNAPSHOT_EVERY: u64 = 1000;
 /// The run ends this many ticks after the last action (the most a scenario may run): at
 /// the page's fastest speed, about a quarter of an hour of playing.
 pub const MAX_RUN_TICKS: u64 = 1_000_000;

@@ -3,7 +3,10 @@
 // databases until the LSM tree has flushed into L0 and compacted; a lookup lights up the
 // tables it probed or skipped; both sets of amplification meters show numbers, the LSM
 // tree's write amplification below the B-tree's; a crash of the LSM database recovers
-// (manifest replay R6, redo R7/R8) with the same acknowledged keys.
+// (manifest replay R6, redo R7/R8) with the same acknowledged keys. Then time travel on
+// the timeline under the view: pause, a compaction marker, step back to just before the
+// last compaction (the earlier tables are back), step forward onto it, scrub to the end
+// (replay gives exactly the tables the live run had), and an action in the past branches.
 //
 // Run: node --test tests/e2e/lsm-view.test.mjs   (after `trunk build --release`)
 // Env: LOGSPINE_DIST (default: <repo>/dist), CHROMIUM_PATH (default: /usr/bin/chromium).
@@ -118,6 +121,125 @@ test('the LSM view flushes, compacts, explains a lookup, compares meters and rec
     assert.ok(cases.includes('R6'), `recovery replayed the manifest (R6): ${JSON.stringify(cases)}`);
     assert.ok(cases.some((c) => c === 'R7' || c === 'R8'), `recovery redid the WAL above the last flushed LSN: ${JSON.stringify(cases)}`);
     t.diagnostic(`recovery: ${(await page.locator('[data-testid="lsm-key-check"]').innerText()).trim()}`);
+
+    // Time travel: the timeline under the view (web/src/transport.rs, driven by
+    // web/src/lsm_run.rs). Pause at the live end and remember what is drawn there.
+    const timeline = lsm.getByRole('group', { name: 'Timeline of both databases', exact: true });
+    const status = page.locator('[data-testid="lsm-time-status"]');
+    await waitUntil(
+      () => /\d+ compaction/.test(document.querySelector('[data-testid="lsm-time-status"]')?.textContent ?? ''),
+      null,
+      'the timeline shows a compaction marker',
+      STEP_TIMEOUT_MS,
+    );
+    assert.ok((await timeline.locator('svg rect.mark.compaction').count()) >= 1, 'a compaction marker is drawn on the track');
+    await timeline.getByRole('button', { name: 'Pause', exact: true }).click();
+    await timeline.getByRole('button', { name: 'Play', exact: true }).waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    const sectionNum = async (attr) => Number(await lsm.getAttribute(attr));
+    // The tables as "level:id", so that a trivial move (same table, next level) counts too.
+    const tableIds = async () =>
+      (
+        await lsm
+          .locator('ol[aria-label="LSM levels"] li[data-table]')
+          .evaluateAll((lis) => lis.map((li) => `${li.parentElement.closest('li[data-level]')?.dataset.level}:${li.dataset.table}`))
+      )
+        .sort()
+        .join(',');
+    const endMs = await sectionNum('data-end-ms');
+    assert.equal(await sectionNum('data-position-ms'), endMs, 'paused at the live end');
+    const endCompactions = await sectionNum('data-compactions');
+    const endTables = await tableIds();
+    assert.ok(endCompactions >= 1 && endTables.length > 0, `compactions ${endCompactions}, tables ${endTables}`);
+
+    // Step back, one moment at a time, until the last compaction has not finished yet
+    // (CompactionDone), then on until its inputs are back (before its manifest edit).
+    const stepBack = timeline.getByRole('button', { name: 'Step back', exact: true });
+    let backs = 0;
+    let position = endMs;
+    const back = async () => {
+      assert.ok(backs < 400, `stepped back ${backs} times without getting before the last compaction`);
+      await stepBack.click();
+      backs += 1;
+      await page.waitForFunction(
+        ([sel, was]) => Number(document.querySelector(sel)?.dataset.positionMs) < was,
+        [LSM, position],
+        { timeout: STEP_TIMEOUT_MS },
+      );
+      position = await sectionNum('data-position-ms');
+    };
+    let doneTables = endTables;
+    while ((await sectionNum('data-compactions')) >= endCompactions) {
+      doneTables = await tableIds();
+      await back();
+    }
+    assert.equal(await sectionNum('data-compactions'), endCompactions - 1, 'just before the last compaction finished');
+    while ((await tableIds()) === doneTables) {
+      await back();
+    }
+    const beforeTables = await tableIds();
+    t.diagnostic(`stepped back ${backs} times to ${position} ms (end ${endMs} ms): tables ${beforeTables}; after the compaction: ${doneTables}`);
+    assert.equal(await sectionNum('data-compactions'), endCompactions - 1, 'the earlier tables are those before the compaction');
+    assert.ok(
+      beforeTables.split(',').some((id) => !doneTables.split(',').includes(id)),
+      'before the compaction the LSM tree had tables the compaction consumed or moved',
+    );
+    assert.equal(await sectionNum('data-end-ms'), endMs, 'stepping back discards nothing');
+    assert.match(await status.innerText(), /in the past/, 'the status says where we are');
+    await waitFor(page, `${LSM} [data-testid="lsm-history"][data-past="true"]`, 'the form says an action here branches');
+
+    // Stepping forward lands on the compaction's end, with its tables.
+    const stepForward = timeline.getByRole('button', { name: 'Step forward', exact: true });
+    for (let i = 0; (await sectionNum('data-compactions')) < endCompactions; i += 1) {
+      assert.ok(i < 20, 'a few steps forward reach the end of the compaction');
+      await stepForward.click();
+      await page.waitForFunction(
+        ([sel, was]) => Number(document.querySelector(sel)?.dataset.positionMs) > was,
+        [LSM, position],
+        { timeout: STEP_TIMEOUT_MS },
+      );
+      position = await sectionNum('data-position-ms');
+    }
+    assert.equal(await tableIds(), doneTables, 'the compaction\'s outputs, as the live run had them');
+
+    // Scrub: back to the start with the slider, then to the end from the keyboard.
+    const slider = timeline.getByRole('slider', { name: 'Position in the timeline of both databases', exact: true });
+    await slider.fill('0');
+    await page.waitForFunction((sel) => document.querySelector(sel)?.dataset.positionMs === '0', LSM, { timeout: STEP_TIMEOUT_MS });
+    assert.equal(await sectionNum('data-compactions'), 0, 'nothing compacted at the start');
+    await slider.focus();
+    await page.keyboard.press('End');
+    await page.waitForFunction(
+      ([sel, want]) => Number(document.querySelector(sel)?.dataset.positionMs) === want,
+      [LSM, endMs],
+      { timeout: STEP_TIMEOUT_MS },
+    );
+    assert.equal(await sectionNum('data-compactions'), endCompactions, 'the same compactions at the end');
+    assert.equal(await tableIds(), endTables, 'replay from the seed gives exactly the tables the live run had');
+    await waitFor(page, `${LSM}[data-recovery="done"]`, 'the recovery is back at the end');
+
+    // An action in the past branches: the recorded future is discarded.
+    await stepBack.click();
+    await page.waitForFunction(
+      ([sel, was]) => Number(document.querySelector(sel)?.dataset.positionMs) < was,
+      [LSM, endMs],
+      { timeout: STEP_TIMEOUT_MS },
+    );
+    const branchAt = await sectionNum('data-position-ms');
+    await lsm.getByLabel('Key to write', { exact: true }).fill('branch');
+    await lsm.getByLabel('Value to write', { exact: true }).fill('here');
+    await lsm.getByRole('button', { name: 'Write to both databases', exact: true }).click();
+    await page.waitForFunction(
+      ([sel, want]) => Number(document.querySelector(sel)?.dataset.endMs) === want,
+      [LSM, branchAt],
+      { timeout: STEP_TIMEOUT_MS },
+    );
+    assert.equal(await lsm.locator('[data-testid="lsm-history"]').getAttribute('data-past'), 'false', 'at the live end after the branch');
+    await timeline.getByRole('button', { name: 'Play', exact: true }).click();
+    await page.waitForFunction(
+      ([sel, was]) => Number(document.querySelector(sel)?.dataset.endMs) > was,
+      [LSM, branchAt],
+      { timeout: STEP_TIMEOUT_MS },
+    );
 
     // Screenshots, wide and at 375 px (which must not scroll sideways).
     await page.waitForTimeout(300);

@@ -33,6 +33,7 @@ pub mod embed_run;
 pub mod embed_view;
 pub mod idb;
 pub mod lsm_engine;
+pub mod lsm_run;
 pub mod lsm_state;
 pub mod lsm_view;
 pub mod pipeline_run;

@@ -1,10 +1,26 @@
 //! [`LsmEngine`]: the LSM view's two databases — one with the B-tree index, one with the
-//! LSM tree — on in-memory [`SimDisk`]s, fed the same operation stream and ticked by the
-//! page's clock; plus the drain that turns the LSM database's events and both databases'
-//! counters into [`LsmAction::Engine`](crate::lsm_state::LsmAction::Engine) payloads.
+//! LSM tree — on in-memory [`SimDisk`]s, fed the same operation stream; plus the fold of
+//! the LSM database's events ([`LsmTrace`]) and the snapshot the view draws
+//! ([`PairSnapshot`]).
+//!
+//! # Virtual time, and why replay is exact
+//! The engine has no clock. [`LsmEngine::step`] moves virtual time forward by exactly
+//! [`STEP_MS`] (1 ms): both disks advance one tick, both databases tick, the workload's
+//! token bucket gets one millisecond's worth of tokens, the replay runs, the events are
+//! folded, and on every multiple of [`AMP_EVERY_MS`] the amplification is sampled. The page's
+//! wall clock only decides how many steps to take per frame ([`crate::lsm_view`]), never
+//! what happens inside one. Everything else that changes the engine is an [`LsmInput`]
+//! applied between two steps ([`LsmEngine::apply`]). So the engine after `n` steps is a pure
+//! function of the seed and the inputs with the step count at which each was applied —
+//! which is what [`crate::lsm_run::LsmRun`] records, snapshots and replays. A lookup is a
+//! read: [`LsmEngine::lookup`] runs on a copy of both databases (a `get` changes buffer pool
+//! frames and counters, which would change the run), so it never changes what happens.
+//!
+//! Required call order: [`LsmEngine::open`], then any interleaving of `step` and `apply`;
+//! [`LsmEngine::view`] and `lookup` at any time (they change nothing).
 //!
 //! # One operation stream, two databases
-//! The workload generator ([`Workload`]) and the "write one key" form run on the B-tree
+//! The workload generator ([`Workload`]) and the "write one key" input run on the B-tree
 //! database. Every transaction that commits there is replayed on the LSM database — the
 //! same read, the same writes, in commit order — by reading the B-tree database's WAL
 //! (change data capture in miniature: the log is the stream). A transaction is replayed
@@ -16,41 +32,40 @@
 //! workload starts nothing new until the LSM database catches up.
 //!
 //! # The crash
-//! [`LsmEngine::crash_lsm`] scans the LSM database's acknowledged keys, crashes its disk
+//! [`LsmInput::CrashLsm`] scans the LSM database's acknowledged keys, crashes its disk
 //! ([`SimDisk::crash`]) and reopens it (`Db::open`: the manifest replayed, R6; the WAL
-//! above the last flushed LSN redone into the memtable, R7/R8; losers undone in `tick`).
+//! above the last flushed LSN redone into the memtable, R7/R8; losers undone in `step`).
 //! Replayed transactions that were in flight and that recovery did not find committed
 //! (case A3) go back to the front of the queue. Until undo has finished, nothing new is
 //! replayed; then the keys are scanned again and compared ([`KeyCheck`]).
-//!
-//! The caller owns the clock: every call that moves time takes `now_ms`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt::Write as _;
 use std::rc::Rc;
 
 use logspine_core::db::{
     Db, DbAmplification, DbConfig, DbError, DbEvent, IndexKind, RecoveryStep, TxnId, WalRecord,
 };
 use logspine_core::lsm::{
-    CompactionConfig, CompactionStyle, LsmConfig, ManifestConfig, TableConfig,
+    CompactionConfig, CompactionStyle, LsmConfig, LsmEvent, ManifestConfig, TableConfig,
 };
-use logspine_core::{CrashReport, LogConfig, Lsn, SimDisk};
+use logspine_core::{CrashReport, LogConfig, Lsn, SimDisk, Storage};
 
 use crate::db_engine::{playground_config, playground_sim_disk, EngineError};
 use crate::lsm_state::{
-    KeyCheck, LevelView, LookupView, LsmCounters, LsmShape, MemtableView, MirrorView, PairSnapshot,
-    TableView,
+    KeyCheck, LevelView, LookupView, LsmCounters, LsmShape, LsmTrace, MemtableView, MirrorView,
+    PairSnapshot, TableView,
 };
-use crate::workload::Workload;
+use crate::workload::{Workload, MAX_CLIENTS, MAX_RATE_PER_SEC};
 
-/// Amplification is recomputed at most this often (the LSM's live bytes are a merge over
-/// all of its data).
+/// Virtual milliseconds one [`LsmEngine::step`] moves (the disks' and databases' tick).
+pub const STEP_MS: u64 = 1;
+/// The amplification is sampled on every multiple of this many virtual ms (the LSM's live
+/// bytes are a merge over all of its data, too costly for every step).
 pub const AMP_EVERY_MS: u64 = 500;
-/// The view is sent at most this often unless forced.
-pub const VIEW_EVERY_MS: u64 = 80;
 /// Replayed transactions waiting at most; the workload pauses beyond.
 pub const MAX_BACKLOG: usize = 2000;
-/// Transactions replayed per tick at most.
+/// Transactions replayed per step at most.
 pub const MAX_REPLAYS_PER_TICK: usize = 512;
 /// Longest key the forms take (bytes).
 pub const MAX_KEY_BYTES: usize = 64;
@@ -109,6 +124,91 @@ pub fn config_text() -> String {
     )
 }
 
+/// Something the user did to the run, applied between two steps (module docs). A lookup is
+/// not one: it is a read and changes nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LsmInput {
+    /// Start or retune the workload on the B-tree database.
+    StartWorkload {
+        /// Clients, `1..=MAX_CLIENTS`.
+        clients: u32,
+        /// Transactions a second of virtual time, `1..=MAX_RATE_PER_SEC`.
+        rate_per_sec: u32,
+    },
+    /// Stop the workload (transactions in flight still finish, and are replayed).
+    StopWorkload,
+    /// Write one key in its own transaction on the B-tree database; it reaches the LSM
+    /// database through the replay once committed.
+    Write {
+        /// The key (1..=[`MAX_KEY_BYTES`] bytes).
+        key: String,
+        /// The value (at most [`MAX_VALUE_BYTES`] bytes).
+        value: String,
+    },
+    /// Crash the LSM database's disk and reopen it (module docs, "The crash").
+    CrashLsm,
+}
+
+impl LsmInput {
+    /// Checks the input before anything is recorded or changed: a clear error for a bad
+    /// key, value, client count or rate.
+    pub fn validate(&self) -> Result<(), EngineError> {
+        match self {
+            LsmInput::StartWorkload {
+                clients,
+                rate_per_sec,
+            } => {
+                if !(1..=MAX_CLIENTS).contains(clients) {
+                    return Err(EngineError::Input(format!(
+                        "The workload takes 1 to {MAX_CLIENTS} clients, not {clients}."
+                    )));
+                }
+                if !(1..=MAX_RATE_PER_SEC).contains(rate_per_sec) {
+                    return Err(EngineError::Input(format!(
+                        "The workload takes 1 to {MAX_RATE_PER_SEC} transactions a second, not \
+                         {rate_per_sec}."
+                    )));
+                }
+                Ok(())
+            }
+            LsmInput::Write { key, value } => {
+                check_key(key)?;
+                if value.len() > MAX_VALUE_BYTES {
+                    return Err(EngineError::Input(format!(
+                        "The value is {} bytes; the playground takes at most {MAX_VALUE_BYTES}.",
+                        value.len()
+                    )));
+                }
+                Ok(())
+            }
+            LsmInput::StopWorkload | LsmInput::CrashLsm => Ok(()),
+        }
+    }
+
+    /// In words, for the timeline's status line.
+    pub fn text(&self) -> String {
+        match self {
+            LsmInput::StartWorkload {
+                clients,
+                rate_per_sec,
+            } => format!("workload started: {clients} clients at {rate_per_sec}/s"),
+            LsmInput::StopWorkload => "workload stopped".to_owned(),
+            LsmInput::Write { key, .. } => format!("wrote {key:?}"),
+            LsmInput::CrashLsm => "crashed the LSM database".to_owned(),
+        }
+    }
+}
+
+/// What one step did, for the timeline.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StepReport {
+    /// The LSM database emitted at least one event (a moment to step to).
+    pub events: bool,
+    /// Marker kinds for the transport bar: `flush` (a flush finished), `compaction` (a
+    /// compaction or trivial move finished), `recovery` (recovery after a crash finished).
+    pub markers: Vec<&'static str>,
+}
+
 type Write = (Vec<u8>, Option<Vec<u8>>);
 
 /// A B-tree transaction to replay on the LSM database.
@@ -124,29 +224,34 @@ impl Replay {
 }
 
 /// A crash whose key check is not in yet.
+#[derive(Clone, Debug)]
 struct PendingCheck {
     before: BTreeMap<Vec<u8>, Vec<u8>>,
     /// The last write per key of the replays in flight at the crash.
     in_flight: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
-/// What [`LsmEngine::crash_lsm`] reports.
+/// What a crash of the LSM database did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CrashOutcome {
     /// The disk's crash report, in words.
     pub crash: String,
     /// `DbRecovery::describe`.
     pub report: String,
-    /// Recovery's steps from `Db::open` (undo follows in ticks).
+    /// Recovery's steps from `Db::open` (undo follows in steps).
     pub steps: Vec<RecoveryStep>,
 }
 
-/// The two databases and the glue. See the module docs.
+/// The two databases and the glue. See the module docs. `Clone` copies everything, both
+/// simulated disks included: that is a snapshot of the run.
+#[derive(Clone, Debug)]
 pub struct LsmEngine {
     btree: Db<SimDisk>,
     /// `None` only if reopening after a crash failed.
     lsm: Option<Db<SimDisk>>,
     workload: Workload,
+    /// Virtual time, ms.
+    now_ms: u64,
     /// The next B-tree WAL record to read.
     scanned: Lsn,
     /// B-tree transactions seen in the WAL and not finished.
@@ -155,22 +260,16 @@ pub struct LsmEngine {
     /// LSM transactions begun and not acknowledged, by LSM transaction id.
     in_flight: BTreeMap<TxnId, Replay>,
     mirrored: u64,
-    pending: Vec<DbEvent>,
-    amp: Option<(DbAmplification, DbAmplification, u64)>,
+    /// The last amplification sample: B-tree, LSM, when.
+    amp: (DbAmplification, DbAmplification, u64),
     check: Option<PendingCheck>,
     key_check: Option<KeyCheck>,
-    shape: Rc<LsmShape>,
-    last_sent: Option<PairSnapshot>,
-    last_sent_ms: u64,
+    trace: LsmTrace,
     stopped: Option<String>,
 }
 
-fn lsm_error(e: DbError) -> EngineError {
-    EngineError::Db(e)
-}
-
 impl LsmEngine {
-    /// Opens both databases, each on a fresh simulated disk.
+    /// Opens both databases, each on a fresh simulated disk, at virtual time 0.
     pub fn open(seed: u64) -> Result<LsmEngine, DbError> {
         let (btree, _) = Db::open(playground_sim_disk(seed), playground_config())?;
         let (lsm, _) = Db::open(playground_sim_disk(seed ^ 1), lsm_playground_config())?;
@@ -179,21 +278,20 @@ impl LsmEngine {
             btree,
             lsm: Some(lsm),
             workload: Workload::new(seed),
+            now_ms: 0,
             scanned,
             open: BTreeMap::new(),
             queue: VecDeque::new(),
             in_flight: BTreeMap::new(),
             mirrored: 0,
-            pending: Vec::new(),
-            amp: None,
+            amp: Default::default(),
             check: None,
             key_check: None,
-            shape: Rc::default(),
-            last_sent: None,
-            last_sent_ms: 0,
+            trace: LsmTrace::default(),
             stopped: None,
         };
         e.drain();
+        e.sample_amp();
         Ok(e)
     }
 
@@ -212,6 +310,16 @@ impl LsmEngine {
         self.stopped.as_deref()
     }
 
+    /// Virtual time: milliseconds (steps) since the run began.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// The fold of the LSM database's events so far.
+    pub fn trace(&self) -> &LsmTrace {
+        &self.trace
+    }
+
     fn lsm_mut(&mut self) -> Result<&mut Db<SimDisk>, DbError> {
         match &mut self.lsm {
             Some(db) => Ok(db),
@@ -221,42 +329,58 @@ impl LsmEngine {
         }
     }
 
-    /// Moves virtual time to `now_ms`: both disks' clocks, both databases' ticks, the
-    /// workload, the replay. An error stops the engine.
-    pub fn tick(&mut self, now_ms: u64) -> Result<(), DbError> {
+    /// Moves virtual time forward by [`STEP_MS`]: both disks' clocks, both databases'
+    /// ticks, the workload, the replay, the fold, the amplification sample when due. An
+    /// error stops the engine (every later step returns it).
+    pub fn step(&mut self) -> Result<StepReport, DbError> {
         if let Some(why) = &self.stopped {
             return Err(DbError::Poisoned(why.clone()));
         }
-        let result = self.tick_inner(now_ms);
-        self.drain();
-        if let Err(e) = &result {
-            self.stopped = Some(e.to_string());
-            self.workload.stop();
+        self.now_ms += STEP_MS;
+        let result = self.tick_inner();
+        let mut report = self.drain();
+        match result {
+            Ok(recovered) => {
+                if recovered {
+                    report.markers.push("recovery");
+                }
+                if self.now_ms.is_multiple_of(AMP_EVERY_MS) {
+                    self.sample_amp();
+                }
+                Ok(report)
+            }
+            Err(e) => {
+                self.stopped = Some(e.to_string());
+                self.workload.stop();
+                Err(e)
+            }
         }
-        result
     }
 
-    fn tick_inner(&mut self, now_ms: u64) -> Result<(), DbError> {
-        advance(self.btree.storage_mut(), now_ms);
-        advance(self.lsm_mut()?.storage_mut(), now_ms);
-        self.btree.tick(now_ms)?;
+    /// One step's work; `true` when recovery's key check came in.
+    fn tick_inner(&mut self) -> Result<bool, DbError> {
+        let now = self.now_ms;
+        self.btree.storage_mut().advance(STEP_MS);
+        let lsm = self.lsm_mut()?;
+        lsm.storage_mut().advance(STEP_MS);
+        self.btree.tick(now)?;
         self.workload.handle_acks(&self.btree.take_acks());
         if !self.paused() {
-            self.workload.step(&mut self.btree, now_ms)?;
+            self.workload.step(&mut self.btree, now)?;
         }
         self.read_wal()?;
         let lsm = self.lsm_mut()?;
-        lsm.tick(now_ms)?;
+        lsm.tick(now)?;
         for ack in lsm.take_acks() {
             if self.in_flight.remove(&ack.txn).is_some() {
                 self.mirrored += 1;
             }
         }
-        self.finish_check()?;
+        let recovered = self.finish_check()?;
         if self.check.is_none() {
             self.replay()?;
         }
-        Ok(())
+        Ok(recovered)
     }
 
     /// Whether new workload transactions wait: the backlog is full, or the LSM database
@@ -335,64 +459,94 @@ impl LsmEngine {
         Ok(())
     }
 
-    fn drain(&mut self) {
+    /// Folds the LSM database's new events into the trace at the current virtual time
+    /// (the B-tree database's are not drawn).
+    fn drain(&mut self) -> StepReport {
         self.btree.take_events();
-        if let Some(lsm) = &mut self.lsm {
-            self.pending.extend(
-                lsm.take_events()
-                    .into_iter()
-                    .filter(|e| matches!(e, DbEvent::Lsm(_) | DbEvent::Recovery(_))),
-            );
+        let Some(lsm) = &mut self.lsm else {
+            return StepReport::default();
+        };
+        let events: Vec<DbEvent> = lsm
+            .take_events()
+            .into_iter()
+            .filter(|e| matches!(e, DbEvent::Lsm(_) | DbEvent::Recovery(_)))
+            .collect();
+        let mut report = StepReport {
+            events: !events.is_empty(),
+            markers: Vec::new(),
+        };
+        for e in &events {
+            match e {
+                DbEvent::Lsm(LsmEvent::FlushDone { .. }) => report.markers.push("flush"),
+                DbEvent::Lsm(LsmEvent::CompactionDone { .. }) => {
+                    report.markers.push("compaction");
+                }
+                _ => {}
+            }
+        }
+        self.trace.fold(self.now_ms, events);
+        report
+    }
+
+    /// Recomputes both databases' amplification and charts it.
+    fn sample_amp(&mut self) {
+        if let Some(lsm) = &self.lsm {
+            self.amp = (self.btree.amplification(), lsm.amplification(), self.now_ms);
+            let (b, l, at) = &self.amp;
+            self.trace.charts.sample(*at, b, l);
         }
     }
 
-    /// Starts or retunes the workload.
-    pub fn start_workload(&mut self, clients: u32, rate_per_sec: u32) {
-        self.workload.start(clients, rate_per_sec);
-    }
-
-    /// Stops the workload (transactions in flight still finish, and are replayed).
-    pub fn stop_workload(&mut self) {
-        self.workload.stop();
-    }
-
-    /// Writes one key in its own transaction on the B-tree database; it reaches the LSM
-    /// database through the replay once committed.
-    pub fn write(&mut self, key: &str, value: &str) -> Result<TxnId, EngineError> {
-        check_key(key)?;
-        if value.len() > MAX_VALUE_BYTES {
-            return Err(EngineError::Input(format!(
-                "The value is {} bytes; the playground takes at most {MAX_VALUE_BYTES}.",
-                value.len()
-            )));
+    /// Applies one input at the current virtual time (validated first; module docs).
+    pub fn apply(&mut self, input: &LsmInput) -> Result<(), EngineError> {
+        input.validate()?;
+        if let Some(why) = &self.stopped {
+            return Err(EngineError::Db(DbError::Poisoned(why.clone())));
         }
-        let txn = self.btree.begin();
-        let result = self
-            .btree
-            .put(txn, key.as_bytes(), value.as_bytes())
-            .and_then(|()| self.btree.commit(txn));
-        if result.is_err() {
-            let _ = self.btree.abort(txn);
+        match input {
+            LsmInput::StartWorkload {
+                clients,
+                rate_per_sec,
+            } => self.workload.start(*clients, *rate_per_sec),
+            LsmInput::StopWorkload => self.workload.stop(),
+            LsmInput::Write { key, value } => {
+                let txn = self.btree.begin();
+                let result = self
+                    .btree
+                    .put(txn, key.as_bytes(), value.as_bytes())
+                    .and_then(|()| self.btree.commit(txn));
+                if result.is_err() {
+                    let _ = self.btree.abort(txn);
+                }
+                self.drain();
+                result?;
+            }
+            LsmInput::CrashLsm => {
+                let out = self.crash_lsm()?;
+                self.trace
+                    .crashed(self.now_ms, out.crash, out.report, out.steps);
+                self.sample_amp();
+            }
         }
-        self.drain();
-        result?;
-        Ok(txn)
+        Ok(())
     }
 
-    /// Looks `key` up in both databases; for the LSM tree, first the path a lookup takes
-    /// (`Lsm::explain_get`, which changes nothing), then the real `Db::get`, whose counters
-    /// must agree with it.
-    pub fn lookup(&mut self, key: &str) -> Result<LookupView, EngineError> {
+    /// Looks `key` up in both databases, on copies of them (a lookup is a read and must
+    /// not change the run: a `get` moves buffer pool frames and counters). For the LSM
+    /// tree, first the path a lookup takes (`Lsm::explain_get`, which changes nothing),
+    /// then the real `Db::get`, whose counters must agree with it.
+    pub fn lookup(&self, key: &str) -> Result<LookupView, EngineError> {
         check_key(key)?;
         let k = key.as_bytes();
-        let lsm = self
+        let mut lsm = self
             .lsm
-            .as_mut()
+            .clone()
             .ok_or_else(|| EngineError::Input("The LSM database is not open.".to_owned()))?;
+        let mut btree = self.btree.clone();
         let tree = lsm.lsm().expect("the LSM database keeps an LSM tree");
         let explanation = tree
             .explain_get(lsm.storage(), k)
-            .map_err(|e| lsm_error(e.into()))?;
+            .map_err(|e| EngineError::Db(e.into()))?;
         let levels = tree
             .version()
             .levels()
@@ -404,8 +558,7 @@ impl LsmEngine {
         let tree = lsm.lsm().expect("the LSM database keeps an LSM tree");
         let asked = tree.stats().lookups > lookups;
         let agrees = asked.then(|| tree.last_lookup() == explanation.stats());
-        let btree_value = self.btree.get(None, k)?;
-        self.drain();
+        let btree_value = btree.get(None, k)?;
         let text = |v: Option<Vec<u8>>| v.map(|v| String::from_utf8_lossy(&v).into_owned());
         Ok(LookupView {
             key: key.to_owned(),
@@ -419,7 +572,7 @@ impl LsmEngine {
     }
 
     /// Crashes the LSM database's disk and reopens it (module docs, "The crash").
-    pub fn crash_lsm(&mut self) -> Result<CrashOutcome, EngineError> {
+    fn crash_lsm(&mut self) -> Result<CrashOutcome, EngineError> {
         let lsm = self.lsm_mut()?;
         let before: BTreeMap<_, _> = lsm.scan(b"", None)?.into_iter().collect();
         let mut in_flight_writes = BTreeMap::new();
@@ -428,9 +581,8 @@ impl LsmEngine {
                 in_flight_writes.insert(k.clone(), v.clone());
             }
         }
-        // Events of the database that is about to go: the caller took what it wanted.
+        // What the database that is about to go did last goes into the trace.
         self.drain();
-        self.pending.clear();
         let db = self.lsm.take().expect("checked above");
         let mut disk = db.into_storage();
         let report = disk.crash();
@@ -477,7 +629,6 @@ impl LsmEngine {
             in_flight: in_flight_writes,
         });
         self.key_check = None;
-        self.amp = None;
         Ok(CrashOutcome {
             crash: describe_lsm_crash(&report),
             report: recovery.describe(),
@@ -485,13 +636,14 @@ impl LsmEngine {
         })
     }
 
-    /// Once undo has finished after a crash: scan and compare (module docs).
-    fn finish_check(&mut self) -> Result<(), DbError> {
+    /// Once undo has finished after a crash: scan and compare (module docs); `true` when
+    /// the check came in.
+    fn finish_check(&mut self) -> Result<bool, DbError> {
         let Some(lsm) = self.lsm.as_mut() else {
-            return Ok(());
+            return Ok(false);
         };
         if self.check.is_none() || lsm.is_recovering() {
-            return Ok(());
+            return Ok(false);
         }
         let after: BTreeMap<_, _> = lsm.scan(b"", None)?.into_iter().collect();
         let check = self.check.take().expect("checked");
@@ -515,7 +667,7 @@ impl LsmEngine {
             in_flight_survived: survived,
             matches,
         });
-        Ok(())
+        Ok(true)
     }
 
     /// Whether nothing is in flight: the workload stopped and idle, every committed
@@ -531,46 +683,15 @@ impl LsmEngine {
             && self.scanned >= self.btree.wal().next_lsn()
     }
 
-    /// What the view needs now: the events since the last call and a snapshot, unless
-    /// nothing changed or (when not `force`d) the last went out under [`VIEW_EVERY_MS`]
-    /// ago.
-    pub fn take_view(&mut self, now_ms: u64, force: bool) -> Option<(Vec<DbEvent>, PairSnapshot)> {
-        if !force && now_ms.saturating_sub(self.last_sent_ms) < VIEW_EVERY_MS {
-            return None;
-        }
-        let snapshot = self.snapshot(now_ms);
-        let same = self.last_sent.as_ref().is_some_and(|last| {
-            PairSnapshot {
-                now_ms: last.now_ms,
-                ..snapshot.clone()
-            } == *last
-        });
-        if self.pending.is_empty() && same && !force {
-            return None;
-        }
-        self.last_sent = Some(snapshot.clone());
-        self.last_sent_ms = now_ms;
-        Some((std::mem::take(&mut self.pending), snapshot))
-    }
-
-    fn snapshot(&mut self, now_ms: u64) -> PairSnapshot {
-        let due = self
-            .amp
-            .is_none_or(|(_, _, at)| now_ms.saturating_sub(at) >= AMP_EVERY_MS);
-        if due {
-            if let Some(lsm) = &self.lsm {
-                self.amp = Some((self.btree.amplification(), lsm.amplification(), now_ms));
-            }
-        }
-        let (btree_amp, lsm_amp, amp_at_ms) = self.amp.unwrap_or_default();
+    /// What the view draws at the current virtual time (changes nothing).
+    pub fn view(&self) -> PairSnapshot {
+        let (btree_amp, lsm_amp, amp_at_ms) = self.amp;
         let mut counters = LsmCounters::default();
         let mut lsm_stats = Default::default();
         let mut recovering = false;
+        let mut shape = LsmShape::default();
         if let Some(db) = &self.lsm {
-            let shape = shape_of(db);
-            if *self.shape != shape {
-                self.shape = Rc::new(shape);
-            }
+            shape = shape_of(db);
             let st = db.lsm().expect("an LSM tree").stats();
             counters = LsmCounters {
                 flushes: st.flushes,
@@ -583,7 +704,7 @@ impl LsmEngine {
             recovering = db.is_recovering();
         }
         PairSnapshot {
-            shape: self.shape.clone(),
+            shape: Rc::new(shape),
             btree_amp,
             lsm_amp,
             amp_at_ms,
@@ -600,8 +721,47 @@ impl LsmEngine {
             recovering,
             key_check: self.key_check.clone(),
             settled: self.is_settled(),
-            now_ms,
+            now_ms: self.now_ms,
         }
+    }
+
+    /// A hash (FNV-1a, 64 bits) of everything the engine holds — both databases with
+    /// their disks' live and durable images, the workload and its random generator, the
+    /// replay queue, the trace — for the determinism checks: two engines with the same
+    /// fingerprint went through the same run.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+        // Writing into the hasher cannot fail.
+        let _ = write!(h, "{self:?}");
+        h.0
+    }
+
+    /// The bytes of both simulated disks' files, live and durable images: what a copy of
+    /// the engine (a snapshot) costs, to within its in-memory structures (memtables, the
+    /// B-tree's buffer pool of 24 KiB, the replay queue).
+    pub fn disk_bytes(&self) -> u64 {
+        let disk = |d: &SimDisk| -> u64 {
+            d.list()
+                .iter()
+                .map(|f| {
+                    d.len(f).unwrap_or(0) + d.durable_contents(f).map_or(0, |b| b.len() as u64)
+                })
+                .sum()
+        };
+        disk(self.btree.storage()) + self.lsm.as_ref().map_or(0, |l| disk(l.storage()))
+    }
+}
+
+/// FNV-1a over formatted text.
+struct Fnv(u64);
+
+impl std::fmt::Write for Fnv {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        for b in s.bytes() {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+        Ok(())
     }
 }
 
@@ -624,13 +784,6 @@ fn replay_one(lsm: &mut Db<SimDisk>, r: &Replay) -> Result<TxnId, DbError> {
             let _ = lsm.abort(txn);
             Err(e)
         }
-    }
-}
-
-fn advance(disk: &mut SimDisk, now_ms: u64) {
-    let at = disk.now();
-    if now_ms > at {
-        disk.advance(now_ms - at);
     }
 }
 
@@ -717,62 +870,50 @@ pub fn describe_lsm_crash(report: &CrashReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lsm_state::{LsmAction, LsmViewState};
     use logspine_core::db::Entry;
 
-    /// Runs the page's loop for `ms` milliseconds in `step` ms ticks into the state.
-    fn run(e: &mut LsmEngine, s: &mut LsmViewState, from: u64, ms: u64, step: u64) -> u64 {
-        let mut now = from;
-        while now < from + ms {
-            now += step;
-            e.tick(now).unwrap();
-            if let Some((events, snapshot)) = e.take_view(now, false) {
-                s.apply(LsmAction::Engine { events, snapshot });
-            }
+    fn run(e: &mut LsmEngine, ms: u64) {
+        for _ in 0..ms {
+            e.step().unwrap();
         }
-        now
     }
 
-    fn settle(e: &mut LsmEngine, s: &mut LsmViewState, mut now: u64) -> u64 {
+    fn settle(e: &mut LsmEngine) {
         for _ in 0..400 {
             if e.is_settled() {
                 break;
             }
-            now = run(e, s, now, 25, 5);
+            run(e, 25);
         }
         assert!(e.is_settled(), "did not settle");
-        let (events, snapshot) = e.take_view(now, true).unwrap();
-        s.apply(LsmAction::Engine { events, snapshot });
-        now
     }
 
-    fn scans(e: &mut LsmEngine) -> (Vec<Entry>, Vec<Entry>) {
-        let b = e.btree.scan(b"", None).unwrap();
-        let l = e.lsm.as_mut().unwrap().scan(b"", None).unwrap();
+    fn scans(e: &LsmEngine) -> (Vec<Entry>, Vec<Entry>) {
+        let b = e.btree.clone().scan(b"", None).unwrap();
+        let l = e.lsm.clone().unwrap().scan(b"", None).unwrap();
         (b, l)
     }
 
-    fn opened() -> (LsmEngine, LsmViewState) {
-        let mut s = LsmViewState::default();
-        let mut e = LsmEngine::open(7).unwrap();
-        let (_, snapshot) = e.take_view(0, true).unwrap();
-        s.apply(LsmAction::Opened {
-            recovery: None,
-            animate: false,
-            snapshot,
-        });
-        (e, s)
+    fn start(clients: u32, rate_per_sec: u32) -> LsmInput {
+        LsmInput::StartWorkload {
+            clients,
+            rate_per_sec,
+        }
     }
 
     #[test]
     fn both_databases_hold_the_same_keys_and_the_lsm_writes_less() {
-        let (mut e, mut s) = opened();
-        e.write("apple", "red").unwrap();
-        e.start_workload(16, 1000);
-        let now = run(&mut e, &mut s, 0, 4000, 5);
-        e.stop_workload();
-        let now = settle(&mut e, &mut s, now);
-        let (b, l) = scans(&mut e);
+        let mut e = LsmEngine::open(7).unwrap();
+        e.apply(&LsmInput::Write {
+            key: "apple".into(),
+            value: "red".into(),
+        })
+        .unwrap();
+        e.apply(&start(16, 1000)).unwrap();
+        run(&mut e, 4000);
+        e.apply(&LsmInput::StopWorkload).unwrap();
+        settle(&mut e);
+        let (b, l) = scans(&e);
         assert!(
             b.len() > 300,
             "the workload wrote most of its 400 keys: {}",
@@ -780,14 +921,15 @@ mod tests {
         );
         assert!(b.iter().any(|(k, v)| k == b"apple" && v == b"red"));
         assert_eq!(b, l, "a scan of one equals a scan of the other");
-        let snap = s.snapshot.clone().unwrap();
+        let snap = e.view();
         assert_eq!(snap.btree_stats.commits, snap.lsm_stats.commits);
         assert_eq!(snap.mirror.mirrored, snap.lsm_stats.commits);
-        assert!(s.flushes_done >= 3, "flushes: {}", s.flushes_done);
+        let t = e.trace();
+        assert!(t.flushes_done >= 3, "flushes: {}", t.flushes_done);
         assert!(
-            s.compactions_done >= 1,
+            t.compactions_done >= 1,
             "compactions: {}",
-            s.compactions_done
+            t.compactions_done
         );
         assert!(
             snap.shape
@@ -798,10 +940,13 @@ mod tests {
             "compactions moved data below L0: {:?}",
             snap.shape.levels
         );
-        assert!(s.log.iter().any(|l| l.kind == "flush"));
-        assert!(!s.announcement.is_empty());
-        // Amplification, after the 500 ms refresh.
-        let (_, snapshot) = e.take_view(now + AMP_EVERY_MS, true).unwrap();
+        assert!(t.log.iter().any(|l| l.kind == "flush"));
+        assert!(!t.announcement.is_empty());
+        // Amplification, sampled every AMP_EVERY_MS of virtual time.
+        run(&mut e, AMP_EVERY_MS);
+        let snapshot = e.view();
+        assert_eq!(snapshot.amp_at_ms % AMP_EVERY_MS, 0);
+        assert!(e.trace().charts.lsm_write.values().len() >= 8);
         let (bt, ls) = (snapshot.btree_amp, snapshot.lsm_amp);
         assert!(ls.write > 1.0 && bt.write > 1.0, "{bt:?} {ls:?}");
         assert!(
@@ -820,12 +965,13 @@ mod tests {
     }
 
     #[test]
-    fn a_lookup_explains_the_path_and_agrees_with_the_get() {
-        let (mut e, mut s) = opened();
-        e.start_workload(8, 1000);
-        let now = run(&mut e, &mut s, 0, 2500, 5);
-        e.stop_workload();
-        settle(&mut e, &mut s, now);
+    fn a_lookup_explains_the_path_agrees_with_the_get_and_changes_nothing() {
+        let mut e = LsmEngine::open(7).unwrap();
+        e.apply(&start(8, 1000)).unwrap();
+        run(&mut e, 2500);
+        e.apply(&LsmInput::StopWorkload).unwrap();
+        settle(&mut e);
+        let before = e.fingerprint();
         let mut probed = 0;
         for i in 0..40 {
             let key = format!("k{:03}", i * 10);
@@ -834,61 +980,53 @@ mod tests {
             assert_eq!(v.agrees, Some(true), "{key}: {v:?}");
             assert!(!v.locked);
             probed += v.explanation.stats().tables_probed;
-            s.apply(LsmAction::LookedUp(v));
         }
         assert!(probed > 0, "lookups reached the tables");
         let absent = e.lookup("nope").unwrap();
         assert_eq!(absent.lsm_value, None);
         assert!(absent.summary().contains("not found"));
+        assert_eq!(e.fingerprint(), before, "a lookup is a read");
         assert!(e.lookup("").is_err());
-        assert!(e.write(&"k".repeat(MAX_KEY_BYTES + 1), "v").is_err());
+        let long = LsmInput::Write {
+            key: "k".repeat(MAX_KEY_BYTES + 1),
+            value: "v".into(),
+        };
+        assert!(e.apply(&long).is_err());
+        assert!(e.apply(&start(0, 10)).is_err());
+        assert!(e.apply(&start(1, MAX_RATE_PER_SEC + 1)).is_err());
+        assert_eq!(e.fingerprint(), before, "a refused input changes nothing");
     }
 
     #[test]
     fn a_crash_of_the_lsm_brings_the_acknowledged_keys_back_and_the_replay_catches_up() {
         for seed in [7, 8, 9] {
-            let mut s = LsmViewState::default();
             let mut e = LsmEngine::open(seed).unwrap();
-            let (_, snapshot) = e.take_view(0, true).unwrap();
-            s.apply(LsmAction::Opened {
-                recovery: None,
-                animate: false,
-                snapshot,
-            });
-            e.start_workload(16, 1000);
-            let now = run(&mut e, &mut s, 0, 1500 + seed * 37, 5);
+            e.apply(&start(16, 1000)).unwrap();
+            run(&mut e, 1500 + seed * 37);
             // Mid-workload, with replays in flight.
-            let out = e.crash_lsm().unwrap();
+            e.apply(&LsmInput::CrashLsm).unwrap();
+            let r = e.trace().recovery.clone().unwrap();
+            assert!(r.tally.contains_key("R6"), "seed {seed}: R6 {:?}", r.tally);
             assert!(
-                out.steps
-                    .iter()
-                    .any(|st| matches!(st, RecoveryStep::LsmOpened { .. })),
-                "seed {seed}: R6"
+                r.tally.contains_key("R7") || r.tally.contains_key("R8"),
+                "seed {seed}: R7/R8 {:?}",
+                r.tally
             );
-            assert!(
-                out.steps
-                    .iter()
-                    .any(|st| matches!(st, RecoveryStep::RedoLogical { .. })),
-                "seed {seed}: R7/R8"
-            );
-            let (events, snapshot) = e.take_view(now, true).unwrap();
-            assert!(events.is_empty());
-            s.apply(LsmAction::Opened {
-                recovery: Some((out.crash, out.report, out.steps)),
-                animate: false,
-                snapshot,
-            });
-            assert_eq!(s.recovery_state(), "running");
-            let now = run(&mut e, &mut s, now, 500, 5);
-            assert_eq!(s.recovery_state(), "done", "seed {seed}");
-            let check = s.snapshot.as_ref().unwrap().key_check.clone().unwrap();
+            assert_eq!(r.at_ms, e.now_ms());
+            assert!(e.view().key_check.is_none());
+            let mut recovered = false;
+            for _ in 0..500 {
+                recovered |= e.step().unwrap().markers.contains(&"recovery");
+            }
+            assert!(recovered, "seed {seed}: a recovery marker");
+            let check = e.view().key_check.unwrap();
             assert!(check.matches, "seed {seed}: {check:?}");
             assert!(check.before > 100, "seed {seed}: {check:?}");
             // The workload went on; stop, settle, compare.
-            let now = run(&mut e, &mut s, now, 500, 5);
-            e.stop_workload();
-            settle(&mut e, &mut s, now);
-            let (b, l) = scans(&mut e);
+            run(&mut e, 500);
+            e.apply(&LsmInput::StopWorkload).unwrap();
+            settle(&mut e);
+            let (b, l) = scans(&e);
             assert_eq!(b, l, "seed {seed}: equal again after the crash");
             e.lsm().unwrap().validate();
         }
@@ -896,20 +1034,40 @@ mod tests {
 
     #[test]
     fn a_crash_when_settled_brings_back_exactly_the_same_keys() {
-        let (mut e, mut s) = opened();
-        e.start_workload(8, 800);
-        let now = run(&mut e, &mut s, 0, 1000, 5);
-        e.stop_workload();
-        let now = settle(&mut e, &mut s, now);
-        let (_, before) = scans(&mut e);
-        e.crash_lsm().unwrap();
-        let now = run(&mut e, &mut s, now, 200, 5);
+        let mut e = LsmEngine::open(7).unwrap();
+        e.apply(&start(8, 800)).unwrap();
+        run(&mut e, 1000);
+        e.apply(&LsmInput::StopWorkload).unwrap();
+        settle(&mut e);
+        let (_, before) = scans(&e);
+        e.apply(&LsmInput::CrashLsm).unwrap();
+        run(&mut e, 200);
         let check = e.key_check.clone().unwrap();
         assert_eq!(check.in_flight_survived, 0);
         assert!(check.matches && check.before == check.after, "{check:?}");
-        settle(&mut e, &mut s, now);
-        let (b, after) = scans(&mut e);
+        settle(&mut e);
+        let (b, after) = scans(&e);
         assert_eq!(before, after);
         assert_eq!(b, after);
+    }
+
+    #[test]
+    fn steps_report_the_moments_and_markers_of_the_run() {
+        let mut e = LsmEngine::open(3).unwrap();
+        let mut idle = LsmEngine::open(3).unwrap();
+        run(&mut idle, 300);
+        assert_eq!(idle.trace().log.len(), 0, "nothing happens without input");
+        e.apply(&start(16, 1000)).unwrap();
+        let (mut events, mut flushes, mut compactions) = (0, 0, 0);
+        for _ in 0..4000 {
+            let r = e.step().unwrap();
+            events += u64::from(r.events);
+            flushes += r.markers.iter().filter(|k| **k == "flush").count() as u64;
+            compactions += r.markers.iter().filter(|k| **k == "compaction").count() as u64;
+        }
+        assert_eq!(flushes, e.trace().flushes_done);
+        assert_eq!(compactions, e.trace().compactions_done);
+        assert!(events >= flushes + compactions && flushes > 0 && compactions > 0);
+        assert_eq!(e.now_ms(), 4000 * STEP_MS);
     }
 }

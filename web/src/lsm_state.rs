@@ -1,20 +1,25 @@
-//! The LSM view's pure state: a fold over the LSM database's events
-//! ([`DbEvent::Lsm`], [`DbEvent::Recovery`]) and the engine's snapshots, plus the forms.
-//! Tested natively; the effects live in [`crate::lsm_view`], the engine glue in
-//! [`crate::lsm_engine`].
+//! The LSM view's pure state: [`LsmTrace`], a fold over the LSM database's events
+//! ([`DbEvent::Lsm`], [`DbEvent::Recovery`]) kept by the engine itself (so it is part of
+//! every snapshot and a function of the timeline's position), the engine's snapshot at the
+//! position, the timeline around it, plus the forms. Tested natively; the effects live in
+//! [`crate::lsm_view`], the engine glue in [`crate::lsm_engine`], the recording in
+//! [`crate::lsm_run`].
 //!
-//! What the fold keeps beyond the last snapshot:
+//! What the trace keeps beyond the snapshot (all times are virtual milliseconds):
 //! * the background job in progress, phase by phase (a flush: table written, edit
 //!   appended, done; a compaction: picked, outputs written, edit appended, done), so the
 //!   view can highlight a compaction's inputs and then its outputs;
 //! * table highlights (just flushed, compaction input, compaction output, moved), each
-//!   until a time on the page's clock ([`MARK_MS`]);
+//!   until a virtual time ([`MARK_MS`] after the event);
 //! * a short event log ([`MAX_LOG`] entries, newest first) and counters of freezes,
-//!   flushes and compactions since the page loaded;
+//!   flushes and compactions since the run began;
 //! * one sentence for the polite live region, at most every [`ANNOUNCE_EVERY_MS`], so a
 //!   screen reader is told about flushes and compactions without being flooded;
-//! * the last lookup's path and the last crash's recovery (its steps revealed a few at a
-//!   time, and the check that the acknowledged keys came back).
+//! * the last crash's recovery, and both databases' write amplification over time.
+//!
+//! The view state adds what is not part of the run: the last lookup's path (a lookup is a
+//! read and runs on a copy of the engine), the recovery animation (steps revealed a few at
+//! a time after a crash the user just caused), errors and form drafts.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
@@ -172,16 +177,16 @@ pub struct PairSnapshot {
     pub key_check: Option<KeyCheck>,
     /// Nothing in flight: the workload is stopped and both databases hold the same keys.
     pub settled: bool,
-    /// The page's clock.
+    /// The position: virtual milliseconds since the run began.
     pub now_ms: u64,
 }
 
 /// The two databases' write amplification over time, side by side: one sample per
-/// recomputation of the amplification ([`PairSnapshot::amp_at_ms`] moved on, every
-/// [`crate::lsm_engine::AMP_EVERY_MS`] while the engine runs, so the charts'
-/// [`crate::chart::MAX_SAMPLES`] span a minute). The values are the engine's own
-/// ([`DbAmplification::write`]). Cleared when the LSM database reopens, since its counters
-/// restart at zero then (the B-tree's line restarts with it, so the two stay aligned).
+/// recomputation of the amplification (every [`crate::lsm_engine::AMP_EVERY_MS`] of
+/// virtual time, so the charts' [`crate::chart::MAX_SAMPLES`] span a minute). The values
+/// are the engine's own ([`DbAmplification::write`]). Cleared when the LSM database
+/// reopens, since its counters restart at zero then (the B-tree's line restarts with it, so
+/// the two stay aligned). Part of [`LsmTrace`], so the charts show the run at the position.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AmpCharts {
     /// The B-tree database's write amplification.
@@ -193,14 +198,14 @@ pub struct AmpCharts {
 }
 
 impl AmpCharts {
-    /// Takes a sample from `s` if its amplification was recomputed since the last one.
-    pub fn sample(&mut self, s: &PairSnapshot) {
-        if self.at_ms == Some(s.amp_at_ms) {
+    /// Takes a sample computed at `at_ms`, unless one was already taken then.
+    pub fn sample(&mut self, at_ms: u64, btree: &DbAmplification, lsm: &DbAmplification) {
+        if self.at_ms == Some(at_ms) {
             return;
         }
-        self.at_ms = Some(s.amp_at_ms);
-        self.btree_write.push(s.btree_amp.write);
-        self.lsm_write.push(s.lsm_amp.write);
+        self.at_ms = Some(at_ms);
+        self.btree_write.push(btree.write);
+        self.lsm_write.push(lsm.write);
     }
 }
 
@@ -392,7 +397,7 @@ impl MarkKind {
     }
 }
 
-/// A highlight and until when (page clock; `None`: until the job ends).
+/// A highlight and until when (virtual ms; `None`: until the job ends).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mark {
     /// What.
@@ -483,7 +488,7 @@ impl JobView {
 pub struct LogEntry {
     /// A running number (for keys).
     pub seq: u64,
-    /// When (page clock).
+    /// When (virtual ms).
     pub at_ms: u64,
     /// freeze, flush, compaction, move.
     pub kind: &'static str,
@@ -494,8 +499,12 @@ pub struct LogEntry {
 /// The last crash and its recovery.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecoveryView {
+    /// Which crash of the run (1, 2, …): the recovery animation follows one.
+    pub crash: u64,
+    /// When it crashed (virtual ms).
+    pub at_ms: u64,
     /// What the crash did (the disk's report).
-    pub crash: String,
+    pub crash_text: String,
     /// `DbRecovery::describe`.
     pub report: String,
     /// The first few steps of each case, in order.
@@ -504,8 +513,6 @@ pub struct RecoveryView {
     pub tally: BTreeMap<&'static str, u64>,
     /// Steps in all.
     pub total: u64,
-    /// Listed steps revealed so far.
-    pub shown: usize,
 }
 
 impl RecoveryView {
@@ -519,88 +526,19 @@ impl RecoveryView {
     }
 }
 
-/// Where the view is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum LsmPhase {
-    /// Opening or recovering.
-    #[default]
-    Opening,
-    /// Open.
-    Ready,
-    /// Failed to open, or the engine stopped.
-    Failed,
-}
-
-impl LsmPhase {
-    /// For `data-lsm-phase`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LsmPhase::Opening => "opening",
-            LsmPhase::Ready => "ready",
-            LsmPhase::Failed => "failed",
-        }
-    }
-}
-
-/// Something that happened, to fold into the state.
-#[derive(Clone, Debug, PartialEq)]
-pub enum LsmAction {
-    /// Opening (first load) or crashing.
-    Opening,
-    /// Open; after a crash, with what the crash did and recovery's steps.
-    Opened {
-        /// After a crash: the crash, the recovery report and its steps.
-        recovery: Option<(String, String, Vec<RecoveryStep>)>,
-        /// Reveal the steps one timer step at a time (false: all at once).
-        animate: bool,
-        /// The first snapshot.
-        snapshot: PairSnapshot,
-    },
-    /// Opening failed, or the engine stopped.
-    Failed(String),
-    /// The engine's events since the last drain and a snapshot.
-    Engine {
-        /// LSM and recovery events of the LSM database.
-        events: Vec<DbEvent>,
-        /// The state now.
-        snapshot: PairSnapshot,
-    },
-    /// One recovery animation step.
-    Reveal,
-    /// A lookup ran.
-    LookedUp(LookupView),
-    /// An error to show (a form operation).
-    Error(String),
-    /// The error was dismissed.
-    DismissError,
-    /// Form drafts.
-    EditWriteKey(String),
-    /// Form drafts.
-    EditWriteValue(String),
-    /// Form drafts.
-    EditLookupKey(String),
-    /// Form drafts.
-    EditClients(u32),
-    /// Form drafts.
-    EditRate(u32),
-}
-
-/// The LSM view's state.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LsmViewState {
-    /// Where the view is.
-    pub phase: LsmPhase,
-    /// The last snapshot.
-    pub snapshot: Option<PairSnapshot>,
+/// The fold over the LSM database's events, kept by the engine (module docs): it is part of
+/// every snapshot of the engine, so seeking restores it and replay rebuilds it exactly.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LsmTrace {
     /// The job in progress.
     pub job: Option<JobView>,
     /// Table highlights.
     pub marks: BTreeMap<u64, Mark>,
     /// The event log, newest first.
     pub log: VecDeque<LogEntry>,
-    /// Memtables frozen since the page loaded.
+    /// Memtables frozen since the run began.
     pub freezes: u64,
-    /// Flushes finished since the page loaded.
+    /// Flushes finished since the run began.
     pub flushes_done: u64,
     /// Compactions finished (trivial moves included).
     pub compactions_done: u64,
@@ -610,155 +548,60 @@ pub struct LsmViewState {
     pub announcement: String,
     announced_at: Option<u64>,
     seq: u64,
-    /// The last lookup.
-    pub lookup: Option<LookupView>,
+    /// Crashes of the LSM database so far.
+    pub crashes: u64,
     /// The last crash's recovery.
     pub recovery: Option<RecoveryView>,
-    /// The error shown.
-    pub error: Option<String>,
-    /// Form drafts.
-    pub write_key: String,
-    /// Form drafts.
-    pub write_value: String,
-    /// Form drafts.
-    pub lookup_key: String,
-    /// Form drafts.
-    pub clients: u32,
-    /// Form drafts.
-    pub rate: u32,
-    /// Opens so far (keys for the recovery animation).
-    pub opens: u64,
-    /// Write amplification over time (cleared on every open).
+    /// Write amplification over time (cleared on every crash).
     pub charts: AmpCharts,
 }
 
-impl Default for LsmViewState {
-    fn default() -> Self {
-        LsmViewState {
-            phase: LsmPhase::Opening,
-            snapshot: None,
-            job: None,
-            marks: BTreeMap::new(),
-            log: VecDeque::new(),
-            freezes: 0,
-            flushes_done: 0,
-            compactions_done: 0,
-            moves_done: 0,
-            announcement: String::new(),
-            announced_at: None,
-            seq: 0,
-            lookup: None,
-            recovery: None,
-            error: None,
-            write_key: String::new(),
-            write_value: String::new(),
-            lookup_key: String::new(),
-            clients: 8,
-            rate: 400,
-            opens: 0,
-            charts: AmpCharts::default(),
+impl LsmTrace {
+    /// Folds the events of the step that ended at `now` (virtual ms); highlights whose time
+    /// is up fade first.
+    pub fn fold(&mut self, now: u64, events: impl IntoIterator<Item = DbEvent>) {
+        if !self.marks.is_empty() {
+            self.marks
+                .retain(|_, m| m.until_ms.is_none_or(|until| until > now));
         }
-    }
-}
-
-impl yew::Reducible for LsmViewState {
-    type Action = LsmAction;
-
-    fn reduce(self: Rc<Self>, action: LsmAction) -> Rc<Self> {
-        let mut s = (*self).clone();
-        s.apply(action);
-        Rc::new(s)
-    }
-}
-
-impl LsmViewState {
-    /// Folds one action in.
-    pub fn apply(&mut self, action: LsmAction) {
-        match action {
-            LsmAction::Opening => {
-                self.phase = LsmPhase::Opening;
-                self.error = None;
-            }
-            LsmAction::Opened {
-                recovery,
-                animate,
-                snapshot,
-            } => {
-                self.opens += 1;
-                self.phase = LsmPhase::Ready;
-                self.job = None;
-                self.marks.clear();
-                self.lookup = None;
-                self.recovery = recovery.map(|(crash, report, steps)| {
-                    let mut r = RecoveryView {
-                        crash,
-                        report,
-                        ..RecoveryView::default()
-                    };
-                    for step in steps {
+        for e in events {
+            match e {
+                DbEvent::Lsm(e) => self.fold_lsm(e, now),
+                DbEvent::Recovery(step) => {
+                    if let Some(r) = &mut self.recovery {
                         r.add(step);
                     }
-                    if !animate {
-                        r.shown = r.steps.len();
-                    }
-                    r
-                });
-                if self.recovery.is_some() {
-                    self.push_log(snapshot.now_ms, "crash", "Crashed and recovered".to_owned());
                 }
-                self.charts = AmpCharts::default();
-                self.charts.sample(&snapshot);
-                self.snapshot = Some(snapshot);
+                _ => {}
             }
-            LsmAction::Failed(message) => {
-                self.phase = LsmPhase::Failed;
-                self.error = Some(message);
-            }
-            LsmAction::Engine { events, snapshot } => {
-                let now = snapshot.now_ms;
-                self.marks
-                    .retain(|_, m| m.until_ms.is_none_or(|until| until > now));
-                for e in events {
-                    match e {
-                        DbEvent::Lsm(e) => self.fold_lsm(e, now),
-                        DbEvent::Recovery(step) => {
-                            if let Some(r) = &mut self.recovery {
-                                let listed = r.steps.len();
-                                r.add(step);
-                                // Steps after the first reveal (undo in `tick`) show at once.
-                                if r.shown == listed {
-                                    r.shown = r.steps.len();
-                                }
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                self.charts.sample(&snapshot);
-                self.snapshot = Some(snapshot);
-            }
-            LsmAction::Reveal => {
-                if let Some(r) = &mut self.recovery {
-                    let chunk = r.steps.len().div_ceil(MAX_REVEALS).max(1);
-                    r.shown = (r.shown + chunk).min(r.steps.len());
-                }
-            }
-            LsmAction::LookedUp(view) => {
-                self.lookup = Some(view);
-                self.error = None;
-            }
-            LsmAction::Error(message) => self.error = Some(message),
-            LsmAction::DismissError => {
-                if self.phase != LsmPhase::Failed {
-                    self.error = None;
-                }
-            }
-            LsmAction::EditWriteKey(v) => self.write_key = v,
-            LsmAction::EditWriteValue(v) => self.write_value = v,
-            LsmAction::EditLookupKey(v) => self.lookup_key = v,
-            LsmAction::EditClients(n) => self.clients = n,
-            LsmAction::EditRate(n) => self.rate = n,
         }
+    }
+
+    /// The LSM database crashed at `now` and reopened: what the crash did, recovery's
+    /// report and its steps so far (undo follows as events). The job and the highlights
+    /// went with the old database; the charts restart with its counters.
+    pub fn crashed(&mut self, now: u64, crash: String, report: String, steps: Vec<RecoveryStep>) {
+        self.crashes += 1;
+        self.job = None;
+        self.marks.clear();
+        let mut r = RecoveryView {
+            crash: self.crashes,
+            at_ms: now,
+            crash_text: crash,
+            report,
+            ..RecoveryView::default()
+        };
+        for step in steps {
+            r.add(step);
+        }
+        self.recovery = Some(r);
+        self.push_log(now, "crash", "Crashed and recovered".to_owned());
+        self.charts = AmpCharts::default();
+    }
+
+    /// The highlight on a table, if any.
+    pub fn mark_of(&self, id: u64) -> Option<MarkKind> {
+        self.marks.get(&id).map(|m| m.kind)
     }
 
     fn fold_lsm(&mut self, e: LsmEvent, now: u64) {
@@ -964,19 +807,259 @@ impl LsmViewState {
             self.announced_at = Some(now);
         }
     }
+}
+
+/// The timeline around the position, for the transport bar.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TimelineView {
+    /// The position, virtual ms.
+    pub position_ms: u64,
+    /// The recorded end (the live edge), virtual ms.
+    pub end_ms: u64,
+    /// Markers (the newest [`crate::lsm_run::MAX_MARKERS`]).
+    pub markers: Rc<Vec<crate::transport::TransportMarker>>,
+    /// Inputs recorded after the position (an action here discards them).
+    pub future_inputs: u64,
+    /// Whether the run plays.
+    pub playing: bool,
+    /// The speed, in percent of real time.
+    pub speed: u32,
+}
+
+impl TimelineView {
+    /// Whether the position is the live end of the recording.
+    pub fn at_end(&self) -> bool {
+        self.position_ms >= self.end_ms
+    }
+}
+
+/// The run at the position: what the engine hands the view.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunView {
+    /// The fold at the position.
+    pub trace: Rc<LsmTrace>,
+    /// The engine's state at the position.
+    pub snapshot: PairSnapshot,
+    /// The timeline.
+    pub timeline: TimelineView,
+}
+
+/// Where the view is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LsmPhase {
+    /// Opening.
+    #[default]
+    Opening,
+    /// Open.
+    Ready,
+    /// Failed to open, or the engine stopped.
+    Failed,
+}
+
+impl LsmPhase {
+    /// For `data-lsm-phase`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LsmPhase::Opening => "opening",
+            LsmPhase::Ready => "ready",
+            LsmPhase::Failed => "failed",
+        }
+    }
+}
+
+/// Something that happened, to fold into the state.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LsmAction {
+    /// Opening (first load).
+    Opening,
+    /// Open: the run at position 0.
+    Opened(RunView),
+    /// Opening failed, or the engine stopped.
+    Failed(String),
+    /// The run at the (new) position.
+    Show(RunView),
+    /// The user crashed the LSM database: the run after the crash; `animate` reveals the
+    /// recovery steps one timer step at a time (false: all at once).
+    Crashed {
+        /// The run after the crash.
+        view: RunView,
+        /// Reveal the steps gradually.
+        animate: bool,
+    },
+    /// One recovery animation step.
+    Reveal,
+    /// A lookup ran.
+    LookedUp(LookupView),
+    /// An error to show (a form operation).
+    Error(String),
+    /// The error was dismissed.
+    DismissError,
+    /// Form drafts.
+    EditWriteKey(String),
+    /// Form drafts.
+    EditWriteValue(String),
+    /// Form drafts.
+    EditLookupKey(String),
+    /// Form drafts.
+    EditClients(u32),
+    /// Form drafts.
+    EditRate(u32),
+}
+
+/// The LSM view's state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LsmViewState {
+    /// Where the view is.
+    pub phase: LsmPhase,
+    /// The fold at the position.
+    pub trace: Rc<LsmTrace>,
+    /// The engine's state at the position.
+    pub snapshot: Option<PairSnapshot>,
+    /// The timeline.
+    pub timeline: TimelineView,
+    /// The recovery animation: which crash, and how many of its listed steps are shown.
+    pub reveal: Option<(u64, usize)>,
+    /// The last lookup.
+    pub lookup: Option<LookupView>,
+    /// The error shown.
+    pub error: Option<String>,
+    /// Form drafts.
+    pub write_key: String,
+    /// Form drafts.
+    pub write_value: String,
+    /// Form drafts.
+    pub lookup_key: String,
+    /// Form drafts.
+    pub clients: u32,
+    /// Form drafts.
+    pub rate: u32,
+}
+
+impl Default for LsmViewState {
+    fn default() -> Self {
+        LsmViewState {
+            phase: LsmPhase::Opening,
+            trace: Rc::default(),
+            snapshot: None,
+            timeline: TimelineView::default(),
+            reveal: None,
+            lookup: None,
+            error: None,
+            write_key: String::new(),
+            write_value: String::new(),
+            lookup_key: String::new(),
+            clients: 8,
+            rate: 400,
+        }
+    }
+}
+
+impl yew::Reducible for LsmViewState {
+    type Action = LsmAction;
+
+    fn reduce(self: Rc<Self>, action: LsmAction) -> Rc<Self> {
+        let mut s = (*self).clone();
+        s.apply(action);
+        Rc::new(s)
+    }
+}
+
+impl LsmViewState {
+    /// Folds one action in.
+    pub fn apply(&mut self, action: LsmAction) {
+        match action {
+            LsmAction::Opening => {
+                self.phase = LsmPhase::Opening;
+                self.error = None;
+            }
+            LsmAction::Opened(view) => {
+                self.phase = LsmPhase::Ready;
+                self.lookup = None;
+                self.reveal = None;
+                self.show(view);
+            }
+            LsmAction::Failed(message) => {
+                self.phase = LsmPhase::Failed;
+                self.error = Some(message);
+            }
+            LsmAction::Show(view) => self.show(view),
+            LsmAction::Crashed { view, animate } => {
+                self.show(view);
+                self.reveal = match (&self.trace.recovery, animate) {
+                    (Some(r), true) => Some((r.crash, 0)),
+                    _ => None,
+                };
+            }
+            LsmAction::Reveal => {
+                if let (Some((crash, shown)), Some(r)) = (&mut self.reveal, &self.trace.recovery) {
+                    if *crash == r.crash {
+                        let chunk = r.steps.len().div_ceil(MAX_REVEALS).max(1);
+                        *shown = (*shown + chunk).min(r.steps.len());
+                    }
+                }
+            }
+            LsmAction::LookedUp(view) => {
+                self.lookup = Some(view);
+                self.error = None;
+            }
+            LsmAction::Error(message) => self.error = Some(message),
+            LsmAction::DismissError => {
+                if self.phase != LsmPhase::Failed {
+                    self.error = None;
+                }
+            }
+            LsmAction::EditWriteKey(v) => self.write_key = v,
+            LsmAction::EditWriteValue(v) => self.write_value = v,
+            LsmAction::EditLookupKey(v) => self.lookup_key = v,
+            LsmAction::EditClients(n) => self.clients = n,
+            LsmAction::EditRate(n) => self.rate = n,
+        }
+    }
+
+    fn show(&mut self, view: RunView) {
+        // Steps that arrive once the animation has caught up (undo, in later steps) show
+        // at once; another crash (or none, scrubbed back) ends the animation.
+        let listed = self.trace.recovery.as_ref().map_or(0, |r| r.steps.len());
+        self.reveal = match (self.reveal, &view.trace.recovery) {
+            (Some((crash, shown)), Some(r)) if crash == r.crash => Some((
+                crash,
+                if shown >= listed {
+                    r.steps.len()
+                } else {
+                    shown
+                },
+            )),
+            _ => None,
+        };
+        self.trace = view.trace;
+        self.snapshot = Some(view.snapshot);
+        self.timeline = view.timeline;
+    }
 
     /// Whether the forms may act.
     pub fn is_ready(&self) -> bool {
         self.phase == LsmPhase::Ready
     }
 
-    /// none | running | done (for `data-recovery`): done once every listed step is shown
-    /// and the key check is in.
+    /// How many of the last recovery's listed steps are shown (all, unless the animation
+    /// of that crash is under way).
+    pub fn steps_shown(&self) -> usize {
+        let Some(r) = &self.trace.recovery else {
+            return 0;
+        };
+        match self.reveal {
+            Some((crash, shown)) if crash == r.crash => shown.min(r.steps.len()),
+            _ => r.steps.len(),
+        }
+    }
+
+    /// none | running | done (for `data-recovery`), at the position: done once every
+    /// listed step is shown and the key check is in.
     pub fn recovery_state(&self) -> &'static str {
-        match &self.recovery {
+        match &self.trace.recovery {
             None => "none",
             Some(r)
-                if r.shown >= r.steps.len()
+                if self.steps_shown() >= r.steps.len()
                     && self
                         .snapshot
                         .as_ref()
@@ -988,14 +1071,14 @@ impl LsmViewState {
         }
     }
 
-    /// Whether the workload runs.
+    /// Whether the workload runs at the position.
     pub fn workload_running(&self) -> bool {
         self.snapshot.as_ref().is_some_and(|s| s.workload.running)
     }
 
     /// The highlight on a table, if any.
     pub fn mark_of(&self, id: u64) -> Option<MarkKind> {
-        self.marks.get(&id).map(|m| m.kind)
+        self.trace.mark_of(id)
     }
 }
 
@@ -1013,64 +1096,34 @@ mod tests {
         }
     }
 
-    fn engine(s: &mut LsmViewState, now: u64, events: Vec<LsmEvent>) {
-        s.apply(LsmAction::Engine {
-            events: events.into_iter().map(DbEvent::Lsm).collect(),
-            snapshot: snap(now),
-        });
+    fn engine(s: &mut LsmTrace, now: u64, events: Vec<LsmEvent>) {
+        s.fold(now, events.into_iter().map(DbEvent::Lsm));
     }
 
-    fn ready() -> LsmViewState {
-        let mut s = LsmViewState::default();
-        s.apply(LsmAction::Opening);
-        s.apply(LsmAction::Opened {
-            recovery: None,
-            animate: true,
-            snapshot: snap(0),
-        });
-        s
+    fn ready() -> LsmTrace {
+        LsmTrace::default()
     }
 
-    fn amp(now_ms: u64, amp_at_ms: u64, btree: f64, lsm: f64) -> PairSnapshot {
-        PairSnapshot {
-            btree_amp: DbAmplification {
-                write: btree,
-                ..DbAmplification::default()
-            },
-            lsm_amp: DbAmplification {
-                write: lsm,
-                ..DbAmplification::default()
-            },
-            amp_at_ms,
-            now_ms,
-            ..PairSnapshot::default()
+    fn amp(write: f64) -> DbAmplification {
+        DbAmplification {
+            write,
+            ..DbAmplification::default()
         }
     }
 
     #[test]
     fn write_amplification_is_charted_once_per_recomputation_and_restarts_with_the_lsm() {
         let mut s = ready();
-        // The open's snapshot (amplification computed at 0) is the first sample.
-        assert_eq!(s.charts.btree_write.values(), vec![0.0]);
-        let push = |s: &mut LsmViewState, snapshot| {
-            s.apply(LsmAction::Engine {
-                events: vec![],
-                snapshot,
-            });
-        };
-        push(&mut s, amp(100, 0, 9.0, 9.0));
-        push(&mut s, amp(500, 500, 6.0, 3.0));
-        push(&mut s, amp(600, 500, 6.0, 3.0));
-        push(&mut s, amp(1000, 1000, 5.5, 2.5));
+        s.charts.sample(0, &amp(0.0), &amp(0.0));
+        s.charts.sample(500, &amp(6.0), &amp(3.0));
+        s.charts.sample(500, &amp(6.0), &amp(3.0));
+        s.charts.sample(1000, &amp(5.5), &amp(2.5));
         assert_eq!(s.charts.btree_write.values(), vec![0.0, 6.0, 5.5]);
         assert_eq!(s.charts.lsm_write.values(), vec![0.0, 3.0, 2.5]);
-        // A crash of the LSM database: both lines restart, from the reopened one's snapshot.
-        s.apply(LsmAction::Opening);
-        s.apply(LsmAction::Opened {
-            recovery: Some(("torn".into(), "recovered".into(), vec![])),
-            animate: false,
-            snapshot: amp(1200, 1200, 5.4, 0.0),
-        });
+        // A crash of the LSM database: both lines restart.
+        s.crashed(1200, "torn".into(), "recovered".into(), vec![]);
+        assert!(s.charts.btree_write.values().is_empty());
+        s.charts.sample(1200, &amp(5.4), &amp(0.0));
         assert_eq!(s.charts.btree_write.values(), vec![5.4]);
         assert_eq!(s.charts.lsm_write.values(), vec![0.0]);
     }
@@ -1078,7 +1131,6 @@ mod tests {
     #[test]
     fn a_flush_moves_through_its_phases_and_marks_its_table() {
         let mut s = ready();
-        assert!(s.is_ready());
         engine(
             &mut s,
             10,
@@ -1132,7 +1184,7 @@ mod tests {
         assert_eq!(s.mark_of(3), None);
     }
 
-    fn compaction(s: &mut LsmViewState, now: u64, trivial: bool) {
+    fn compaction(s: &mut LsmTrace, now: u64, trivial: bool) {
         let inputs = if trivial {
             vec![(1, TableId(5))]
         } else {
@@ -1347,8 +1399,7 @@ mod tests {
 
     #[test]
     fn recovery_steps_are_revealed_and_done_after_the_key_check() {
-        let mut s = ready();
-        s.apply(LsmAction::Opening);
+        let mut trace = ready();
         let mut steps = vec![RecoveryStep::LsmOpened {
             last_flushed_lsn: Some(Lsn(40)),
             tables: 3,
@@ -1360,32 +1411,52 @@ mod tests {
                 case: "R7",
             });
         }
-        s.apply(LsmAction::Opened {
-            recovery: Some(("crash".into(), "report".into(), steps)),
-            animate: true,
-            snapshot: PairSnapshot {
-                recovering: true,
-                ..snap(500)
-            },
-        });
-        let r = s.recovery.as_ref().unwrap();
+        trace.crashed(500, "crash".into(), "report".into(), steps);
+        let r = trace.recovery.as_ref().unwrap();
+        assert_eq!((r.crash, r.at_ms), (1, 500));
         assert_eq!(r.total, 60);
         assert_eq!(r.steps.len(), 5, "a few per case");
         assert_eq!(r.tally["R6"], 1);
         assert_eq!(r.tally["R7"], 59);
+        assert_eq!(trace.log[0].kind, "crash");
+        let view = |trace: &LsmTrace, snapshot| RunView {
+            trace: Rc::new(trace.clone()),
+            snapshot,
+            timeline: TimelineView::default(),
+        };
+        let mut s = LsmViewState::default();
+        s.apply(LsmAction::Opened(view(&LsmTrace::default(), snap(0))));
+        assert!(s.is_ready());
+        assert_eq!(s.recovery_state(), "none");
+        s.apply(LsmAction::Crashed {
+            view: view(
+                &trace,
+                PairSnapshot {
+                    recovering: true,
+                    ..snap(500)
+                },
+            ),
+            animate: true,
+        });
+        assert_eq!(s.steps_shown(), 0);
         assert_eq!(s.recovery_state(), "running");
         for _ in 0..MAX_REVEALS {
             s.apply(LsmAction::Reveal);
         }
-        assert_eq!(s.recovery.as_ref().unwrap().shown, 5);
+        assert_eq!(s.steps_shown(), 5);
         assert_eq!(s.recovery_state(), "running", "the key check is not in");
-        s.apply(LsmAction::Engine {
-            events: vec![DbEvent::Recovery(RecoveryStep::Undo {
+        // Undo arrives as events, after the reveal.
+        trace.fold(
+            600,
+            [DbEvent::Recovery(RecoveryStep::Undo {
                 lsn: Lsn(99),
                 txn: logspine_core::db::TxnId(4),
                 case: "U3",
             })],
-            snapshot: PairSnapshot {
+        );
+        s.apply(LsmAction::Show(view(
+            &trace,
+            PairSnapshot {
                 key_check: Some(KeyCheck {
                     before: 5,
                     after: 5,
@@ -1394,10 +1465,19 @@ mod tests {
                 }),
                 ..snap(600)
             },
-        });
-        assert_eq!(s.recovery.as_ref().unwrap().tally["U3"], 1);
+        )));
+        assert_eq!(s.trace.recovery.as_ref().unwrap().tally["U3"], 1);
+        assert_eq!(s.steps_shown(), 6, "steps after the reveal show at once");
         assert_eq!(s.recovery_state(), "done");
-        assert_eq!(s.log[0].kind, "crash");
+        // Scrubbed back before the crash: no recovery; forward past it again without an
+        // animation: every step at once.
+        s.apply(LsmAction::Show(view(&LsmTrace::default(), snap(100))));
+        assert_eq!(s.recovery_state(), "none");
+        let mut second = trace.clone();
+        second.crashed(900, "again".into(), "report".into(), vec![]);
+        s.apply(LsmAction::Show(view(&second, snap(900))));
+        assert_eq!(s.steps_shown(), 0);
+        assert_eq!(s.trace.recovery.as_ref().unwrap().crash, 2);
     }
 
     #[test]

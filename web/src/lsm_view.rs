@@ -1,22 +1,30 @@
 //! The LSM view: the same workload on a B-tree database and an LSM database (both on
-//! in-memory simulated disks, [`LsmEngine`]), the LSM tree's structure drawn live from its
-//! own events, lookups lit up table by table, the amplification meters side by side, and
-//! a crash of the LSM database with its recovery.
+//! in-memory simulated disks, [`LsmEngine`](crate::lsm_engine::LsmEngine)), the LSM tree's
+//! structure drawn from its own events, lookups lit up table by table, the amplification
+//! meters side by side, a crash of the LSM database with its recovery — and a timeline
+//! under it all ([`Transport`]): play, pause, step, scrub, speed, with a marker for every
+//! flush, compaction, crash and recovery.
 //!
-//! The page is a view of [`LsmViewState`] (pure, in [`crate::lsm_state`]) plus the engine,
-//! held outside the state. Effects: on mount, open both databases and start the clock (a
-//! timer ticking the engine every [`TICK_MS`], virtual time = milliseconds since the page
-//! loaded); each form button makes one engine call and dispatches what it returned; the
-//! crash reopens the LSM database and reveals recovery's steps a few at a time (all at once
-//! under `prefers-reduced-motion: reduce`).
+//! The page is a view of [`LsmViewState`] (pure, in [`crate::lsm_state`]) plus the recorded
+//! run ([`LsmRun`]), held outside the state. Time travel is replay: the run is its seed and
+//! its inputs with the virtual millisecond each was applied at, so every position is
+//! rebuilt exactly (from the nearest snapshot). The page's clock only decides how far
+//! virtual time moves: a timer fires every [`TICK_MS`], and while playing the run advances
+//! by the wall time since the last tick times the speed, in whole 1 ms steps (at most
+//! [`MAX_STEPS_PER_TICK`] per tick; a late timer, as in a background tab, catches up at
+//! most [`MAX_WALL_GAP_MS`]). Each form button is one input at the position — in the past,
+//! it branches (the recorded future is discarded) — and a lookup is a read that changes
+//! nothing. After a crash the user caused, recovery's steps are revealed a few at a time
+//! (all at once under `prefers-reduced-motion: reduce`, or when scrubbing past a crash).
 //!
 //! # DOM hooks (the end-to-end test relies on them)
 //! `section[data-testid=lsm]` with `data-lsm-phase` (opening|ready|failed),
 //! `data-recovery` (none|running|done), `data-flushes`, `data-compactions` (finished since
-//! the page loaded), `data-settled`; inputs labelled "Workload clients", "Workload
-//! transactions per second", "Key to write", "Value to write", "Key to look up"; buttons
-//! "Start the workload on both databases"/"Stop the workload on both databases", "Write
-//! to both databases", "Look up", "Crash the LSM database";
+//! the run began, at the position), `data-settled`, `data-position-ms`, `data-end-ms`; inputs labelled "Workload
+//! clients", "Workload transactions per second", "Key to write", "Value to write", "Key to
+//! look up"; buttons "Start the workload on both databases"/"Stop the workload on both
+//! databases", "Write to both databases", "Look up", "Crash the LSM database";
+//! `[data-testid=lsm-history]` (what acting does here: live, or a branch);
 //! `[data-testid=lsm-memtable]` (a `meter`), `ol[aria-label="LSM levels"] > li[data-level]`
 //! each with `li[data-table][data-mark][data-probe]`; `[data-testid=lsm-job]`;
 //! `ol[aria-label="LSM events"] > li[data-kind]`; `[data-testid=lsm-lookup]` with
@@ -25,7 +33,10 @@
 //! `[data-testid=amp-write-chart]` (both write amplifications over time, one `svg[role=img]`);
 //! `[data-testid=lsm-recovery][data-keys-before][data-keys-after][data-keys-match]`;
 //! `ol[aria-label="LSM recovery steps"] > li[data-case]`; the live region
-//! `[data-testid=lsm-announce]`; errors in `[role=alert]`.
+//! `[data-testid=lsm-announce]`; errors in `[role=alert]`. The timeline is a [`Transport`]
+//! group named "Timeline of both databases" (buttons "Back to the start", "Step back",
+//! "Play"/"Pause", "Step forward", "Back to live"; the slider "Position in the timeline of
+//! both databases"; speed radios; status `[data-testid=lsm-time-status]`).
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -38,27 +49,85 @@ use yew::prelude::*;
 
 use crate::chart::{Line, LinesChart};
 use crate::db_state::{step_case, step_phase, step_text};
-use crate::lsm_engine::{config_text, LsmEngine, MAX_KEY_BYTES, MAX_VALUE_BYTES};
+use crate::lsm_engine::{config_text, LsmInput, MAX_KEY_BYTES, MAX_VALUE_BYTES};
+use crate::lsm_run::LsmRun;
 use crate::lsm_state::{
     bytes_text, AmpCharts, LevelView, LookupView, LsmAction, LsmPhase, LsmViewState, MemtableView,
-    PairSnapshot,
+    PairSnapshot, TimelineView,
 };
+use crate::transport::Transport;
 use crate::workload::{MAX_CLIENTS, MAX_RATE_PER_SEC};
 
-/// How often the clock ticks the engine.
+/// How often the clock ticks the run.
 pub const TICK_MS: u32 = 25;
+/// Virtual ms one tick advances at most (a slow machine plays slower than asked).
+pub const MAX_STEPS_PER_TICK: u64 = 200;
+/// Wall time one tick accounts for at most (a late timer does not jump far ahead).
+pub const MAX_WALL_GAP_MS: u64 = 250;
+/// While playing, the view is redrawn at most this often (wall ms); a control redraws at
+/// once.
+pub const VIEW_EVERY_MS: u64 = 80;
+/// The speeds offered, in percent of real time.
+pub const SPEEDS: [(u32, &str); 4] = [(25, "¼×"), (100, "1×"), (200, "2×"), (400, "4×")];
 /// The recovery animation's step.
 const REVEAL_MS: u32 = 50;
 
-#[derive(Default)]
 struct Holder {
-    engine: Option<LsmEngine>,
+    run: Option<LsmRun>,
     /// Bumped by every open: an older clock stops.
     generation: u64,
+    playing: bool,
+    /// Percent of real time.
+    speed: u32,
+    /// The page's clock at the last tick.
+    last_wall_ms: Option<u64>,
+    /// Wall ms × speed (percent) not yet turned into steps.
+    carry: u64,
+    /// The page's clock when the view was last sent while playing.
+    last_view_ms: u64,
+}
+
+impl Default for Holder {
+    fn default() -> Self {
+        Holder {
+            run: None,
+            generation: 0,
+            playing: true,
+            speed: 100,
+            last_wall_ms: None,
+            carry: 0,
+            last_view_ms: 0,
+        }
+    }
 }
 
 type HolderCell = Rc<RefCell<Holder>>;
 type Dispatcher = UseReducerDispatcher<LsmViewState>;
+
+/// Seconds of virtual time, for people.
+fn secs(ms: u64) -> String {
+    format!("{}.{:03} s", ms / 1000, ms % 1000)
+}
+
+/// The status line under the slider.
+fn timeline_status(t: &TimelineView) -> String {
+    let play = if t.playing { "playing" } else { "paused" };
+    if t.at_end() {
+        format!(
+            "{} of virtual time, {play} at the live end: an action applies now and the run goes on.",
+            secs(t.position_ms)
+        )
+    } else {
+        format!(
+            "{} of {} recorded, {play} in the past ({} recorded action{} ahead): an action here \
+             branches and discards the recorded future.",
+            secs(t.position_ms),
+            secs(t.end_ms),
+            t.future_inputs,
+            if t.future_inputs == 1 { "" } else { "s" }
+        )
+    }
+}
 
 /// The LSM view.
 #[function_component(LsmView)]
@@ -74,10 +143,11 @@ pub fn lsm_view() -> Html {
     {
         let dispatch = state.dispatcher();
         let pending = state
+            .trace
             .recovery
             .as_ref()
-            .filter(|r| r.shown < r.steps.len())
-            .map(|r| (state.opens, r.shown));
+            .filter(|r| state.steps_shown() < r.steps.len())
+            .map(|r| (r.crash, state.steps_shown()));
         use_effect_with(pending, move |pending| {
             let cancelled = Rc::new(Cell::new(false));
             if pending.is_some() {
@@ -116,14 +186,15 @@ pub fn lsm_view() -> Html {
         let (running, clients, rate) = (state.workload_running(), state.clients, state.rate);
         Callback::from(move |_: MouseEvent| {
             if ready {
-                with_engine(&cell, &dispatch, |e| {
-                    if running {
-                        e.stop_workload();
-                    } else {
-                        e.start_workload(clients, rate);
+                let input = if running {
+                    LsmInput::StopWorkload
+                } else {
+                    LsmInput::StartWorkload {
+                        clients,
+                        rate_per_sec: rate,
                     }
-                    Ok(None)
-                });
+                };
+                act(&cell, &dispatch, input);
             }
         })
     };
@@ -133,11 +204,14 @@ pub fn lsm_view() -> Html {
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             if ready {
-                with_engine(&cell, &dispatch, |e| {
-                    e.write(&key, &value)
-                        .map(|_| None)
-                        .map_err(|e| e.to_string())
-                });
+                act(
+                    &cell,
+                    &dispatch,
+                    LsmInput::Write {
+                        key: key.clone(),
+                        value: value.clone(),
+                    },
+                );
             }
         })
     };
@@ -147,11 +221,7 @@ pub fn lsm_view() -> Html {
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             if ready {
-                with_engine(&cell, &dispatch, |e| {
-                    e.lookup(&key)
-                        .map(|v| Some(LsmAction::LookedUp(v)))
-                        .map_err(|e| e.to_string())
-                });
+                lookup(&cell, &dispatch, &key);
             }
         })
     };
@@ -160,7 +230,7 @@ pub fn lsm_view() -> Html {
         let (cell, dispatch) = (cell.clone(), state.dispatcher());
         Callback::from(move |_: MouseEvent| {
             if can_crash {
-                crash(&cell, &dispatch);
+                act(&cell, &dispatch, LsmInput::CrashLsm);
             }
         })
     };
@@ -170,12 +240,14 @@ pub fn lsm_view() -> Html {
     };
 
     let snap = state.snapshot.as_ref();
+    let t = &state.timeline;
     html! {
         <section class="lsm" data-testid="lsm" aria-labelledby="lsm-heading"
             data-lsm-phase={state.phase.as_str()} data-recovery={state.recovery_state()}
-            data-flushes={state.flushes_done.to_string()}
-            data-compactions={state.compactions_done.to_string()}
+            data-flushes={state.trace.flushes_done.to_string()}
+            data-compactions={state.trace.compactions_done.to_string()}
             data-settled={snap.is_some_and(|s| s.settled).to_string()}
+            data-position-ms={t.position_ms.to_string()} data-end-ms={t.end_ms.to_string()}
             aria-busy={(state.phase == LsmPhase::Opening).to_string()}>
             <header class="section-head">
                 <h2 id="lsm-heading">{ "Two indexes, one log: B-tree and LSM tree side by side" }</h2>
@@ -185,7 +257,8 @@ pub fn lsm_view() -> Html {
                        is read back from its write-ahead log and replayed, same reads, same writes, in \
                        commit order, on the LSM database. Watch the memtable fill, flush into L0, and \
                        compactions merge tables down the levels; look a key up to see which tables a read \
-                       touches; compare what each index costs." }
+                       touches; compare what each index costs. The timeline under the view goes back to \
+                       any moment: the run is replayed from its seed and your actions, exactly." }
                 </p>
                 <p class="muted lsm-config" data-testid="lsm-config">
                     { format!("LSM configuration: {}.", config_text()) }
@@ -204,12 +277,23 @@ pub fn lsm_view() -> Html {
             }
 
             <p class="visually-hidden" aria-live="polite" data-testid="lsm-announce">
-                { state.announcement.clone() }
+                { state.trace.announcement.clone() }
             </p>
 
             <div class="lsm-grid">
                 <section class="panel" aria-labelledby="lsm-drive-heading">
                     <h3 id="lsm-drive-heading">{ "Drive both databases" }</h3>
+                    <p class={classes!("muted", "lsm-history", (!t.at_end()).then_some("past"))}
+                        id="lsm-history" data-testid="lsm-history"
+                        data-past={(!t.at_end()).to_string()}>
+                        { if t.at_end() {
+                            "At the live end of the timeline: an action applies now and the run goes on."
+                        } else {
+                            "You are in the past: an action here branches. The recorded future is \
+                             discarded and the run goes on from here with your action. A lookup is \
+                             a read and changes nothing."
+                        } }
+                    </p>
                     <div class="numbers">
                         <div class="field">
                             <label for="lsm-clients">{ "Workload clients" }</label>
@@ -225,7 +309,8 @@ pub fn lsm_view() -> Html {
                         </div>
                     </div>
                     <div class="buttons">
-                        <button type="button" onclick={on_workload} aria-disabled={off(ready)}>
+                        <button type="button" onclick={on_workload} aria-disabled={off(ready)}
+                            aria-describedby="lsm-history">
                             { if state.workload_running() { "Stop the workload on both databases" }
                               else { "Start the workload on both databases" } }
                         </button>
@@ -245,7 +330,8 @@ pub fn lsm_view() -> Html {
                                 value={state.write_value.clone()} oninput={text_input(LsmAction::EditWriteValue)} />
                         </div>
                         <div class="buttons">
-                            <button type="submit" aria-disabled={off(ready)}>{ "Write to both databases" }</button>
+                            <button type="submit" aria-disabled={off(ready)}
+                                aria-describedby="lsm-history">{ "Write to both databases" }</button>
                         </div>
                     </form>
                     <div class="buttons crash-row">
@@ -262,10 +348,80 @@ pub fn lsm_view() -> Html {
 
                 { structure_panel(&state) }
                 { lookup_panel(&state, on_lookup, text_input(LsmAction::EditLookupKey), ready) }
-                { meters_panel(snap, &state.charts) }
+                { meters_panel(snap, &state.trace.charts) }
                 { events_panel(&state) }
                 { recovery_panel(&state) }
             </div>
+            { timeline_panel(&cell, &state) }
+        </section>
+    }
+}
+
+/// The transport bar under the view, wired to the run.
+fn timeline_panel(cell: &HolderCell, state: &UseReducerHandle<LsmViewState>) -> Html {
+    let t = &state.timeline;
+    let dispatch = state.dispatcher();
+    let control = |f: fn(&mut Holder) -> Result<(), String>| {
+        let (cell, dispatch) = (cell.clone(), dispatch.clone());
+        Callback::from(move |()| drive(&cell, &dispatch, f))
+    };
+    let on_seek = {
+        let (cell, dispatch) = (cell.clone(), dispatch.clone());
+        Callback::from(move |to: u64| {
+            drive(&cell, &dispatch, move |h| {
+                h.playing = false;
+                seek(h, to)
+            });
+        })
+    };
+    let on_speed = {
+        let (cell, dispatch) = (cell.clone(), dispatch.clone());
+        Callback::from(move |speed: u32| {
+            drive(&cell, &dispatch, move |h| {
+                h.speed = speed;
+                Ok(())
+            });
+        })
+    };
+    let speeds = SPEEDS
+        .iter()
+        .map(|(s, l)| (*s, AttrValue::Static(l)))
+        .collect::<Vec<_>>();
+    html! {
+        <section class="panel lsm-timeline" aria-labelledby="lsm-timeline-heading">
+            <h3 id="lsm-timeline-heading">{ "Timeline" }</h3>
+            <p class="muted">
+                { "Virtual time, in milliseconds: the run is a pure function of its seed and of your \
+                   actions at the moments you took them, so any moment is replayed exactly. Step back \
+                   and forward go to the previous or next moment the LSM database did something." }
+            </p>
+            <Transport id="lsm-time" label="Timeline of both databases"
+                start={0} end={t.end_ms} position={t.position_ms}
+                markers={(*t.markers).clone()} playing={t.playing}
+                speeds={speeds} speed={t.speed}
+                status={timeline_status(t)}
+                value_text={format!("{} of {}", secs(t.position_ms), secs(t.end_ms))}
+                on_play_pause={control(|h| {
+                    h.playing = !h.playing;
+                    h.last_wall_ms = None;
+                    Ok(())
+                })}
+                on_step_back={control(|h| {
+                    h.playing = false;
+                    run_of(h)?.step_back().map_err(|e| e.to_string())
+                })}
+                on_step_forward={control(|h| {
+                    h.playing = false;
+                    run_of(h)?.step_forward().map_err(|e| e.to_string())
+                })}
+                on_seek={on_seek} on_speed={on_speed}
+                on_live={Some(control(|h| {
+                    let end = run_of(h)?.end_ms();
+                    seek(h, end)?;
+                    h.playing = true;
+                    h.last_wall_ms = None;
+                    Ok(())
+                }))} />
         </section>
     }
 }
@@ -304,6 +460,7 @@ fn structure_panel(state: &LsmViewState) -> Html {
     };
     let shape = &s.shape;
     let job = state
+        .trace
         .job
         .as_ref()
         .map(crate::lsm_state::JobView::text)
@@ -536,7 +693,7 @@ fn meters_panel(snap: Option<&PairSnapshot>, charts: &AmpCharts) -> Html {
                     ]} />
             </div>
             <p class="muted">
-                { format!("Recomputed every half second (the LSM's live bytes are a merge over all its data); \
+                { format!("Recomputed every half second of virtual time (the LSM's live bytes are a merge over all its data); \
                     the LSM database's counters restart at zero when it reopens after a crash. \
                     LSM: {} flushes, {} compactions ({} trivial moves), {} of tables written, {} read by compactions.",
                     s.counters.flushes, s.counters.compactions, s.counters.trivial_moves,
@@ -550,10 +707,10 @@ fn events_panel(state: &LsmViewState) -> Html {
     html! {
         <section class="panel" aria-labelledby="lsm-events-heading">
             <h3 id="lsm-events-heading">{ "LSM events" }</h3>
-            <p class="muted">{ format!("Since the page loaded: {} freezes, {} flushes, {} compactions ({} trivial moves).",
-                state.freezes, state.flushes_done, state.compactions_done, state.moves_done) }</p>
+            <p class="muted">{ format!("Since the run began: {} freezes, {} flushes, {} compactions ({} trivial moves).",
+                state.trace.freezes, state.trace.flushes_done, state.trace.compactions_done, state.trace.moves_done) }</p>
             <ol aria-label="LSM events" class="events">
-                { for state.log.iter().map(|e| html! {
+                { for state.trace.log.iter().map(|e| html! {
                     <li key={e.seq.to_string()} data-kind={e.kind} class={classes!("event", e.kind)}>
                         <span class="muted">{ format!("{:.1} s ", e.at_ms as f64 / 1000.0) }</span>{ &e.text }
                     </li>
@@ -564,7 +721,7 @@ fn events_panel(state: &LsmViewState) -> Html {
 }
 
 fn recovery_panel(state: &LsmViewState) -> Html {
-    let Some(r) = &state.recovery else {
+    let Some(r) = &state.trace.recovery else {
         return html! {};
     };
     let check = state.snapshot.as_ref().and_then(|s| s.key_check.clone());
@@ -580,11 +737,11 @@ fn recovery_panel(state: &LsmViewState) -> Html {
             data-keys-after={check.as_ref().map(|c| c.after.to_string())}
             data-keys-match={check.as_ref().map(|c| c.matches.to_string())}>
             <h3 id="lsm-recovery-heading">{ "The LSM database's last crash" }</h3>
-            <p>{ &r.crash }</p>
+            <p>{ format!("At {}: {}", secs(r.at_ms), r.crash_text) }</p>
             <p>{ &r.report }</p>
             <p class="muted">{ format!("{} recovery steps by case: {tally}.", r.total) }</p>
             <ol aria-label="LSM recovery steps" class="steps">
-                { for r.steps.iter().take(r.shown).map(|s| html! {
+                { for r.steps.iter().take(state.steps_shown()).map(|s| html! {
                     <li data-phase={step_phase(s)} data-case={step_case(s)} class={classes!("step", step_phase(s))}>
                         <span class="case">{ step_case(s) }</span>{ " " }{ step_text(s) }
                     </li>
@@ -608,58 +765,129 @@ fn recovery_panel(state: &LsmViewState) -> Html {
     }
 }
 
-/// Runs `f` on the engine; dispatches its action or error, then the engine's view.
-fn with_engine(
-    cell: &HolderCell,
-    dispatch: &Dispatcher,
-    f: impl FnOnce(&mut LsmEngine) -> Result<Option<LsmAction>, String>,
-) {
-    let (result, generation) = match cell.try_borrow_mut() {
-        Ok(mut h) => {
-            let generation = h.generation;
-            match h.engine.as_mut() {
-                Some(e) => (f(e), generation),
-                None => (Err("The databases are not open.".to_owned()), generation),
-            }
-        }
-        Err(_) => {
-            dispatch.dispatch(LsmAction::Error("Busy; try again.".to_owned()));
-            return;
-        }
-    };
-    match result {
-        Ok(Some(action)) => dispatch.dispatch(action),
-        Ok(None) => {}
-        Err(message) => dispatch.dispatch(LsmAction::Error(message)),
-    }
-    pump(cell, dispatch, generation, true);
+fn run_of(h: &mut Holder) -> Result<&mut LsmRun, String> {
+    h.run
+        .as_mut()
+        .ok_or_else(|| "The databases are not open.".to_owned())
 }
 
-/// Ticks the engine at the page's clock and sends the view what changed.
-fn pump(cell: &HolderCell, dispatch: &Dispatcher, generation: u64, force: bool) {
+fn seek(h: &mut Holder, to: u64) -> Result<(), String> {
+    run_of(h)?.seek(to).map_err(|e| e.to_string())
+}
+
+/// Sends the run at the position to the view.
+fn show(h: &mut Holder, dispatch: &Dispatcher) {
+    let (playing, speed) = (h.playing, h.speed);
+    if let Some(run) = h.run.as_mut() {
+        dispatch.dispatch(LsmAction::Show(run.view(playing, speed)));
+    }
+}
+
+/// A transport control: `f` moves the run (or the play state), then the view follows.
+fn drive(
+    cell: &HolderCell,
+    dispatch: &Dispatcher,
+    f: impl FnOnce(&mut Holder) -> Result<(), String>,
+) {
     let Ok(mut h) = cell.try_borrow_mut() else {
+        dispatch.dispatch(LsmAction::Error("Busy; try again.".to_owned()));
         return;
     };
+    let result = f(&mut h);
+    show(&mut h, dispatch);
+    drop(h);
+    if let Err(message) = result {
+        dispatch.dispatch(LsmAction::Error(message));
+    }
+}
+
+/// One input at the position (a branch in the past); a crash also starts the recovery
+/// animation.
+fn act(cell: &HolderCell, dispatch: &Dispatcher, input: LsmInput) {
+    let Ok(mut h) = cell.try_borrow_mut() else {
+        dispatch.dispatch(LsmAction::Error("Busy; try again.".to_owned()));
+        return;
+    };
+    let crash = input == LsmInput::CrashLsm;
+    let (playing, speed) = (h.playing, h.speed);
+    let Some(run) = h.run.as_mut() else { return };
+    let result = run.act(input);
+    let view = run.view(playing, speed);
+    drop(h);
+    if crash && result.is_ok() {
+        dispatch.dispatch(LsmAction::Crashed {
+            view,
+            animate: !crate::app::prefers_reduced_motion(),
+        });
+    } else {
+        dispatch.dispatch(LsmAction::Show(view));
+    }
+    if let Err(e) = result {
+        dispatch.dispatch(LsmAction::Error(e.to_string()));
+    }
+}
+
+/// A lookup at the position: a read on a copy of the engine, so it changes nothing.
+fn lookup(cell: &HolderCell, dispatch: &Dispatcher, key: &str) {
+    let result = match cell.try_borrow() {
+        Ok(h) => match h.run.as_ref() {
+            Some(run) => run.engine().lookup(key).map_err(|e| e.to_string()),
+            None => Err("The databases are not open.".to_owned()),
+        },
+        Err(_) => Err("Busy; try again.".to_owned()),
+    };
+    dispatch.dispatch(match result {
+        Ok(v) => LsmAction::LookedUp(v),
+        Err(message) => LsmAction::Error(message),
+    });
+}
+
+/// One tick of the page's clock: while playing, the run advances by the wall time since the
+/// last tick times the speed, in whole 1 ms steps (module docs).
+fn pump(cell: &HolderCell, dispatch: &Dispatcher, generation: u64) {
+    let Ok(mut guard) = cell.try_borrow_mut() else {
+        return;
+    };
+    let h = &mut *guard;
     if h.generation != generation {
         return;
     }
-    let Some(e) = h.engine.as_mut() else { return };
     let now = crate::timer::now_ms();
-    let mut failure = None;
-    if e.stopped().is_none() {
-        if let Err(err) = e.tick(now) {
-            failure = Some(format!(
-                "The LSM view's databases stopped: {err}. Reload the page to start again."
-            ));
-        }
+    let elapsed = h
+        .last_wall_ms
+        .map_or(0, |last| now.saturating_sub(last).min(MAX_WALL_GAP_MS));
+    h.last_wall_ms = Some(now);
+    let (playing, speed) = (h.playing, h.speed);
+    let Some(run) = h.run.as_mut() else { return };
+    if !playing || run.engine().stopped().is_some() {
+        h.carry = 0;
+        return;
     }
-    let view = e.take_view(now, force);
-    drop(h);
-    if let Some((events, snapshot)) = view {
-        dispatch.dispatch(LsmAction::Engine { events, snapshot });
+    h.carry += elapsed * u64::from(speed);
+    let mut steps = h.carry / 100;
+    h.carry %= 100;
+    if steps > MAX_STEPS_PER_TICK {
+        // Too slow for this speed: play slower rather than fall further behind.
+        steps = MAX_STEPS_PER_TICK;
     }
-    if let Some(message) = failure {
-        dispatch.dispatch(LsmAction::Failed(message));
+    if steps == 0 {
+        return;
+    }
+    let result = run.advance(steps);
+    let due = now.saturating_sub(h.last_view_ms) >= VIEW_EVERY_MS || result.is_err();
+    if due {
+        h.last_view_ms = now;
+    }
+    let view = due.then(|| run.view(playing, speed));
+    drop(guard);
+    if let Some(view) = view {
+        dispatch.dispatch(LsmAction::Show(view));
+    }
+    if let Err(err) = result {
+        dispatch.dispatch(LsmAction::Failed(format!(
+            "The LSM view's databases stopped: {err}. Step back to an earlier moment, or reload \
+             the page to start again."
+        )));
     }
 }
 
@@ -670,7 +898,7 @@ async fn ticker(cell: Weak<RefCell<Holder>>, dispatch: Dispatcher, generation: u
         if cell.borrow().generation != generation {
             return;
         }
-        pump(&cell, &dispatch, generation, false);
+        pump(&cell, &dispatch, generation);
     }
 }
 
@@ -681,48 +909,18 @@ fn open(cell: &HolderCell, dispatch: &Dispatcher) {
         h.generation += 1;
         h.generation
     };
-    match LsmEngine::open(0x15a5 ^ generation) {
-        Ok(mut engine) => {
-            let Some((_, snapshot)) = engine.take_view(crate::timer::now_ms(), true) else {
-                unreachable!("a forced view always has a snapshot");
-            };
-            cell.borrow_mut().engine = Some(engine);
-            dispatch.dispatch(LsmAction::Opened {
-                recovery: None,
-                animate: false,
-                snapshot,
-            });
+    match LsmRun::open(0x15a5 ^ generation) {
+        Ok(mut run) => {
+            let mut h = cell.borrow_mut();
+            let view = run.view(h.playing, h.speed);
+            h.run = Some(run);
+            h.last_wall_ms = None;
+            drop(h);
+            dispatch.dispatch(LsmAction::Opened(view));
             spawn_local(ticker(Rc::downgrade(cell), dispatch.clone(), generation));
         }
         Err(e) => dispatch.dispatch(LsmAction::Failed(format!(
             "Could not open the databases: {e}"
         ))),
-    }
-}
-
-/// The crash: what the old database did last goes to the view, then crash and reopen.
-fn crash(cell: &HolderCell, dispatch: &Dispatcher) {
-    let Ok(mut h) = cell.try_borrow_mut() else {
-        dispatch.dispatch(LsmAction::Error("Busy; try again.".to_owned()));
-        return;
-    };
-    let Some(e) = h.engine.as_mut() else { return };
-    let now = crate::timer::now_ms();
-    let before = e.take_view(now, true);
-    let result = e.crash_lsm();
-    let after = e.take_view(now, true);
-    drop(h);
-    if let Some((events, snapshot)) = before {
-        dispatch.dispatch(LsmAction::Engine { events, snapshot });
-    }
-    dispatch.dispatch(LsmAction::Opening);
-    match (result, after) {
-        (Ok(out), Some((_, snapshot))) => dispatch.dispatch(LsmAction::Opened {
-            recovery: Some((out.crash, out.report, out.steps)),
-            animate: !crate::app::prefers_reduced_motion(),
-            snapshot,
-        }),
-        (Err(e), _) => dispatch.dispatch(LsmAction::Failed(e.to_string())),
-        (Ok(_), None) => unreachable!("a forced view always has a snapshot"),
     }
 }

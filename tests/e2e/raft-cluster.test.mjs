@@ -3,6 +3,10 @@
 // majority; the leader and one follower are cut off (a minority) and the majority elects a
 // new leader while the old one steps down; healing brings every log to the same commit and
 // state; a crashed follower misses writes, restarts and catches up to the leader's commit.
+// Then time travel on the cluster timeline: the leader crashes and a new one is elected;
+// paused, the view jumps to the election marker and steps back past the election and the
+// crash to see the old leader again; the slider scrubs forward to the new leader; step
+// forward and the slider's arrow keys move one event or one tick; play resumes.
 //
 // Run: node --test tests/e2e/raft-cluster.test.mjs   (after `trunk build --release`)
 // Env: LOGSPINE_DIST (default: <repo>/dist), CHROMIUM_PATH (default: /usr/bin/chromium).
@@ -64,10 +68,12 @@ test('the Raft cluster elects, commits, survives a partition and a crash, and co
     await page.goto(`${origin}/`);
     await waitFor(page, `${RAFT}[data-raft-phase="running"]`, 'the cluster started');
     await raft.scrollIntoViewIfNeeded();
-    // Real time, from the keyboard: the speed select.
-    const speed = raft.getByLabel('Simulation speed', { exact: true });
-    await speed.focus();
-    await speed.selectOption('1000');
+    // Real time, from the keyboard: the timeline's speed radios.
+    const timeline = raft.getByRole('group', { name: 'Cluster timeline', exact: true });
+    const realTime = timeline.getByRole('radio', { name: '1× (real time)', exact: true });
+    await realTime.focus();
+    await page.keyboard.press('Space');
+    assert.ok(await realTime.isChecked(), 'the real-time speed is chosen');
 
     // A leader.
     await waitUntil((sel) => Number(document.querySelector(sel)?.dataset.leader) > 0, RAFT, 'a leader was elected');
@@ -179,8 +185,117 @@ test('the Raft cluster elects, commits, survives a partition and a crash, and co
     t.diagnostic(`events: ${JSON.stringify(kinds)}`);
     assert.ok(kinds.length > 0, 'the event log lists events');
 
+    // Time travel. The position and the recorded end are on the section.
+    const position = async () => Number(await raft.getAttribute('data-position'));
+    const end = async () => Number(await raft.getAttribute('data-end'));
+    const markerAt = async (kind) => {
+      const li = raft.locator(`ol[aria-label="Timeline markers"] li[data-kind="${kind}"]`).first();
+      return (await li.count()) ? Number(await li.getAttribute('data-at')) : -1;
+    };
+    assert.equal(await raft.getAttribute('data-playing'), 'true', 'the cluster plays');
+    const [pos, fin] = await raft.evaluate((el) => [Number(el.dataset.position), Number(el.dataset.end)]);
+    assert.equal(pos, fin, 'playing at the end records new time');
+    const oldLeader = await leaderId();
+    const oldTerm = Number(await raft.getAttribute('data-leader-term'));
+    const crashBefore = await markerAt('crash');
+    await raft.getByRole('button', { name: `Crash node ${oldLeader}`, exact: true }).click();
+    await waitUntil(
+      ([sel, before]) => {
+        const li = document.querySelector(`${sel} ol[aria-label="Timeline markers"] li[data-kind="crash"]`);
+        return Number(li?.dataset.at ?? -1) > before;
+      },
+      [RAFT, crashBefore],
+      'a crash marker for the leader',
+      10_000,
+    );
+    const crashAt = await markerAt('crash');
+    await waitUntil(
+      ([sel, old]) => {
+        const l = Number(document.querySelector(sel)?.dataset.leader);
+        return l > 0 && l !== old;
+      },
+      [RAFT, oldLeader],
+      'a new leader after the leader crashed',
+    );
+    const newLeader = await leaderId();
+    assert.notEqual(newLeader, oldLeader);
+    await waitUntil(
+      ([sel, after]) => {
+        const li = document.querySelector(`${sel} ol[aria-label="Timeline markers"] li[data-kind="election"]`);
+        return Number(li?.dataset.at ?? -1) > after;
+      },
+      [RAFT, crashAt],
+      'an election marker after the crash',
+      10_000,
+    );
+    const electedAt = await markerAt('election');
+    t.diagnostic(`leader ${oldLeader} crashed at tick ${crashAt}; node ${newLeader} elected at tick ${electedAt}`);
+    assert.ok(electedAt > crashAt);
+
+    // Pause: the position stays.
+    await timeline.getByRole('button', { name: 'Pause', exact: true }).click();
+    await waitFor(page, `${RAFT}[data-playing="false"]`, 'paused');
+    const pausedAt = await position();
+    await page.waitForTimeout(300);
+    assert.equal(await position(), pausedAt, 'paused: the position does not move');
+    const recordedEnd = await end();
+
+    // Jump to the election marker, then step back past the election and the crash.
+    await raft
+      .locator(`ol[aria-label="Timeline markers"] li[data-kind="election"][data-at="${electedAt}"]`)
+      .getByRole('button')
+      .click();
+    await waitUntil(([sel, at]) => Number(document.querySelector(sel)?.dataset.position) === at, [RAFT, electedAt], 'at the election');
+    const elected = await leaderId();
+    assert.ok(elected > 0 && elected !== oldLeader, `a new leader at the election (node ${elected})`);
+    assert.equal(await end(), recordedEnd, 'seeking keeps the recording');
+    const stepBack = timeline.getByRole('button', { name: 'Step back', exact: true });
+    let steps = 0;
+    while ((await position()) >= crashAt) {
+      const p = await position();
+      await stepBack.click();
+      await waitUntil(([sel, q]) => Number(document.querySelector(sel)?.dataset.position) < q, [RAFT, p], 'stepped back');
+      steps += 1;
+      assert.ok(steps < 400, 'back before the crash within 400 steps');
+    }
+    t.diagnostic(`${steps} steps back from the election to tick ${await position()}`);
+    assert.equal(await leaderId(), oldLeader, 'before the crash the old leader leads again');
+    assert.equal(Number(await raft.getAttribute('data-leader-term')), oldTerm);
+    assert.equal(await raft.locator(`li[data-node="${oldLeader}"]`).getAttribute('data-up'), 'true');
+    assert.equal(await raft.getAttribute('data-playing'), 'false', 'stepping pauses');
+    const help = raft.locator('[data-testid="raft-branch-help"]');
+    assert.equal(await help.getAttribute('data-in-past'), 'true');
+    assert.match(await help.innerText(), /in the past: an action here branches/);
+    const slider = timeline.getByRole('slider', { name: 'Position in the cluster timeline', exact: true });
+    assert.match(await slider.getAttribute('aria-valuetext'), new RegExp(`^tick \\d+ of ${recordedEnd}: node ${oldLeader} leads$`));
+
+    // Scrub forward past the election: the new leader.
+    const target = Math.min(recordedEnd, electedAt + 20);
+    await slider.evaluate((el, v) => {
+      el.value = String(v);
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+    }, target);
+    await waitUntil(([sel, at]) => Number(document.querySelector(sel)?.dataset.position) === at, [RAFT, target], 'scrubbed forward');
+    assert.equal(await leaderId(), elected, 'after the election the new leader leads');
+    assert.equal(await raft.locator(`li[data-node="${oldLeader}"]`).getAttribute('data-up'), 'false');
+
+    // Step forward (to the next tick where something happened), then one tick by keyboard.
+    await timeline.getByRole('button', { name: 'Step forward', exact: true }).click();
+    await waitUntil(([sel, at]) => Number(document.querySelector(sel)?.dataset.position) > at, [RAFT, target], 'stepped forward');
+    const stepped = await position();
+    await slider.focus();
+    await page.keyboard.press('ArrowRight');
+    await waitUntil(([sel, at]) => Number(document.querySelector(sel)?.dataset.position) === at + 1, [RAFT, stepped], 'one tick on with the arrow key');
+    assert.equal(await end(), recordedEnd, 'moving around the recording records nothing');
+
+    // Play again: it replays the recording and goes on recording past its end.
+    await timeline.getByRole('button', { name: 'Play', exact: true }).click();
+    await waitUntil(([sel, e]) => Number(document.querySelector(sel)?.dataset.end) > e, [RAFT, recordedEnd], 'recording again past the old end');
+    await raft.getByRole('button', { name: `Restart node ${oldLeader}`, exact: true }).click();
+    await waitFor(page, `${RAFT} li[data-node="${oldLeader}"][data-up="true"]`, 'the old leader restarted');
+
     // Screenshots, wide and at 375 px (which must not scroll sideways).
-    await speed.selectOption('100');
+    await timeline.getByRole('radio', { name: '0.1×', exact: true }).check();
     await raft.getByRole('button', { name: 'Start the client workload', exact: true }).click();
     await page.waitForTimeout(1500);
     const wide = path.join(ARTIFACTS, 'raft-cluster-1280.png');

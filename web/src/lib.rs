@@ -40,6 +40,7 @@ pub mod pipeline_run;
 pub mod pipeline_state;
 pub mod pipeline_view;
 pub mod playground_storage;
+pub mod raft_record;
 pub mod raft_run;
 pub mod raft_state;
 pub mod raft_view;

@@ -1,15 +1,16 @@
-//! [`RaftEngine`]: the cluster view's five Raft nodes — a
-//! [`Cluster`] on in-memory `SimDisk`s with its faulty
-//! network — ticked by the page's clock, plus two clients (the form and a workload) and the
-//! drain that turns the simulator's trace and the nodes' state into
-//! [`RaftAction::Engine`](crate::raft_state::RaftAction::Engine) payloads.
+//! [`RaftEngine`]: the cluster view's five Raft nodes — a [`Cluster`] on in-memory
+//! `SimDisk`s with its faulty network — plus two clients (the form and a workload), the
+//! [`RaftInput`]s a person applies between ticks, and the picture of the nodes
+//! ([`ClusterView`]) the view draws. The recording ([`crate::raft_record`]) runs it.
 //!
 //! # Time
 //! One tick of the cluster is one millisecond of cluster time (network latency 10–30
 //! ticks, heartbeats every 50, election timeouts 150–300: the Raft paper's §9.3 setting).
-//! The page runs it in slow motion: [`RaftEngine::tick`] steps `speed` ticks per second of
-//! wall time (at most [`MAX_TICKS_PER_CALL`] per call, so a tab coming back from the
-//! background does not stall).
+//! The engine knows no wall clock: [`RaftEngine::run_ticks`] steps it, and everything
+//! inside a tick (client timeouts, the workload's gaps, retries) is counted in ticks, so
+//! the engine after `n` ticks is a pure function of the seed and the [`RaftInput`]s applied
+//! between ticks. The page's clock only decides how many ticks to run
+//! ([`crate::raft_record`]), which is what makes time travel a replay.
 //!
 //! # Clients
 //! Each client has at most one write outstanding (the state machine's sessions assume it)
@@ -23,7 +24,7 @@
 //! log is cut into small segments, so the log really is trimmed behind the snapshot and a
 //! follower that was down long enough is sent the snapshot in chunks before the log.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use logspine_core::crc32c;
 use logspine_core::raft::kv::{KvCommand, KvOp};
@@ -41,10 +42,6 @@ pub const NODES: u64 = 5;
 pub const SNAPSHOT_EVERY: u64 = 12;
 /// Entries drawn per node (the newest).
 pub const MAX_ENTRIES_SHOWN: usize = 12;
-/// Default speed: cluster ticks per second of wall time (0.1× real time).
-pub const DEFAULT_SPEED: u32 = 100;
-/// Ticks one call of [`RaftEngine::tick`] may run at most.
-pub const MAX_TICKS_PER_CALL: u64 = 300;
 /// A client gives up on a node after this many ticks and tries the next.
 pub const CLIENT_TIMEOUT_TICKS: u64 = 400;
 /// The workload waits this long between writes.
@@ -185,8 +182,46 @@ struct LastWrite {
     at: Option<(u64, u64)>,
 }
 
-/// The five nodes, the clients, the clock.
-#[derive(Debug)]
+/// Something the user does to the cluster, between two ticks. A run is its seed plus these,
+/// each at the tick it was applied ([`crate::raft_record::RaftRecording`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RaftInput {
+    /// A write of key = value through the form's client (queued behind earlier ones).
+    Write {
+        /// Key (1 to [`MAX_KEY_BYTES`] bytes).
+        key: String,
+        /// Value (at most [`MAX_VALUE_BYTES`] bytes).
+        value: String,
+    },
+    /// The workload client on or off.
+    Workload(bool),
+    /// Crash a node.
+    Crash(NodeId),
+    /// Restart a node from its disk.
+    Restart(NodeId),
+    /// Cut these nodes off from the others (empty: heal).
+    Partition(Vec<NodeId>),
+    /// Lose this percentage of messages.
+    Loss(u32),
+}
+
+impl RaftInput {
+    /// In plain words, for the event log and the tests.
+    pub fn describe(&self) -> String {
+        match self {
+            RaftInput::Write { key, value } => format!("write {key}={value}"),
+            RaftInput::Workload(on) => format!("workload {}", if *on { "on" } else { "off" }),
+            RaftInput::Crash(id) => format!("crash n{id}"),
+            RaftInput::Restart(id) => format!("restart n{id}"),
+            RaftInput::Partition(b) if b.is_empty() => "heal".to_owned(),
+            RaftInput::Partition(b) => format!("partition {b:?}"),
+            RaftInput::Loss(p) => format!("loss {p} %"),
+        }
+    }
+}
+
+/// The five nodes and the clients. Cloning it is how the recording keeps snapshots.
+#[derive(Clone, Debug)]
 pub struct RaftEngine {
     cluster: Cluster,
     form: Client,
@@ -198,10 +233,8 @@ pub struct RaftEngine {
     last: Option<LastWrite>,
     side_b: Vec<NodeId>,
     loss_pct: u32,
-    speed: u32,
-    last_ms: Option<u64>,
-    /// Wall milliseconds × speed not yet turned into ticks (thousandths of a tick).
-    carry: u64,
+    /// Each crashed node's state when it went down (a down node has no memory to show).
+    last_known: BTreeMap<NodeId, NodeView>,
     stopped: Option<String>,
     trace: Vec<TraceEvent>,
 }
@@ -220,9 +253,7 @@ impl RaftEngine {
             last: None,
             side_b: Vec::new(),
             loss_pct: 0,
-            speed: DEFAULT_SPEED,
-            last_ms: None,
-            carry: 0,
+            last_known: BTreeMap::new(),
             stopped: None,
             trace: Vec::new(),
         })
@@ -233,24 +264,120 @@ impl RaftEngine {
         &self.cluster
     }
 
+    /// Cluster time in ticks.
+    pub fn now(&self) -> u64 {
+        self.cluster.now()
+    }
+
     /// Why the simulation stopped, if it did.
     pub fn stopped(&self) -> Option<&str> {
         self.stopped.as_deref()
     }
 
-    /// Sets the speed in ticks per second of wall time.
-    pub fn set_speed(&mut self, ticks_per_sec: u32) {
-        self.speed = ticks_per_sec.clamp(10, 2000);
+    /// Whether `input` would be refused without touching the engine (a bad key, a full
+    /// queue, a node that does not exist): such an input is not part of the run.
+    pub fn check(&self, input: &RaftInput) -> Result<(), String> {
+        match input {
+            RaftInput::Write { key, value } => {
+                let key = key.trim();
+                if key.is_empty() || key.len() > MAX_KEY_BYTES {
+                    return Err(format!("A key is 1 to {MAX_KEY_BYTES} bytes."));
+                }
+                if value.len() > MAX_VALUE_BYTES {
+                    return Err(format!("A value is at most {MAX_VALUE_BYTES} bytes."));
+                }
+                if self.queue.len() >= MAX_QUEUE {
+                    return Err("Too many writes are waiting; let the cluster catch up.".to_owned());
+                }
+                Ok(())
+            }
+            RaftInput::Crash(id) | RaftInput::Restart(id) if !(1..=NODES).contains(id) => {
+                Err(format!("There is no node {id}."))
+            }
+            _ => Ok(()),
+        }
     }
 
-    /// Moves the cluster on to the page's clock.
-    pub fn tick(&mut self, now_ms: u64) {
-        let last = *self.last_ms.get_or_insert(now_ms);
-        self.last_ms = Some(now_ms);
-        self.carry += now_ms.saturating_sub(last) * u64::from(self.speed);
-        let ticks = (self.carry / 1000).min(MAX_TICKS_PER_CALL);
-        self.carry %= 1000;
-        self.run_ticks(ticks);
+    /// Applies `input` now (between two ticks). An error after [`RaftEngine::check`]
+    /// passed (a restart whose recovery failed) is deterministic: replaying the input gives
+    /// the same error.
+    pub fn apply(&mut self, input: &RaftInput) -> Result<(), String> {
+        self.check(input)?;
+        match input {
+            RaftInput::Write { key, value } => self.write(key, value),
+            RaftInput::Workload(on) => {
+                self.set_workload(*on);
+                Ok(())
+            }
+            RaftInput::Crash(id) => {
+                self.crash(*id);
+                Ok(())
+            }
+            RaftInput::Restart(id) => self.restart(*id),
+            RaftInput::Partition(b) => {
+                self.partition(b);
+                Ok(())
+            }
+            RaftInput::Loss(p) => {
+                self.set_loss(*p);
+                Ok(())
+            }
+        }
+    }
+
+    /// The trace since the last call.
+    pub fn take_trace(&mut self) -> Vec<TraceEvent> {
+        std::mem::take(&mut self.trace)
+    }
+
+    /// CRC32C over everything that decides what happens next: the clock, each node's
+    /// role, term, indexes, vote-relevant state and state machine bytes, the clients and
+    /// the controls. Two runs with equal hashes at every tick made the same run.
+    pub fn state_hash(&self) -> u32 {
+        let mut b: Vec<u8> = Vec::new();
+        let mut put = |v: u64| b.extend_from_slice(&v.to_le_bytes());
+        put(self.cluster.now());
+        for s in self.cluster.servers().values() {
+            put(s.id());
+            put(s.incarnation());
+            match s.node() {
+                None => put(u64::MAX),
+                Some(n) => {
+                    put(role_code(n.role()));
+                    put(n.term());
+                    put(n.leader().unwrap_or(0));
+                    put(n.commit_index());
+                    put(n.applied_index());
+                    put(n.last_index());
+                    put(n.durable_index());
+                    put(n.snapshot_index());
+                    put(n.first_log_index());
+                    put(u64::from(crc32c::checksum(&s.kv().snapshot())));
+                }
+            }
+        }
+        put(self.cluster.in_flight() as u64);
+        put(self.cluster.delivered());
+        for c in [&self.form, &self.workload] {
+            put(c.seq);
+            put(c.target);
+            if let Some(p) = &c.pending {
+                put(p.seq);
+                put(p.to);
+                put(p.send_at.unwrap_or(u64::MAX));
+                put(p.sent_at);
+                put(u64::from(p.attempts));
+            }
+        }
+        put(u64::from(self.workload_on));
+        put(self.workload_next);
+        put(self.workload_acked);
+        put(self.queue.len() as u64);
+        put(u64::from(self.loss_pct));
+        for id in &self.side_b {
+            put(*id);
+        }
+        crc32c::checksum(&b)
     }
 
     /// Runs `ticks` steps of the cluster with the clients (stops at the first error).
@@ -316,41 +443,39 @@ impl RaftEngine {
     }
 
     /// Queues a write of `key` = `value` through the form's client.
-    pub fn write(&mut self, key: &str, value: &str) -> Result<(), String> {
+    fn write(&mut self, key: &str, value: &str) -> Result<(), String> {
         let key = key.trim();
-        if key.is_empty() || key.len() > MAX_KEY_BYTES {
-            return Err(format!("A key is 1 to {MAX_KEY_BYTES} bytes."));
-        }
-        if value.len() > MAX_VALUE_BYTES {
-            return Err(format!("A value is at most {MAX_VALUE_BYTES} bytes."));
-        }
-        if self.queue.len() >= MAX_QUEUE {
-            return Err("Too many writes are waiting; let the cluster catch up.".to_owned());
-        }
         self.queue.push_back((key.to_owned(), value.to_owned()));
         Ok(())
     }
 
     /// Starts or stops the workload client.
-    pub fn set_workload(&mut self, on: bool) {
+    fn set_workload(&mut self, on: bool) {
         self.workload_on = on;
     }
 
     /// Crashes node `id` (its disk keeps what completed syncs covered).
-    pub fn crash(&mut self, id: NodeId) {
+    fn crash(&mut self, id: NodeId) {
+        let leader = self.cluster.leader();
+        if let Some(s) = self.cluster.server(id) {
+            if let Some(n) = s.node() {
+                let v = node_view(&self.cluster, n, s.kv(), leader == Some(id));
+                self.last_known.insert(id, v);
+            }
+        }
         self.cluster.crash(id);
         self.trace.extend(self.cluster.take_trace());
     }
 
     /// Restarts node `id` from its disk.
-    pub fn restart(&mut self, id: NodeId) -> Result<(), String> {
+    fn restart(&mut self, id: NodeId) -> Result<(), String> {
         let r = self.cluster.restart(id).map_err(|e| e.to_string());
         self.trace.extend(self.cluster.take_trace());
         r
     }
 
     /// Cuts the nodes in `side_b` off from the others (empty: heal).
-    pub fn partition(&mut self, side_b: &[NodeId]) {
+    fn partition(&mut self, side_b: &[NodeId]) {
         let mut b: Vec<NodeId> = side_b
             .iter()
             .copied()
@@ -369,7 +494,7 @@ impl RaftEngine {
     }
 
     /// Loses this percentage of messages (client links included).
-    pub fn set_loss(&mut self, pct: u32) {
+    fn set_loss(&mut self, pct: u32) {
         let pct = pct.min(90);
         self.loss_pct = pct;
         let mut net = self.cluster.config().net;
@@ -377,9 +502,23 @@ impl RaftEngine {
         self.cluster.set_network(net);
     }
 
-    /// The trace since the last call and the picture of the cluster now.
-    pub fn take_view(&mut self) -> (Vec<TraceEvent>, ClusterView) {
-        (std::mem::take(&mut self.trace), self.view())
+    /// The highest commit index any node knows (a down node's last known one included),
+    /// without drawing the whole picture.
+    pub fn view_commits(&self) -> u64 {
+        let live = self
+            .cluster
+            .servers()
+            .values()
+            .filter_map(|s| s.node())
+            .map(|n| n.commit_index());
+        let down = self
+            .cluster
+            .servers()
+            .values()
+            .filter(|s| s.node().is_none())
+            .filter_map(|s| self.last_known.get(&s.id()))
+            .map(|v| v.commit);
+        live.chain(down).max().unwrap_or(0)
     }
 
     /// The picture of the cluster now.
@@ -392,8 +531,12 @@ impl RaftEngine {
             .values()
             .map(|s| match s.node() {
                 None => NodeView {
-                    id: s.id(),
-                    ..NodeView::default()
+                    up: false,
+                    role: None,
+                    ..self.last_known.get(&s.id()).cloned().unwrap_or(NodeView {
+                        id: s.id(),
+                        ..NodeView::default()
+                    })
                 },
                 Some(n) => node_view(
                     c,
@@ -438,6 +581,15 @@ impl RaftEngine {
             queued: self.queue.len(),
             stopped: self.stopped.clone(),
         }
+    }
+}
+
+fn role_code(r: Role) -> u64 {
+    match r {
+        Role::Follower => 1,
+        Role::PreCandidate => 2,
+        Role::Candidate => 3,
+        Role::Leader => 4,
     }
 }
 
@@ -582,7 +734,7 @@ mod tests {
         run_until(&mut e, 3000, |e| {
             e.last.as_ref().is_some_and(|l| l.acked_by.is_some())
         });
-        let (trace, v) = e.take_view();
+        let (trace, v) = (e.take_trace(), e.view());
         let w = v.write.unwrap();
         let index = w.index.expect("found in a log");
         assert!(w.holders >= 3, "{w:?}");
@@ -633,7 +785,7 @@ mod tests {
         run_until(&mut e, 20_000, |e| {
             e.workload.pending.is_none() && converged(e)
         });
-        let (_, v) = e.take_view();
+        let (_, v) = (e.take_trace(), e.view());
         assert!(v.nodes.iter().all(|n| n.keys >= 2), "{:?}", v.nodes);
     }
 
@@ -650,10 +802,10 @@ mod tests {
                 e.queue.is_empty() && e.form.pending.is_none()
             });
         }
-        let _ = e.take_view();
+        let _ = (e.take_trace(), e.view());
         e.restart(f).unwrap();
         run_until(&mut e, 10_000, converged);
-        let (trace, v) = e.take_view();
+        let (trace, v) = (e.take_trace(), e.view());
         assert!(trace.iter().any(|t| matches!(t.kind, TraceKind::Node { node, event: NodeEvent::SnapshotInstalled { .. } } if node == f)));
         let n = v.nodes.iter().find(|n| n.id == f).unwrap();
         assert!(n.snapshot > 0 && n.keys >= 24, "{n:?}");
@@ -672,10 +824,10 @@ mod tests {
         run_until(&mut e, 5000, |e| {
             e.queue.is_empty() && e.form.pending.is_none()
         });
-        let _ = e.take_view();
+        let _ = (e.take_trace(), e.view());
         e.restart(f).unwrap();
         run_until(&mut e, 10_000, converged);
-        let (trace, _) = e.take_view();
+        let (trace, _) = (e.take_trace(), e.view());
         let restarted_at = trace.iter().find_map(|t| match t.kind {
             TraceKind::Restarted { node, log_range } if node == f => Some(log_range.1),
             _ => None,
@@ -697,15 +849,36 @@ mod tests {
     }
 
     #[test]
-    fn the_clock_runs_at_the_chosen_speed_and_bounds_a_long_gap() {
+    fn refused_inputs_leave_the_engine_alone_and_down_nodes_show_their_last_state() {
         let mut e = RaftEngine::new(1).unwrap();
-        e.tick(1000);
-        assert_eq!(e.cluster().now(), 0);
-        e.tick(1500);
-        assert_eq!(e.cluster().now(), u64::from(DEFAULT_SPEED) / 2);
-        e.tick(1_000_000);
-        assert_eq!(e.cluster().now(), 50 + MAX_TICKS_PER_CALL);
-        assert!(e.write("", "v").is_err());
-        assert!(e.write("a-key-that-is-far-too-long", "v").is_err());
+        let before = e.state_hash();
+        for bad in [
+            RaftInput::Write {
+                key: String::new(),
+                value: "v".into(),
+            },
+            RaftInput::Write {
+                key: "a-key-that-is-far-too-long".into(),
+                value: "v".into(),
+            },
+            RaftInput::Write {
+                key: "k".into(),
+                value: "v".repeat(MAX_VALUE_BYTES + 1),
+            },
+            RaftInput::Crash(0),
+            RaftInput::Restart(NODES + 1),
+        ] {
+            assert!(e.apply(&bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(e.state_hash(), before);
+        run_until(&mut e, 3000, |e| leader(e).is_some());
+        let l = leader(&e).unwrap();
+        let commit = e.view().nodes[usize::try_from(l - 1).unwrap()].commit;
+        e.apply(&RaftInput::Crash(l)).unwrap();
+        e.run_ticks(10);
+        let v = e.view();
+        let n = v.nodes.iter().find(|n| n.id == l).unwrap();
+        assert!(!n.up && n.role.is_none());
+        assert_eq!(n.commit, commit, "its last known commit index");
     }
 }

@@ -4,14 +4,17 @@
 //! Tested natively; the effects live in [`crate::raft_view`], the engine glue in
 //! [`crate::raft_run`].
 //!
-//! What the fold keeps beyond the last snapshot:
+//! The fold ([`TraceFold`]) is kept by the recording ([`crate::raft_record`]), not here:
+//! it is part of every snapshot, so that the picture at any position is a pure function of
+//! the run (seek restores a snapshot and replays). What it keeps beyond the engine's picture:
 //! * the messages in flight: every `Sent` event until the virtual time it arrives;
 //! * a short event log ([`MAX_LOG`] lines, newest first) in plain words: elections, votes,
 //!   leaders, commits (the leader's, consecutive ones merged), snapshots, truncations,
 //!   crashes, restarts, partitions;
-//! * the last known state of a crashed node (greyed out), since a down node has no memory
-//!   to show;
 //! * one sentence for the polite live region on every election result and leader loss.
+//!
+//! This module's [`RaftViewState`] holds the last [`RaftFrame`] (picture, fold, the
+//! timeline's markers and chart samples at the position) and the forms.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::rc::Rc;
@@ -126,16 +129,25 @@ pub struct ClusterView {
     pub stopped: Option<String>,
 }
 
-/// Pictures between two samples of the cluster's charts: with the view's clock at one
-/// picture every 50 ms, a sample every quarter second, so the charts'
-/// [`crate::chart::MAX_SAMPLES`] span 30 seconds of the page's time whatever the
-/// simulation speed.
-pub const CHART_SAMPLE_EVERY: u64 = 5;
+/// Cluster ticks between two samples of the charts: 120 samples span 12 seconds of
+/// cluster time (two minutes of the page's time at the default 0.1×).
+pub const CHART_EVERY_TICKS: u64 = 100;
 
-/// The cluster's small charts, sampled every [`CHART_SAMPLE_EVERY`] pictures from the
-/// trace and the engine's pictures (never invented): leaders elected so far, the commit
-/// index, and entries committed per second of cluster time between two samples. Cleared
-/// if the cluster's clock goes back (a new cluster).
+/// One sample of the charts, taken by the recording at every [`CHART_EVERY_TICKS`]th tick.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChartSample {
+    /// The tick.
+    pub at: u64,
+    /// Leaders elected since the cluster started.
+    pub elections: u64,
+    /// The highest commit index any node knows (a down node's last known one included).
+    pub commit: u64,
+}
+
+/// The cluster's small charts at the position: the last [`crate::chart::MAX_SAMPLES`]
+/// samples at or before it (never invented: each is a fold count and an engine figure at
+/// its tick). Leaders elected so far, the commit index, and entries committed per second
+/// of cluster time between two samples.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RaftCharts {
     /// Leaders elected since the cluster started (one per leader change).
@@ -144,35 +156,44 @@ pub struct RaftCharts {
     pub commit: Series,
     /// Entries committed per second of cluster time over each sample interval.
     pub commits_per_sec: Series,
-    pictures: u64,
-    /// Cluster time and commit index at the last sample.
-    last: Option<(u64, u64)>,
 }
 
 impl RaftCharts {
-    /// Counts one picture and samples on every [`CHART_SAMPLE_EVERY`]th (the first
-    /// included); `elections` is the fold's count so far.
-    pub fn sample(&mut self, view: &ClusterView, elections: u64) {
-        if self.last.is_some_and(|(at, _)| view.now < at) {
-            *self = RaftCharts::default();
-        }
-        self.pictures += 1;
-        if self.pictures % CHART_SAMPLE_EVERY != 1 {
-            return;
-        }
-        let commit = view.nodes.iter().map(|n| n.commit).max().unwrap_or(0);
-        self.elections.push(elections as f64);
-        self.commit.push(commit as f64);
-        if let Some((at, before)) = self.last {
-            // 1 tick = 1 ms of cluster time; no time passed (a paused clock) is no rate.
-            let ticks = view.now - at;
-            if ticks > 0 {
-                self.commits_per_sec
-                    .push(commit.saturating_sub(before) as f64 * 1000.0 / ticks as f64);
+    /// The charts drawn from `samples` (oldest first; only the newest
+    /// [`crate::chart::MAX_SAMPLES`] are kept, plus one before them for the first rate).
+    pub fn from_samples(samples: &[ChartSample]) -> RaftCharts {
+        let mut c = RaftCharts::default();
+        let from = samples.len().saturating_sub(crate::chart::MAX_SAMPLES + 1);
+        let mut prev: Option<&ChartSample> = None;
+        for (i, s) in samples[from..].iter().enumerate() {
+            if i > 0 || from == 0 {
+                c.elections.push(s.elections as f64);
+                c.commit.push(s.commit as f64);
             }
+            if let Some(p) = prev {
+                // 1 tick = 1 ms of cluster time.
+                let ticks = s.at.saturating_sub(p.at);
+                if ticks > 0 {
+                    c.commits_per_sec
+                        .push(s.commit.saturating_sub(p.commit) as f64 * 1000.0 / ticks as f64);
+                }
+            }
+            prev = Some(s);
         }
-        self.last = Some((view.now, commit));
+        c
     }
+}
+
+/// A moment marked on the timeline: a crash, a restart, a leader elected, a snapshot taken
+/// or installed (a log compaction).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RaftMarker {
+    /// Its tick.
+    pub at: u64,
+    /// `crash`, `recovery`, `election` or `compaction` (the transport's marker classes).
+    pub kind: &'static str,
+    /// In plain words.
+    pub text: String,
 }
 
 /// A message in flight.
@@ -294,48 +315,17 @@ pub fn role_name(role: Option<Role>) -> &'static str {
     }
 }
 
-/// What can happen to the view.
-#[derive(Clone, Debug, PartialEq)]
-pub enum RaftAction {
-    /// The engine's trace since the last call and its picture now.
-    Engine {
-        /// Trace events, in order.
-        events: Vec<TraceEvent>,
-        /// The cluster now (boxed: the other actions are small).
-        view: Box<ClusterView>,
-    },
-    /// The engine could not start or stopped.
-    Failed(String),
-    /// A request was refused (shown in an alert).
-    Error(String),
-    /// The alert was dismissed.
-    DismissError,
-    /// Form draft.
-    EditKey(String),
-    /// Form draft.
-    EditValue(String),
-    /// A node's partition checkbox.
-    ToggleSide(NodeId),
-    /// Every checkbox cleared (the partition healed).
-    ClearSides,
-    /// The speed select (virtual ticks per second of wall time).
-    SetSpeed(u32),
-}
-
-/// The view's state.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RaftViewState {
-    /// Phase.
-    pub phase: RaftPhase,
-    /// The last picture (down nodes keep their last known state).
-    pub view: Option<ClusterView>,
+/// The fold over the trace (module docs): part of the recording's snapshots, so it is
+/// the fold at the position whatever path led there.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TraceFold {
     /// Messages in flight.
     pub flights: VecDeque<Flight>,
     /// Newest first.
     pub log: VecDeque<LogLine>,
     /// The leader the trace last named, and its term.
     pub leader: Option<(NodeId, u64)>,
-    /// Elections won since the page loaded.
+    /// Elections won since the cluster started.
     pub elections: u64,
     /// Messages sent, and dropped (loss, partition, receiver down).
     pub sent: u64,
@@ -343,119 +333,16 @@ pub struct RaftViewState {
     pub dropped: u64,
     /// Snapshots installed on followers.
     pub installs: u64,
-    /// The live region's text.
-    pub announcement: String,
-    /// An error to show.
-    pub error: Option<String>,
-    /// Form drafts.
-    pub key: String,
-    /// Form drafts.
-    pub value: String,
-    /// Nodes ticked for side B (not yet applied).
-    pub side_b: BTreeSet<NodeId>,
-    /// Virtual ticks per second of wall time.
-    pub speed: u32,
-    /// The small charts.
-    pub charts: RaftCharts,
 }
 
-impl Default for RaftViewState {
-    fn default() -> Self {
-        RaftViewState {
-            phase: RaftPhase::Starting,
-            view: None,
-            flights: VecDeque::new(),
-            log: VecDeque::new(),
-            leader: None,
-            elections: 0,
-            sent: 0,
-            dropped: 0,
-            installs: 0,
-            announcement: String::new(),
-            error: None,
-            key: "x".to_owned(),
-            value: "1".to_owned(),
-            side_b: BTreeSet::new(),
-            speed: crate::raft_run::DEFAULT_SPEED,
-            charts: RaftCharts::default(),
+impl TraceFold {
+    /// Folds the events of one tick (or of one input) in, then forgets the messages that
+    /// arrived by `now`; announcements go to `announce`.
+    pub fn apply(&mut self, events: Vec<TraceEvent>, now: u64, announce: &mut Vec<String>) {
+        for e in events {
+            self.fold(e, announce);
         }
-    }
-}
-
-impl yew::Reducible for RaftViewState {
-    type Action = RaftAction;
-
-    fn reduce(self: Rc<Self>, action: RaftAction) -> Rc<Self> {
-        let mut s = (*self).clone();
-        s.apply(action);
-        Rc::new(s)
-    }
-}
-
-impl RaftViewState {
-    /// Folds one action in.
-    pub fn apply(&mut self, action: RaftAction) {
-        match action {
-            RaftAction::Engine { events, view } => {
-                let mut announce = Vec::new();
-                for e in events {
-                    self.fold(e, &mut announce);
-                }
-                let now = view.now;
-                self.flights.retain(|f| f.arrives_at > now);
-                self.merge_view(*view);
-                if let Some(v) = &self.view {
-                    self.charts.sample(v, self.elections);
-                }
-                if let Some(stopped) = self.view.as_ref().and_then(|v| v.stopped.clone()) {
-                    self.phase = RaftPhase::Failed;
-                    self.error = Some(stopped);
-                } else {
-                    self.phase = RaftPhase::Running;
-                }
-                if !announce.is_empty() {
-                    self.announcement = announce.join(" ");
-                }
-            }
-            RaftAction::Failed(message) => {
-                self.phase = RaftPhase::Failed;
-                self.error = Some(message);
-            }
-            RaftAction::Error(message) => self.error = Some(message),
-            RaftAction::DismissError => {
-                if self.phase != RaftPhase::Failed {
-                    self.error = None;
-                }
-            }
-            RaftAction::EditKey(v) => self.key = v,
-            RaftAction::EditValue(v) => self.value = v,
-            RaftAction::ToggleSide(id) => {
-                if !self.side_b.remove(&id) {
-                    self.side_b.insert(id);
-                }
-            }
-            RaftAction::ClearSides => self.side_b.clear(),
-            RaftAction::SetSpeed(n) => self.speed = n,
-        }
-    }
-
-    /// Keeps a down node's last known state, marked down.
-    fn merge_view(&mut self, mut view: ClusterView) {
-        if let Some(old) = &self.view {
-            for n in &mut view.nodes {
-                if n.up {
-                    continue;
-                }
-                if let Some(prev) = old.nodes.iter().find(|p| p.id == n.id) {
-                    *n = NodeView {
-                        up: false,
-                        role: None,
-                        ..prev.clone()
-                    };
-                }
-            }
-        }
-        self.view = Some(view);
+        self.flights.retain(|f| f.arrives_at > now);
     }
 
     fn fold(&mut self, e: TraceEvent, announce: &mut Vec<String>) {
@@ -620,22 +507,196 @@ impl RaftViewState {
         });
         self.log.truncate(MAX_LOG);
     }
+}
 
-    /// Whether the cluster runs.
+/// What the view draws at the position, handed over by the recording after every move.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RaftFrame {
+    /// The engine's picture.
+    pub view: ClusterView,
+    /// The fold over the trace up to the position.
+    pub fold: TraceFold,
+    /// For the live region: what the ticks just run announced, or where a seek landed.
+    pub announce: Option<String>,
+    /// The recorded end (the position is `view.now`).
+    pub end: u64,
+    /// The recorded markers (all of them, oldest first; bounded by the recording).
+    pub markers: Vec<RaftMarker>,
+    /// The charts at the position.
+    pub charts: RaftCharts,
+    /// Snapshots the recording holds, and ticks between two.
+    pub snapshots: (usize, u64),
+    /// Inputs recorded.
+    pub inputs: usize,
+}
+
+impl RaftFrame {
+    /// Whether the position is the recorded end (playing records new time; acting does
+    /// not branch).
+    pub fn at_end(&self) -> bool {
+        self.view.now >= self.end
+    }
+}
+
+/// What can happen to the view.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RaftAction {
+    /// The recording moved (or an input was applied): the picture at the position.
+    Frame(Box<RaftFrame>),
+    /// The engine could not start.
+    Failed(String),
+    /// A request was refused (shown in an alert).
+    Error(String),
+    /// The alert was dismissed.
+    DismissError,
+    /// Form draft.
+    EditKey(String),
+    /// Form draft.
+    EditValue(String),
+    /// A node's partition checkbox.
+    ToggleSide(NodeId),
+    /// Every checkbox cleared (the partition healed).
+    ClearSides,
+    /// The speed (virtual ticks per second of wall time).
+    SetSpeed(u32),
+    /// Play or pause.
+    SetPlaying(bool),
+}
+
+/// The view's state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RaftViewState {
+    /// Phase.
+    pub phase: RaftPhase,
+    /// The last frame (`None` until the cluster is built).
+    pub frame: Option<RaftFrame>,
+    /// The live region's text.
+    pub announcement: String,
+    /// An error to show.
+    pub error: Option<String>,
+    /// The engine stopped at the position (the error is its message).
+    pub stopped: bool,
+    /// Form drafts.
+    pub key: String,
+    /// Form drafts.
+    pub value: String,
+    /// Nodes ticked for side B (not yet applied).
+    pub side_b: BTreeSet<NodeId>,
+    /// Virtual ticks per second of wall time.
+    pub speed: u32,
+    /// Whether the clock moves the recording on.
+    pub playing: bool,
+}
+
+impl Default for RaftViewState {
+    fn default() -> Self {
+        RaftViewState {
+            phase: RaftPhase::Starting,
+            frame: None,
+            announcement: String::new(),
+            error: None,
+            stopped: false,
+            key: "x".to_owned(),
+            value: "1".to_owned(),
+            side_b: BTreeSet::new(),
+            speed: DEFAULT_SPEED,
+            playing: true,
+        }
+    }
+}
+
+/// Default speed: cluster ticks per second of wall time (0.1× real time).
+pub const DEFAULT_SPEED: u32 = 100;
+
+impl yew::Reducible for RaftViewState {
+    type Action = RaftAction;
+
+    fn reduce(self: Rc<Self>, action: RaftAction) -> Rc<Self> {
+        let mut s = (*self).clone();
+        s.apply(action);
+        Rc::new(s)
+    }
+}
+
+impl RaftViewState {
+    /// Folds one action in.
+    pub fn apply(&mut self, action: RaftAction) {
+        match action {
+            RaftAction::Frame(frame) => {
+                if self.phase == RaftPhase::Failed && !self.stopped {
+                    // The cluster could not be built: nothing moves any more.
+                    return;
+                }
+                match &frame.view.stopped {
+                    Some(message) => {
+                        self.phase = RaftPhase::Failed;
+                        self.error = Some(message.clone());
+                        self.stopped = true;
+                        self.playing = false;
+                    }
+                    None => {
+                        if self.stopped {
+                            // Moved back before the tick where it stopped.
+                            self.error = None;
+                            self.stopped = false;
+                        }
+                        self.phase = RaftPhase::Running;
+                    }
+                }
+                if let Some(a) = &frame.announce {
+                    self.announcement = a.clone();
+                }
+                self.frame = Some(*frame);
+            }
+            RaftAction::Failed(message) => {
+                self.phase = RaftPhase::Failed;
+                self.stopped = false;
+                self.playing = false;
+                self.error = Some(message);
+            }
+            RaftAction::Error(message) => self.error = Some(message),
+            RaftAction::DismissError => {
+                if self.phase != RaftPhase::Failed {
+                    self.error = None;
+                }
+            }
+            RaftAction::EditKey(v) => self.key = v,
+            RaftAction::EditValue(v) => self.value = v,
+            RaftAction::ToggleSide(id) => {
+                if !self.side_b.remove(&id) {
+                    self.side_b.insert(id);
+                }
+            }
+            RaftAction::ClearSides => self.side_b.clear(),
+            RaftAction::SetSpeed(n) => self.speed = n,
+            RaftAction::SetPlaying(on) => self.playing = on,
+        }
+    }
+
+    /// The engine's picture at the position.
+    pub fn view(&self) -> Option<&ClusterView> {
+        self.frame.as_ref().map(|f| &f.view)
+    }
+
+    /// The fold at the position.
+    pub fn fold(&self) -> Option<&TraceFold> {
+        self.frame.as_ref().map(|f| &f.fold)
+    }
+
+    /// Whether the cluster runs (controls act).
     pub fn is_running(&self) -> bool {
         self.phase == RaftPhase::Running
     }
 
-    /// The node with this id in the last picture.
+    /// The node with this id in the picture.
     pub fn node(&self, id: NodeId) -> Option<&NodeView> {
-        self.view.as_ref()?.nodes.iter().find(|n| n.id == id)
+        self.view()?.nodes.iter().find(|n| n.id == id)
     }
 
     /// The partition the checkboxes describe differs from the one applied.
     pub fn partition_pending(&self) -> bool {
         let applied: BTreeSet<NodeId> = self
-            .view
-            .as_ref()
+            .view()
             .map(|v| v.side_b.iter().copied().collect())
             .unwrap_or_default();
         applied != self.side_b
@@ -661,11 +722,15 @@ mod tests {
         }
     }
 
-    fn view(now: u64, nodes: Vec<NodeView>) -> Box<ClusterView> {
-        Box::new(ClusterView {
-            now,
-            nodes,
-            ..ClusterView::default()
+    fn frame(now: u64, nodes: Vec<NodeView>) -> Box<RaftFrame> {
+        Box::new(RaftFrame {
+            view: ClusterView {
+                now,
+                nodes,
+                ..ClusterView::default()
+            },
+            end: now,
+            ..RaftFrame::default()
         })
     }
 
@@ -700,50 +765,43 @@ mod tests {
         )
     }
 
+    fn sample(at: u64, elections: u64, commit: u64) -> ChartSample {
+        ChartSample {
+            at,
+            elections,
+            commit,
+        }
+    }
+
     #[test]
-    fn charts_sample_every_few_pictures_from_the_trace_and_the_pictures() {
-        // The view says the charts span 30 seconds at one picture every 50 ms.
-        assert_eq!(
-            crate::chart::MAX_SAMPLES as u64 * CHART_SAMPLE_EVERY * 50,
-            30_000
-        );
-        let mut s = RaftViewState::default();
-        let picture = |s: &mut RaftViewState, now: u64, events: Vec<TraceEvent>, commit: u64| {
-            s.apply(RaftAction::Engine {
-                events,
-                view: view(now, vec![node(1, true, commit), node(2, false, commit / 2)]),
-            });
-        };
-        picture(&mut s, 0, vec![], 0);
-        assert_eq!(s.charts.commit.values(), vec![0.0]);
-        assert_eq!(s.charts.commits_per_sec.values(), Vec::<f64>::new());
-        picture(&mut s, 100, vec![role(90, 1, Role::Leader, 2)], 3);
-        for i in 2..CHART_SAMPLE_EVERY {
-            picture(&mut s, 100 * i, vec![], 3);
-        }
-        // The sixth picture is the second sample: 10 entries in 500 ticks.
-        picture(&mut s, 500, vec![], 10);
-        assert_eq!(s.charts.elections.values(), vec![0.0, 1.0]);
-        assert_eq!(s.charts.commit.values(), vec![0.0, 10.0]);
-        assert_eq!(s.charts.commits_per_sec.values(), vec![20.0]);
-        // A paused clock: a sample of the index, no rate.
-        for _ in 0..CHART_SAMPLE_EVERY {
-            picture(&mut s, 500, vec![], 10);
-        }
-        assert_eq!(s.charts.commit.values(), vec![0.0, 10.0, 10.0]);
-        assert_eq!(s.charts.commits_per_sec.values(), vec![20.0]);
-        // A new cluster (its clock starts again): the charts start again.
-        picture(&mut s, 10, vec![], 0);
-        assert_eq!(s.charts.commit.values(), vec![0.0]);
-        assert_eq!(s.charts.elections.values(), vec![1.0]);
-        assert_eq!(s.charts.commits_per_sec.values(), Vec::<f64>::new());
+    fn charts_are_the_samples_at_or_before_the_position() {
+        let c = RaftCharts::from_samples(&[]);
+        assert_eq!(c.commit.values(), Vec::<f64>::new());
+        let c = RaftCharts::from_samples(&[sample(0, 0, 0)]);
+        assert_eq!(c.commit.values(), vec![0.0]);
+        assert_eq!(c.commits_per_sec.values(), Vec::<f64>::new());
+        // 10 entries in 500 ticks (500 ms): 20 per second.
+        let c = RaftCharts::from_samples(&[sample(0, 0, 0), sample(500, 1, 10)]);
+        assert_eq!(c.elections.values(), vec![0.0, 1.0]);
+        assert_eq!(c.commit.values(), vec![0.0, 10.0]);
+        assert_eq!(c.commits_per_sec.values(), vec![20.0]);
+        // A long recording: the newest MAX_SAMPLES, the rate of the first from the one
+        // before it.
+        let n = crate::chart::MAX_SAMPLES as u64 + 30;
+        let all: Vec<ChartSample> = (0..n).map(|i| sample(i * 100, i / 10, i * 2)).collect();
+        let c = RaftCharts::from_samples(&all);
+        assert_eq!(c.commit.values().len(), crate::chart::MAX_SAMPLES);
+        assert_eq!(c.commit.values()[0], 60.0);
+        assert_eq!(c.commits_per_sec.values().len(), crate::chart::MAX_SAMPLES);
+        assert!(c.commits_per_sec.values().iter().all(|r| *r == 20.0));
     }
 
     #[test]
     fn an_election_is_logged_and_announced_and_a_crash_of_the_leader_too() {
-        let mut s = RaftViewState::default();
-        s.apply(RaftAction::Engine {
-            events: vec![
+        let mut f = TraceFold::default();
+        let mut announce = Vec::new();
+        f.apply(
+            vec![
                 role(5, 3, Role::PreCandidate, 0),
                 role(6, 3, Role::Candidate, 1),
                 ev(
@@ -758,27 +816,45 @@ mod tests {
                 ),
                 role(9, 3, Role::Leader, 1),
             ],
-            view: view(10, vec![node(1, true, 0), node(3, true, 0)]),
-        });
-        assert!(s.is_running());
-        assert_eq!(s.leader, Some((3, 1)));
-        assert_eq!(s.elections, 1);
-        assert_eq!(s.announcement, "Node 3 is the leader in term 1.");
-        let kinds: Vec<_> = s.log.iter().map(|l| l.kind).collect();
+            10,
+            &mut announce,
+        );
+        assert_eq!(f.leader, Some((3, 1)));
+        assert_eq!(f.elections, 1);
+        assert_eq!(announce, ["Node 3 is the leader in term 1."]);
+        let kinds: Vec<_> = f.log.iter().map(|l| l.kind).collect();
         assert_eq!(kinds, ["leader", "vote", "election", "election"]);
-        assert!(s.log[0].text.contains("leader of term 1"));
+        assert!(f.log[0].text.contains("leader of term 1"));
 
-        s.apply(RaftAction::Engine {
-            events: vec![ev(20, TraceKind::Crashed { node: 3 })],
-            view: view(20, vec![node(1, true, 0), node(3, false, 0)]),
-        });
-        assert_eq!(s.leader, None);
-        assert!(s.announcement.contains("Leader node 3 crashed"));
+        announce.clear();
+        f.apply(
+            vec![ev(20, TraceKind::Crashed { node: 3 })],
+            20,
+            &mut announce,
+        );
+        assert_eq!(f.leader, None);
+        assert!(announce[0].contains("Leader node 3 crashed"));
+    }
+
+    #[test]
+    fn frames_set_the_phase_and_announce() {
+        let mut s = RaftViewState::default();
+        assert_eq!(s.phase, RaftPhase::Starting);
+        let mut fr = frame(10, vec![node(1, true, 0)]);
+        fr.announce = Some("Node 1 is the leader in term 1.".into());
+        s.apply(RaftAction::Frame(fr));
+        assert!(s.is_running());
+        assert_eq!(s.announcement, "Node 1 is the leader in term 1.");
+        // A frame without an announcement keeps the last one.
+        s.apply(RaftAction::Frame(frame(11, vec![])));
+        assert_eq!(s.announcement, "Node 1 is the leader in term 1.");
+        assert_eq!(s.view().unwrap().now, 11);
+        assert!(s.frame.as_ref().unwrap().at_end());
     }
 
     #[test]
     fn consecutive_leader_commits_merge_and_follower_commits_are_not_logged() {
-        let mut s = RaftViewState::default();
+        let mut f = TraceFold::default();
         let commit = |at, node, index| {
             ev(
                 at,
@@ -788,128 +864,87 @@ mod tests {
                 },
             )
         };
-        s.apply(RaftAction::Engine {
-            events: vec![
+        f.apply(
+            vec![
                 role(1, 2, Role::Leader, 4),
                 commit(2, 2, 5),
                 commit(3, 1, 5),
                 commit(4, 2, 6),
                 commit(5, 2, 7),
             ],
-            view: view(5, vec![]),
-        });
-        assert_eq!(s.log.len(), 2, "{:?}", s.log);
-        assert_eq!(s.log[0].kind, "commit");
-        assert!(s.log[0].text.contains("up to 7"));
+            5,
+            &mut Vec::new(),
+        );
+        assert_eq!(f.log.len(), 2, "{:?}", f.log);
+        assert_eq!(f.log[0].kind, "commit");
+        assert!(f.log[0].text.contains("up to 7"));
         for i in 0..40 {
-            s.apply(RaftAction::Engine {
-                events: vec![ev(10 + i, TraceKind::Crashed { node: 4 })],
-                view: view(10 + i, vec![]),
-            });
+            f.apply(
+                vec![ev(10 + i, TraceKind::Crashed { node: 4 })],
+                10 + i,
+                &mut Vec::new(),
+            );
         }
-        assert_eq!(s.log.len(), MAX_LOG);
+        assert_eq!(f.log.len(), MAX_LOG);
     }
 
     #[test]
     fn messages_stay_in_flight_until_they_arrive() {
-        let mut s = RaftViewState::default();
-        s.apply(RaftAction::Engine {
-            events: vec![
+        let mut f = TraceFold::default();
+        f.apply(
+            vec![
                 sent(10, 1, 2, "AppendEntries", 30),
                 sent(12, 1, 3, "RequestVote", 15),
             ],
-            view: view(12, vec![]),
-        });
-        assert_eq!(s.flights.len(), 2);
-        assert_eq!(s.sent, 2);
-        assert_eq!(s.flights[0].class(), "append");
-        assert_eq!(s.flights[0].text(), "n1 → n2: append 3 entries (term 2)");
-        assert_eq!(s.flights[0].progress_permille(20), 500);
-        s.apply(RaftAction::Engine {
-            events: vec![],
-            view: view(15, vec![]),
-        });
-        assert_eq!(s.flights.len(), 1, "the vote request arrived at 15");
-        s.apply(RaftAction::Engine {
-            events: vec![],
-            view: view(30, vec![]),
-        });
-        assert!(s.flights.is_empty());
-    }
-
-    #[test]
-    fn a_down_node_keeps_its_last_known_log() {
-        let mut s = RaftViewState::default();
-        let mut n2 = node(2, true, 7);
-        n2.entries = vec![EntryView {
-            index: 7,
-            term: 1,
-            label: "x=1".into(),
-            holders: None,
-        }];
-        s.apply(RaftAction::Engine {
-            events: vec![],
-            view: view(1, vec![n2]),
-        });
-        s.apply(RaftAction::Engine {
-            events: vec![],
-            view: view(
-                2,
-                vec![NodeView {
-                    id: 2,
-                    ..NodeView::default()
-                }],
-            ),
-        });
-        let n = s.node(2).unwrap();
-        assert!(!n.up);
-        assert_eq!(n.role, None);
-        assert_eq!(n.commit, 7);
-        assert_eq!(n.entries.len(), 1);
+            12,
+            &mut Vec::new(),
+        );
+        assert_eq!(f.flights.len(), 2);
+        assert_eq!(f.sent, 2);
+        assert_eq!(f.flights[0].class(), "append");
+        assert_eq!(f.flights[0].text(), "n1 → n2: append 3 entries (term 2)");
+        assert_eq!(f.flights[0].progress_permille(20), 500);
+        f.apply(vec![], 15, &mut Vec::new());
+        assert_eq!(f.flights.len(), 1, "the vote request arrived at 15");
+        f.apply(vec![], 30, &mut Vec::new());
+        assert!(f.flights.is_empty());
     }
 
     #[test]
     fn the_partition_checkboxes_are_pending_until_applied() {
         let mut s = RaftViewState::default();
-        s.apply(RaftAction::Engine {
-            events: vec![],
-            view: view(1, vec![]),
-        });
+        s.apply(RaftAction::Frame(frame(1, vec![])));
         assert!(!s.partition_pending());
         s.apply(RaftAction::ToggleSide(4));
         s.apply(RaftAction::ToggleSide(5));
         assert!(s.partition_pending());
-        s.apply(RaftAction::Engine {
-            events: vec![ev(
-                2,
-                TraceKind::Partitioned {
-                    blocked: vec![(4, 1)],
-                },
-            )],
-            view: Box::new(ClusterView {
-                side_b: vec![4, 5],
-                ..*view(2, vec![])
-            }),
-        });
+        let mut fr = frame(2, vec![]);
+        fr.view.side_b = vec![4, 5];
+        s.apply(RaftAction::Frame(fr));
         assert!(!s.partition_pending());
-        assert_eq!(s.log[0].kind, "partition");
         s.apply(RaftAction::ToggleSide(5));
         assert!(s.partition_pending());
     }
 
     #[test]
-    fn a_stopped_engine_fails_the_view_and_errors_stay() {
+    fn a_stopped_engine_fails_the_view_until_the_position_moves_back() {
         let mut s = RaftViewState::default();
-        s.apply(RaftAction::Engine {
-            events: vec![],
-            view: Box::new(ClusterView {
-                stopped: Some("boom".into()),
-                ..*view(1, vec![])
-            }),
-        });
+        let mut fr = frame(9, vec![]);
+        fr.view.stopped = Some("boom".into());
+        s.apply(RaftAction::Frame(fr));
         assert_eq!(s.phase, RaftPhase::Failed);
+        assert!(!s.playing);
         s.apply(RaftAction::DismissError);
         assert_eq!(s.error.as_deref(), Some("boom"));
+        // Scrubbed back before the tick where it stopped: running again.
+        s.apply(RaftAction::Frame(frame(5, vec![])));
+        assert!(s.is_running());
+        assert_eq!(s.error, None);
+        // A cluster that could not be built stays failed.
+        s.apply(RaftAction::Failed("no".into()));
+        s.apply(RaftAction::Frame(frame(6, vec![])));
+        assert_eq!(s.phase, RaftPhase::Failed);
+        assert_eq!(s.error.as_deref(), Some("no"));
     }
 
     #[test]

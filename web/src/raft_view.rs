@@ -1,13 +1,17 @@
-//! The Raft cluster view: five Raft nodes ([`RaftEngine`], a `Cluster` on in-memory
+//! The Raft cluster view: five Raft nodes ([`crate::raft_run::RaftEngine`], a `Cluster` on in-memory
 //! simulated disks) running in the page, each with its role, term, commit and applied
 //! indexes and its log; the messages in flight drawn on a ring and listed; an event log;
 //! and the controls where they act: crash and restart on each node, a partition chosen by
 //! ticking nodes onto side B, message loss, a write form, a workload client.
 //!
 //! The page is a view of [`RaftViewState`] (pure, in [`crate::raft_state`]) plus the
-//! engine, held outside the state. Effects: on mount, build the cluster and start the
-//! clock (a timer every [`TICK_MS`] moves the cluster on by the chosen speed and
-//! dispatches the trace and a picture); each control makes one engine call and pumps.
+//! recording ([`RaftRecording`], in [`crate::raft_record`]), held outside the state. Under
+//! the cluster the shared [`Transport`] bar plays, pauses, steps, scrubs and sets the speed:
+//! time travel is replay of the recorded run from its nearest snapshot, and acting in the
+//! past branches (the recorded future is discarded; the drive panel says so). Effects: on
+//! mount, build the cluster and start the clock (a timer every [`TICK_MS`] moves the
+//! recording on by the chosen speed while playing and dispatches a frame); each control
+//! makes one call on the recording and dispatches a frame.
 //!
 //! # DOM hooks (the end-to-end test relies on them)
 //! `section[data-testid=raft]` with `data-raft-phase` (starting|running|failed),
@@ -19,7 +23,13 @@
 //! "Restart node N" and the checkbox "Node N on side B"; buttons "Apply partition",
 //! "Heal the partition", "Start the client workload" / "Stop the client workload",
 //! "Write to the cluster"; inputs "Key to write to the cluster", "Value to write to the
-//! cluster"; selects "Simulation speed", "Message loss";
+//! cluster"; select "Message loss";
+//! the timeline (`[role=group][aria-label="Cluster timeline"]`, [`Transport`]): buttons
+//! "Back to the start", "Step back", "Play"/"Pause", "Step forward", speed radios, the slider
+//! "Position in the cluster timeline"; `section[data-testid=raft]` also has
+//! `data-position`, `data-end`, `data-playing`; `ol[aria-label="Timeline markers"] >
+//! li[data-kind][data-at]` each with a button "Go to …" (the newest [`LISTED_MARKERS`]);
+//! `[data-testid=raft-branch-help]` with `data-in-past`;
 //! `[data-testid=raft-write]` with `data-status` (none|waiting|acked), `data-index`,
 //! `data-holders`, `data-applied-on`; `ol[aria-label="Messages in flight"]`;
 //! `ol[aria-label="Cluster events"] > li[data-kind]`; `[data-testid=raft-charts]` (leaders
@@ -36,15 +46,20 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::chart::MeterChart;
-use crate::raft_run::{RaftEngine, MAX_KEY_BYTES, MAX_VALUE_BYTES, NODES, SNAPSHOT_EVERY};
+use crate::raft_record::{Clock, RaftRecording};
+use crate::raft_run::{RaftInput, MAX_KEY_BYTES, MAX_VALUE_BYTES, NODES, SNAPSHOT_EVERY};
 use crate::raft_state::{
-    role_name, ClusterView, NodeView, RaftAction, RaftCharts, RaftPhase, RaftViewState,
+    role_name, ClusterView, NodeView, RaftAction, RaftCharts, RaftFrame, RaftPhase, RaftViewState,
+    DEFAULT_SPEED,
 };
+use crate::transport::{Transport, TransportMarker};
 
 /// How often the clock moves the cluster on and redraws.
 pub const TICK_MS: u32 = 50;
 /// Messages listed at most.
 const LISTED_FLIGHTS: usize = 8;
+/// Markers listed as buttons (the newest).
+pub const LISTED_MARKERS: usize = 8;
 
 const SPEEDS: [(u32, &str); 4] = [
     (50, "0.05× (slowest)"),
@@ -54,16 +69,28 @@ const SPEEDS: [(u32, &str); 4] = [
 ];
 const LOSSES: [u32; 4] = [0, 5, 20, 50];
 
-#[derive(Default)]
 struct Holder {
-    engine: Option<RaftEngine>,
+    rec: Option<RaftRecording>,
+    clock: Clock,
+    speed: u32,
+    playing: bool,
     generation: u64,
+}
+
+impl Default for Holder {
+    fn default() -> Self {
+        Holder {
+            rec: None,
+            clock: Clock::default(),
+            speed: DEFAULT_SPEED,
+            playing: true,
+            generation: 0,
+        }
+    }
 }
 
 type HolderCell = Rc<RefCell<Holder>>;
 type Dispatcher = UseReducerDispatcher<RaftViewState>;
-/// One control's call on the engine.
-type EngineCall = Rc<dyn Fn(&mut RaftEngine) -> Result<(), String>>;
 
 /// The cluster view.
 #[function_component(RaftView)]
@@ -77,11 +104,12 @@ pub fn raft_view() -> Html {
 
     let running = state.is_running();
     let off = |allowed: bool| (!allowed).to_string();
-    let act = |f: EngineCall| {
+    // One input, applied at the position (a branch when in the past).
+    let act = |input: Rc<dyn Fn() -> RaftInput>| {
         let (cell, dispatch) = (cell.clone(), state.dispatcher());
         move || {
             if running {
-                with_engine(&cell, &dispatch, |e| f(e));
+                with_rec(&cell, &dispatch, |r| r.act(input()));
             }
         }
     };
@@ -107,25 +135,21 @@ pub fn raft_view() -> Html {
             };
             let (key, value) = (read(&key_ref), read(&value_ref));
             if running {
-                with_engine(&cell, &dispatch, |e| e.write(&key, &value));
+                with_rec(&cell, &dispatch, |r| r.act(RaftInput::Write { key, value }));
             }
         })
     };
-    let view = state.view.as_ref();
+    let view = state.view();
+    let frame = state.frame.as_ref();
+    let in_past = frame.is_some_and(|f| !f.at_end());
     let workload_on = view.is_some_and(|v| v.workload);
     let on_workload = {
-        let go = act(Rc::new(move |e| {
-            e.set_workload(!workload_on);
-            Ok(())
-        }));
+        let go = act(Rc::new(move || RaftInput::Workload(!workload_on)));
         Callback::from(move |_: MouseEvent| go())
     };
     let on_apply = {
         let sides: Vec<NodeId> = state.side_b.iter().copied().collect();
-        let go = act(Rc::new(move |e| {
-            e.partition(&sides);
-            Ok(())
-        }));
+        let go = act(Rc::new(move || RaftInput::Partition(sides.clone())));
         let pending = state.partition_pending();
         Callback::from(move |_: MouseEvent| {
             if pending {
@@ -135,10 +159,7 @@ pub fn raft_view() -> Html {
     };
     let partitioned = view.is_some_and(|v| !v.side_b.is_empty());
     let on_heal = {
-        let go = act(Rc::new(|e| {
-            e.partition(&[]);
-            Ok(())
-        }));
+        let go = act(Rc::new(|| RaftInput::Partition(Vec::new())));
         let dispatch = state.dispatcher();
         Callback::from(move |_: MouseEvent| {
             dispatch.dispatch(RaftAction::ClearSides);
@@ -147,27 +168,13 @@ pub fn raft_view() -> Html {
             }
         })
     };
-    let on_speed = {
-        let (cell, dispatch) = (cell.clone(), state.dispatcher());
-        Callback::from(move |e: Event| {
-            if let Some(n) = select_value(&e) {
-                if let Ok(mut h) = cell.try_borrow_mut() {
-                    if let Some(engine) = h.engine.as_mut() {
-                        engine.set_speed(n);
-                    }
-                }
-                dispatch.dispatch(RaftAction::SetSpeed(n));
-            }
-        })
-    };
     let on_loss = {
         let (cell, dispatch) = (cell.clone(), state.dispatcher());
         Callback::from(move |e: Event| {
             if let Some(n) = select_value(&e) {
-                with_engine(&cell, &dispatch, |en| {
-                    en.set_loss(n);
-                    Ok(())
-                });
+                if running {
+                    with_rec(&cell, &dispatch, |r| r.act(RaftInput::Loss(n)));
+                }
             }
         })
     };
@@ -176,12 +183,11 @@ pub fn raft_view() -> Html {
         Callback::from(move |_: MouseEvent| dispatch.dispatch(RaftAction::DismissError))
     };
     let node_controls = |id: NodeId, up: bool| -> (Callback<MouseEvent>, Callback<Event>) {
-        let go = act(Rc::new(move |e| {
+        let go = act(Rc::new(move || {
             if up {
-                e.crash(id);
-                Ok(())
+                RaftInput::Crash(id)
             } else {
-                e.restart(id)
+                RaftInput::Restart(id)
             }
         }));
         let dispatch = state.dispatcher();
@@ -189,6 +195,43 @@ pub fn raft_view() -> Html {
             Callback::from(move |_: MouseEvent| go()),
             Callback::from(move |_: Event| dispatch.dispatch(RaftAction::ToggleSide(id))),
         )
+    };
+
+    // The timeline.
+    let move_to = |f: fn(&mut RaftRecording, u64), pause: bool| {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        Callback::from(move |t: u64| {
+            if pause {
+                set_playing(&cell, &dispatch, false);
+            }
+            with_rec(&cell, &dispatch, |r| {
+                f(r, t);
+                Ok(())
+            });
+        })
+    };
+    let on_seek = move_to(|r, t| r.seek(t), false);
+    let on_step_back = {
+        let go = move_to(|r, _| r.step_back(), true);
+        Callback::from(move |()| go.emit(0))
+    };
+    let on_step_forward = {
+        let go = move_to(|r, _| r.step_forward(), true);
+        Callback::from(move |()| go.emit(0))
+    };
+    let on_play_pause = {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        let playing = state.playing;
+        Callback::from(move |()| set_playing(&cell, &dispatch, !playing))
+    };
+    let on_speed = {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        Callback::from(move |n: u32| {
+            if let Ok(mut h) = cell.try_borrow_mut() {
+                h.speed = n;
+            }
+            dispatch.dispatch(RaftAction::SetSpeed(n));
+        })
     };
 
     let leader = view.and_then(|v| v.leader);
@@ -201,6 +244,9 @@ pub fn raft_view() -> Html {
             data-leader={leader.map(|l| l.to_string()).unwrap_or_default()}
             data-leader-term={leader_term.unwrap_or_default()}
             data-now={view.map(|v| v.now.to_string()).unwrap_or_default()}
+            data-position={view.map(|v| v.now.to_string()).unwrap_or_default()}
+            data-end={frame.map(|f| f.end.to_string()).unwrap_or_default()}
+            data-playing={state.playing.to_string()}
             aria-busy={(state.phase == RaftPhase::Starting).to_string()}>
             <header class="section-head">
                 <h2 id="raft-heading">{ "Replication: five Raft nodes, one log" }</h2>
@@ -211,7 +257,8 @@ pub fn raft_view() -> Html {
                        and every node applies it. Crash nodes, cut the cluster in two, lose messages, and watch \
                        elections, a stale leader, and a lagging follower catching up entry by entry or, once the \
                        others have compacted their logs (a snapshot every {SNAPSHOT_EVERY} entries), by a \
-                       snapshot. Everything drawn is an event the simulator emitted.") }
+                       snapshot. Everything drawn is an event the simulator emitted, and the timeline under the \
+                       nodes replays any moment of the run.") }
                 </p>
             </header>
 
@@ -232,6 +279,15 @@ pub fn raft_view() -> Html {
             <div class="raft-grid">
                 <section class="panel" aria-labelledby="raft-drive-heading">
                     <h3 id="raft-drive-heading">{ "Drive the cluster" }</h3>
+                    <p class={classes!("raft-branch-help", in_past.then_some("in-past"))} id="raft-branch-help"
+                        data-testid="raft-branch-help" data-in-past={in_past.to_string()}>
+                        { if in_past {
+                            "You are in the past: an action here branches. The recorded future is discarded \
+                             and the run goes on from here with your action."
+                        } else {
+                            "At the end of the recording: an action is applied now and the run goes on."
+                        } }
+                    </p>
                     <form class="kv" onsubmit={on_write}>
                         <div class="numbers">
                             <div class="field">
@@ -248,22 +304,16 @@ pub fn raft_view() -> Html {
                             </div>
                         </div>
                         <div class="buttons">
-                            <button type="submit" aria-disabled={off(running)}>{ "Write to the cluster" }</button>
-                            <button type="button" onclick={on_workload} aria-disabled={off(running)}>
+                            <button type="submit" aria-disabled={off(running)}
+                                aria-describedby="raft-branch-help">{ "Write to the cluster" }</button>
+                            <button type="button" onclick={on_workload} aria-disabled={off(running)}
+                                aria-describedby="raft-branch-help">
                                 { if workload_on { "Stop the client workload" } else { "Start the client workload" } }
                             </button>
                         </div>
                     </form>
                     { write_line(view) }
                     <div class="numbers">
-                        <div class="field">
-                            <label for="raft-speed">{ "Simulation speed" }</label>
-                            <select id="raft-speed" onchange={on_speed}>
-                                { for SPEEDS.iter().map(|(n, text)| html! {
-                                    <option value={n.to_string()} selected={*n == state.speed}>{ *text }</option>
-                                }) }
-                            </select>
-                        </div>
                         <div class="field">
                             <label for="raft-loss">{ "Message loss" }</label>
                             <select id="raft-loss" onchange={on_loss}>
@@ -287,7 +337,7 @@ pub fn raft_view() -> Html {
                         </button>
                     </div>
                     { summary_line(&state) }
-                    { charts(&state.charts) }
+                    { charts(frame.map(|f| &f.charts)) }
                 </section>
                 { network_panel(&state) }
             </div>
@@ -300,10 +350,24 @@ pub fn raft_view() -> Html {
                 }) }
             </ol>
 
+            if let Some(f) = frame {
+                <section class="panel raft-timeline" aria-labelledby="raft-timeline-heading">
+                    <h3 id="raft-timeline-heading">{ "Timeline" }</h3>
+                    <Transport id="raft" label="Cluster timeline" start={0} end={f.end}
+                        position={f.view.now} markers={transport_markers(f)} playing={state.playing}
+                        speeds={SPEEDS.iter().map(|(n, l)| (*n, AttrValue::Static(l))).collect::<Vec<_>>()}
+                        speed={state.speed} status={status_words(f, state.playing)}
+                        value_text={value_words(f)}
+                        on_play_pause={on_play_pause} on_step_back={on_step_back}
+                        on_step_forward={on_step_forward} on_seek={on_seek.clone()} on_speed={on_speed} />
+                    { marker_list(f, &on_seek) }
+                </section>
+            }
+
             <section class="panel raft-events" aria-labelledby="raft-events-heading">
                 <h3 id="raft-events-heading">{ "What just happened" }</h3>
                 <ol class="events" aria-label="Cluster events">
-                    { for state.log.iter().map(|l| html! {
+                    { for state.fold().into_iter().flat_map(|f| f.log.iter()).map(|l| html! {
                         <li class={classes!("event", l.kind)} data-kind={l.kind}>
                             <span class="muted">{ format!("{} ms ", l.at) }</span>{ &l.text }
                         </li>
@@ -311,6 +375,70 @@ pub fn raft_view() -> Html {
                 </ol>
             </section>
         </section>
+    }
+}
+
+fn transport_markers(f: &RaftFrame) -> Vec<TransportMarker> {
+    f.markers
+        .iter()
+        .map(|m| TransportMarker {
+            at: m.at,
+            kind: m.kind,
+        })
+        .collect()
+}
+
+/// The status line under the slider.
+pub fn status_words(f: &RaftFrame, playing: bool) -> String {
+    let p = f.view.now;
+    let what = if p < f.end {
+        if playing {
+            "Replaying the recording"
+        } else {
+            "Paused in the past"
+        }
+    } else if playing {
+        "Recording"
+    } else {
+        "Paused at the end of the recording"
+    };
+    let (snaps, every) = f.snapshots;
+    format!(
+        "{what}: tick {p} of {} (1 tick = 1 ms of cluster time); {} inputs recorded; \
+         {snaps} snapshots, one every {every} ticks.",
+        f.end, f.inputs
+    )
+}
+
+/// The slider's `aria-valuetext`: the tick and who leads there.
+pub fn value_words(f: &RaftFrame) -> String {
+    let leader = match f.view.leader {
+        Some(l) => format!("node {l} leads"),
+        None => "no leader".to_owned(),
+    };
+    format!("tick {} of {}: {leader}", f.view.now, f.end)
+}
+
+/// The newest markers as buttons (the track's marks are not focusable).
+fn marker_list(f: &RaftFrame, on_seek: &Callback<u64>) -> Html {
+    let skip = f.markers.len().saturating_sub(LISTED_MARKERS);
+    html! {
+        <>
+            <h4>{ format!("Markers ({} kept; the newest {} listed)", f.markers.len(), LISTED_MARKERS.min(f.markers.len())) }</h4>
+            <ol class="raft-markers" aria-label="Timeline markers">
+                { for f.markers.iter().skip(skip).rev().map(|m| {
+                    let (cb, at) = (on_seek.clone(), m.at);
+                    html! {
+                        <li class={classes!("raft-marker", m.kind)} data-kind={m.kind} data-at={m.at.to_string()}>
+                            <button type="button" class="secondary"
+                                onclick={Callback::from(move |_: MouseEvent| cb.emit(at))}>
+                                { format!("Go to {} ms: {}", m.at, m.text) }
+                            </button>
+                        </li>
+                    }
+                }) }
+            </ol>
+        </>
     }
 }
 
@@ -362,7 +490,7 @@ fn write_line(view: Option<&ClusterView>) -> Html {
 }
 
 fn summary_line(state: &RaftViewState) -> Html {
-    let Some(v) = &state.view else {
+    let (Some(v), Some(f)) = (state.view(), state.fold()) else {
         return html! {};
     };
     let leader = match v.leader.and_then(|l| state.node(l)) {
@@ -373,14 +501,16 @@ fn summary_line(state: &RaftViewState) -> Html {
         <p class="muted" data-testid="raft-summary">
             { format!("Cluster time {} ms; {leader}; {} elections won; {} messages sent, {} dropped; \
                 {} snapshots installed; workload: {} ({} writes acknowledged).",
-                v.now, state.elections, state.sent, state.dropped, state.installs,
+                v.now, f.elections, f.sent, f.dropped, f.installs,
                 if v.workload { "on" } else { "off" }, v.workload_acked) }
         </p>
     }
 }
 
 /// The cluster's figures over time (sampled in [`crate::raft_state::RaftCharts`]).
-fn charts(c: &RaftCharts) -> Html {
+fn charts(c: Option<&RaftCharts>) -> Html {
+    let empty = RaftCharts::default();
+    let c = c.unwrap_or(&empty);
     let rows = [
         (
             "Leaders elected",
@@ -424,11 +554,11 @@ fn tenths(x: i64) -> String {
 }
 
 fn network_panel(state: &RaftViewState) -> Html {
-    let Some(v) = &state.view else {
+    let (Some(v), Some(fold)) = (state.view(), state.fold()) else {
         return html! {};
     };
     let still = crate::app::prefers_reduced_motion();
-    let n = state.flights.len();
+    let n = fold.flights.len();
     let f1 = tenths;
     html! {
         <section class="panel raft-net" aria-labelledby="raft-net-heading">
@@ -441,7 +571,7 @@ fn network_panel(state: &RaftViewState) -> Html {
                     html! { <line class={classes!("link", cut.then_some("cut"))}
                         x1={f1(x1)} y1={f1(y1)} x2={f1(x2)} y2={f1(y2)} /> }
                 }) }
-                { for state.flights.iter().map(|f| {
+                { for fold.flights.iter().map(|f| {
                     let ((x1, y1), (x2, y2)) = (ring_xy(f.from), ring_xy(f.to));
                     let p = if still { 500 } else { i64::try_from(f.progress_permille(v.now)).unwrap_or(0) };
                     html! { <circle class={classes!("flight", f.class())} r="4"
@@ -468,7 +598,7 @@ fn network_panel(state: &RaftViewState) -> Html {
             </p>
             <h4>{ format!("Messages in flight ({n})") }</h4>
             <ol class="flights" aria-label="Messages in flight">
-                { for state.flights.iter().rev().take(LISTED_FLIGHTS).map(|f| html! {
+                { for fold.flights.iter().rev().take(LISTED_FLIGHTS).map(|f| html! {
                     <li class={classes!("flight-line", f.class())}>{ f.text() }
                         <span class="muted">{ format!(", arrives at {} ms", f.arrives_at) }</span></li>
                 }) }
@@ -493,7 +623,7 @@ fn node_card(
         ..NodeView::default()
     };
     let n = state.node(id).unwrap_or(&fresh);
-    let applied_b = state.view.as_ref().is_some_and(|v| v.side_b.contains(&id));
+    let applied_b = state.view().is_some_and(|v| v.side_b.contains(&id));
     let role = role_name(n.role);
     let side_id = format!("raft-side-{id}");
     let hidden = n.hidden();
@@ -554,61 +684,71 @@ fn node_card(
     }
 }
 
-/// Runs `f` on the engine, then pumps; an error goes to the alert.
-fn with_engine(
+/// Runs `f` on the recording, then sends the view a frame; an error goes to the alert.
+fn with_rec(
     cell: &HolderCell,
     dispatch: &Dispatcher,
-    f: impl FnOnce(&mut RaftEngine) -> Result<(), String>,
+    f: impl FnOnce(&mut RaftRecording) -> Result<(), String>,
 ) {
-    let (result, generation) = match cell.try_borrow_mut() {
-        Ok(mut h) => {
-            let generation = h.generation;
-            match h.engine.as_mut() {
-                Some(e) => (f(e), generation),
-                None => (Err("The cluster is not running.".to_owned()), generation),
-            }
-        }
-        Err(_) => {
-            dispatch.dispatch(RaftAction::Error("Busy; try again.".to_owned()));
-            return;
-        }
+    let Ok(mut h) = cell.try_borrow_mut() else {
+        dispatch.dispatch(RaftAction::Error("Busy; try again.".to_owned()));
+        return;
     };
+    let Some(rec) = h.rec.as_mut() else {
+        dispatch.dispatch(RaftAction::Error("The cluster is not running.".to_owned()));
+        return;
+    };
+    let result = f(rec);
+    let frame = rec.frame();
+    drop(h);
     if let Err(message) = result {
         dispatch.dispatch(RaftAction::Error(message));
     }
-    pump(cell, dispatch, generation);
+    dispatch.dispatch(RaftAction::Frame(Box::new(frame)));
 }
 
-/// Moves the cluster on to the page's clock and sends the view the trace and a picture.
+/// Plays or pauses (the paused time does not count when play resumes).
+fn set_playing(cell: &HolderCell, dispatch: &Dispatcher, on: bool) {
+    if let Ok(mut h) = cell.try_borrow_mut() {
+        h.playing = on;
+        h.clock.reset();
+    }
+    dispatch.dispatch(RaftAction::SetPlaying(on));
+}
+
+/// While playing, moves the recording on to the page's clock and sends a frame.
 fn pump(cell: &HolderCell, dispatch: &Dispatcher, generation: u64) {
     let Ok(mut h) = cell.try_borrow_mut() else {
         return;
     };
-    if h.generation != generation {
+    if h.generation != generation || !h.playing {
         return;
     }
-    let Some(e) = h.engine.as_mut() else { return };
-    e.tick(crate::timer::now_ms());
-    let (events, view) = e.take_view();
+    let speed = h.speed;
+    let ticks = h.clock.ticks(crate::timer::now_ms(), speed);
+    let Some(rec) = h.rec.as_mut() else { return };
+    if !rec.can_advance() {
+        let frame = rec.frame();
+        h.playing = false;
+        drop(h);
+        dispatch.dispatch(RaftAction::Frame(Box::new(frame)));
+        dispatch.dispatch(RaftAction::SetPlaying(false));
+        return;
+    }
+    if ticks == 0 {
+        return;
+    }
+    rec.advance(ticks);
+    let frame = rec.frame();
     drop(h);
-    dispatch.dispatch(RaftAction::Engine {
-        events,
-        view: Box::new(view),
-    });
+    dispatch.dispatch(RaftAction::Frame(Box::new(frame)));
 }
 
 async fn ticker(cell: Weak<RefCell<Holder>>, dispatch: Dispatcher, generation: u64) {
     loop {
         crate::timer::sleep_ms(TICK_MS).await;
         let Some(cell) = cell.upgrade() else { return };
-        if cell.borrow().generation != generation
-            || cell
-                .borrow()
-                .engine
-                .as_ref()
-                .is_none_or(|e| e.stopped().is_some())
-        {
-            pump(&cell, &dispatch, generation);
+        if cell.borrow().generation != generation {
             return;
         }
         pump(&cell, &dispatch, generation);
@@ -621,10 +761,11 @@ fn start(cell: &HolderCell, dispatch: &Dispatcher) {
         h.generation += 1;
         h.generation
     };
-    match RaftEngine::new(0x5eed_0005 ^ generation) {
-        Ok(engine) => {
-            cell.borrow_mut().engine = Some(engine);
-            pump(cell, dispatch, generation);
+    match RaftRecording::new(0x5eed_0005 ^ generation) {
+        Ok(mut rec) => {
+            let frame = rec.frame();
+            cell.borrow_mut().rec = Some(rec);
+            dispatch.dispatch(RaftAction::Frame(Box::new(frame)));
             spawn_local(ticker(Rc::downgrade(cell), dispatch.clone(), generation));
         }
         Err(e) => dispatch.dispatch(RaftAction::Failed(format!(

@@ -2,8 +2,8 @@
 //! received, and replay of it ([`DbTimeline`]).
 //!
 //! The database view's screen is a fold ([`DbViewState::apply`]) over what the engine
-//! reported: batches of [`DbEvent`](logspine_core::db::DbEvent)s with a
-//! [`Snapshot`](crate::db_state::Snapshot), the crash and the reopening, recovery's steps
+//! reported: batches of [`DbEvent`]s with a
+//! [`Snapshot`], the crash and the reopening, recovery's steps
 //! as the animation reveals them, and what the form did. The database itself runs on
 //! IndexedDB, whose bytes are durable: its past cannot be rewritten from the page. So time
 //! travel here is replay of the view's own trace, read-only: [`DbRecording`] keeps every

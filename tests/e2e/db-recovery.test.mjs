@@ -4,6 +4,10 @@
 // durable by the WAL writer, its commit never written) must be undone by recovery, and the
 // recovery report must say so.
 //
+// A second test replays the view's own recording: writes, a checkpoint, the crash button
+// and recovery, then the timeline steps back to before the crash and shows that state
+// (read-only: the engine's controls say why they are unavailable), and back to live.
+//
 // Run: node --test tests/e2e/db-recovery.test.mjs   (after `trunk build --release`)
 // Env: LOGSPINE_DIST (default: <repo>/dist), CHROMIUM_PATH (default: /usr/bin/chromium).
 // Screenshots of the database view at 1280 and 375 px wide are saved in tests/e2e/artifacts/.
@@ -120,5 +124,113 @@ test('acknowledged commits survive a reload; an open transaction is undone', { t
     await db.screenshot({ path: narrow });
     t.diagnostic(`screenshots: ${path.relative(process.cwd(), wide)}, ${path.relative(process.cwd(), narrow)}`);
 
+  });
+});
+
+test('the timeline replays the view from before a crash, read-only, and returns to live', { timeout: 180_000 }, async (t) => {
+  await withSite('db-timeline', async ({ page, origin }) => {
+    const db = page.locator('[data-testid="db"]');
+    const timeline = db.getByRole('group', { name: 'Database timeline', exact: true });
+    const button = (name) => db.getByRole('button', { name, exact: true });
+    const position = async () => Number(await db.getAttribute('data-position'));
+    const batches = () =>
+      page.locator(BATCHES).evaluateAll((lis) => lis.map((li) => `${li.dataset.sync}:${li.dataset.status}`));
+    const txns = () =>
+      page
+        .locator('ol[aria-label="Your transactions"] li[data-txn]')
+        .evaluateAll((lis) => lis.map((li) => `${li.dataset.txn}:${li.dataset.state}:${li.querySelector('.txn-ops')?.textContent}`));
+    const checkpointText = async () => (await page.locator('[data-testid="checkpoint-state"]').innerText()).trim();
+    const status = async () => (await page.locator('[data-testid="db-tl-status"]').innerText()).replace(/\s+/g, ' ').trim();
+
+    await page.goto(`${origin}/`);
+    await waitFor(page, DB_READY, 'first load: the database opened and recovered');
+    await waitFor(page, '[data-testid="db"][data-timeline="live"]', 'the view starts live');
+
+    // Two acknowledged writes, then a checkpoint.
+    for (const [i, [key, value]] of [['apple', 'red'], ['banana', 'yellow']].entries()) {
+      await page.getByLabel('Key', { exact: true }).fill(key);
+      await page.getByLabel('Value', { exact: true }).fill(value);
+      await button('Commit put').click();
+      await waitForCount(page, ACKED, i + 1, `after committing ${key}, ${i + 1} transactions are acknowledged`);
+    }
+    await button('Checkpoint now').click();
+    await page.waitForFunction(
+      () => (document.querySelector('[data-testid="checkpoint-state"]')?.textContent ?? '').startsWith('Idle. Last checkpoint'),
+      null,
+      { timeout: STEP_TIMEOUT_MS },
+    );
+    await waitForCount(page, KEY_ROWS, 2, 'the two acknowledged keys are stored');
+    // Let the engine go idle (an idle engine sends the view nothing), then note what the
+    // view shows just before the crash and where the recording's live end is.
+    await page.waitForTimeout(600);
+    const before = { batches: await batches(), txns: await txns(), checkpoint: await checkpointText() };
+    const crashAt = await position();
+    t.diagnostic(`before the crash, at position ${crashAt}: ${JSON.stringify(before)}`);
+    assert.ok(before.batches.length >= 2, `the WAL strip shows the syncs: ${JSON.stringify(before.batches)}`);
+    assert.ok(crashAt > 0, `the recording has payloads: position ${crashAt}`);
+
+    // The crash button (IndexedDB: drop everything volatile, reopen, recover).
+    // The reopen resets the checkpointer's panel (no checkpoint since this open) at once,
+    // so that text, unlike the ready flag, proves the crash happened.
+    await button('Crash the database').click();
+    await page.waitForFunction(
+      () => (document.querySelector('[data-testid="checkpoint-state"]')?.textContent ?? '').startsWith('Idle. No checkpoint'),
+      null,
+      { timeout: STEP_TIMEOUT_MS },
+    );
+    await waitFor(page, DB_READY, 'after the crash: recovered, every step shown');
+    const after = { batches: await batches(), txns: await txns(), checkpoint: await checkpointText() };
+    t.diagnostic(`after the crash: ${JSON.stringify(after)}`);
+    const liveStatus = await status();
+    t.diagnostic(`timeline status: ${liveStatus}`);
+    assert.match(liveStatus, /^Live:/, 'the timeline is live');
+    assert.match(liveStatus, /\b1 crash\b/, `one crash marker: ${liveStatus}`);
+    assert.match(liveStatus, /\b2 recovery\b/, `a recovery marker for the load and one for the crash: ${liveStatus}`);
+    assert.match(liveStatus, /\b\d+ checkpoint\b/, `a checkpoint marker: ${liveStatus}`);
+
+    // Step back until the position is before the crash.
+    const stepBack = timeline.getByRole('button', { name: 'Step back', exact: true });
+    for (let i = 0; (await position()) > crashAt; i++) {
+      assert.ok(i < 400, `400 steps back did not reach position ${crashAt} (at ${await position()})`);
+      await stepBack.click();
+    }
+    await waitFor(page, '[data-testid="db"][data-timeline="past"]', 'the view shows the past');
+    const past = { batches: await batches(), txns: await txns(), checkpoint: await checkpointText() };
+    t.diagnostic(`replayed at position ${await position()}: ${JSON.stringify(past)}`);
+    assert.deepEqual(past, before, 'the replayed view before the crash is what the view showed before the crash');
+    assert.match(await status(), /^Replaying: position \d+ of \d+/, 'the status says where the replay is');
+
+    // The engine's controls are unavailable, visibly and to assistive technology.
+    const reason = page.locator('#db-past-reason');
+    await reason.waitFor({ state: 'visible' });
+    assert.match(
+      await reason.innerText(),
+      /In the past: the disk is durable, so history cannot be rewritten here \u2014 Back to live to act/,
+      'the reason is on screen',
+    );
+    for (const name of ['Commit put', 'Put in open transaction', 'Checkpoint now', 'Crash the database', 'Start workload']) {
+      const b = button(name);
+      assert.equal(await b.getAttribute('aria-disabled'), 'true', `${name} is unavailable in the past`);
+      const describedBy = (await b.getAttribute('aria-describedby')) ?? '';
+      assert.ok(describedBy.split(/\s+/).includes('db-past-reason'), `${name} is described by the reason (${describedBy})`);
+    }
+    // Pressing one anyway does nothing: no crash, still the same past.
+    const pastAt = await position();
+    await button('Crash the database').click({ force: true });
+    await page.waitForTimeout(300);
+    assert.equal(await db.getAttribute('data-timeline'), 'past', 'still in the past');
+    assert.equal(await position(), pastAt, 'at the same position');
+    assert.equal(await db.getAttribute('data-db-phase'), 'ready', 'nothing reopened');
+
+    // One step forward moves on; Back to live returns to the recovered database.
+    await timeline.getByRole('button', { name: 'Step forward', exact: true }).click();
+    assert.ok((await position()) > pastAt, 'a step forward moves the position on');
+    await timeline.getByRole('button', { name: 'Back to live', exact: true }).click();
+    await waitFor(page, '[data-testid="db"][data-timeline="live"]', 'back to live');
+    await reason.waitFor({ state: 'detached' });
+    assert.equal(await checkpointText(), after.checkpoint, 'live again: the recovered database, no checkpoint since it opened');
+    assert.deepEqual(await txns(), after.txns, 'live again: the transactions as after the crash');
+    assert.equal(await button('Crash the database').getAttribute('aria-disabled'), 'false', 'the crash button acts again');
+    await waitForCount(page, KEY_ROWS, 2, 'the acknowledged keys survived the crash');
   });
 });

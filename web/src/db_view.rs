@@ -23,6 +23,13 @@
 //!   flight, and "Crash during a checkpoint" first runs a checkpoint until a page write is
 //!   in flight. Recovery then reports any torn page it repaired (case R3), and only then
 //!   does the page panel mark a page torn.
+//! * **The timeline** ([`crate::db_timeline`]): every payload the reducer receives is
+//!   recorded (bounded), and the transport under the view replays the recording: step,
+//!   scrub, play, back to live. In the past the screen is the fold at that position while
+//!   the engine keeps running and recording underneath; the engine's controls are
+//!   `aria-disabled` and described by the visible reason ([`PAST_REASON`]), since the
+//!   durable disk's history cannot be rewritten from here. The recording is the tab's
+//!   memory: a reload is still the real crash, and starts a new one.
 //!
 //! # DOM hooks (the end-to-end tests rely on them)
 //! `section[data-testid=db]` with `data-db-ready` ("true" once open and recovery has
@@ -44,7 +51,10 @@
 //! `[data-testid=engine-events][data-events]` (events the engine emitted since the open);
 //! `[data-testid=commit-charts]` and `[data-testid=amplification]`, each meter with a
 //! small chart (`svg[role=img]` named after the meter);
-//! `table[aria-label="Stored keys"] tr[data-key]`; errors in `[role=alert]`.
+//! `table[aria-label="Stored keys"] tr[data-key]`; errors in `[role=alert]`; the section's
+//! `data-timeline` (live|past) and `data-position`; `#db-past-reason` (in the past, and in
+//! the `aria-describedby` of every engine control); the transport, a group named "Database
+//! timeline" (ids prefixed `db-tl`, status `[data-testid=db-tl-status]`).
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -63,8 +73,10 @@ use crate::db_state::{
     reason_text, step_case, step_phase, step_text, DbAction, DbBackend, DbCharts, DbErrorSource,
     DbOpenReason, DbPhase, DbViewState, RecoveryView, Snapshot, StorageView,
 };
+use crate::db_timeline::{transport_markers, DbTimeline, TimelineControl, PLAY_TICK_MS, SPEEDS};
 use crate::idb::{delete_database, IdbStorage};
 use crate::playground_storage::PlaygroundStorage;
+use crate::transport::Transport;
 use crate::workload::{MAX_CLIENTS, MAX_RATE_PER_SEC};
 
 /// The database's IndexedDB namespace (database `logspine:playground-db`).
@@ -97,16 +109,49 @@ struct Holder {
 }
 
 type HolderCell = Rc<RefCell<Holder>>;
-type Dispatcher = UseReducerDispatcher<DbViewState>;
+
+/// Sends the reducer's payloads to the timeline (which folds them into the live state and
+/// records them) and redraws.
+#[derive(Clone)]
+struct Dispatcher {
+    timeline: Rc<RefCell<DbTimeline>>,
+    redraw: UseForceUpdateHandle,
+}
+
+impl Dispatcher {
+    fn dispatch(&self, action: DbAction) {
+        self.timeline
+            .borrow_mut()
+            .record(action, crate::timer::now_ms());
+        self.redraw.force_update();
+    }
+
+    fn control(&self, c: TimelineControl) {
+        self.timeline.borrow_mut().control(c);
+        self.redraw.force_update();
+    }
+}
+
+/// Why the engine's controls are unavailable in the past (`#db-past-reason`).
+pub const PAST_REASON: &str = "In the past: the disk is durable, so history cannot be rewritten \
+     here \u{2014} Back to live to act. (The scenario panel is where runs branch.)";
 
 /// The database view.
 #[function_component(DbView)]
 pub fn db_view() -> Html {
-    let state = use_reducer(DbViewState::default);
+    let timeline: Rc<RefCell<DbTimeline>> = use_mut_ref(DbTimeline::default);
+    let dispatcher = Dispatcher {
+        timeline: timeline.clone(),
+        redraw: use_force_update(),
+    };
     let cell: HolderCell = use_mut_ref(Holder::default);
+    let tl = timeline.borrow();
+    // `live` is what the engine's controls act on; `state` is what the screen shows (the
+    // past position's fold, or the live state).
+    let (live, state, past) = (tl.live(), tl.shown(), tl.is_past());
 
     {
-        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        let (cell, dispatch) = (cell.clone(), dispatcher.clone());
         use_effect_with((), move |_| {
             spawn_local(open_db(
                 cell,
@@ -116,14 +161,15 @@ pub fn db_view() -> Html {
             ));
         });
     }
-    // The recovery animation: one timer step at a time, cancelled when superseded.
+    // The recovery animation (of the live state): one timer step at a time, cancelled when
+    // superseded.
     {
-        let dispatch = state.dispatcher();
-        let pending = state
+        let dispatch = dispatcher.clone();
+        let pending = live
             .recovery
             .as_ref()
             .filter(|r| r.shown < r.steps.len())
-            .map(|r| (state.opens, r.shown));
+            .map(|r| (live.opens, r.shown));
         use_effect_with(pending, move |pending| {
             let cancelled = Rc::new(Cell::new(false));
             if pending.is_some() {
@@ -139,20 +185,57 @@ pub fn db_view() -> Html {
         });
     }
 
+    // Play: one timer step at a time while playing (the clock moves every step).
+    {
+        let dispatch = dispatcher.clone();
+        let playing = tl.playing().then(|| (tl.position(), tl.clock_ms()));
+        use_effect_with(playing, move |playing| {
+            let cancelled = Rc::new(Cell::new(false));
+            if playing.is_some() {
+                let cancelled = cancelled.clone();
+                spawn_local(async move {
+                    crate::timer::sleep_ms(PLAY_TICK_MS).await;
+                    if !cancelled.get() {
+                        dispatch.control(TimelineControl::PlayTick(PLAY_TICK_MS));
+                    }
+                });
+            }
+            move || cancelled.set(true)
+        });
+    }
+
+    // The shown state's readiness (data attributes); the engine's controls act on the live
+    // state, and not at all in the past.
     let ready = state.is_ready();
+    let live_ready = !past && live.is_ready();
     let off = |allowed: bool| (!allowed).to_string();
-    let key = state.key_draft.clone();
-    let value = state.value_draft.clone();
+    // The past's reason joins each engine control's description.
+    let why = |help: &str| {
+        if past {
+            format!("db-past-reason {help}")
+        } else {
+            help.to_owned()
+        }
+    };
+    let why_alone = past.then_some("db-past-reason");
+    let key = live.key_draft.clone();
+    let value = live.value_draft.clone();
+    let can_write = !past && live.can_write();
+    let can_finish = !past && live.can_finish_open();
+    let can_checkpoint = !past && live.can_checkpoint();
+    let can_crash = !past && live.can_crash();
+    let can_crash_mid_checkpoint = live_ready && live.backend == DbBackend::SimDisk;
+    let can_reopen = !past && live.phase == DbPhase::Failed;
 
     let text_input = |make: fn(String) -> DbAction| {
-        let dispatch = state.dispatcher();
+        let dispatch = dispatcher.clone();
         Callback::from(move |e: InputEvent| {
             let input: HtmlInputElement = e.target_unchecked_into();
             dispatch.dispatch(make(input.value()));
         })
     };
     let number_input = |make: fn(u32) -> DbAction, max: u32| {
-        let dispatch = state.dispatcher();
+        let dispatch = dispatcher.clone();
         Callback::from(move |e: InputEvent| {
             let input: HtmlInputElement = e.target_unchecked_into();
             if let Ok(n) = input.value().trim().parse::<u32>() {
@@ -163,7 +246,7 @@ pub fn db_view() -> Html {
 
     // Each form button: one engine call, then its action and the engine's events.
     let form_op = |allowed: bool, op: FormOp| {
-        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        let (cell, dispatch) = (cell.clone(), dispatcher.clone());
         let (key, value) = (key.clone(), value.clone());
         Callback::from(move |e: MouseEvent| {
             e.prevent_default();
@@ -173,8 +256,8 @@ pub fn db_view() -> Html {
         })
     };
     let on_submit = {
-        let (cell, dispatch) = (cell.clone(), state.dispatcher());
-        let (key, value, allowed) = (key.clone(), value.clone(), state.can_write());
+        let (cell, dispatch) = (cell.clone(), dispatcher.clone());
+        let (key, value, allowed) = (key.clone(), value.clone(), !past && live.can_write());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             if allowed {
@@ -183,9 +266,9 @@ pub fn db_view() -> Html {
         })
     };
     let on_workload = {
-        let (cell, dispatch) = (cell.clone(), state.dispatcher());
-        let (running, allowed) = (state.workload_running(), ready);
-        let (clients, rate) = (state.clients_draft, state.rate_draft);
+        let (cell, dispatch) = (cell.clone(), dispatcher.clone());
+        let (running, allowed) = (live.workload_running(), live_ready);
+        let (clients, rate) = (live.clients_draft, live.rate_draft);
         Callback::from(move |_: MouseEvent| {
             if !allowed {
                 return;
@@ -201,7 +284,7 @@ pub fn db_view() -> Html {
         })
     };
     let on_checkpoint = {
-        let (cell, dispatch, allowed) = (cell.clone(), state.dispatcher(), state.can_checkpoint());
+        let (cell, dispatch, allowed) = (cell.clone(), dispatcher.clone(), can_checkpoint);
         Callback::from(move |_: MouseEvent| {
             if allowed {
                 with_engine(&cell, &dispatch, DbErrorSource::Checkpoint, |e| {
@@ -212,7 +295,7 @@ pub fn db_view() -> Html {
         })
     };
     let reopen = |reason: DbOpenReason, allowed: bool| {
-        let (cell, dispatch, backend) = (cell.clone(), state.dispatcher(), state.backend);
+        let (cell, dispatch, backend) = (cell.clone(), dispatcher.clone(), live.backend);
         Callback::from(move |_: MouseEvent| {
             if allowed {
                 spawn_local(open_db(cell.clone(), dispatch.clone(), reason, backend));
@@ -220,8 +303,8 @@ pub fn db_view() -> Html {
         })
     };
     let choose_backend = |backend: DbBackend| {
-        let (cell, dispatch) = (cell.clone(), state.dispatcher());
-        let allowed = state.can_crash() && state.backend != backend;
+        let (cell, dispatch) = (cell.clone(), dispatcher.clone());
+        let allowed = can_crash && live.backend != backend;
         Callback::from(move |_: Event| {
             if allowed {
                 spawn_local(open_db(
@@ -234,8 +317,8 @@ pub fn db_view() -> Html {
         })
     };
     let on_crash_mid_checkpoint = {
-        let (cell, dispatch) = (cell.clone(), state.dispatcher());
-        let allowed = ready && state.backend == DbBackend::SimDisk;
+        let (cell, dispatch) = (cell.clone(), dispatcher.clone());
+        let allowed = can_crash_mid_checkpoint;
         Callback::from(move |_: MouseEvent| {
             if !allowed {
                 return;
@@ -263,17 +346,21 @@ pub fn db_view() -> Html {
         })
     };
     let on_dismiss = {
-        let dispatch = state.dispatcher();
-        Callback::from(move |_: MouseEvent| dispatch.dispatch(DbAction::DismissError))
+        let (dispatch, allowed) = (dispatcher.clone(), !past);
+        Callback::from(move |_: MouseEvent| {
+            if allowed {
+                dispatch.dispatch(DbAction::DismissError);
+            }
+        })
     };
 
-    let can_write = state.can_write();
-    let can_finish = state.can_finish_open();
     let busy = !ready && state.phase != DbPhase::Failed;
+    let timeline_bar = timeline_bar(&tl, &dispatcher);
     html! {
         <section class="db" data-testid="db" aria-labelledby="db-heading"
             data-db-ready={ready.to_string()} data-db-phase={state.phase.as_str()}
             data-recovery={state.recovery_state()} data-backend={state.backend.as_str()}
+            data-timeline={if past { "past" } else { "live" }} data-position={tl.position().to_string()}
             aria-busy={busy.to_string()}>
             <header class="section-head">
                 <h2 id="db-heading">{ "The database: a log plus an index" }</h2>
@@ -286,8 +373,14 @@ pub fn db_view() -> Html {
                 </p>
             </header>
 
-            { error_box(&state, on_dismiss, reopen(DbOpenReason::Load, state.phase == DbPhase::Failed),
-                reopen(DbOpenReason::Erase, state.phase == DbPhase::Failed)) }
+            if past {
+                <p id="db-past-reason" class="db-past-note" role="status" data-testid="db-past-reason">
+                    { PAST_REASON }
+                </p>
+            }
+
+            { error_box(state, past, on_dismiss, reopen(DbOpenReason::Load, can_reopen),
+                reopen(DbOpenReason::Erase, can_reopen)) }
 
             <div class="db-grid">
                 <section class="panel db-write" aria-labelledby="db-write-heading">
@@ -297,21 +390,21 @@ pub fn db_view() -> Html {
                             <label for="db-key">{ "Key" }</label>
                             <input id="db-key" type="text" autocomplete="off" spellcheck="false"
                                 maxlength={MAX_KEY_BYTES.to_string()} placeholder="e.g. apple"
-                                value={key.clone()} oninput={text_input(DbAction::EditKey)} disabled={!ready} />
+                                value={key.clone()} oninput={text_input(DbAction::EditKey)} disabled={!live.is_ready()} />
                         </div>
                         <div class="field">
                             <label for="db-value">{ "Value" }</label>
                             <input id="db-value" type="text" autocomplete="off" spellcheck="false"
                                 maxlength={MAX_VALUE_BYTES.to_string()} placeholder="e.g. red"
-                                value={value.clone()} oninput={text_input(DbAction::EditValue)} disabled={!ready} />
+                                value={value.clone()} oninput={text_input(DbAction::EditValue)} disabled={!live.is_ready()} />
                         </div>
                         <div class="buttons">
                             <button type="submit" aria-disabled={off(can_write)}
-                                aria-describedby="db-write-help">{ "Commit put" }</button>
+                                aria-describedby={why("db-write-help")}>{ "Commit put" }</button>
                             <button type="button" onclick={form_op(can_write, FormOp::CommitDelete)}
-                                aria-disabled={off(can_write)}>{ "Commit delete" }</button>
+                                aria-disabled={off(can_write)} aria-describedby={why_alone}>{ "Commit delete" }</button>
                             <button type="button" class="secondary" onclick={form_op(can_write, FormOp::Get)}
-                                aria-disabled={off(can_write)}>{ "Get" }</button>
+                                aria-disabled={off(can_write)} aria-describedby={why_alone}>{ "Get" }</button>
                         </div>
                         <p id="db-write-help" class="help-text">
                             { "Commit put: begin a transaction, put, commit. It shows as committing until \
@@ -321,15 +414,15 @@ pub fn db_view() -> Html {
                             <legend>{ "An open transaction (to watch undo)" }</legend>
                             <div class="buttons">
                                 <button type="button" class="secondary" onclick={form_op(can_write, FormOp::OpenPut)}
-                                    aria-disabled={off(can_write)}>{ "Put in open transaction" }</button>
+                                    aria-disabled={off(can_write)} aria-describedby={why_alone}>{ "Put in open transaction" }</button>
                                 <button type="button" class="secondary" onclick={form_op(can_write, FormOp::OpenDelete)}
-                                    aria-disabled={off(can_write)}>{ "Delete in open transaction" }</button>
+                                    aria-disabled={off(can_write)} aria-describedby={why_alone}>{ "Delete in open transaction" }</button>
                                 <button type="button" onclick={form_op(can_finish, FormOp::CommitOpen)}
-                                    aria-disabled={off(can_finish)}>{ "Commit open transaction" }</button>
+                                    aria-disabled={off(can_finish)} aria-describedby={why_alone}>{ "Commit open transaction" }</button>
                                 <button type="button" class="danger" onclick={form_op(can_finish, FormOp::AbortOpen)}
-                                    aria-disabled={off(can_finish)}>{ "Abort open transaction" }</button>
+                                    aria-disabled={off(can_finish)} aria-describedby={why_alone}>{ "Abort open transaction" }</button>
                             </div>
-                            { open_txn_line(&state) }
+                            { open_txn_line(state) }
                         </fieldset>
                     </form>
                     if let Some((k, v)) = &state.lookup {
@@ -371,25 +464,27 @@ pub fn db_view() -> Html {
                         <legend>{ "Storage" }</legend>
                         <label>
                             <input type="radio" name="db-backend" value="indexeddb"
-                                checked={state.backend == DbBackend::IndexedDb} disabled={!state.can_crash()}
+                                checked={state.backend == DbBackend::IndexedDb} disabled={!can_crash}
+                                aria-describedby={why_alone}
                                 onchange={choose_backend(DbBackend::IndexedDb)} />
                             { " IndexedDB: survives a reload; its transactions are atomic, so a crash never tears a page" }
                         </label>
                         <label>
                             <input type="radio" name="db-backend" value="simdisk"
-                                checked={state.backend == DbBackend::SimDisk} disabled={!state.can_crash()}
+                                checked={state.backend == DbBackend::SimDisk} disabled={!can_crash}
+                                aria-describedby={why_alone}
                                 onchange={choose_backend(DbBackend::SimDisk)} />
                             { " Simulated disk: in memory (a reload empties it); a crash may tear the last write in flight" }
                         </label>
                     </fieldset>
                     <div class="buttons">
-                        <button type="button" class="danger" onclick={reopen(DbOpenReason::Crash, state.can_crash())}
-                            aria-disabled={off(state.can_crash())} aria-describedby="db-crash-help">
+                        <button type="button" class="danger" onclick={reopen(DbOpenReason::Crash, can_crash)}
+                            aria-disabled={off(can_crash)} aria-describedby={why("db-crash-help")}>
                             { "Crash the database" }
                         </button>
                         if state.backend == DbBackend::SimDisk {
                             <button type="button" class="danger" onclick={on_crash_mid_checkpoint}
-                                aria-disabled={off(ready)} aria-describedby="db-crash-mid-help">
+                                aria-disabled={off(can_crash_mid_checkpoint)} aria-describedby={why("db-crash-mid-help")}>
                                 { "Crash during a checkpoint" }
                             </button>
                         }
@@ -412,7 +507,7 @@ pub fn db_view() -> Html {
                                pages are dirty; a torn page shows in the recovery's redo as case R3." }
                         </p>
                     }
-                    { recovery_panel(&state) }
+                    { recovery_panel(state) }
                 </section>
 
                 <div class="stack">
@@ -422,20 +517,20 @@ pub fn db_view() -> Html {
                         <div class="field">
                             <label for="db-clients">{ "Clients" }</label>
                             <input id="db-clients" type="number" min="1" max={MAX_CLIENTS.to_string()}
-                                value={state.clients_draft.to_string()}
+                                value={live.clients_draft.to_string()}
                                 oninput={number_input(DbAction::EditClients, MAX_CLIENTS)} />
                         </div>
                         <div class="field">
                             <label for="db-rate">{ "Transactions per second" }</label>
                             <input id="db-rate" type="number" min="1" max={MAX_RATE_PER_SEC.to_string()}
-                                value={state.rate_draft.to_string()}
+                                value={live.rate_draft.to_string()}
                                 oninput={number_input(DbAction::EditRate, MAX_RATE_PER_SEC)} />
                         </div>
                     </div>
                     <div class="buttons">
-                        <button type="button" onclick={on_workload} aria-disabled={off(ready)}
-                            aria-describedby="db-workload-help">
-                            { if state.workload_running() { "Stop workload" } else { "Start workload" } }
+                        <button type="button" onclick={on_workload} aria-disabled={off(live_ready)}
+                            aria-describedby={why("db-workload-help")}>
+                            { if live.workload_running() { "Stop workload" } else { "Start workload" } }
                         </button>
                     </div>
                     <p id="db-workload-help" class="help-text">
@@ -456,7 +551,7 @@ pub fn db_view() -> Html {
                     }
                     <div class="buttons">
                         <button type="button" class="secondary" onclick={on_checkpoint}
-                            aria-disabled={off(state.can_checkpoint())} aria-describedby="db-checkpoint-help">
+                            aria-disabled={off(can_checkpoint)} aria-describedby={why("db-checkpoint-help")}>
                             { "Checkpoint now" }
                         </button>
                     </div>
@@ -468,13 +563,56 @@ pub fn db_view() -> Html {
                 </section>
                 </div>
 
-                { wal_panel(&state) }
-                { pages_panel(&state) }
+                { wal_panel(state) }
+                { pages_panel(state) }
                 <div class="wide pair">
                     { meters_panel(state.snapshot.as_ref(), &state.charts) }
                     { keys_panel(state.snapshot.as_ref()) }
                 </div>
             </div>
+            { timeline_bar }
+        </section>
+    }
+}
+
+/// The timeline under the view: the transport over the recording, and what it is.
+fn timeline_bar(tl: &DbTimeline, d: &Dispatcher) -> Html {
+    let r = tl.recording();
+    let control = |c: TimelineControl| {
+        let d = d.clone();
+        Callback::from(move |()| d.control(c))
+    };
+    let on_seek = {
+        let d = d.clone();
+        Callback::from(move |p: u64| d.control(TimelineControl::Seek(p)))
+    };
+    let on_speed = {
+        let d = d.clone();
+        Callback::from(move |s: u32| d.control(TimelineControl::Speed(s)))
+    };
+    let speeds: Vec<(u32, AttrValue)> = SPEEDS
+        .iter()
+        .map(|(s, label)| (*s, AttrValue::Static(label)))
+        .collect();
+    html! {
+        <section class="panel db-timeline" aria-labelledby="db-timeline-heading">
+            <h3 id="db-timeline-heading">{ "Timeline: replay of this view" }</h3>
+            <p class="help-text">
+                { format!("Every payload this view received from the engine (event batches with a snapshot, the \
+                   crash and the reopening, each recovery step shown, what the form did) is recorded, the newest \
+                   {} at most (about {} MiB); step back, scrub or play to see the view as it was. The engine keeps \
+                   running meanwhile. The recording lives in this tab's memory only: a reload is still a real crash \
+                   (IndexedDB keeps what was durable, and recovery runs) and starts a new recording.",
+                   r.limits().max_payloads, r.limits().max_bytes / (1024 * 1024)) }
+            </p>
+            <Transport id="db-tl" label="Database timeline" start={r.start()} end={r.end()}
+                position={tl.position()} markers={transport_markers(r)} playing={tl.playing()}
+                speeds={speeds} speed={tl.speed()} status={tl.status()} value_text={tl.value_text()}
+                on_play_pause={control(TimelineControl::PlayPause)}
+                on_step_back={control(TimelineControl::StepBack)}
+                on_step_forward={control(TimelineControl::StepForward)}
+                on_seek={on_seek} on_speed={on_speed}
+                on_live={Some(control(TimelineControl::Live))} />
         </section>
     }
 }
@@ -703,6 +841,7 @@ async fn open_db(cell: HolderCell, dispatch: Dispatcher, reason: DbOpenReason, b
 /// The alert, with the ways out of a failed open.
 fn error_box(
     state: &DbViewState,
+    past: bool,
     on_dismiss: Callback<MouseEvent>,
     on_retry: Callback<MouseEvent>,
     on_erase: Callback<MouseEvent>,
@@ -711,15 +850,21 @@ fn error_box(
         return html! {};
     };
     let failed = state.phase == DbPhase::Failed;
+    // In the past the alert is the past's; its buttons would act on the present.
+    let off = past.then_some("true");
+    let why = past.then_some("db-past-reason");
     html! {
         <div class="alert" role="alert">
             <p>{ message }</p>
             <div class="buttons">
                 if failed {
-                    <button type="button" onclick={on_retry}>{ "Try opening the database again" }</button>
-                    <button type="button" class="danger" onclick={on_erase}>{ "Erase the stored database" }</button>
+                    <button type="button" onclick={on_retry} aria-disabled={off} aria-describedby={why}>
+                        { "Try opening the database again" }</button>
+                    <button type="button" class="danger" onclick={on_erase} aria-disabled={off}
+                        aria-describedby={why}>{ "Erase the stored database" }</button>
                 } else if *source != DbErrorSource::Open {
-                    <button type="button" class="secondary" onclick={on_dismiss}>{ "Dismiss the database error" }</button>
+                    <button type="button" class="secondary" onclick={on_dismiss} aria-disabled={off}
+                        aria-describedby={why}>{ "Dismiss the database error" }</button>
                 }
             </div>
         </div>

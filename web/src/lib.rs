@@ -26,6 +26,7 @@ pub mod app;
 pub mod chart;
 pub mod db_engine;
 pub mod db_state;
+pub mod db_timeline;
 pub mod db_view;
 pub mod embed_api;
 pub mod embed_params;

@@ -11,7 +11,8 @@
 
 use yew::prelude::*;
 
-/// Markers drawn on the track at most (the rest are still counted in the summary).
+/// Markers drawn on the track at most, the newest (the rest are still counted in the
+/// summary).
 pub const MAX_MARKERS_DRAWN: usize = 400;
 
 /// A moment worth marking on the track.
@@ -165,7 +166,7 @@ pub fn transport(p: &TransportProps) -> Html {
                     aria-hidden="true" focusable="false">
                     <rect class="scrub-rail" x="0" y="9" width="1000" height="2" />
                     <rect class="scrub-done" x="0" y="8" width={x(p.position).to_string()} height="4" />
-                    { for p.markers.iter().take(MAX_MARKERS_DRAWN).map(|m| html! {
+                    { for p.markers[p.markers.len().saturating_sub(MAX_MARKERS_DRAWN)..].iter().map(|m| html! {
                         <rect class={classes!("mark", m.kind)}
                             x={x(m.at).saturating_sub(2).to_string()} y="1" width="4" height="18" />
                     }) }

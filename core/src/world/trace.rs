@@ -155,7 +155,7 @@ pub enum TraceKind {
     },
     /// A compaction was chosen.
     CompactionPicked {
-        /// Why (`l0_files`, `level_size`, `tier`).
+        /// Why (`l0_files`, `level_size`, `tier`; `manual`: a step of a `compact` action).
         reason: String,
         /// Inputs as (level, table), newest first.
         inputs: Vec<(u32, u64)>,
@@ -673,6 +673,7 @@ fn from_lsm(e: &LsmEvent) -> Option<TraceKind> {
                 ChoiceReason::L0Files { .. } => "l0_files",
                 ChoiceReason::LevelSize { .. } => "level_size",
                 ChoiceReason::Tier { .. } => "tier",
+                ChoiceReason::Manual { .. } => "manual",
             }
             .to_owned(),
             inputs: inputs.iter().map(|(l, t)| (*l, t.0)).collect(),

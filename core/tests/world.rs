@@ -71,7 +71,7 @@ fn traces_are_identical_on_every_platform() {
     );
 }
 
-const GOLDEN: [(&str, u64, usize); 13] = [
+const GOLDEN: [(&str, u64, usize); 15] = [
     ("log-is-the-truth", 16629549110351059518, 55),
     ("group-commit", 15616816677148666897, 1245),
     ("torn-write", 18280765054573742578, 353),
@@ -83,6 +83,8 @@ const GOLDEN: [(&str, u64, usize); 13] = [
     ("cdc-vs-dual-writes", 8141532881040937588, 2189),
     ("rebuild-a-view", 13291534227285288130, 1339),
     ("compacted-topic", 535380491865583238, 1988),
+    ("partitioned-group", 7947278969355252402, 1814),
+    ("compact-now", 2312203961769993629, 3300),
     ("raft-election", 13198197383120320899, 177),
     ("raft-catch-up", 2007896561209059926, 183),
 ];
@@ -169,7 +171,7 @@ fn seeking_replays_exactly_and_branching_discards_the_future() {
 }
 
 /// The JSON files authors copy, as committed.
-const FILES: [(&str, &str); 13] = [
+const FILES: [(&str, &str); 15] = [
     (
         "log-is-the-truth",
         include_str!("../scenarios/log-is-the-truth.json"),
@@ -211,6 +213,11 @@ const FILES: [(&str, &str); 13] = [
         "compacted-topic",
         include_str!("../scenarios/compacted-topic.json"),
     ),
+    (
+        "partitioned-group",
+        include_str!("../scenarios/partitioned-group.json"),
+    ),
+    ("compact-now", include_str!("../scenarios/compact-now.json")),
     (
         "raft-election",
         include_str!("../scenarios/raft-election.json"),
@@ -433,11 +440,13 @@ fn consumer_actions_are_checked_and_traced() {
     let r = w.apply(&Action::ResetOffset {
         consumer: "replica".into(),
         to: "latest".into(),
+        partition: None,
     });
     assert!(refused(&r).contains("only to earliest"), "{r:?}");
     let r = w.apply(&Action::ResetOffset {
         consumer: "a".into(),
         to: "soon".into(),
+        partition: None,
     });
     assert!(refused(&r).starts_with("to:"), "{r:?}");
     w.apply(&Action::JoinConsumer {
@@ -453,6 +462,7 @@ fn consumer_actions_are_checked_and_traced() {
     let r = w.apply(&Action::ResetOffset {
         consumer: "a".into(),
         to: "earliest".into(),
+        partition: None,
     });
     assert!(
         r.iter()

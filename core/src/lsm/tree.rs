@@ -53,12 +53,14 @@
 //!   written in 2 and nothing deleted in 4: the edit alone moves the table down.
 //! * **Manual compaction** ([`Lsm::request_manual_compaction`], RocksDB's `CompactRange`
 //!   over every key): the active memtable is frozen first (as soon as the frozen queue
-//!   has room) and flushed like any other; then, instead of the policy's choices, the
-//!   steps of [`choose_manual`] run one after another — each level merged whole into the
-//!   next, down to the deepest level that held data — each a compaction with exactly the
-//!   four phases above ([`ChoiceReason::Manual`] in [`LsmEvent::CompactionPicked`]). The
-//!   policy's own compactions wait until it is done ([`LsmEvent::ManualCompactionDone`]);
-//!   flushes do not (writes go on meanwhile). The request lives in memory only: a crash
+//!   has room) and flushed like any other; once everything written before the request is
+//!   in tables, instead of the policy's choices, the steps of [`choose_manual`] run one
+//!   after another — each level merged whole into the next, down to the deepest level
+//!   that held data — each a compaction with exactly the four phases above
+//!   ([`ChoiceReason::Manual`] in [`LsmEvent::CompactionPicked`]). The policy's own
+//!   compactions wait until it is done ([`LsmEvent::ManualCompactionDone`]). Writes go on
+//!   meanwhile, and their flushes take turns with the steps: a flush goes first only when
+//!   the frozen queue is full. The request lives in memory only: a crash
 //!   in the middle recovers by the cases below like any compaction, and the request is
 //!   gone (as RocksDB's is); asking again starts over.
 //!
@@ -425,6 +427,9 @@ impl Job {
 struct Manual {
     /// The active memtable still has to be frozen.
     freeze_first: bool,
+    /// Steps start once everything up to this LSN (the last written when it was asked
+    /// for) is in tables.
+    flush_to: Option<Lsn>,
     /// The next level to merge down.
     next_level: u32,
     /// The level everything goes to.
@@ -627,6 +632,7 @@ impl Lsm {
         // bottom is at least what it is now.
         self.manual = Some(Manual {
             freeze_first: !self.active.is_empty(),
+            flush_to: self.last_lsn,
             next_level: 0,
             bottom,
             compactions: 0,
@@ -969,7 +975,21 @@ impl Lsm {
         &mut self,
         storage: &mut S,
     ) -> Result<(Job, Option<LsmEvent>), LsmError> {
-        if let Some(oldest) = self.frozen.back() {
+        // A manual compaction whose data is all in tables takes turns with flushes: a
+        // flush goes first only when the frozen queue is full (else, under a steady write
+        // load, flushes would always go first and the manual compaction never run).
+        let manual_ready = self.manual.is_some_and(|m| {
+            !m.freeze_first
+                && m.flush_to.is_none_or(|t| {
+                    self.manifest
+                        .version()
+                        .last_flushed_lsn()
+                        .is_some_and(|f| f >= t)
+                })
+        });
+        let flush_first =
+            !manual_ready || self.frozen.len() as u64 >= self.config.max_immutable_memtables;
+        if let Some(oldest) = self.frozen.back().filter(|_| flush_first) {
             let id = self.manifest.version().next_table_id();
             let max_lsn = oldest.max_lsn().expect("frozen memtables are not empty");
             if self.wal_durable.is_some_and(|d| max_lsn >= d) {
@@ -995,8 +1015,8 @@ impl Lsm {
             ));
         }
         let choice = match self.manual {
-            // The memtable is not frozen yet (the frozen queue was full): wait for it.
-            Some(m) if m.freeze_first => return Ok((Job::Idle, None)),
+            // What was written before the request is not in tables yet: wait for it.
+            Some(_) if !manual_ready => return Ok((Job::Idle, None)),
             Some(m) => match choose_manual(self.manifest.version(), m.next_level, m.bottom) {
                 Some((level, choice)) => {
                     self.manual = Some(Manual {

@@ -231,8 +231,9 @@ fn policy_cases() {
 /// after the previous one (the next call starts where the step before left off).
 #[test]
 fn manual_cases() {
-    // (name, config, levels, level specs, expected bottom, expected steps from level 0)
-    let cases: &[(&str, CompactionConfig, u32, &[&str], u32, &str)] = &[
+    /// (name, config, levels, level specs, expected bottom, expected first step)
+    type Case<'a> = (&'a str, CompactionConfig, u32, &'a [&'a str], u32, &'a str);
+    let cases: &[Case<'_>] = &[
         ("empty: nothing", leveled(), 4, &[], 1, "none"),
         (
             "only L0: into L1, tombstones go (nothing deeper)",

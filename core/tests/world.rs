@@ -913,7 +913,7 @@ mod prop {
                     6 => Action::ResetOffset {
                         consumer: key,
                         to: "earliest".into(),
-                        partition: Some(dt as u32 % partitions),
+                        partition: Some(u32::try_from(dt).unwrap() % partitions),
                     },
                     7 => Action::ResetOffset { consumer: key, to: "latest".into(), partition: None },
                     _ => Action::Workload { clients: 3, transactions: 10, keys: 20, writes: 2 },

@@ -15,6 +15,11 @@
 //!   run and one of them dropped and rebuilt mid-run, equal at the end a view rebuilt
 //!   from offset zero and the view computed from the database's rows.
 //!
+//! * **Partitions**: seed `n` gives `changes` `1 + n % 4` partitions. The connector
+//!   routes each event by its key and keeps a sequence number per partition; every
+//!   partition holds only its keys, in commit order, and the partitions merged by
+//!   (commit LSN, index) must pass the exactness check above.
+//!
 //! Seeds: 1,000 per run (150 in wasm); `LOGSPINE_SEEDS` / `LOGSPINE_SEED`.
 
 mod common;
@@ -29,6 +34,7 @@ use logspine_core::cdc::{CdcConfig, ChangeEvent, Connector};
 use logspine_core::db::{Db, DbConfig, DbError, IndexKind, TxnId};
 use logspine_core::log::Lsn;
 use logspine_core::lsm::LsmConfig;
+use logspine_core::topic::partition_of;
 use logspine_core::topic::{Broker, Produce, TopicConfig};
 use logspine_core::{Rng, SimDisk, SimDiskConfig, Storage, SyncLatency};
 
@@ -68,14 +74,23 @@ struct Sim {
     dual_waiting: BTreeMap<TxnId, Writes>,
     views: Vec<MaterializedView>,
     tally: Tally,
+    /// Partitions of `changes`.
+    partitions: u32,
+}
+
+fn cdc_config(partitions: u32) -> CdcConfig {
+    CdcConfig {
+        partitions,
+        ..CdcConfig::default()
+    }
 }
 
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-fn topics() -> Vec<TopicConfig> {
-    let mut c = TopicConfig::new(CHANGES, 1);
+fn topics(partitions: u32) -> Vec<TopicConfig> {
+    let mut c = TopicConfig::new(CHANGES, partitions);
     c.partition.segment_bytes = 2048;
     let mut d = TopicConfig::new(DUAL, 1);
     d.partition.segment_bytes = 2048;
@@ -226,31 +241,65 @@ impl Sim {
     fn crash_connector(&mut self) -> Result<(), String> {
         self.tally.connector_crashes += 1;
         self.cdc_disk.crash();
-        self.connector = Connector::open(&self.cdc_disk, CdcConfig::default()).map_err(err)?;
+        self.connector =
+            Connector::open(&self.cdc_disk, cdc_config(self.partitions)).map_err(err)?;
         Ok(())
     }
 
     fn crash_broker(&mut self) -> Result<(), String> {
         self.tally.broker_crashes += 1;
         self.broker_disk.crash();
-        self.broker = Broker::open(&mut self.broker_disk, &topics()).map_err(err)?;
+        self.broker = Broker::open(&mut self.broker_disk, &topics(self.partitions)).map_err(err)?;
         self.connector.broker_restarted();
         Ok(())
     }
 
     fn read_topic(&self, topic: &str) -> Result<Vec<Vec<u8>>, String> {
+        self.read_partition(topic, 0)
+    }
+
+    fn read_partition(&self, topic: &str, partition: u32) -> Result<Vec<Vec<u8>>, String> {
         let mut out = Vec::new();
         let mut at = 0;
         loop {
             let batch = self
                 .broker
-                .fetch(&self.broker_disk, topic, 0, at, 256)
+                .fetch(&self.broker_disk, topic, partition, at, 256)
                 .map_err(err)?;
             let Some(last) = batch.last() else { break };
             at = last.offset + 1;
             out.extend(batch.into_iter().filter_map(|r| r.value));
         }
         Ok(out)
+    }
+
+    /// Every change event of `changes`: each partition checked (only its keys, in commit
+    /// order), then all merged by (commit LSN, index) — the commit order.
+    fn changes(&self) -> Result<Vec<ChangeEvent>, String> {
+        let mut all = Vec::new();
+        for p in 0..self.partitions {
+            let events: Vec<ChangeEvent> = self
+                .read_partition(CHANGES, p)?
+                .iter()
+                .map(|v| ChangeEvent::decode(v))
+                .collect::<Result<_, _>>()?;
+            for w in events.windows(2) {
+                if (w[0].commit_lsn, w[0].index) >= (w[1].commit_lsn, w[1].index) {
+                    return Err(format!("partition {p}: out of commit order: {w:?}"));
+                }
+            }
+            if let Some(e) = events
+                .iter()
+                .find(|e| partition_of(e.key.as_bytes(), self.partitions) != p)
+            {
+                return Err(format!(
+                    "partition {p} holds a change of another's key: {e:?}"
+                ));
+            }
+            all.extend(events);
+        }
+        all.sort_by_key(|e| (e.commit_lsn, e.index));
+        Ok(all)
     }
 }
 
@@ -284,9 +333,10 @@ fn run_seed(seed: u64, total: &mut Tally) -> Result<(), String> {
     let db_disk = SimDisk::new(disk_cfg(&mut rng), seed ^ 1);
     let (db, _) = Db::open(db_disk, db_config.clone()).map_err(err)?;
     let mut broker_disk = SimDisk::new(disk_cfg(&mut rng), seed ^ 2);
-    let broker = Broker::open(&mut broker_disk, &topics()).map_err(err)?;
+    let partitions = u32::try_from(1 + seed % 4).expect("small");
+    let broker = Broker::open(&mut broker_disk, &topics(partitions)).map_err(err)?;
     let cdc_disk = SimDisk::new(disk_cfg(&mut rng), seed ^ 3);
-    let connector = Connector::open(&cdc_disk, CdcConfig::default()).map_err(err)?;
+    let connector = Connector::open(&cdc_disk, cdc_config(partitions)).map_err(err)?;
     let mut s = Sim {
         db: Some(db),
         db_config,
@@ -306,6 +356,7 @@ fn run_seed(seed: u64, total: &mut Tally) -> Result<(), String> {
             MaterializedView::new("search", ViewKind::Search),
         ],
         tally: Tally::default(),
+        partitions,
     };
     for step in 0..300 + rng.below(300) {
         let r = match rng.below(200) {
@@ -349,11 +400,7 @@ fn run_seed(seed: u64, total: &mut Tally) -> Result<(), String> {
     // CDC: the topic, grouped by transaction, equals the committed transactions.
     let mut got: Vec<(u64, Writes)> = Vec::new();
     let mut state: BTreeMap<String, String> = BTreeMap::new();
-    let events: Vec<ChangeEvent> = s
-        .read_topic(CHANGES)?
-        .iter()
-        .map(|v| ChangeEvent::decode(v))
-        .collect::<Result<_, _>>()?;
+    let events = s.changes()?;
     let mut i = 0;
     while i < events.len() {
         let first = &events[i];
@@ -426,7 +473,8 @@ fn run_seed(seed: u64, total: &mut Tally) -> Result<(), String> {
             kind_of(&v.view),
             rows.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         );
-        if v.view != rebuilt.view || rebuilt.view != direct || v.position != rebuilt.position {
+        let same_positions = (0..s.partitions).all(|p| v.position(p) == rebuilt.position(p));
+        if v.view != rebuilt.view || rebuilt.view != direct || !same_positions {
             return Err(format!(
                 "view {}: incremental, rebuilt and direct differ",
                 v.name

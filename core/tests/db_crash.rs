@@ -12,7 +12,9 @@
 //! The same harness runs against both indexes: `crash_harness` on the B+tree (torn pages
 //! repaired from full page images), `crash_harness_lsm` on the LSM tree (with memtables
 //! small enough that most runs flush and compact, so crashes land mid-flush and
-//! mid-compaction, tear table and manifest writes, and leave orphan tables).
+//! mid-compaction, tear table and manifest writes, and leave orphan tables). Its runs
+//! also ask for manual compactions ([`Db::compact_now`], about 2% of the steps), so
+//! crashes land in the middle of those too; the B+tree must refuse them.
 //!
 //! Seeds: 10,000 per index in the normal run (2,000 in wasm); more with
 //! `LOGSPINE_SEEDS=100000 cargo test --release -p logspine-core --test db_crash`;
@@ -61,6 +63,8 @@ struct Coverage {
     orphans_deleted: u64,
     tables_recovered: u64,
     redo_logical: u64,
+    manual_compactions: u64,
+    crash_mid_manual_compaction: u64,
 }
 
 /// An LSM configuration small enough that a run of a few hundred operations flushes
@@ -177,6 +181,8 @@ enum Op {
     Abort { c: usize },
     /// Ask for a checkpoint.
     Checkpoint,
+    /// Ask for a manual compaction (refused by the B+tree).
+    CompactNow,
     /// Move virtual time.
     Advance(u64),
     /// Crash the disk, recover, and check everything.
@@ -327,6 +333,13 @@ impl Model {
                 }
             }
             Op::Checkpoint => self.db().request_checkpoint().map_err(err)?,
+            Op::CompactNow => match (self.cfg.index, self.db().compact_now()) {
+                (IndexKind::Lsm, Ok(asked)) => cov.manual_compactions += u64::from(asked),
+                (IndexKind::BTree, Err(DbError::Unsupported(why))) => {
+                    check!(why.contains("no compaction"), "B+tree refusal: {why}");
+                }
+                (_, r) => return Err(format!("compact_now: {r:?}")),
+            },
             Op::Advance(dt) => self.advance(*dt)?,
             Op::Crash => self.crash_and_check(cov, None)?,
             Op::DoubleCrash(ticks) => self.crash_and_check(cov, Some(*ticks))?,
@@ -340,6 +353,7 @@ impl Model {
         cov.crash_mid_checkpoint += u64::from(db.checkpoint_running());
         cov.crash_sync_in_flight += u64::from(db.storage().next_completion_at().is_some());
         cov.crash_mid_undo += u64::from(db.is_recovering());
+        cov.crash_mid_manual_compaction += u64::from(db.lsm().is_some_and(|l| l.job_is_manual()));
         if let Some(phase) = db.lsm().and_then(|l| l.job_phase()) {
             if phase.starts_with("flush") {
                 cov.crash_mid_flush += 1;
@@ -483,7 +497,7 @@ impl Model {
     }
 }
 
-fn gen_op(rng: &mut Rng, clients: usize, keys: usize) -> Op {
+fn gen_op(rng: &mut Rng, index: IndexKind, clients: usize, keys: usize) -> Op {
     let c = rng.index(clients);
     match rng.below(100) {
         0..=54 => Op::Write {
@@ -502,6 +516,8 @@ fn gen_op(rng: &mut Rng, clients: usize, keys: usize) -> Op {
         65..=84 => Op::Commit { c },
         85..=92 => Op::Abort { c },
         93..=94 => Op::Checkpoint,
+        // (The B+tree's runs keep the operation stream they always had.)
+        95..=96 if index == IndexKind::Lsm => Op::CompactNow,
         _ => Op::Advance(rng.below(3)),
     }
 }
@@ -514,7 +530,7 @@ fn run_seed(seed: u64, index: IndexKind, cov: &mut Coverage) -> Result<(), Strin
     let mut m = Model::new(seed, cfg, disk_cfg, keys, clients)?;
     for cycle in 0..1 + rng.below(3) {
         for step in 0..50 + rng.below(250) {
-            let op = gen_op(&mut rng, clients, keys);
+            let op = gen_op(&mut rng, index, clients, keys);
             m.apply(&op, cov)
                 .map_err(|e| format!("cycle {cycle} step {step} ({op:?}): {e}"))?;
             let dt = rng.below(3);
@@ -602,6 +618,11 @@ fn crash_harness_lsm() {
             ("torn manifest write", cov.torn_manifest),
             ("crash mid-flush", cov.crash_mid_flush),
             ("crash mid-compaction", cov.crash_mid_compaction),
+            ("manual compaction", cov.manual_compactions),
+            (
+                "crash mid-manual-compaction",
+                cov.crash_mid_manual_compaction,
+            ),
             ("orphan table deleted", cov.orphans_deleted),
             ("recovery with tables", cov.tables_recovered),
             ("logical redo into the memtable", cov.redo_logical),
@@ -629,6 +650,7 @@ mod prop {
             4 => (0usize..4).prop_map(|c| Op::Commit { c }),
             2 => (0usize..4).prop_map(|c| Op::Abort { c }),
             1 => Just(Op::Checkpoint),
+            1 => Just(Op::CompactNow),
             4 => (0u64..4).prop_map(Op::Advance),
             1 => Just(Op::Crash),
             1 => (0u64..10).prop_map(Op::DoubleCrash),

@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use logspine_core::lsm::{
-    choose, compact, write_table, Choice, ChoiceReason, CompactionConfig, CompactionStyle, Entry,
-    Manifest, ManifestConfig, Memtable, TableConfig, TableId, TableMeta, TableSet, Value, Version,
-    VersionEdit,
+    choose, choose_manual, compact, manual_bottom, write_table, Choice, ChoiceReason,
+    CompactionConfig, CompactionStyle, Entry, Manifest, ManifestConfig, Memtable, TableConfig,
+    TableId, TableMeta, TableSet, Value, Version, VersionEdit,
 };
 use logspine_core::{Lsn, SimDisk, SimDiskConfig, Storage};
 
@@ -70,6 +70,7 @@ fn describe(c: &Option<Choice>) -> String {
             target_bytes,
         } => format!("L{level} size {bytes}/{target_bytes}"),
         ChoiceReason::Tier { runs, bytes } => format!("tier {runs} runs {bytes} bytes"),
+        ChoiceReason::Manual { level, bottom } => format!("manual L{level} to L{bottom}"),
     };
     format!(
         "{reason} -> L{} {:?} drop={}",
@@ -223,6 +224,106 @@ fn policy_cases() {
             failures.push(format!("{name}\n  want {want}\n  got  {got}"));
         }
     }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// The manual policy, step by step: the bottom it aims at, then each step from the level
+/// after the previous one (the next call starts where the step before left off).
+#[test]
+fn manual_cases() {
+    /// (name, config, levels, level specs, expected bottom, expected first step)
+    type Case<'a> = (&'a str, CompactionConfig, u32, &'a [&'a str], u32, &'a str);
+    let cases: &[Case<'_>] = &[
+        ("empty: nothing", leveled(), 4, &[], 1, "none"),
+        (
+            "only L0: into L1, tombstones go (nothing deeper)",
+            leveled(),
+            4,
+            &["2:a-c:10 1:b-d:10"],
+            1,
+            "manual L0 to L1 -> L1 [2, 1] drop=true",
+        ),
+        (
+            "already all in the bottom level: nothing (the bottom is not rewritten)",
+            leveled(),
+            4,
+            &["", "", "5:a-c:10 6:d-f:10"],
+            2,
+            "none",
+        ),
+        (
+            "L0 and L2: L0 whole into L1 (skipping nothing), keeping tombstones over L2",
+            leveled(),
+            4,
+            &["2:a-c:10 1:m-p:10", "", "20:b-e:100"],
+            2,
+            "manual L0 to L2 -> L1 [2, 1] drop=false",
+        ),
+        (
+            "an empty L0 is skipped: L1 whole with the L2 tables it overlaps",
+            leveled(),
+            4,
+            &["", "10:a-c:10 11:f-h:10", "20:b-d:100 21:x-z:100"],
+            2,
+            "manual L1 to L2 -> L2 [10, 11, 20] drop=true",
+        ),
+        (
+            "one table, nothing below it overlapping: a trivial move",
+            leveled(),
+            4,
+            &["", "10:a-c:10", "20:x-z:100"],
+            2,
+            "manual L1 to L2 -> L2 [10] drop=true",
+        ),
+        (
+            "size-tiered: every run into one",
+            tiered(),
+            1,
+            &["3:a-z:10 2:a-z:400 1:a-z:10"],
+            0,
+            "manual L0 to L0 -> L0 [3, 2, 1] drop=true",
+        ),
+        (
+            "size-tiered, one run without tombstones: nothing",
+            tiered(),
+            1,
+            &["3:a-z:10"],
+            0,
+            "none",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, config, levels, specs, bottom, want) in cases {
+        let v = version(*levels, specs);
+        let b = manual_bottom(&v, config);
+        let got = describe(&choose_manual(&v, 0, b).map(|(_, c)| c));
+        if b != *bottom || got != *want {
+            failures.push(format!(
+                "{name}\n  want L{bottom}: {want}\n  got  L{b}: {got}"
+            ));
+        }
+        // Pure, and resumable: after the step at level l, the next starts below it.
+        if let Some((l, c)) = choose_manual(&v, 0, b) {
+            assert_eq!(Some((l, c)), choose_manual(&v.clone(), 0, b));
+            let later = choose_manual(&v, l + 1, b);
+            assert!(later.is_none_or(|(l2, _)| l2 > l), "{name}");
+        }
+    }
+    // A single run holding tombstones is rewritten to drop them.
+    let mut v = Version::new(1).unwrap();
+    let mut t = parse_table("1:a-z:10", 5);
+    t.tombstones = 1;
+    let edit = VersionEdit {
+        added: vec![(0, t)],
+        next_table_id: Some(2),
+        last_flushed_lsn: Some(Lsn(10)),
+        ..VersionEdit::default()
+    };
+    v.apply(&edit).unwrap();
+    assert_eq!(
+        describe(&choose_manual(&v, 0, 0).map(|(_, c)| c)),
+        "manual L0 to L0 -> L0 [1] drop=true"
+    );
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 

@@ -24,7 +24,8 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use logspine_core::lsm::{
-    CompactionConfig, CompactionStyle, Lsm, LsmConfig, LsmEvent, ManifestConfig, TableConfig,
+    ChoiceReason, CompactionConfig, CompactionStyle, Lsm, LsmConfig, LsmEvent, ManifestConfig,
+    TableConfig,
 };
 use logspine_core::{LogConfig, Lsn, Rng, SimDisk, SimDiskConfig, Storage, SyncLatency};
 
@@ -40,6 +41,8 @@ enum Op {
     Step(u64),
     Advance(u64),
     Crash,
+    /// Ask for a manual compaction.
+    CompactNow,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -55,6 +58,10 @@ struct Tally {
     orphans_deleted: u64,
     bloom_skips: u64,
     writes_lost: u64,
+    manual_requested: u64,
+    manual_steps: u64,
+    manual_done: u64,
+    crash_mid_manual: u64,
 }
 
 impl Tally {
@@ -70,6 +77,10 @@ impl Tally {
         self.orphans_deleted += o.orphans_deleted;
         self.bloom_skips += o.bloom_skips;
         self.writes_lost += o.writes_lost;
+        self.manual_requested += o.manual_requested;
+        self.manual_steps += o.manual_steps;
+        self.manual_done += o.manual_done;
+        self.crash_mid_manual += o.crash_mid_manual;
     }
 }
 
@@ -138,7 +149,8 @@ fn gen_op(rng: &mut Rng) -> Op {
             };
             Op::Scan(b(rng), b(rng))
         }
-        640..=839 => Op::Step(rng.range_inclusive(1, 6)),
+        640..=829 => Op::Step(rng.range_inclusive(1, 6)),
+        830..=839 => Op::CompactNow,
         840..=993 => Op::Advance(rng.below(12)),
         _ => Op::Crash,
     }
@@ -236,6 +248,11 @@ impl World {
                 last_flushed_lsn, ..
             } => self.appended_flushed = Some(last_flushed_lsn),
             LsmEvent::FlushDone { .. } => self.tally.flushes_done += 1,
+            LsmEvent::CompactionPicked {
+                reason: ChoiceReason::Manual { .. },
+                ..
+            } => self.tally.manual_steps += 1,
+            LsmEvent::ManualCompactionDone { .. } => self.tally.manual_done += 1,
             LsmEvent::CompactionDone {
                 output_level,
                 tombstones_dropped,
@@ -296,6 +313,9 @@ impl World {
         self.drain();
         let durable = self.lsm.durable_flushed_lsn();
         let appended = self.appended_flushed.or(durable);
+        if self.lsm.job_is_manual() {
+            self.tally.crash_mid_manual += 1;
+        }
         self.disk.crash();
         self.tally.crashes += 1;
         let (lsm, rec) =
@@ -383,6 +403,11 @@ impl World {
                 self.drain();
             }
             Op::Crash => self.crash_and_recover()?,
+            Op::CompactNow => {
+                if self.lsm.request_manual_compaction() {
+                    self.tally.manual_requested += 1;
+                }
+            }
         }
         Ok(())
     }
@@ -466,6 +491,118 @@ fn seeded_model_runs() {
         "{total:?}"
     );
     assert!(total.bloom_skips > 0, "{total:?}");
+    assert!(
+        total.manual_requested > 0
+            && total.manual_steps > 0
+            && total.manual_done > 0
+            && total.crash_mid_manual > 0,
+        "{total:?}"
+    );
+}
+
+/// A manual compaction with no writes meanwhile ends with everything in one level: the
+/// memtables flushed, leveled: every level above the bottom empty and the bottom no
+/// shallower than before; size-tiered: one run, without tombstones. Contents unchanged,
+/// before and after a crash; asking again has nothing to do.
+#[test]
+fn a_manual_compaction_moves_everything_to_the_bottom() {
+    let default = if cfg!(target_arch = "wasm32") {
+        20
+    } else {
+        100
+    };
+    common::for_each_seed(
+        "lsm_tree",
+        "a_manual_compaction_moves_everything_to_the_bottom",
+        default,
+        |seed| {
+            let (config, ops) = gen_case(seed);
+            let mut w = World::new(config.clone(), seed)?;
+            for op in ops
+                .iter()
+                .filter(|op| !matches!(op, Op::Crash | Op::CompactNow))
+            {
+                w.apply(op)?;
+            }
+            w.settle()?;
+            let deepest_before = (0..w.lsm.version().num_levels())
+                .rev()
+                .find(|&l| !w.lsm.version().level(l).is_empty());
+            // Not asked (nothing to do): the end conditions below must hold already.
+            let asked = w.lsm.request_manual_compaction();
+            let (mut steps, mut done) = (0, 0);
+            for _ in 0..100_000 {
+                w.drain();
+                match w.lsm.step(&mut w.disk).map_err(err)? {
+                    Some(LsmEvent::CompactionPicked {
+                        reason: ChoiceReason::Manual { .. },
+                        ..
+                    }) => steps += 1,
+                    Some(LsmEvent::CompactionPicked { reason, .. }) => {
+                        if w.lsm.manual_compaction_pending() {
+                            return Err(format!(
+                                "the policy picked {reason:?} during a manual compaction"
+                            ));
+                        }
+                    }
+                    Some(LsmEvent::FlushRecorded {
+                        last_flushed_lsn, ..
+                    }) => w.appended_flushed = Some(last_flushed_lsn),
+                    Some(LsmEvent::ManualCompactionDone { compactions, .. }) => {
+                        done += 1;
+                        if compactions != steps {
+                            return Err(format!("{compactions} steps reported, {steps} seen"));
+                        }
+                    }
+                    Some(_) => {}
+                    None if w.lsm.is_idle() => break,
+                    None => w.disk.advance(1),
+                }
+                w.lsm.validate();
+            }
+            if asked != (done == 1) {
+                return Err(format!("asked {asked}, {done} manual compactions done"));
+            }
+            if !w.lsm.active_memtable().is_empty() || w.lsm.immutable_memtables().count() > 0 {
+                return Err("memtables not flushed".into());
+            }
+            let v = w.lsm.version();
+            match config.compaction.style {
+                CompactionStyle::Leveled => {
+                    let levels: Vec<u32> = (0..v.num_levels())
+                        .filter(|&l| !v.level(l).is_empty())
+                        .collect();
+                    if levels.len() > 1 {
+                        return Err(format!("tables left in levels {levels:?}"));
+                    }
+                    if let (Some(&l), Some(before)) = (levels.first(), deepest_before) {
+                        if l < before.max(1) {
+                            return Err(format!("everything in L{l}, above L{before}"));
+                        }
+                    }
+                }
+                CompactionStyle::SizeTiered => {
+                    let runs = v.level(0);
+                    if runs.len() > 1 || runs.iter().any(|t| t.tombstones > 0) {
+                        return Err(format!("{} runs left", runs.len()));
+                    }
+                }
+            }
+            if asked && w.lsm.request_manual_compaction() {
+                return Err("a second manual compaction found something to do".into());
+            }
+            w.check()?;
+            w.disk.settle();
+            w.drain();
+            let all = w.oracle.clone();
+            w.crash_and_recover()?;
+            w.check()?;
+            if w.oracle != all {
+                return Err("a crash after the manual compaction lost data".into());
+            }
+            Ok(())
+        },
+    );
 }
 
 #[test]
@@ -601,6 +738,10 @@ fn events_follow_the_flush_and_compaction_order() {
             LsmEvent::CompactionWritten { .. } => "compaction written",
             LsmEvent::CompactionRecorded { .. } => "compaction recorded",
             LsmEvent::CompactionDone { .. } => "compaction done",
+            LsmEvent::ManualCompactionDone { .. } => {
+                assert!(expect_next.is_none(), "a manual compaction ended mid-job");
+                continue;
+            }
             _ => unreachable!(),
         };
         if let Some(want) = expect_next {

@@ -10,7 +10,9 @@ mod common;
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use logspine_core::world::library;
-use logspine_core::world::{trace_hash, Action, Scenario, Timeline, TraceKind, World, WorldConfig};
+use logspine_core::world::{
+    trace_hash, Action, IndexChoice, Scenario, Timeline, TraceKind, World, WorldConfig,
+};
 
 fn run(name: &str, seed: Option<u64>) -> Timeline {
     let s = library::scenario(name).expect("in the library");
@@ -71,7 +73,7 @@ fn traces_are_identical_on_every_platform() {
     );
 }
 
-const GOLDEN: [(&str, u64, usize); 13] = [
+const GOLDEN: [(&str, u64, usize); 15] = [
     ("log-is-the-truth", 16629549110351059518, 55),
     ("group-commit", 15616816677148666897, 1245),
     ("torn-write", 18280765054573742578, 353),
@@ -83,6 +85,8 @@ const GOLDEN: [(&str, u64, usize); 13] = [
     ("cdc-vs-dual-writes", 8141532881040937588, 2189),
     ("rebuild-a-view", 13291534227285288130, 1339),
     ("compacted-topic", 535380491865583238, 1988),
+    ("partitioned-group", 7947278969355252402, 1814),
+    ("compact-now", 2312203961769993629, 3300),
     ("raft-election", 13198197383120320899, 177),
     ("raft-catch-up", 2007896561209059926, 183),
 ];
@@ -169,7 +173,7 @@ fn seeking_replays_exactly_and_branching_discards_the_future() {
 }
 
 /// The JSON files authors copy, as committed.
-const FILES: [(&str, &str); 13] = [
+const FILES: [(&str, &str); 15] = [
     (
         "log-is-the-truth",
         include_str!("../scenarios/log-is-the-truth.json"),
@@ -211,6 +215,11 @@ const FILES: [(&str, &str); 13] = [
         "compacted-topic",
         include_str!("../scenarios/compacted-topic.json"),
     ),
+    (
+        "partitioned-group",
+        include_str!("../scenarios/partitioned-group.json"),
+    ),
+    ("compact-now", include_str!("../scenarios/compact-now.json")),
     (
         "raft-election",
         include_str!("../scenarios/raft-election.json"),
@@ -433,11 +442,13 @@ fn consumer_actions_are_checked_and_traced() {
     let r = w.apply(&Action::ResetOffset {
         consumer: "replica".into(),
         to: "latest".into(),
+        partition: None,
     });
     assert!(refused(&r).contains("only to earliest"), "{r:?}");
     let r = w.apply(&Action::ResetOffset {
         consumer: "a".into(),
         to: "soon".into(),
+        partition: None,
     });
     assert!(refused(&r).starts_with("to:"), "{r:?}");
     w.apply(&Action::JoinConsumer {
@@ -453,6 +464,7 @@ fn consumer_actions_are_checked_and_traced() {
     let r = w.apply(&Action::ResetOffset {
         consumer: "a".into(),
         to: "earliest".into(),
+        partition: None,
     });
     assert!(
         r.iter()
@@ -512,6 +524,343 @@ fn configs_needing_cdc_name_the_field() {
     }
 }
 
+/// `compact` in each configuration: the LSM compacts now (a `manual` compaction in the
+/// trace, then settled and every invariant holding); an empty LSM has nothing to do; the
+/// B+tree refuses, naming why, and a scenario asking for it is an error naming the
+/// field; with the B+tree and a compacted topic, the topic's partitions are compacted.
+#[test]
+fn compact_does_the_real_thing_or_says_why_not() {
+    let lsm = WorldConfig {
+        index: IndexChoice::Lsm,
+        memtable_bytes: 1024,
+        ..WorldConfig::default()
+    };
+    let mut w = world_with(lsm.clone(), 3);
+    let r = w.apply(&Action::Compact);
+    assert!(refused(&r).contains("nothing to compact"), "{r:?}");
+    w.apply(&Action::Workload {
+        clients: 3,
+        transactions: 120,
+        keys: 200,
+        writes: 3,
+    });
+    let before = ticks(&mut w, 150);
+    let r = w.apply(&Action::Compact);
+    assert_eq!(refused(&r), "", "{r:?}");
+    let later = ticks(&mut w, 200);
+    let manual = later
+        .iter()
+        .filter(|k| matches!(k, TraceKind::CompactionPicked { reason, .. } if reason == "manual"))
+        .count();
+    assert!(manual >= 1, "no manual compaction in {later:?}");
+    assert!(!before
+        .iter()
+        .any(|k| matches!(k, TraceKind::CompactionPicked { reason, .. } if reason == "manual")));
+    w.check_final(20_000);
+    assert!(w.failures().is_empty(), "{:?}", w.failures());
+    let l = w.db().unwrap().lsm().unwrap();
+    assert!(!l.manual_compaction_pending());
+
+    // The B+tree: refused at run time, and an error in a scenario.
+    let mut b = world_with(WorldConfig::default(), 3);
+    let r = b.apply(&Action::Compact);
+    let why = refused(&r);
+    assert!(
+        why.contains("config.index is btree") && why.contains("no compaction"),
+        "{why}"
+    );
+    let mut s = library::scenario("torn-write").unwrap();
+    s.actions.push(logspine_core::world::TimedAction {
+        at: 500,
+        action: Action::Compact,
+    });
+    let e = Scenario::from_json(&s.to_json()).expect_err("impossible compact");
+    assert!(
+        e.path.ends_with(".action.do") && e.message.contains("config.index"),
+        "{e:?}"
+    );
+    s.config.index = IndexChoice::Lsm;
+    s.check().expect("possible with the LSM");
+
+    // The B+tree with a compacted topic of two partitions: the topic is compacted now.
+    let topic = WorldConfig {
+        cdc: true,
+        compacted: true,
+        partitions: 2,
+        sync_latency: [1, 2],
+        ..WorldConfig::default()
+    };
+    let mut t = world_with(topic, 4);
+    t.apply(&Action::Workload {
+        clients: 3,
+        transactions: 150,
+        keys: 8,
+        writes: 2,
+    });
+    // Once the workload is done and the broker quiet, overwrite keys of both
+    // partitions, so each has superseded records that only a compaction drops.
+    let changes = |t: &World| -> Vec<(bool, u64)> {
+        t.pipeline()
+            .unwrap()
+            .partitions
+            .iter()
+            .filter(|p| p.topic == "changes")
+            .map(|p| (p.compacting, p.generation))
+            .collect()
+    };
+    for _ in 0..5000 {
+        if t.is_settled() && changes(&t).iter().all(|(c, _)| !c) {
+            break;
+        }
+        ticks(&mut t, 1);
+    }
+    let keys = ["k0", "k1", "k2", "k3", "k4", "k5"];
+    let parts: std::collections::BTreeSet<u32> = keys
+        .iter()
+        .map(|k| logspine_core::topic::partition_of(k.as_bytes(), 2))
+        .collect();
+    assert_eq!(parts.len(), 2, "the keys cover both partitions");
+    // Right after a scheduled compaction found nothing to do.
+    while t.time() % 50 != 1 {
+        ticks(&mut t, 1);
+    }
+    for round in 0..2 {
+        for k in keys {
+            t.apply(&Action::Write {
+                key: k.into(),
+                value: format!("v{round}"),
+            });
+            ticks(&mut t, 1);
+        }
+    }
+    // Published and durable in the topic, before the next scheduled compaction.
+    while !t.is_settled() {
+        ticks(&mut t, 1);
+    }
+    assert!(t.time() % 50 > 12, "settled at {}", t.time());
+    let before = changes(&t);
+    assert!(before.iter().all(|(c, _)| !c), "{before:?}");
+    let r = t.apply(&Action::Compact);
+    assert_eq!(refused(&r), "", "{r:?}");
+    assert!(
+        changes(&t).iter().all(|(c, _)| *c),
+        "both partitions start compacting at once"
+    );
+    let mut compacted: Vec<u32> = Vec::new();
+    for _ in 0..200 {
+        for k in t.tick() {
+            if let TraceKind::TopicCompacted { partition, .. } = k {
+                compacted.push(partition);
+            }
+        }
+        if changes(&t)
+            .iter()
+            .zip(&before)
+            .all(|(a, b)| !a.0 && a.1 > b.1)
+        {
+            break;
+        }
+    }
+    compacted.sort_unstable();
+    compacted.dedup();
+    assert_eq!(compacted, vec![0, 1]);
+    t.check_final(20_000);
+    assert!(t.failures().is_empty(), "{:?}", t.failures());
+}
+
+/// `changes` with several partitions: every change of a key is in the partition its key
+/// hashes to, in commit order; the group's members split the partitions by ranges and
+/// rebalance; a reset can name one partition; a rebuilt view names every partition's
+/// offset; at the end the views equal the database and their rebuilds.
+#[test]
+fn partitions_route_by_key_and_spread_over_the_group() {
+    let config = WorldConfig {
+        cdc: true,
+        partitions: 4,
+        ..WorldConfig::default()
+    };
+    let mut w = world_with(config, 5);
+    w.apply(&Action::Workload {
+        clients: 4,
+        transactions: 200,
+        keys: 40,
+        writes: 2,
+    });
+    let join = |w: &mut World, c: &str| w.apply(&Action::JoinConsumer { consumer: c.into() });
+    join(&mut w, "a");
+    join(&mut w, "b");
+    let r = join(&mut w, "c");
+    let assignment = r
+        .iter()
+        .find_map(|k| match k {
+            TraceKind::Rebalanced { assignment, .. } => Some(assignment.clone()),
+            _ => None,
+        })
+        .expect("a rebalance");
+    assert_eq!(
+        assignment,
+        vec![
+            ("a".to_owned(), vec![0]),
+            ("b".to_owned(), vec![1]),
+            ("c".to_owned(), vec![2, 3])
+        ]
+    );
+    ticks(&mut w, 150);
+    let r = w.apply(&Action::ResetOffset {
+        consumer: "a".into(),
+        to: "earliest".into(),
+        partition: Some(3),
+    });
+    assert!(refused(&r).contains("not assigned to a"), "{r:?}");
+    let r = w.apply(&Action::ResetOffset {
+        consumer: "replica".into(),
+        to: "earliest".into(),
+        partition: Some(0),
+    });
+    assert!(refused(&r).contains("rebuilt whole"), "{r:?}");
+    // (`__consumer_offsets` refuses writes while it switches to a compacted
+    // generation: retried, as a client would.)
+    let mut r = Vec::new();
+    for _ in 0..200 {
+        r = w.apply(&Action::ResetOffset {
+            consumer: "c".into(),
+            to: "earliest".into(),
+            partition: Some(3),
+        });
+        if !refused(&r).contains("retry") {
+            break;
+        }
+        ticks(&mut w, 1);
+    }
+    let resets: Vec<(u32, u64)> = r
+        .iter()
+        .filter_map(|k| match k {
+            TraceKind::OffsetReset {
+                partition, offset, ..
+            } => Some((*partition, *offset)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(resets, vec![(3, 0)], "{r:?}");
+    let r = w.apply(&Action::LeaveConsumer {
+        consumer: "b".into(),
+    });
+    assert!(
+        r.iter()
+            .any(|k| matches!(k, TraceKind::Rebalanced { assignment, .. }
+            if assignment == &vec![("a".to_owned(), vec![0, 1]), ("c".to_owned(), vec![2, 3])])),
+        "{r:?}"
+    );
+    w.apply(&Action::RebuildView {
+        view: "search".into(),
+    });
+    let mut later = ticks(&mut w, 300);
+    later.extend(w.check_final(20_000));
+    assert!(w.failures().is_empty(), "{:?}", w.failures());
+    let caught_up = later.iter().find_map(|k| match k {
+        TraceKind::ConsumerCaughtUp { positions, .. } => Some(positions.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        caught_up.map(|p| p.iter().map(|(p, _)| *p).collect::<Vec<_>>()),
+        Some(vec![2, 3]),
+        "{later:?}"
+    );
+    let rebuilt = later.iter().find_map(|k| match k {
+        TraceKind::ViewRebuilt { positions, .. } => Some(positions.len()),
+        _ => None,
+    });
+    assert_eq!(rebuilt, Some(4), "every partition's offset");
+    // Routing: each key in exactly its partition, its changes in commit order.
+    let mut seen = std::collections::BTreeMap::new();
+    for p in 0..4u32 {
+        let records = w.partition_window(p, 0, 4096);
+        assert!(!records.is_empty(), "partition {p} got nothing");
+        for r in records {
+            let key = r.key.clone().expect("keyed");
+            assert_eq!(
+                logspine_core::topic::partition_of(key.as_bytes(), 4),
+                p,
+                "{key}"
+            );
+            let lsn = r.commit_lsn.expect("a change event");
+            let last = seen.insert(key.clone(), lsn);
+            assert!(last.is_none_or(|l| l <= lsn), "{key}: {last:?} then {lsn}");
+        }
+    }
+    let snap = w.pipeline().expect("cdc");
+    assert_eq!(snap.connector.next_seqs.len(), 4);
+    assert_eq!(
+        snap.connector.next_seq,
+        snap.connector.next_seqs.iter().sum::<u64>()
+    );
+    assert!(snap
+        .views
+        .iter()
+        .all(|v| v.positions.len() == 4 && v.lag == Some(0)));
+}
+
+/// Partitions need CDC and stay within bounds; an action naming a partition `changes`
+/// does not have, or needing CDC or Raft the world lacks, is a scenario error naming the
+/// field.
+#[test]
+fn partition_and_impossible_action_checks_name_the_field() {
+    for (config, field) in [
+        (
+            WorldConfig {
+                partitions: 2,
+                ..WorldConfig::default()
+            },
+            "config.partitions",
+        ),
+        (
+            WorldConfig {
+                cdc: true,
+                partitions: 0,
+                ..WorldConfig::default()
+            },
+            "config.partitions",
+        ),
+        (
+            WorldConfig {
+                cdc: true,
+                partitions: 9,
+                ..WorldConfig::default()
+            },
+            "config.partitions",
+        ),
+    ] {
+        let e = config.check().expect_err(field);
+        assert!(e.starts_with(field), "{e}");
+    }
+    let mut s = library::scenario("partitioned-group").unwrap();
+    let cases: [(Action, &str, &str); 3] = [
+        (
+            Action::ResetOffset {
+                consumer: "bob".into(),
+                to: "latest".into(),
+                partition: Some(4),
+            },
+            ".action.partition",
+            "config.partitions",
+        ),
+        (Action::RaftHeal, ".action.do", "config.raft_nodes"),
+        (Action::Compact, ".action.do", "config.index"),
+    ];
+    let at = s.actions.last().unwrap().at;
+    for (action, path, names) in cases {
+        let mut bad = s.clone();
+        bad.actions
+            .push(logspine_core::world::TimedAction { at, action });
+        let e = Scenario::from_json(&bad.to_json()).expect_err(path);
+        assert!(e.path.ends_with(path) && e.message.contains(names), "{e:?}");
+    }
+    s.config.cdc = false;
+    s.config.partitions = 1;
+    let e = s.check().expect_err("consumers without CDC");
+    assert!(e.message.contains("config.cdc"), "{e:?}");
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod prop {
     use super::*;
@@ -547,7 +896,8 @@ mod prop {
             seed in any::<u64>(),
             end in 1u64..1_000_000,
             lsm in any::<bool>(),
-            actions in proptest::collection::vec((0u64..50, 0u8..6, "[a-z]{1,8}", "[ -~]{0,12}"), 0..12),
+            partitions in 1u32..=8,
+            actions in proptest::collection::vec((0u64..50, 0u8..9, "[a-z]{1,8}", "[ -~]{0,12}"), 0..12),
         ) {
             let mut at = 0;
             let actions = actions.into_iter().map(|(dt, kind, key, value)| {
@@ -558,6 +908,14 @@ mod prop {
                     2 => Action::Read { key },
                     3 => Action::Crash,
                     4 => Action::Checkpoint,
+                    // Possible in every generated world: the LSM, or a compacted topic.
+                    5 => Action::Compact,
+                    6 => Action::ResetOffset {
+                        consumer: key,
+                        to: "earliest".into(),
+                        partition: Some(u32::try_from(dt).unwrap() % partitions),
+                    },
+                    7 => Action::ResetOffset { consumer: key, to: "latest".into(), partition: None },
                     _ => Action::Workload { clients: 3, transactions: 10, keys: 20, writes: 2 },
                 };
                 logspine_core::world::TimedAction { at, action }
@@ -569,6 +927,9 @@ mod prop {
                 seed,
                 config: logspine_core::world::WorldConfig {
                     index: if lsm { logspine_core::world::IndexChoice::Lsm } else { logspine_core::world::IndexChoice::Btree },
+                    cdc: true,
+                    compacted: !lsm,
+                    partitions,
                     ..Default::default()
                 },
                 end,

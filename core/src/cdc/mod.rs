@@ -10,17 +10,23 @@
 //! has all of a transaction), the operation, the key, the value before and after. A
 //! transaction that aborted (or was rolled back by recovery) publishes nothing. The
 //! connector reads only WAL records that are durable, so nothing it publishes can be
-//! undone by a database crash. Events go to partition 0 of the topic: commit order is
-//! offset order. Values are the event in a small binary form ([`ChangeEvent::encode`]);
-//! the record key is the row's key.
+//! undone by a database crash. The record key is the row's key, and an event goes to the
+//! partition its key hashes to ([`crate::topic::partition_of`], the broker's routing, over
+//! [`CdcConfig::partitions`]): every change of a row is in one partition, in commit
+//! order, so per-key order holds however many partitions there are. With one partition
+//! commit order is offset order; with several, a transaction's events may be spread
+//! over partitions and nothing orders partitions against each other (as with Kafka). Values
+//! are the event in a small binary form ([`ChangeEvent::encode`]).
 //!
 //! # Exactly once
-//! The connector is an idempotent producer with a fixed producer id; the `n`-th event it
-//! ever publishes has sequence number `n`. Its durable state (a two-slot checksummed file
-//! on its own storage) is: the WAL position to resume reading from (the first LSN of the
-//! oldest transaction still open at the last fully acknowledged commit), the last
-//! published commit LSN, and the next sequence number. It is written only after every
-//! event up to that commit is acknowledged by the broker. After any crash the connector
+//! The connector is an idempotent producer with a fixed producer id. Sequence numbers
+//! are per partition, as a broker keeps them (Kafka's are per producer and partition):
+//! the `n`-th event it ever publishes to partition `p` has sequence number `n` there.
+//! Its durable state (a two-slot checksummed file on its own storage) is: the WAL
+//! position to resume reading from (the first LSN of the oldest transaction still open at
+//! the last fully acknowledged commit), the last published commit LSN, and each
+//! partition's next sequence number. It is written only after every event up to that
+//! commit is acknowledged by the broker. After any crash the connector
 //! re-reads from the stored position, skips commits at or below the stored one, and
 //! re-publishes the rest with the same sequence numbers as the first time (the order is
 //! the commit order, deterministic): the broker drops the ones it already has. After a
@@ -46,7 +52,7 @@ use crate::crc32c;
 use crate::db::{TxnId, WalRecord};
 use crate::log::{Log, LogError, Lsn};
 use crate::storage::{Storage, StorageError, SyncCompletion, SyncId};
-use crate::topic::{Broker, BrokerError, PartitionError, Produce};
+use crate::topic::{partition_of, Broker, BrokerError, PartitionError, Produce};
 
 /// What a change did to its row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +222,10 @@ pub enum CdcError {
     /// The broker failed.
     #[error("publishing: {0}")]
     Broker(#[from] BrokerError),
+    /// A configuration that cannot work (the partitions, or a topic that does not have
+    /// them).
+    #[error("connector configuration: {0}")]
+    Config(String),
     /// The WAL no longer holds the connector's position.
     #[error("the WAL starts at {first} but the connector resumes at {position}: changes in between are gone")]
     Gap {
@@ -229,8 +239,11 @@ pub enum CdcError {
 /// How the connector is set up.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CdcConfig {
-    /// The topic it publishes to (partition 0).
+    /// The topic it publishes to.
     pub topic: String,
+    /// The topic's partitions (1 to [`MAX_PARTITIONS`]): an event goes to the one its key
+    /// hashes to (module docs). The state file's layout depends on it.
+    pub partitions: u32,
     /// Its idempotent producer id.
     pub producer_id: u64,
     /// Its state file (on its own storage).
@@ -243,6 +256,7 @@ impl Default for CdcConfig {
     fn default() -> Self {
         CdcConfig {
             topic: "changes".into(),
+            partitions: 1,
             producer_id: 0xCDC,
             state_file: "cdc.state".into(),
             records_per_step: 256,
@@ -250,48 +264,84 @@ impl Default for CdcConfig {
     }
 }
 
+/// The most partitions the connector publishes to.
+pub const MAX_PARTITIONS: u32 = 64;
+
 /// The connector's durable state.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CdcState {
     /// Where reading resumes.
     pub resume: Lsn,
     /// The last commit all of whose events are acknowledged.
     pub last_commit: Option<Lsn>,
-    /// The next sequence number.
-    pub next_seq: u64,
+    /// Each partition's next sequence number (index: partition).
+    pub next_seq: Vec<u64>,
+}
+
+impl CdcState {
+    /// A fresh state for `partitions` partitions.
+    fn new(partitions: u32) -> CdcState {
+        CdcState {
+            resume: Lsn(0),
+            last_commit: None,
+            next_seq: vec![0; partitions as usize],
+        }
+    }
+
+    /// Events published over all partitions (the sum of the next sequence numbers).
+    pub fn published(&self) -> u64 {
+        self.next_seq.iter().sum()
+    }
 }
 
 const MAGIC: u32 = u32::from_le_bytes(*b"LSCD");
-const SLOT: u64 = 64;
-const SLOT_BYTES: usize = 44;
 
-fn encode_state(seq: u64, s: &CdcState) -> [u8; SLOT_BYTES] {
-    let mut b = [0u8; SLOT_BYTES];
-    b[..4].copy_from_slice(&MAGIC.to_le_bytes());
-    b[4..12].copy_from_slice(&seq.to_le_bytes());
-    b[12..20].copy_from_slice(&s.resume.0.to_le_bytes());
-    b[20..28].copy_from_slice(&s.last_commit.map_or(0, |l| l.0 + 1).to_le_bytes());
-    b[28..36].copy_from_slice(&s.next_seq.to_le_bytes());
-    let crc = crc32c::checksum(&b[..40]);
-    b[40..].copy_from_slice(&crc.to_le_bytes());
+/// A slot's bytes for `partitions`: `magic u32 "LSCD" | seq u64 | resume u64 |
+/// last_commit + 1 u64 (0: none) | next_seq u64 × partitions | 0 u32 | crc32c u32` (LE;
+/// the CRC covers everything before it). One partition: 44 bytes, as before partitions.
+fn slot_bytes(partitions: u32) -> usize {
+    28 + 8 * partitions as usize + 8
+}
+
+/// Where the second slot starts: the slot size rounded up to 64 bytes.
+fn slot_stride(partitions: u32) -> u64 {
+    (slot_bytes(partitions) as u64).div_ceil(64) * 64
+}
+
+fn encode_state(seq: u64, s: &CdcState) -> Vec<u8> {
+    let n = u32::try_from(s.next_seq.len()).expect("bounded by MAX_PARTITIONS");
+    let len = slot_bytes(n);
+    let mut b = Vec::with_capacity(len);
+    b.extend_from_slice(&MAGIC.to_le_bytes());
+    b.extend_from_slice(&seq.to_le_bytes());
+    b.extend_from_slice(&s.resume.0.to_le_bytes());
+    b.extend_from_slice(&s.last_commit.map_or(0, |l| l.0 + 1).to_le_bytes());
+    for q in &s.next_seq {
+        b.extend_from_slice(&q.to_le_bytes());
+    }
+    b.extend_from_slice(&[0; 4]);
+    let crc = crc32c::checksum(&b);
+    b.extend_from_slice(&crc.to_le_bytes());
+    debug_assert_eq!(b.len(), len);
     b
 }
 
-fn decode_state(b: &[u8]) -> Option<(u64, CdcState)> {
-    let u = |r: std::ops::Range<usize>| u64::from_le_bytes(b[r].try_into().expect("8 bytes"));
-    if b.len() != SLOT_BYTES
+fn decode_state(b: &[u8], partitions: u32) -> Option<(u64, CdcState)> {
+    let u = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+    let len = slot_bytes(partitions);
+    if b.len() != len
         || u32::from_le_bytes(b[..4].try_into().ok()?) != MAGIC
-        || u32::from_le_bytes(b[40..].try_into().ok()?) != crc32c::checksum(&b[..40])
+        || u32::from_le_bytes(b[len - 4..].try_into().ok()?) != crc32c::checksum(&b[..len - 4])
     {
         return None;
     }
-    let last = u(20..28);
+    let last = u(20);
     Some((
-        u(4..12),
+        u(4),
         CdcState {
-            resume: Lsn(u(12..20)),
+            resume: Lsn(u(12)),
             last_commit: last.checked_sub(1).map(Lsn),
-            next_seq: u(28..36),
+            next_seq: (0..partitions as usize).map(|p| u(28 + 8 * p)).collect(),
         },
     ))
 }
@@ -302,6 +352,9 @@ type Change = (Lsn, Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>);
 /// An event waiting to be acknowledged.
 #[derive(Clone, Debug)]
 struct Outgoing {
+    /// The partition its key hashes to.
+    partition: u32,
+    /// Its sequence number in that partition.
     seq: u64,
     event: ChangeEvent,
     /// Where reading may resume once this (the last of its transaction) is acknowledged.
@@ -344,8 +397,10 @@ pub struct Connector {
     read_at: Lsn,
     open: BTreeMap<TxnId, (Lsn, Vec<Change>)>,
     outbox: VecDeque<Outgoing>,
-    /// The sequence number the next captured event gets.
-    seq: u64,
+    /// The sequence number the next captured event of each partition gets.
+    seq: Vec<u64>,
+    /// Per partition, the sequence after the last acknowledged event.
+    acked_seq: Vec<u64>,
     /// The newest commit captured (skipped on re-reads).
     captured: Option<Lsn>,
 }
@@ -361,39 +416,47 @@ impl Connector {
         storage: &S,
         config: CdcConfig,
     ) -> Result<Connector, CdcError> {
+        let n = config.partitions;
+        if n == 0 || n > MAX_PARTITIONS {
+            return Err(CdcError::Config(format!(
+                "partitions: {n} is not 1 to {MAX_PARTITIONS}"
+            )));
+        }
         let mut best: Option<(u64, CdcState)> = None;
         if let Ok(len) = storage.len(&config.state_file) {
-            for off in [0, SLOT] {
-                if off + SLOT_BYTES as u64 > len {
+            let bytes = slot_bytes(n);
+            for off in [0, slot_stride(n)] {
+                if off + bytes as u64 > len {
                     continue;
                 }
-                let mut b = [0u8; SLOT_BYTES];
+                let mut b = vec![0u8; bytes];
                 storage.read(&config.state_file, off, &mut b)?;
-                if let Some(s) = decode_state(&b) {
-                    if best.is_none_or(|b| s.0 > b.0) {
+                if let Some(s) = decode_state(&b, n) {
+                    if best.as_ref().is_none_or(|b| s.0 > b.0) {
                         best = Some(s);
                     }
                 }
             }
         }
-        let (control_seq, state) = best.unwrap_or_default();
+        let (control_seq, state) = best.unwrap_or_else(|| (0, CdcState::new(n)));
         Ok(Connector {
             config,
-            state,
             control_seq,
             state_sync: None,
             next_state: None,
             read_at: state.resume,
             open: BTreeMap::new(),
             outbox: VecDeque::new(),
-            seq: state.next_seq,
+            seq: state.next_seq.clone(),
+            acked_seq: state.next_seq.clone(),
             captured: state.last_commit,
+            state,
         })
     }
 
     /// The durable state.
-    pub fn state(&self) -> CdcState {
-        self.state
+    pub fn state(&self) -> &CdcState {
+        &self.state
     }
 
     /// Where the database must keep its WAL from.
@@ -420,9 +483,8 @@ impl Connector {
 
     /// A completion of the connector's own storage.
     pub fn handle_sync_completion(&mut self, c: &SyncCompletion) {
-        if let Some((id, state)) = self.state_sync {
-            if c.id >= id {
-                self.state_sync = None;
+        if self.state_sync.as_ref().is_some_and(|(id, _)| c.id >= *id) {
+            if let Some((_, state)) = self.state_sync.take() {
                 if c.result.is_ok() {
                     self.state = state;
                 } else {
@@ -495,12 +557,13 @@ impl Connector {
             self.read_at = lsn.next();
             n += 1;
         }
-        // 2. Send what was not sent, in order (a refusal stops the batch: order matters).
+        // 2. Send what was not sent, in order (a refusal stops the batch: order matters
+        // within a partition; stopping all of them keeps it simple).
         for o in self.outbox.iter_mut().filter(|o| !o.sent) {
             let value = o.event.encode();
             let req = Produce {
                 topic: &self.config.topic,
-                partition: Some(0),
+                partition: Some(o.partition),
                 key: Some(o.event.key.as_bytes()),
                 value: Some(&value),
                 producer: Some((self.config.producer_id, o.seq)),
@@ -514,16 +577,19 @@ impl Connector {
         // 3. Acknowledgements: the broker's producer table says which sequences it has
         // durably (a record at or below the high watermark).
         let mut acked_state = None;
+        // The sequences move with every acknowledged event; the state takes them at a
+        // transaction's last one.
         while let Some(o) = self.outbox.front() {
-            if !o.sent || !self.is_acked(broker, o.seq)? {
+            if !o.sent || !self.is_acked(broker, o.partition, o.seq)? {
                 break;
             }
             let o = self.outbox.pop_front().expect("front");
+            self.acked_seq[o.partition as usize] = o.seq + 1;
             if o.event.index + 1 == o.event.count {
                 acked_state = Some(CdcState {
                     resume: o.resume_after,
                     last_commit: Some(Lsn(o.event.commit_lsn)),
-                    next_seq: o.seq + 1,
+                    next_seq: self.acked_seq.clone(),
                 });
             }
         }
@@ -534,11 +600,15 @@ impl Connector {
         if self.state_sync.is_none() {
             if let Some(s) = self.next_state.take() {
                 let seq = self.control_seq + 1;
-                let slot = if seq.is_multiple_of(2) { 0 } else { SLOT };
+                let slot = if seq.is_multiple_of(2) {
+                    0
+                } else {
+                    slot_stride(self.config.partitions)
+                };
                 own.write(&self.config.state_file, slot, &encode_state(seq, &s))?;
                 self.control_seq = seq;
                 let id = own.sync()?;
-                self.state_sync = Some((id, s));
+                self.state_sync = Some((id, s.clone()));
                 out.push(CdcEvent::Stored(s));
             }
         }
@@ -561,7 +631,7 @@ impl Connector {
             self.next_state = Some(CdcState {
                 resume: resume_after,
                 last_commit: Some(commit),
-                next_seq: self.seq,
+                next_seq: self.seq.clone(),
             })
             .filter(|_| self.outbox.is_empty());
             return;
@@ -583,13 +653,16 @@ impl Connector {
                 before: before.as_deref().map(lossy),
                 after: after.as_deref().map(lossy),
             };
+            let partition = partition_of(event.key.as_bytes(), self.config.partitions);
+            let seq = &mut self.seq[partition as usize];
             self.outbox.push_back(Outgoing {
-                seq: self.seq,
+                partition,
+                seq: *seq,
                 event,
                 resume_after,
                 sent: false,
             });
-            self.seq += 1;
+            *seq += 1;
         }
         out.push(CdcEvent::Captured {
             commit_lsn: commit,
@@ -598,8 +671,16 @@ impl Connector {
         });
     }
 
-    fn is_acked(&self, broker: &Broker, seq: u64) -> Result<bool, CdcError> {
-        let part = &broker.partitions(&self.config.topic)?[0];
+    fn is_acked(&self, broker: &Broker, partition: u32, seq: u64) -> Result<bool, CdcError> {
+        let part = broker
+            .partitions(&self.config.topic)?
+            .get(partition as usize)
+            .ok_or_else(|| {
+                CdcError::Config(format!(
+                    "{:?} has no partition {partition}",
+                    self.config.topic
+                ))
+            })?;
         Ok(part.producer_acked(self.config.producer_id, seq))
     }
 }

@@ -8,12 +8,15 @@
 //!   lowercased) → the keys whose value contains it.
 //!
 //! A view applies a change event's `after` (and `before`, to take the old row out of an
-//! aggregate or an index) in offset order; its lag is the partition's high watermark
-//! minus its position.
+//! aggregate or an index) in offset order within each partition of its topic. It reads
+//! every partition, taking turns, from its own position in each; since a row's changes
+//! all go to one partition, each row's changes are applied in commit order whatever the
+//! interleaving (rows in different partitions are independent in all three views). Its
+//! lag is the sum over partitions of the high watermark minus its position.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::topic::{Broker, BrokerError};
+use crate::topic::{Broker, BrokerError, TopicRecord};
 
 use super::ChangeEvent;
 
@@ -130,7 +133,7 @@ impl View {
     }
 }
 
-/// A view kept up to date by consuming the change topic (partition 0).
+/// A view kept up to date by consuming the change topic (every partition).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MaterializedView {
     /// Its name.
@@ -138,12 +141,17 @@ pub struct MaterializedView {
     /// The projection.
     pub view: View,
     kind: ViewKind,
-    /// The next offset to consume.
-    pub position: u64,
-    /// The last commit LSN fully applied (all of the transaction's events).
+    /// The next offset to consume in each partition (index: partition; a partition not
+    /// listed is at 0).
+    pub positions: Vec<u64>,
+    /// The last commit LSN whose last event was applied (with one partition: the last
+    /// transaction applied completely; with several, a transaction's other events may be
+    /// in partitions not read that far yet).
     pub applied_commit: Option<u64>,
     /// Events applied since it was (re)built.
     pub applied: u64,
+    /// The partition the next read starts with (partitions take turns).
+    turn: usize,
 }
 
 impl MaterializedView {
@@ -153,10 +161,54 @@ impl MaterializedView {
             name: name.to_owned(),
             view: View::new(kind),
             kind,
-            position: 0,
+            positions: Vec::new(),
             applied_commit: None,
             applied: 0,
+            turn: 0,
         }
+    }
+
+    /// The next offset to consume in `partition`.
+    pub fn position(&self, partition: u32) -> u64 {
+        self.positions.get(partition as usize).copied().unwrap_or(0)
+    }
+
+    /// Moves the position in `partition` (a reader that skips to a partition's start).
+    pub fn set_position(&mut self, partition: u32, offset: u64) {
+        let p = partition as usize;
+        if self.positions.len() <= p {
+            self.positions.resize(p + 1, 0);
+        }
+        self.positions[p] = offset;
+    }
+
+    /// Applies one record of `partition` (its value a change event; others only move the
+    /// position). `table`: the topic is compacted, and this is the view's own last value
+    /// per key, which replaces the event's `before` (the world's consumers explain why).
+    /// Returns whether an event was applied.
+    pub fn apply_record(
+        &mut self,
+        partition: u32,
+        r: &TopicRecord,
+        table: Option<&mut BTreeMap<String, String>>,
+    ) -> bool {
+        self.set_position(partition, r.offset + 1);
+        let Some(mut e) = r.value.as_deref().and_then(|b| ChangeEvent::decode(b).ok()) else {
+            return false;
+        };
+        if let Some(seen) = table {
+            e.before = seen.get(&e.key).cloned();
+            match &e.after {
+                Some(a) => seen.insert(e.key.clone(), a.clone()),
+                None => seen.remove(&e.key),
+            };
+        }
+        self.view.apply(&e);
+        if e.index + 1 == e.count {
+            self.applied_commit = Some(e.commit_lsn);
+        }
+        self.applied += 1;
+        true
     }
 
     /// Drops the state and starts again from offset 0.
@@ -172,26 +224,48 @@ impl MaterializedView {
         topic: &str,
         max: usize,
     ) -> Result<u64, BrokerError> {
-        let batch = broker.fetch(storage, topic, 0, self.position, max)?;
+        self.poll_table(broker, storage, topic, max, None)
+    }
+
+    /// Consumes up to `max` acknowledged records in all, over every partition of `topic`
+    /// taking turns (each tick starts with the next partition), each from its position;
+    /// returns the events applied. `table`: as in [`MaterializedView::apply_record`].
+    pub fn poll_table<S: crate::Storage + ?Sized>(
+        &mut self,
+        broker: &Broker,
+        storage: &S,
+        topic: &str,
+        max: usize,
+        mut table: Option<&mut BTreeMap<String, String>>,
+    ) -> Result<u64, BrokerError> {
+        let parts = broker.partitions(topic)?.len();
+        let mut budget = max;
         let mut n = 0;
-        for r in batch {
-            self.position = r.offset + 1;
-            let Some(e) = r.value.as_deref().and_then(|v| ChangeEvent::decode(v).ok()) else {
-                continue;
-            };
-            self.view.apply(&e);
-            if e.index + 1 == e.count {
-                self.applied_commit = Some(e.commit_lsn);
+        for i in 0..parts {
+            if budget == 0 {
+                break;
             }
-            self.applied += 1;
-            n += 1;
+            let p = u32::try_from((self.turn + i) % parts).expect("at most 1024 partitions");
+            let batch = broker.fetch(storage, topic, p, self.position(p), budget)?;
+            budget -= batch.len();
+            for r in &batch {
+                n += u64::from(self.apply_record(p, r, table.as_deref_mut()));
+            }
         }
+        self.turn = (self.turn + 1) % parts.max(1);
         Ok(n)
     }
 
-    /// Acknowledged events not consumed yet.
+    /// Acknowledged events not consumed yet, over every partition.
     pub fn lag(&self, broker: &Broker, topic: &str) -> Result<u64, BrokerError> {
-        let hw = broker.partitions(topic)?[0].high_watermark();
-        Ok(hw.saturating_sub(self.position))
+        Ok(broker
+            .partitions(topic)?
+            .iter()
+            .enumerate()
+            .map(|(p, part)| {
+                let p = u32::try_from(p).expect("at most 1024 partitions");
+                part.high_watermark().saturating_sub(self.position(p))
+            })
+            .sum())
     }
 }

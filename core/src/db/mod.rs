@@ -57,6 +57,8 @@
 //! A flush whose memtable is not yet durable in the WAL waits, and the database issues a
 //! WAL sync for it (reason `WalRule`). When every memtable is full and waiting, a client
 //! write gets [`DbError::WouldBlock`] (a write stall) until a flush makes room.
+//! [`Db::compact_now`] asks the index for a manual compaction, which runs as more of the
+//! same background steps (the B+tree has none: it says so).
 //!
 //! # Recovery (ARIES: analysis, redo, undo)
 //! `open` runs these phases; each record read matches exactly one case (R1–R5 for the
@@ -253,6 +255,9 @@ pub enum DbError {
     /// A previous failure left memory ahead of the log; reopen the database.
     #[error("database must be reopened after an earlier failure: {0}")]
     Poisoned(String),
+    /// The index does not do what was asked (e.g. [`Db::compact_now`] on the B+tree).
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// A commit that became durable.
@@ -1463,6 +1468,25 @@ impl<S: Storage> Db<S> {
                 self.stats.max_commit_latency_ticks.max(ack.latency_ticks);
             self.acks.push(ack);
             self.events.push(DbEvent::Committed(ack));
+        }
+    }
+
+    /// Asks the index to compact now, as a person would with RocksDB's `CompactRange`
+    /// (LSM: [`Lsm::request_manual_compaction`] — the memtable frozen and flushed, then
+    /// every level merged whole into the next, down to the deepest holding data — as
+    /// background steps in [`Db::tick`], with the WAL rule, the manifest edits and the
+    /// crash cases of any flush and compaction). Returns whether there was anything to
+    /// do. The B+tree has no compaction: [`DbError::Unsupported`] says why.
+    pub fn compact_now(&mut self) -> Result<bool, DbError> {
+        self.check_poisoned()?;
+        match &mut self.index {
+            Index::BTree(_) => Err(DbError::Unsupported(
+                "the B+tree updates its pages in place and has no compaction: there are no \
+                 files to merge, and this format never frees a page (deletion is lazy; a \
+                 vacuum that rebuilds the tree is future work)"
+                    .into(),
+            )),
+            Index::Lsm(lsm) => Ok(lsm.request_manual_compaction()),
         }
     }
 

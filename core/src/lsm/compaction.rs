@@ -31,6 +31,18 @@
 //! the table is listed one level down and no byte is read or written. Sequential inserts
 //! make these common: each new table's keys are above everything below it.
 //!
+//! **Manual** ([`choose_manual`], RocksDB's `CompactRange` over the whole key range,
+//! LevelDB's `CompactRange`): asked for by the owner, not by a score. Leveled: each level
+//! from `from_level` down to `bottom - 1` in turn is merged *whole* — every table of the
+//! level plus every table of the next level overlapping them — into the next level, so
+//! that at the end everything sits in `bottom` (the deepest level that held data when the
+//! compaction was asked for, at least L1). Empty levels are skipped. The bottom level
+//! itself is not rewritten (RocksDB's default `bottommost_level_compaction`), so a
+//! tree already all in one level has nothing to do. Size-tiered (and a single level):
+//! one step merging every L0 run into one (Cassandra's major compaction), when there are
+//! two runs or more, or one holding tombstones. Tombstones are dropped by the same rule
+//! as above (nothing deeper overlaps).
+//!
 //! # Mechanism: [`compact`]
 //! Opens the inputs, merges them newest first with the [`MergeIterator`], writes the
 //! result with [`TableWriter`]s (splitting at `target_file_bytes` for L1+; one run for
@@ -151,6 +163,13 @@ pub enum ChoiceReason {
         runs: u64,
         /// Their bytes.
         bytes: u64,
+    },
+    /// Asked for by the owner ([`choose_manual`]): the whole of `level` goes down.
+    Manual {
+        /// The level merged whole.
+        level: u32,
+        /// The level everything ends in.
+        bottom: u32,
     },
 }
 
@@ -329,6 +348,73 @@ fn choose_leveled(version: &Version, config: &CompactionConfig) -> Option<Choice
         target_bytes: den,
     };
     Some(finish_choice(version, reason, inputs, level + 1))
+}
+
+/// Where a manual compaction asked for now ends: the deepest level holding a table, at
+/// least L1 (leveled, with more than one level); 0 for size-tiered or a single level
+/// (module docs, "Manual"). Pure.
+pub fn manual_bottom(version: &Version, config: &CompactionConfig) -> u32 {
+    let levels = version.num_levels();
+    if config.style == CompactionStyle::SizeTiered || levels < 2 {
+        return 0;
+    }
+    let deepest = (0..levels)
+        .rev()
+        .find(|&l| !version.level(l).is_empty())
+        .unwrap_or(0);
+    deepest.max(1)
+}
+
+/// The next step of a manual compaction (module docs, "Manual"): the first level from
+/// `from_level` on, below `bottom`, that holds tables, merged whole into the next level —
+/// or, when `bottom` is 0, every L0 run merged into one. Returns the level chosen and the
+/// compaction; `None` when nothing is left to do. Pure.
+pub fn choose_manual(version: &Version, from_level: u32, bottom: u32) -> Option<(u32, Choice)> {
+    if bottom == 0 {
+        let runs = version.level(0);
+        let worth = runs.len() >= 2 || runs.first().is_some_and(|t| t.tombstones > 0);
+        if from_level > 0 || !worth {
+            return None;
+        }
+        let inputs: Vec<Input> = runs
+            .iter()
+            .map(|t| Input {
+                level: 0,
+                table: t.clone(),
+            })
+            .collect();
+        let reason = ChoiceReason::Manual { level: 0, bottom };
+        // Every run is an input, so no older run in L0 can hold the keys: tombstones go
+        // unless a deeper level overlaps (finish_choice's rule).
+        return Some((0, finish_choice(version, reason, inputs, 0)));
+    }
+    let bottom = bottom.min(version.num_levels().saturating_sub(1));
+    for level in from_level..bottom {
+        let tables = version.level(level);
+        if tables.is_empty() {
+            continue;
+        }
+        let (lo, hi) = key_span(tables.iter());
+        let mut inputs: Vec<Input> = tables
+            .iter()
+            .map(|t| Input {
+                level,
+                table: t.clone(),
+            })
+            .collect();
+        inputs.extend(
+            version
+                .overlapping(level + 1, &lo, &hi)
+                .into_iter()
+                .map(|t| Input {
+                    level: level + 1,
+                    table: t.clone(),
+                }),
+        );
+        let reason = ChoiceReason::Manual { level, bottom };
+        return Some((level, finish_choice(version, reason, inputs, level + 1)));
+    }
+    None
 }
 
 fn choose_tiered(version: &Version, config: &CompactionConfig) -> Option<Choice> {

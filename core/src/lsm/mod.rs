@@ -38,6 +38,9 @@
 //!    sync completes may the WAL be trimmed below the flushed LSN.
 //! 4. Compaction: [`choose`] on the current version; [`compact`] writes the outputs and
 //!    returns the edit; sync; append the edit and sync; only then delete the input files.
+//!    A manual compaction ([`choose_manual`], asked for with
+//!    [`tree::Lsm::request_manual_compaction`]) is the same mechanism with another
+//!    policy: the same phases, the same syncs, the same recovery.
 //!
 //! [`tree::Lsm`] does exactly this, one phase per step (its module docs list the crash
 //! cases).
@@ -74,8 +77,8 @@ use crate::storage::StorageError;
 
 pub use bloom::{BloomDecodeError, BloomFilter};
 pub use compaction::{
-    choose, compact, Choice, ChoiceReason, Compacted, CompactionConfig, CompactionStats,
-    CompactionStyle, Input,
+    choose, choose_manual, compact, manual_bottom, Choice, ChoiceReason, Compacted,
+    CompactionConfig, CompactionStats, CompactionStyle, Input,
 };
 pub use manifest::{
     orphan_tables, EditDecodeError, Manifest, ManifestConfig, Version, VersionEdit, MAX_LEVELS,

@@ -51,6 +51,18 @@
 //!
 //!   A trivial move ([`Choice::trivial_move`]) goes through the same phases with nothing
 //!   written in 2 and nothing deleted in 4: the edit alone moves the table down.
+//! * **Manual compaction** ([`Lsm::request_manual_compaction`], RocksDB's `CompactRange`
+//!   over every key): the active memtable is frozen first (as soon as the frozen queue
+//!   has room) and flushed like any other; once everything written before the request is
+//!   in tables, instead of the policy's choices, the steps of [`choose_manual`] run one
+//!   after another — each level merged whole into the next, down to the deepest level
+//!   that held data — each a compaction with exactly the four phases above
+//!   ([`ChoiceReason::Manual`] in [`LsmEvent::CompactionPicked`]). The policy's own
+//!   compactions wait until it is done ([`LsmEvent::ManualCompactionDone`]). Writes go on
+//!   meanwhile, and their flushes take turns with the steps: a flush goes first only when
+//!   the frozen queue is full. The request lives in memory only: a crash
+//!   in the middle recovers by the cases below like any compaction, and the request is
+//!   gone (as RocksDB's is); asking again starts over.
 //!
 //! Only one job runs at a time, so the version a compaction was chosen from is the one
 //! its edit applies to, and table ids never collide.
@@ -97,7 +109,10 @@ use std::ops::Bound;
 use crate::log::{Lsn, RecoveryReport};
 use crate::storage::{Storage, SyncCompletion, SyncId};
 
-use super::compaction::{choose, compact, Choice, ChoiceReason, Compacted, CompactionConfig};
+use super::compaction::{
+    choose, choose_manual, compact, manual_bottom, Choice, ChoiceReason, Compacted,
+    CompactionConfig,
+};
 use super::manifest::{orphan_tables, Manifest, ManifestConfig, Version, VersionEdit};
 use super::memtable::{ImmutableMemtable, Memtable};
 use super::merge::MergeIter;
@@ -229,6 +244,14 @@ pub enum LsmEvent {
         /// The outputs.
         outputs: Vec<TableId>,
     },
+    /// A manual compaction asked for with [`Lsm::request_manual_compaction`] has done
+    /// every step: everything that was above `bottom` is in it.
+    ManualCompactionDone {
+        /// The level everything went to.
+        bottom: u32,
+        /// Its compactions (trivial moves included).
+        compactions: u64,
+    },
     /// The edit is durable and the input files were deleted.
     CompactionDone {
         /// Where the outputs went.
@@ -259,6 +282,8 @@ pub struct LsmStats {
     pub flushes: u64,
     /// Compactions started (trivial moves included).
     pub compactions: u64,
+    /// Of which steps of manual compactions.
+    pub manual_compactions: u64,
     /// Of which trivial moves (a manifest edit, no table rewritten).
     pub trivial_moves: u64,
     /// Writes replayed from the WAL by [`Lsm::redo`] (no old-value read).
@@ -397,6 +422,22 @@ impl Job {
     }
 }
 
+/// A manual compaction in progress (module docs, "Manual compaction").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Manual {
+    /// The active memtable still has to be frozen.
+    freeze_first: bool,
+    /// Steps start once everything up to this LSN (the last written when it was asked
+    /// for) is in tables.
+    flush_to: Option<Lsn>,
+    /// The next level to merge down.
+    next_level: u32,
+    /// The level everything goes to.
+    bottom: u32,
+    /// Steps started so far.
+    compactions: u64,
+}
+
 /// The assembled LSM index (module docs).
 #[derive(Clone, Debug)]
 pub struct Lsm {
@@ -412,6 +453,8 @@ pub struct Lsm {
     /// The owner's WAL is durable below this (`None`: no WAL rule, a standalone index).
     wal_durable: Option<Lsn>,
     job: Job,
+    /// A manual compaction asked for and not finished.
+    manual: Option<Manual>,
     stats: LsmStats,
     last_lookup: LookupStats,
 }
@@ -470,6 +513,7 @@ impl Lsm {
             durable_flushed_lsn,
             wal_durable: None,
             job: Job::Idle,
+            manual: None,
             stats: LsmStats {
                 level_bytes_written: vec![0; levels],
                 ..LsmStats::default()
@@ -571,6 +615,46 @@ impl Lsm {
         }
     }
 
+    /// Asks for a manual compaction of the whole tree (module docs, "Manual compaction"):
+    /// freeze and flush the memtable, then merge every level whole into the next, down to
+    /// the deepest level holding data. Returns whether there is anything to do — `false`
+    /// (and nothing asked) when the memtables are empty and [`choose_manual`] has no step
+    /// (everything is already in one level, or one run without tombstones). Asking while
+    /// one is in progress starts it over from the top.
+    pub fn request_manual_compaction(&mut self) -> bool {
+        let version = self.manifest.version();
+        let bottom = manual_bottom(version, &self.config.compaction);
+        let memtables = !self.active.is_empty() || !self.frozen.is_empty();
+        if !memtables && choose_manual(version, 0, bottom).is_none() {
+            return false;
+        }
+        // Data still in memtables lands in L0 (and, size-tiered, as another run), so the
+        // bottom is at least what it is now.
+        self.manual = Some(Manual {
+            freeze_first: !self.active.is_empty(),
+            flush_to: self.last_lsn,
+            next_level: 0,
+            bottom,
+            compactions: 0,
+        });
+        true
+    }
+
+    /// Whether a manual compaction was asked for and has not finished.
+    pub fn manual_compaction_pending(&self) -> bool {
+        self.manual.is_some()
+    }
+
+    /// Whether the job in progress is a step of a manual compaction.
+    pub fn job_is_manual(&self) -> bool {
+        match &self.job {
+            Job::Picked { choice } | Job::Outputs { choice, .. } | Job::Edit { choice, .. } => {
+                matches!(choice.reason, ChoiceReason::Manual { .. })
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the active memtable is over its limit and cannot be frozen because the
     /// frozen queue is full (the owner should slow writes down).
     pub fn write_stalled(&self) -> bool {
@@ -582,6 +666,7 @@ impl Lsm {
     /// active memtable under its limit and no compaction the policy wants.
     pub fn is_idle(&self) -> bool {
         matches!(self.job, Job::Idle)
+            && self.manual.is_none()
             && self.frozen.is_empty()
             && self.active.size_bytes() < self.config.memtable_bytes
             && choose(self.manifest.version(), &self.config.compaction).is_none()
@@ -766,6 +851,19 @@ impl Lsm {
                 return Ok(Some(e));
             }
         }
+        if self.manual.is_some_and(|m| m.freeze_first) {
+            // A manual compaction starts by freezing what the memtable holds (once the
+            // frozen queue has room).
+            let frozen = self.freeze();
+            if frozen.is_some() || self.active.is_empty() {
+                if let Some(m) = &mut self.manual {
+                    m.freeze_first = false;
+                }
+            }
+            if let Some(e) = frozen {
+                return Ok(Some(e));
+            }
+        }
         let job = std::mem::replace(&mut self.job, Job::Idle);
         let (job, event) = self.advance_job(storage, job)?;
         self.job = job;
@@ -877,7 +975,21 @@ impl Lsm {
         &mut self,
         storage: &mut S,
     ) -> Result<(Job, Option<LsmEvent>), LsmError> {
-        if let Some(oldest) = self.frozen.back() {
+        // A manual compaction whose data is all in tables takes turns with flushes: a
+        // flush goes first only when the frozen queue is full (else, under a steady write
+        // load, flushes would always go first and the manual compaction never run).
+        let manual_ready = self.manual.is_some_and(|m| {
+            !m.freeze_first
+                && m.flush_to.is_none_or(|t| {
+                    self.manifest
+                        .version()
+                        .last_flushed_lsn()
+                        .is_some_and(|f| f >= t)
+                })
+        });
+        let flush_first =
+            !manual_ready || self.frozen.len() as u64 >= self.config.max_immutable_memtables;
+        if let Some(oldest) = self.frozen.back().filter(|_| flush_first) {
             let id = self.manifest.version().next_table_id();
             let max_lsn = oldest.max_lsn().expect("frozen memtables are not empty");
             if self.wal_durable.is_some_and(|d| max_lsn >= d) {
@@ -902,8 +1014,34 @@ impl Lsm {
                 Some(event),
             ));
         }
-        let Some(choice) = choose(self.manifest.version(), &self.config.compaction) else {
-            return Ok((Job::Idle, None));
+        let choice = match self.manual {
+            // What was written before the request is not in tables yet: wait for it.
+            Some(_) if !manual_ready => return Ok((Job::Idle, None)),
+            Some(m) => match choose_manual(self.manifest.version(), m.next_level, m.bottom) {
+                Some((level, choice)) => {
+                    self.manual = Some(Manual {
+                        next_level: level + 1,
+                        compactions: m.compactions + 1,
+                        ..m
+                    });
+                    self.stats.manual_compactions += 1;
+                    choice
+                }
+                None => {
+                    self.manual = None;
+                    let event = LsmEvent::ManualCompactionDone {
+                        bottom: m.bottom,
+                        compactions: m.compactions,
+                    };
+                    return Ok((Job::Idle, Some(event)));
+                }
+            },
+            None => {
+                let Some(choice) = choose(self.manifest.version(), &self.config.compaction) else {
+                    return Ok((Job::Idle, None));
+                };
+                choice
+            }
         };
         self.stats.compactions += 1;
         let event = LsmEvent::CompactionPicked {
@@ -1007,6 +1145,12 @@ impl Lsm {
                 .is_none_or(|d| version.last_flushed_lsn().is_some_and(|l| d <= l)),
             "durable flushed LSN above the version's"
         );
+        if let Some(m) = self.manual {
+            assert!(
+                m.bottom < version.num_levels(),
+                "manual compaction below the last level"
+            );
+        }
         assert_eq!(
             self.stats.level_bytes_written.len(),
             version.num_levels() as usize,

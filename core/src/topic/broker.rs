@@ -11,7 +11,8 @@
 //!
 //! # Routing
 //! A record with a key goes to partition `crc32c(key) mod partitions` (the same key, the
-//! same partition: per-key order); without a key, round robin.
+//! same partition: per-key order; [`partition_of`] computes it without a broker); without
+//! a key, round robin.
 //!
 //! # Consumer groups
 //! Members join and leave a group; every change is a rebalance: a new generation, and
@@ -169,6 +170,12 @@ fn check_name(name: &str) -> Result<(), BrokerError> {
     Ok(())
 }
 
+/// The partition of `partitions` a record keyed `key` goes to (module docs, "Routing").
+pub fn partition_of(key: &[u8], partitions: u32) -> u32 {
+    assert!(partitions > 0, "a topic has at least one partition");
+    crc32c::checksum(key) % partitions
+}
+
 impl Broker {
     /// Opens (recovers) the broker with these topics (created empty if new).
     pub fn open<S: Storage + ?Sized>(
@@ -287,7 +294,7 @@ impl Broker {
     pub fn route(&mut self, topic: &str, key: Option<&[u8]>) -> Result<u32, BrokerError> {
         let n = self.partitions(topic)?.len() as u64;
         let p = match key {
-            Some(k) => u64::from(crc32c::checksum(k)) % n,
+            Some(k) => u64::from(partition_of(k, u32::try_from(n).expect("at most 1024"))),
             None => {
                 self.round_robin += 1;
                 self.round_robin % n
@@ -381,6 +388,36 @@ impl Broker {
             }
         }
         Ok(())
+    }
+
+    /// Starts a key compaction of every partition of `topic` now, rather than at the next
+    /// scheduled one (Kafka's cleaner asked to run; the same [`Partition::compact`]: a new
+    /// generation, synced, then switched to in [`Broker::tick`]). A partition already
+    /// compacting, or with nothing superseded, is left alone. Returns the partitions
+    /// whose compaction started. A topic that is not compacted is
+    /// [`BrokerError::Invalid`].
+    pub fn compact_now<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        topic: &str,
+        now: u64,
+    ) -> Result<Vec<u32>, BrokerError> {
+        let (config, parts) = self
+            .topics
+            .get_mut(topic)
+            .ok_or_else(|| BrokerError::NoTopic(topic.to_owned()))?;
+        if !config.partition.compacted {
+            return Err(BrokerError::Invalid(format!(
+                "{topic:?} is not a compacted topic: it keeps every record (or drops whole segments by retention)"
+            )));
+        }
+        let mut started = Vec::new();
+        for (i, p) in parts.iter_mut().enumerate() {
+            if !p.compacting() && p.compact(storage, now)?.is_some() {
+                started.push(u32::try_from(i).expect("at most 1024 partitions"));
+            }
+        }
+        Ok(started)
     }
 
     /// `member` joins `group` (consuming `topic`): a rebalance.

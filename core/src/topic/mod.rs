@@ -16,7 +16,9 @@ pub mod broker;
 pub mod partition;
 pub mod replicated;
 
-pub use broker::{Broker, BrokerError, Group, Produce, ResetTo, TopicConfig, OFFSETS_TOPIC};
+pub use broker::{
+    partition_of, Broker, BrokerError, Group, Produce, ResetTo, TopicConfig, OFFSETS_TOPIC,
+};
 
 pub use replicated::{
     Acks, Assignor, GroupState, ReplicatedConfig, ReplicatedError, ReplicatedTopic, Retention,

@@ -16,11 +16,17 @@
 //!   would miss changes for good: a view there stops ([`ConsumeError::Behind`]) and says
 //!   so, rather than skipping to a wrong state; a group member resets to the earliest
 //!   offset held and says so (Kafka's `auto.offset.reset = earliest`).
+//!
+//! # Partitions
+//! Both rules hold per partition: `changes` may have several (`config.partitions`), each
+//! with its own start, retention and compactions. A view reads all of them, taking turns
+//! ([`MaterializedView::poll_table`]); a member reads the ones assigned to it, taking
+//! turns too, `pace` records per tick in all. A row's changes are all in one partition
+//! (the connector routes by key), so per-key order — all a view needs — holds.
 
 use std::collections::BTreeMap;
 
 use crate::cdc::views::MaterializedView;
-use crate::cdc::ChangeEvent;
 use crate::storage::Storage;
 use crate::topic::{Broker, BrokerError};
 
@@ -30,8 +36,10 @@ pub const GROUP: &str = "app";
 /// Why a view could not read on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum ConsumeError {
-    /// Retention dropped the records from `position` to `start`.
+    /// Retention dropped the records from `position` to `start` of `partition`.
     Behind {
+        /// The partition.
+        partition: u32,
         /// The view's position.
         position: u64,
         /// The partition's first offset.
@@ -47,8 +55,8 @@ impl From<BrokerError> for ConsumeError {
     }
 }
 
-/// Consumes up to `max` acknowledged change events of `topic` (partition 0) into `v`;
-/// returns how many were applied. `table`: the topic is compacted, and `seen` is the
+/// Consumes up to `max` acknowledged change events of `topic` (every partition) into
+/// `v`; returns how many were applied. `table`: the topic is compacted, and `seen` is the
 /// view's own last value per key (module docs).
 pub(super) fn consume_view<S: Storage + ?Sized>(
     v: &mut MaterializedView,
@@ -58,43 +66,24 @@ pub(super) fn consume_view<S: Storage + ?Sized>(
     topic: &str,
     max: usize,
 ) -> Result<u64, ConsumeError> {
-    let part = &broker.partitions(topic)?[0];
-    let start = part.start_offset();
-    if v.position < start {
-        if seen.is_none() {
-            return Err(ConsumeError::Behind {
-                position: v.position,
-                start,
-            });
+    for (p, part) in broker.partitions(topic)?.iter().enumerate() {
+        let p = u32::try_from(p).expect("at most 1024 partitions");
+        let start = part.start_offset();
+        if v.position(p) < start {
+            if seen.is_none() {
+                return Err(ConsumeError::Behind {
+                    partition: p,
+                    position: v.position(p),
+                    start,
+                });
+            }
+            v.set_position(p, start);
         }
-        v.position = start;
     }
     if max == 0 {
         return Ok(0);
     }
-    let batch = broker.fetch(storage, topic, 0, v.position, max)?;
-    let mut seen = seen;
-    let mut n = 0;
-    for r in batch {
-        v.position = r.offset + 1;
-        let Some(mut e) = r.value.as_deref().and_then(|b| ChangeEvent::decode(b).ok()) else {
-            continue;
-        };
-        if let Some(seen) = seen.as_deref_mut() {
-            e.before = seen.get(&e.key).cloned();
-            match &e.after {
-                Some(a) => seen.insert(e.key.clone(), a.clone()),
-                None => seen.remove(&e.key),
-            };
-        }
-        v.view.apply(&e);
-        if e.index + 1 == e.count {
-            v.applied_commit = Some(e.commit_lsn);
-        }
-        v.applied += 1;
-        n += 1;
-    }
-    Ok(n)
+    Ok(v.poll_table(broker, storage, topic, max, seen)?)
 }
 
 /// A member of [`GROUP`], consuming the partitions assigned to it.
@@ -112,6 +101,8 @@ pub(super) struct Member {
     pub(super) consumed: u64,
     /// It was reset and has not caught up yet.
     pub(super) replaying: bool,
+    /// Which of its partitions it reads first next tick (they take turns).
+    pub(super) turn: usize,
 }
 
 impl Member {
@@ -124,6 +115,7 @@ impl Member {
             pace,
             consumed: 0,
             replaying: false,
+            turn: 0,
         }
     }
 

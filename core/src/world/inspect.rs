@@ -79,8 +79,11 @@ pub struct ConnectorSnapshot {
     pub resume: u64,
     /// The last commit whose every event the broker acknowledged (stored).
     pub last_commit: Option<u64>,
-    /// The sequence number of the next event it publishes.
+    /// Events published and acknowledged so far (stored), over all partitions: the sum
+    /// of `next_seqs` (with one partition, the next event's sequence number).
     pub next_seq: u64,
+    /// Each partition's next sequence number (stored; index: partition).
+    pub next_seqs: Vec<u64>,
     /// Events captured and not yet acknowledged.
     pub backlog: u64,
 }
@@ -121,11 +124,14 @@ pub struct ViewSnapshot {
     pub name: String,
     /// `replica`, `aggregate` or `search`.
     pub kind: &'static str,
-    /// The topic it consumes (partition 0).
+    /// The topic it consumes (every partition).
     pub topic: String,
-    /// The next offset it consumes.
+    /// The next offset it consumes in partition 0.
     pub position: u64,
-    /// Acknowledged events not consumed yet (`None`: the topic could not be read).
+    /// The next offset it consumes in each partition of its topic (partition, offset).
+    pub positions: Vec<(u32, u64)>,
+    /// Acknowledged events not consumed yet, over every partition (`None`: the topic
+    /// could not be read).
     pub lag: Option<u64>,
     /// Dropped and not caught up yet.
     pub rebuilding: bool,
@@ -347,7 +353,8 @@ impl World {
             read_at: c.connector.read_at().0,
             resume: state.resume.0,
             last_commit: state.last_commit.map(|l| l.0),
-            next_seq: state.next_seq,
+            next_seq: state.published(),
+            next_seqs: state.next_seq.clone(),
             backlog: c.connector.backlog() as u64,
         };
         let mut partitions = Vec::new();
@@ -371,7 +378,13 @@ impl World {
                 name: v.name.clone(),
                 kind: view_kind(&v.view),
                 topic: topic.to_owned(),
-                position: v.position,
+                position: v.position(0),
+                positions: (0..c.broker.partitions(topic).map_or(0, |ps| ps.len()))
+                    .map(|p| {
+                        let p = u32::try_from(p).expect("at most 1024 partitions");
+                        (p, v.position(p))
+                    })
+                    .collect(),
                 lag: v.lag(&c.broker, topic).ok(),
                 rebuilding,
                 applied: v.applied,
@@ -485,8 +498,9 @@ impl World {
     }
 
     /// Where the change events of the commit at `commit_lsn` are in `changes`: (partition,
-    /// offset of its first event), once the broker holds them durably; found by bisection
-    /// (commit order is offset order).
+    /// offset of its first event there; with several partitions, the lowest partition
+    /// holding one of them), once the broker holds them durably; found by bisection
+    /// (commit order is offset order within a partition).
     pub fn change_offset(&self, commit_lsn: u64) -> Option<(u32, u64)> {
         let c = self.cdc.as_ref()?;
         let parts = c.broker.partitions(CHANGES).ok()?;

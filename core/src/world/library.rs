@@ -352,6 +352,7 @@ fn consumers_own_pace() -> Scenario {
             at(400, Action::ResetOffset {
                 consumer: "alice".into(),
                 to: "earliest".into(),
+                partition: None,
             }),
             at(420, pace("alice", 40)),
             at(450, pace("search", 30)),
@@ -421,6 +422,7 @@ fn rebuild_a_view() -> Scenario {
             at(300, Action::ResetOffset {
                 consumer: "search".into(),
                 to: "earliest".into(),
+                partition: None,
             }),
         ],
         vec![
@@ -469,6 +471,84 @@ fn compacted_topic() -> Scenario {
     )
 }
 
+fn partitioned_group() -> Scenario {
+    let join = |c: &str| Action::JoinConsumer { consumer: c.into() };
+    build(
+        "partitioned-group",
+        "Partitions: a consumer group splits the topic",
+        13,
+        WorldConfig {
+            sync_latency: [3, 6],
+            cdc: true,
+            partitions: 4,
+            view_events_per_tick: 8,
+            ..WorldConfig::default()
+        },
+        500,
+        vec![
+            at(1, workload(4, 300, 60, 2)),
+            at(3, join("alice")),
+            at(4, join("bob")),
+            at(5, join("carol")),
+            at(6, Action::SetPace {
+                consumer: "carol".into(),
+                events_per_tick: 2,
+            }),
+            at(200, Action::LeaveConsumer {
+                consumer: "carol".into(),
+            }),
+            at(330, Action::ResetOffset {
+                consumer: "bob".into(),
+                to: "earliest".into(),
+                partition: Some(3),
+            }),
+        ],
+        vec![
+            on("cdc_captured", 1, "`changes` has four partitions. The connector routes each change by its row's key, so every change of a row lands in the same partition, in commit order; its exactly-once state keeps one sequence number per partition."),
+            on("rebalanced", 3, "Alice, Bob and Carol join the group `app`. The range assignor splits the four partitions between them: Alice reads partition 0, Bob 1, Carol 2 and 3."),
+            on("offset_committed", 8, "Each member reads only its own partitions, at its own pace, and commits one offset per partition. Carol reads two records a tick across her two partitions and falls behind; nobody waits for her."),
+            on("consumer_left", 1, "Carol leaves: a rebalance. Alice now has partitions 0 and 1, Bob 2 and 3, and each picks up Carol's partitions from the offsets she committed."),
+            on("offset_reset", 1, "Bob's offset in partition 3 alone goes back to the earliest: he replays that partition, and his position in partition 2 does not move."),
+            on("consumer_caught_up", 1, "The replay reaches the end of partition 3."),
+            on("invariant_checked", 2, "The views read all four partitions in turn. Partitions are not ordered against each other, but a row's changes all sit in one partition, so each view still equals the database."),
+        ],
+    )
+}
+
+fn compact_now() -> Scenario {
+    build(
+        "compact-now",
+        "Compact now: a manual compaction, and a crash in the middle",
+        14,
+        WorldConfig {
+            index: IndexChoice::Lsm,
+            sync_latency: [2, 4],
+            memtable_bytes: 1024,
+            checkpoint_every_wal_bytes: 32768,
+            cdc: true,
+            compacted: true,
+            partitions: 2,
+            view_events_per_tick: 8,
+            ..WorldConfig::default()
+        },
+        400,
+        vec![
+            at(1, workload(4, 400, 200, 3)),
+            at(230, Action::Compact),
+            at(263, Action::Crash),
+            at(300, Action::Compact),
+        ],
+        vec![
+            on("flush_done", 1, "Writes fill memtables, which flush to L0 tables; the policy compacts a level when its score says so. `changes` is a compacted topic with two partitions."),
+            on("action", 2, "Someone asks for a compaction now, as with RocksDB's CompactRange: the memtable is frozen and flushed, then each level is merged whole into the next, down to the deepest level holding data. The broker starts a key compaction of both partitions of `changes` too."),
+            on("crash", 1, "The database crashes in the middle of the manual compaction. It has the same phases, syncs and manifest edits as any compaction, so recovery is the usual case table: until its edit is durable the recovered version does not have its outputs (any that reached the disk are orphans, deleted), and the request itself is gone, as RocksDB's is."),
+            on("reopened", 1, "Recovery replays the WAL above the last flushed LSN into a new memtable; the policy's own compaction of the many L0 tables follows."),
+            on("action", 4, "Asked again, the compaction runs to the end: what was in L0 when it was asked for is merged whole into L1 (the trace marks it `manual`), while new writes keep flushing beside it."),
+            on("invariant_checked", 4, "Everything committed is there, and the views, rebuilt from the compacted partitions, equal the database."),
+        ],
+    )
+}
+
 /// Every library scenario, in teaching order.
 pub fn all() -> Vec<Scenario> {
     vec![
@@ -483,6 +563,8 @@ pub fn all() -> Vec<Scenario> {
         cdc_vs_dual_writes(),
         rebuild_a_view(),
         compacted_topic(),
+        partitioned_group(),
+        compact_now(),
         raft_election(),
         raft_catch_up(),
     ]
@@ -501,6 +583,8 @@ pub const NAMES: &[&str] = &[
     "cdc-vs-dual-writes",
     "rebuild-a-view",
     "compacted-topic",
+    "partitioned-group",
+    "compact-now",
     "raft-election",
     "raft-catch-up",
 ];

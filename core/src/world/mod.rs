@@ -21,9 +21,28 @@
 //! (`raft_partition`, `raft_heal`), drop and delay messages (`raft_loss`, `raft_delay`),
 //! slow disk (`slow_disk`), torn write (`crash` with `tear_on_crash` and a sync in
 //! flight), bit rot (`flip_bit`), add or remove a consumer (`join_consumer`,
-//! `leave_consumer`), rebuild a view (`rebuild_view`, `reset_offset` to `earliest`).
-//! Compaction is the engines' own (the LSM's policy after flushes, which `checkpoint`
-//! forces; the compacted topic every 50 ticks): neither engine offers a forced one.
+//! `leave_consumer`), rebuild a view (`rebuild_view`, `reset_offset` to `earliest`),
+//! compact (`compact`). Compaction is also the engines' own: the LSM's policy after
+//! flushes (which `checkpoint` forces), the compacted topic every 50 ticks. `compact`
+//! starts one now: the LSM's manual compaction ([`Db::compact_now`], RocksDB's
+//! `CompactRange`: the memtable flushed, then each level merged whole into the next) and,
+//! with `compacted`, the broker's key compaction of every partition of `changes`
+//! ([`Broker::compact_now`]); the trace shows them as any compaction (`compaction_picked`
+//! with reason `manual`, `compaction_done`, `topic_compacted`). The B+tree has no
+//! compaction (its pages are updated in place and never freed): with it and a topic that
+//! is not compacted, `compact` is refused, and a scenario that asks for it is an error.
+//!
+//! # Partitions
+//! `changes` has `config.partitions` partitions (1 to [`MAX_PARTITIONS`]). The connector
+//! routes each change by its row's key (the broker's hash, [`crate::topic::partition_of`])
+//! and keeps its exactly-once state per partition (a sequence number each); the views
+//! read every partition; the group `app` spreads the partitions over its members by
+//! ranges; retention and compaction run per partition. Per-key order holds (a row's
+//! changes are all in one partition); nothing orders partitions against each other, so a
+//! view may see a transaction's changes to two rows in either order — the final views
+//! are the same. Trace events about a partition name it; those about a consumer of
+//! several partitions list every partition's offset (`positions`, absent with one
+//! partition, so one-partition traces are as they were).
 //!
 //! # Call order
 //! [`World::new`] → any mix of [`World::apply`] (an [`Action`]) and [`World::tick`] (one
@@ -192,6 +211,17 @@ pub struct WorldConfig {
     /// touch it, and its own events stay out of the trace.
     #[serde(default)]
     pub compare_indexes: bool,
+    /// CDC: partitions of `changes` (1 to [`MAX_PARTITIONS`]; module docs, "Partitions").
+    /// More than one needs `cdc`.
+    #[serde(default = "default_partitions")]
+    pub partitions: u32,
+}
+
+/// The most partitions `changes` may have.
+pub const MAX_PARTITIONS: u32 = 8;
+
+fn default_partitions() -> u32 {
+    1
 }
 
 /// With `compare_indexes`, both databases' amplification goes in the trace this often.
@@ -219,6 +249,7 @@ impl Default for WorldConfig {
             retention_bytes: 0,
             compacted: false,
             compare_indexes: false,
+            partitions: 1,
         }
     }
 }
@@ -256,6 +287,14 @@ impl WorldConfig {
             return Err(
                 "config.retention_bytes: must be 0 (keep all) or 12288 (three segments) to 2^30"
                     .into(),
+            );
+        }
+        if !(1..=MAX_PARTITIONS).contains(&self.partitions) {
+            return Err(format!("config.partitions: must be 1 to {MAX_PARTITIONS}"));
+        }
+        if self.partitions > 1 && !self.cdc {
+            return Err(
+                "config.partitions: needs config.cdc (it shapes the topic `changes`)".into(),
             );
         }
         if (self.retention_bytes != 0 || self.compacted) && !self.cdc {
@@ -407,14 +446,22 @@ pub enum Action {
     },
     /// CDC: move a consumer's offset to `earliest`, `latest` or an offset (a number). A
     /// group member's committed offsets move with it (back: it replays; forward: it
-    /// skips). A view can only go back to `earliest` — a rebuild, as `rebuild_view` —
-    /// since anywhere else it would skip or repeat changes.
+    /// skips), in every partition assigned to it, or only in `partition`. A view can only
+    /// go back to `earliest` in every partition — a rebuild, as `rebuild_view` — since
+    /// anywhere else it would skip or repeat changes.
     ResetOffset {
         /// The view or member.
         consumer: String,
         /// `earliest`, `latest` or an offset.
         to: String,
+        /// Only this partition of `changes` (absent: every one the member has).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partition: Option<u32>,
     },
+    /// Compact now (module docs): the LSM index's manual compaction, and with
+    /// `config.compacted` the key compaction of `changes`. Refused when neither applies
+    /// (the B+tree has no compaction) or there is nothing to compact.
+    Compact,
     /// Raft: crash a node — `leader` (the current one), `follower` (the first that is up
     /// and not leading) or a number.
     RaftCrash {
@@ -524,9 +571,16 @@ impl Action {
                     return Err("events_per_tick: must be 0 (paused) to 100000".into());
                 }
             }
-            Action::ResetOffset { consumer, to } => {
+            Action::ResetOffset {
+                consumer,
+                to,
+                partition,
+            } => {
                 check_consumer(consumer)?;
                 reset_to(to)?;
+                if partition.is_some_and(|p| p >= MAX_PARTITIONS) {
+                    return Err(format!("partition: must be 0 to {}", MAX_PARTITIONS - 1));
+                }
             }
             Action::RaftLoss { percent } => {
                 if *percent > 90 {
@@ -539,6 +593,7 @@ impl Action {
                 }
             }
             Action::Checkpoint
+            | Action::Compact
             | Action::Crash
             | Action::FlipBit { .. }
             | Action::CrashBroker
@@ -547,6 +602,87 @@ impl Action {
             | Action::RaftHeal => {}
         }
         Ok(())
+    }
+}
+
+impl Action {
+    /// The action's JSON name (`do`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Write { .. } => "write",
+            Action::Delete { .. } => "delete",
+            Action::Read { .. } => "read",
+            Action::Workload { .. } => "workload",
+            Action::Checkpoint => "checkpoint",
+            Action::Crash => "crash",
+            Action::SlowDisk { .. } => "slow_disk",
+            Action::FlipBit { .. } => "flip_bit",
+            Action::CrashBroker => "crash_broker",
+            Action::CrashConnector => "crash_connector",
+            Action::RebuildView { .. } => "rebuild_view",
+            Action::JoinConsumer { .. } => "join_consumer",
+            Action::LeaveConsumer { .. } => "leave_consumer",
+            Action::SetPace { .. } => "set_pace",
+            Action::ResetOffset { .. } => "reset_offset",
+            Action::Compact => "compact",
+            Action::RaftCrash { .. } => "raft_crash",
+            Action::RaftRestart => "raft_restart",
+            Action::RaftPartition { .. } => "raft_partition",
+            Action::RaftHeal => "raft_heal",
+            Action::RaftWrite { .. } => "raft_write",
+            Action::RaftLoss { .. } => "raft_loss",
+            Action::RaftDelay { .. } => "raft_delay",
+        }
+    }
+
+    /// Checks that the action is possible in a world configured by `config` (a scenario
+    /// asking for what its world cannot do is an error, not a run of refusals); the
+    /// error names the field: `do` and the configuration field that rules it out, or the
+    /// action's own field.
+    pub fn check_config(&self, config: &WorldConfig) -> Result<(), String> {
+        let name = self.name();
+        match self {
+            Action::Compact if config.index == IndexChoice::Btree && !config.compacted => {
+                Err(format!(
+                    "do: {name} is impossible here: config.index is btree (the B+tree has no \
+                     compaction: it updates pages in place and never frees one) and \
+                     config.compacted is false (the topic keeps every record)"
+                ))
+            }
+            Action::CrashBroker
+            | Action::CrashConnector
+            | Action::RebuildView { .. }
+            | Action::JoinConsumer { .. }
+            | Action::LeaveConsumer { .. }
+            | Action::SetPace { .. }
+            | Action::ResetOffset { .. }
+                if !config.cdc =>
+            {
+                Err(format!(
+                    "do: {name} needs config.cdc (there is no topic to consume)"
+                ))
+            }
+            Action::ResetOffset {
+                partition: Some(p), ..
+            } if *p >= config.partitions => Err(format!(
+                "partition: {p} is not a partition of `changes` (config.partitions is {})",
+                config.partitions
+            )),
+            Action::RaftCrash { .. }
+            | Action::RaftRestart
+            | Action::RaftPartition { .. }
+            | Action::RaftHeal
+            | Action::RaftWrite { .. }
+            | Action::RaftLoss { .. }
+            | Action::RaftDelay { .. }
+                if config.raft_nodes == 0 =>
+            {
+                Err(format!(
+                    "do: {name} needs config.raft_nodes (there is no Raft cluster)"
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -685,12 +821,44 @@ struct Cdc {
     seen: Vec<BTreeMap<String, String>>,
     /// Views stopped below the retained start (reported once).
     behind: Vec<bool>,
-    /// `changes`, as last reported: its start offset and compactions.
-    topic_marks: (u64, u64),
+    /// `changes`, as last reported: each partition's start offset and compactions.
+    topic_marks: Vec<(u64, u64)>,
+}
+
+/// Each partition of `changes`: its start offset and compactions so far.
+fn topic_marks(broker: &Broker) -> Vec<(u64, u64)> {
+    broker.partitions(CHANGES).map_or(Vec::new(), |ps| {
+        ps.iter()
+            .map(|p| (p.start_offset(), p.compactions))
+            .collect()
+    })
+}
+
+/// Each partition's start offset in `changes`.
+fn changes_start(broker: &Broker) -> Vec<u64> {
+    broker.partitions(CHANGES).map_or(Vec::new(), |ps| {
+        ps.iter().map(|p| p.start_offset()).collect()
+    })
+}
+
+/// Every partition's offset, when there are several (the trace's `positions`).
+fn positions_if_many(parts: u32, at: impl Fn(u32) -> u64) -> Vec<(u32, u64)> {
+    if parts > 1 {
+        (0..parts).map(|p| (p, at(p))).collect()
+    } else {
+        Vec::new()
+    }
+}
+
+fn cdc_config(config: &WorldConfig) -> CdcConfig {
+    CdcConfig {
+        partitions: config.partitions,
+        ..CdcConfig::default()
+    }
 }
 
 fn cdc_topics(config: &WorldConfig) -> Vec<TopicConfig> {
-    let mut changes = TopicConfig::new(CHANGES, 1);
+    let mut changes = TopicConfig::new(CHANGES, config.partitions);
     if config.retention_bytes > 0 || config.compacted {
         changes.partition.segment_bytes = 4096;
         changes.partition.retention_bytes = Some(config.retention_bytes).filter(|&b| b > 0);
@@ -759,8 +927,8 @@ impl World {
             let broker =
                 Broker::open(&mut broker_disk, &cdc_topics(&config)).map_err(|e| e.to_string())?;
             let connector_disk = disk(0xCDC0);
-            let connector = Connector::open(&connector_disk, CdcConfig::default())
-                .map_err(|e| e.to_string())?;
+            let connector =
+                Connector::open(&connector_disk, cdc_config(&config)).map_err(|e| e.to_string())?;
             Some(Box::new(Cdc {
                 broker,
                 broker_disk,
@@ -781,7 +949,7 @@ impl World {
                 paces: BTreeMap::new(),
                 seen: vec![BTreeMap::new(); 3],
                 behind: vec![false; 3],
-                topic_marks: (0, 0),
+                topic_marks: vec![(0, 0); config.partitions as usize],
             }))
         } else {
             None
@@ -1088,6 +1256,7 @@ impl World {
                     max: *max,
                 });
             }
+            Action::Compact => self.compact(&mut out),
             Action::CrashBroker
             | Action::CrashConnector
             | Action::RebuildView { .. }
@@ -1321,10 +1490,7 @@ impl World {
                     Ok(b) => {
                         c.broker = b;
                         c.connector.broker_restarted();
-                        c.topic_marks = c
-                            .broker
-                            .partitions(CHANGES)
-                            .map_or((0, 0), |ps| (ps[0].start_offset(), ps[0].compactions));
+                        c.topic_marks = topic_marks(&c.broker);
                         // Group membership lived in the broker's memory: the members
                         // join again and read on from the durable committed offsets.
                         if !c.members.is_empty() {
@@ -1346,7 +1512,7 @@ impl World {
                     component: "connector".into(),
                     ops_lost: r.ops_lost,
                 });
-                match Connector::open(&c.connector_disk, CdcConfig::default()) {
+                match Connector::open(&c.connector_disk, cdc_config(&self.config)) {
                     Ok(conn) => c.connector = conn,
                     Err(e) => failed = Some(("connector_recovers", e.to_string())),
                 }
@@ -1407,10 +1573,19 @@ impl World {
                     out.push(refuse(Self::no_consumer(c, consumer)));
                 }
             }
-            Action::ResetOffset { consumer, to } => {
+            Action::ResetOffset {
+                consumer,
+                to,
+                partition,
+            } => {
                 let to = reset_to(to).expect("checked");
                 if VIEWS.contains(&consumer.as_str()) {
-                    if to == ResetTo::Earliest {
+                    if let Some(p) = partition {
+                        out.push(refuse(format!(
+                            "a view is rebuilt whole: its state mixes the rows of every \
+                             partition, so partition {p} cannot be replayed alone"
+                        )));
+                    } else if to == ResetTo::Earliest {
                         if let Err(reason) = Self::rebuild(c, compacted, consumer, out) {
                             out.push(refuse(reason));
                         }
@@ -1426,7 +1601,9 @@ impl World {
                             "{consumer} has no partition assigned (generation {})",
                             m.generation
                         )));
-                    } else if let Err(reason) = Self::reset_member(c, consumer, to, now, out) {
+                    } else if let Err(reason) =
+                        Self::reset_member(c, consumer, to, *partition, now, out)
+                    {
                         out.push(refuse(reason));
                     }
                 } else {
@@ -1463,17 +1640,21 @@ impl World {
         let Some(i) = VIEWS.iter().position(|v| *v == view) else {
             return Err(format!("no view {view:?}"));
         };
-        let start = c
-            .broker
-            .partitions(CHANGES)
-            .map_or(0, |ps| ps[0].start_offset());
-        if start > 0 && !compacted {
-            return Err(format!(
-                "retention dropped offsets 0 to {} of {CHANGES}: a rebuild from offset 0 would \
-                 miss those changes, so {view} is kept as it is (keep everything, or use a \
-                 compacted topic, to rebuild views)",
-                start - 1
-            ));
+        let starts = changes_start(&c.broker);
+        if let Some((p, &start)) = starts.iter().enumerate().find(|(_, s)| **s > 0) {
+            if !compacted {
+                let which = if starts.len() > 1 {
+                    format!("partition {p} of {CHANGES}")
+                } else {
+                    CHANGES.to_owned()
+                };
+                return Err(format!(
+                    "retention dropped offsets 0 to {} of {which}: a rebuild from offset 0 \
+                     would miss those changes, so {view} is kept as it is (keep everything, \
+                     or use a compacted topic, to rebuild views)",
+                    start - 1
+                ));
+            }
         }
         c.views[i].reset();
         c.seen[i].clear();
@@ -1529,11 +1710,21 @@ impl World {
         c: &mut Cdc,
         consumer: &str,
         to: ResetTo,
+        only: Option<u32>,
         now: u64,
         out: &mut Vec<TraceKind>,
     ) -> Result<(), String> {
-        let parts: Vec<u32> = c.members[consumer].positions.keys().copied().collect();
-        for p in parts {
+        let mut parts: Vec<u32> = c.members[consumer].positions.keys().copied().collect();
+        if let Some(p) = only {
+            if !parts.contains(&p) {
+                return Err(format!(
+                    "partition {p} is not assigned to {consumer} (it has {parts:?})"
+                ));
+            }
+            parts = vec![p];
+        }
+        // Every offset is checked before any moves: a refusal changes nothing.
+        for &p in &parts {
             let part = &c.broker.partitions(CHANGES).map_err(|e| e.to_string())?[p as usize];
             let (start, end) = (part.start_offset(), part.high_watermark());
             if let ResetTo::Offset(o) = to {
@@ -1543,6 +1734,8 @@ impl World {
                     ));
                 }
             }
+        }
+        for p in parts {
             let offset = c
                 .broker
                 .reset_offset(&mut c.broker_disk, GROUP, CHANGES, p, to, now)
@@ -1560,12 +1753,19 @@ impl World {
         Ok(())
     }
 
-    /// The group's members read at their own pace; they commit every
-    /// [`COMMIT_EVERY_TICKS`] ticks.
+    /// The group's members read at their own pace (`pace` records per tick over their
+    /// partitions, which take turns); they commit every [`COMMIT_EVERY_TICKS`] ticks.
     fn step_members(c: &mut Cdc, now: u64, compacted: bool, out: &mut Vec<TraceKind>) {
+        let topic_parts = c.broker.partitions(CHANGES).map_or(0, |ps| ps.len());
         for (name, m) in &mut c.members {
             let mut caught_up = true;
-            let parts: Vec<(u32, u64)> = m.positions.iter().map(|(p, o)| (*p, *o)).collect();
+            let mut parts: Vec<(u32, u64)> = m.positions.iter().map(|(p, o)| (*p, *o)).collect();
+            if !parts.is_empty() {
+                let turn = m.turn % parts.len();
+                parts.rotate_left(turn);
+                m.turn = turn + 1;
+            }
+            let mut budget = usize::try_from(m.pace).unwrap_or(usize::MAX);
             for (p, mut at) in parts {
                 let Ok(ps) = c.broker.partitions(CHANGES) else {
                     continue;
@@ -1586,12 +1786,12 @@ impl World {
                         });
                     }
                 }
-                let max = usize::try_from(m.pace).unwrap_or(usize::MAX);
-                if max > 0 {
-                    if let Ok(batch) = c.broker.fetch(&c.broker_disk, CHANGES, p, at, max) {
+                if budget > 0 {
+                    if let Ok(batch) = c.broker.fetch(&c.broker_disk, CHANGES, p, at, budget) {
                         if let Some(last) = batch.last() {
                             at = last.offset + 1;
                         }
+                        budget -= batch.len();
                         m.consumed += batch.len() as u64;
                     }
                 }
@@ -1600,9 +1800,15 @@ impl World {
             }
             if m.replaying && caught_up {
                 m.replaying = false;
+                let positions = if topic_parts > 1 {
+                    m.positions.iter().map(|(p, o)| (*p, *o)).collect()
+                } else {
+                    Vec::new()
+                };
                 out.push(TraceKind::ConsumerCaughtUp {
                     consumer: name.clone(),
                     offset: m.positions.values().copied().next().unwrap_or(0),
+                    positions,
                 });
             }
         }
@@ -1798,18 +2004,24 @@ impl World {
             usize::try_from(p.unwrap_or(self.config.view_events_per_tick)).unwrap_or(usize::MAX)
         };
         let rates: Vec<usize> = VIEWS.iter().map(|v| pace(v)).collect();
+        let parts = self.config.partitions;
         let dual_rate = pace(DUAL_REPLICA);
         for (i, v) in c.views.iter_mut().enumerate() {
             let seen = compacted.then_some(&mut c.seen[i]);
             match consumers::consume_view(v, seen, &c.broker, &c.broker_disk, CHANGES, rates[i]) {
                 Ok(_) => {}
-                Err(consumers::ConsumeError::Behind { position, start }) => {
+                Err(consumers::ConsumeError::Behind {
+                    partition,
+                    position,
+                    start,
+                }) => {
                     if !c.behind[i] {
                         c.behind[i] = true;
                         out.push(TraceKind::ViewBehindRetention {
                             view: v.name.clone(),
                             position,
                             start,
+                            partition: (parts > 1).then_some(partition),
                         });
                     }
                     continue;
@@ -1820,7 +2032,8 @@ impl World {
                 c.rebuilding[i] = false;
                 out.push(TraceKind::ViewRebuilt {
                     view: v.name.clone(),
-                    offset: v.position,
+                    offset: v.position(0),
+                    positions: positions_if_many(parts, |p| v.position(p)),
                 });
             }
         }
@@ -1834,29 +2047,71 @@ impl World {
         self.report_divergence(out);
     }
 
-    /// Retention and compaction of `changes`, as the broker's tick left it: segments
-    /// dropped from the front, a compaction finished.
+    /// Retention and compaction of `changes`, as the broker's tick left it, partition by
+    /// partition: segments dropped from the front, a compaction finished.
     fn report_topic(c: &mut Cdc, out: &mut Vec<TraceKind>) {
         let Ok(ps) = c.broker.partitions(CHANGES) else {
             return;
         };
-        let p = &ps[0];
-        let marks = (p.start_offset(), p.compactions);
-        if marks.1 != c.topic_marks.1 {
-            out.push(TraceKind::TopicCompacted {
-                topic: CHANGES.to_owned(),
-                partition: 0,
-                records: p.len(),
-                start: marks.0,
-            });
-        } else if marks.0 > c.topic_marks.0 && !p.config().compacted {
-            out.push(TraceKind::SegmentsDropped {
-                topic: CHANGES.to_owned(),
-                partition: 0,
-                start: marks.0,
+        c.topic_marks.resize(ps.len(), (0, 0));
+        for (i, p) in ps.iter().enumerate() {
+            let partition = u32::try_from(i).expect("at most 1024 partitions");
+            let marks = (p.start_offset(), p.compactions);
+            let before = c.topic_marks[i];
+            if marks.1 != before.1 {
+                out.push(TraceKind::TopicCompacted {
+                    topic: CHANGES.to_owned(),
+                    partition,
+                    records: p.len(),
+                    start: marks.0,
+                });
+            } else if marks.0 > before.0 && !p.config().compacted {
+                out.push(TraceKind::SegmentsDropped {
+                    topic: CHANGES.to_owned(),
+                    partition,
+                    start: marks.0,
+                });
+            }
+            c.topic_marks[i] = marks;
+        }
+    }
+
+    /// [`Action::Compact`] (module docs): the index's manual compaction and the key
+    /// compaction of a compacted `changes`; refused, naming why, when neither starts.
+    fn compact(&mut self, out: &mut Vec<TraceKind>) {
+        let mut started = false;
+        let mut why_not = Vec::new();
+        let db = self.db.as_mut().expect("checked by apply");
+        match db.compact_now() {
+            Ok(true) => started = true,
+            Ok(false) => why_not.push(
+                "the LSM has nothing to compact: its memtables are empty and every table is \
+                 already in its deepest level"
+                    .to_owned(),
+            ),
+            Err(e) => why_not.push(format!("config.index is btree: {e}")),
+        }
+        if self.config.compacted {
+            if let Some(c) = &mut self.cdc {
+                match c.broker.compact_now(&mut c.broker_disk, CHANGES, self.time) {
+                    Ok(parts) if !parts.is_empty() => started = true,
+                    Ok(_) => why_not.push(format!(
+                        "{CHANGES} has no superseded record to drop (or is compacting already)"
+                    )),
+                    Err(e) => why_not.push(e.to_string()),
+                }
+            }
+        } else if !started {
+            why_not.push(format!(
+                "config.compacted is false: {CHANGES} is not a compacted topic"
+            ));
+        }
+        if !started {
+            out.push(TraceKind::ActionRefused {
+                action: Action::Compact,
+                reason: why_not.join("; "),
             });
         }
-        c.topic_marks = marks;
     }
 
     /// Dual writes: the application produces the transactions now due, in order, each
@@ -1908,8 +2163,9 @@ impl World {
         let Some(d) = &c.dual else { return };
         let caught_up = c.app_outbox.is_empty()
             && c.broker.partitions(DUAL).is_ok_and(|ps| {
-                ps.iter()
-                    .all(|p| p.high_watermark() == p.next_offset() && d.position >= p.next_offset())
+                ps.iter().zip(0..).all(|(p, i)| {
+                    p.high_watermark() == p.next_offset() && d.position(i) >= p.next_offset()
+                })
             });
         if !caught_up {
             return;
@@ -2175,11 +2431,16 @@ impl World {
         let rows = self.contents();
         let compacted = self.config.compacted;
         let Some(c) = &self.cdc else { return };
-        let start = c
-            .broker
-            .partitions(CHANGES)
-            .map_or(0, |ps| ps[0].start_offset());
-        let rebuildable = compacted || start == 0;
+        let starts = changes_start(&c.broker);
+        // One partition: its start; several: each one's (the details name them).
+        let start = match starts.as_slice() {
+            [one] => one.to_string(),
+            many => format!(
+                "{many:?} (partitions 0 to {})",
+                many.len().saturating_sub(1)
+            ),
+        };
+        let rebuildable = compacted || starts.iter().all(|s| *s == 0);
         let mut problems = Vec::new();
         for (i, v) in c.views.iter().enumerate() {
             let kind = match v.view {
@@ -2188,9 +2449,14 @@ impl World {
                 View::Search(_) => ViewKind::Search,
             };
             if c.behind[i] {
+                let at = match v.positions.as_slice() {
+                    [] => "0".to_owned(),
+                    [one] => one.to_string(),
+                    many => format!("{many:?}"),
+                };
                 problems.push(format!(
-                    "{}: stopped at offset {} below the retained start {start}",
-                    v.name, v.position
+                    "{}: stopped at offset {at} below the retained start {start}",
+                    v.name
                 ));
             }
             let direct = View::of_rows(kind, rows.iter().map(|(k, v)| (k.as_str(), v.as_str())));

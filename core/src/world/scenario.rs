@@ -24,7 +24,10 @@
 //! * `version` must be 1 (other versions are refused by number).
 //! * `config` is a [`WorldConfig`]; every field has a default; unknown fields are errors.
 //! * `end`: the run lasts this many ticks after the last action at least (1 to 10⁶).
-//! * `actions`: [`Action`]s at tick `at`, in nondecreasing `at` order.
+//! * `actions`: [`Action`]s at tick `at`, in nondecreasing `at` order; each must be
+//!   possible in the configured world ([`Action::check_config`]: no `compact` with the
+//!   B+tree and a topic that is not compacted, no CDC action without `cdc`, no Raft
+//!   action without `raft_nodes`, no partition `changes` does not have).
 //! * `narration`: steps shown in order; a step is reached when its `until` condition is
 //!   met (an [`Condition`]): `{"event": name, "count": n}` — the trace has `n` (default 1)
 //!   events of that kind since the run began — or `{"tick": t}`.
@@ -188,6 +191,7 @@ impl Scenario {
             last = a.at;
             a.action
                 .check()
+                .and_then(|()| a.action.check_config(&self.config))
                 .map_err(|m| bad(format!("actions[{i}].action.{m}"), "").with_split())?;
         }
         for (i, n) in self.narration.iter().enumerate() {

@@ -155,7 +155,7 @@ pub enum TraceKind {
     },
     /// A compaction was chosen.
     CompactionPicked {
-        /// Why (`l0_files`, `level_size`, `tier`).
+        /// Why (`l0_files`, `level_size`, `tier`; `manual`: a step of a `compact` action).
         reason: String,
         /// Inputs as (level, table), newest first.
         inputs: Vec<(u32, u64)>,
@@ -254,8 +254,11 @@ pub enum TraceKind {
     ViewRebuilt {
         /// The view.
         view: String,
-        /// The offset it rebuilt to.
+        /// The offset it rebuilt to (in partition 0).
         offset: u64,
+        /// With several partitions, each one's offset (partition, offset); absent with one.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        positions: Vec<(u32, u64)>,
     },
     /// Dual writes: the application produced an acknowledged transaction's writes to
     /// the topic `dual` itself.
@@ -324,6 +327,10 @@ pub enum TraceKind {
         consumer: String,
         /// Its position (in its first partition).
         offset: u64,
+        /// With a topic of several partitions, each assigned partition's position
+        /// (partition, offset); absent with one.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        positions: Vec<(u32, u64)>,
     },
     /// Retention dropped whole segments from the front of a partition.
     SegmentsDropped {
@@ -355,6 +362,9 @@ pub enum TraceKind {
         position: u64,
         /// The partition's first offset.
         start: u64,
+        /// With several partitions, the partition; absent with one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partition: Option<u32>,
     },
     /// `compare_indexes`: one database's amplification so far (hundredths), from the
     /// engine's own counters.
@@ -673,6 +683,7 @@ fn from_lsm(e: &LsmEvent) -> Option<TraceKind> {
                 ChoiceReason::L0Files { .. } => "l0_files",
                 ChoiceReason::LevelSize { .. } => "level_size",
                 ChoiceReason::Tier { .. } => "tier",
+                ChoiceReason::Manual { .. } => "manual",
             }
             .to_owned(),
             inputs: inputs.iter().map(|(l, t)| (*l, t.0)).collect(),

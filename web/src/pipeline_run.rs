@@ -921,6 +921,27 @@ mod tests {
                     "flushes are marked on the timeline"
                 );
             }
+            // Compact now: the LSM tree's levels merge down (a compaction marker); the
+            // B-tree refuses and says why.
+            let compactions = |run: &mut PipelineRun| {
+                run.markers()
+                    .iter()
+                    .filter(|m| m.kind.as_str() == "compaction")
+                    .count()
+            };
+            let before = compactions(&mut run);
+            act(&mut run, &mut s, &Action::Compact);
+            match index {
+                IndexChoice::Lsm => {
+                    settle(&mut run, &mut s, 100_000);
+                    assert!(compactions(&mut run) > before, "a manual compaction ran");
+                    let v = s.view.clone().unwrap();
+                    assert_eq!(v.views_equal(), Some(true));
+                }
+                IndexChoice::Btree => {
+                    assert!(s.announce.starts_with("Refused"), "{}", s.announce);
+                }
+            }
         }
     }
 

@@ -703,6 +703,7 @@ impl PipelineState {
                 view,
                 position,
                 start,
+                ..
             } => {
                 said.push(format!(
                     "The {view} view stopped at offset {position}: retention deleted the changes it needed (the topic starts at {start})."
@@ -821,7 +822,7 @@ impl PipelineState {
                     "The {view} view was dropped; it rebuilds from offset 0."
                 ));
             }
-            TraceKind::ViewRebuilt { view, offset } => {
+            TraceKind::ViewRebuilt { view, offset, .. } => {
                 c.rebuilds += 1;
                 let r = self.rebuilt.entry(view.clone()).or_default();
                 r.0 += 1;
@@ -1261,6 +1262,7 @@ mod tests {
                 TraceKind::ViewRebuilt {
                     view: "search".into(),
                     offset: 77,
+                    positions: vec![],
                 },
                 TraceKind::DualWriteProduced {
                     commit_lsn: 5,
@@ -1339,6 +1341,7 @@ mod tests {
                     view: "search".into(),
                     position: 40,
                     start: 120,
+                    partition: None,
                 },
                 TraceKind::TopicCompacted {
                     topic: "changes".into(),

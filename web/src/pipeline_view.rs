@@ -37,7 +37,7 @@
 //! (the divergence the trace last reported, once everything landed), `data-hw` (the high watermark of `changes`), `data-failures`;
 //! inputs "Key to write to the pipeline", "Value to write to the pipeline", button "Write
 //! and follow"; select "Workload size", button "Run the workload"; buttons "Crash the
-//! database", "Crash the broker", "Crash the connector", "Step one tick"; the timeline
+//! database", "Crash the broker", "Crash the connector", "Compact now", "Step one tick"; the timeline
 //! ([`Transport`]: "Back to the start", "Step back", "Play"/"Pause", "Step forward", "Back
 //! to live", speed radios "N ticks every 100 ms", the slider "Position in the pipeline
 //! timeline", `[data-testid=pipeline-timeline-status]`); the switch "Dual write" (`role=switch`, `aria-checked`);
@@ -591,6 +591,10 @@ pub fn pipeline_view() -> Html {
                         </button>
                         <button type="button" class="danger" onclick={act(Ok(Action::CrashConnector))} aria-disabled={off(running)}>
                             { "Crash the connector" }
+                        </button>
+                        <button type="button" class="secondary" onclick={act(Ok(Action::Compact))} aria-disabled={off(running)}
+                            title="A manual compaction: the LSM tree's levels merged down, a compacted topic compacted now">
+                            { "Compact now" }
                         </button>
                     </div>
                     <div class="pipeline-switch">

@@ -252,7 +252,15 @@ pub fn action_text(a: &Action) -> String {
             consumer,
             events_per_tick,
         } => format!("{consumer} reads {events_per_tick} records per tick"),
-        Action::ResetOffset { consumer, to } => format!("reset {consumer}'s offset to {to}"),
+        Action::ResetOffset {
+            consumer,
+            to,
+            partition,
+        } => match partition {
+            Some(p) => format!("reset {consumer}'s offset on partition {p} to {to}"),
+            None => format!("reset {consumer}'s offset to {to}"),
+        },
+        Action::Compact => "compact now (the LSM tree, and a compacted topic)".to_owned(),
         Action::RaftLoss { percent } => format!("the Raft network loses {percent}% of messages"),
         Action::RaftDelay { min, max } => {
             format!("Raft messages take {min} to {max} ticks")
@@ -407,7 +415,7 @@ pub fn describe(kind: &TraceKind) -> String {
             plural(*ops_lost, "write", "writes")
         ),
         TraceKind::ViewDropped { view } => format!("View {view} dropped: rebuilding from offset 0"),
-        TraceKind::ViewRebuilt { view, offset } => {
+        TraceKind::ViewRebuilt { view, offset, .. } => {
             format!("View {view} rebuilt to offset {offset}")
         }
         TraceKind::RaftRole { node, role, term } => {
@@ -496,7 +504,9 @@ pub fn describe(kind: &TraceKind) -> String {
             partition,
             offset,
         } => format!("{consumer}'s offset on partition {partition} moves to {offset}"),
-        TraceKind::ConsumerCaughtUp { consumer, offset } => {
+        TraceKind::ConsumerCaughtUp {
+            consumer, offset, ..
+        } => {
             format!("{consumer} has replayed up to offset {offset}")
         }
         TraceKind::SegmentsDropped {
@@ -517,6 +527,7 @@ pub fn describe(kind: &TraceKind) -> String {
             view,
             position,
             start,
+            ..
         } => format!(
             "View {view} stopped at offset {position}: retention dropped everything below {start}"
         ),

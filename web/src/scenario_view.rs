@@ -35,7 +35,7 @@
 //! `[data-testid=scenario-narration]` (the polite live region),
 //! `ol[aria-label="Narration steps"] > li[data-reached]`; inputs "Key to write into the
 //! run", "Value to write into the run", buttons "Write a key", "Crash the run",
-//! "Checkpoint the run"; `[data-testid=scenario-counters] [data-counter][data-value]`;
+//! "Checkpoint the run", "Compact the run"; `[data-testid=scenario-counters] [data-counter][data-value]`;
 //! `ul[aria-label="Invariant checks"] > li[data-ok]`; button "Embed this" (opens
 //! `section[data-testid=scenario-embed]`: select "Panel to embed", read-only textarea
 //! "Embed code", button "Copy embed code", `[data-testid=scenario-embed-status]`); buttons
@@ -382,6 +382,10 @@ pub fn scenario_view() -> Html {
         let f = act(Ok(Action::Checkpoint));
         Callback::from(move |_: MouseEvent| f())
     };
+    let on_compact = {
+        let f = act(Ok(Action::Compact));
+        Callback::from(move |_: MouseEvent| f())
+    };
     let on_dismiss = {
         let dispatch = state.dispatcher();
         Callback::from(move |_: MouseEvent| dispatch.dispatch(ScenarioAction::DismissError))
@@ -676,6 +680,11 @@ pub fn scenario_view() -> Html {
                             <button type="button" class="secondary" onclick={on_checkpoint}
                                 aria-disabled={off(can_act)} aria-describedby="scenario-act-help">
                                 { "Checkpoint the run" }
+                            </button>
+                            <button type="button" class="secondary" onclick={on_compact}
+                                aria-disabled={off(can_act)} aria-describedby="scenario-act-help"
+                                title="A manual compaction of the LSM tree (and of a compacted topic); a B-tree world refuses it, and the trace says why">
+                                { "Compact the run" }
                             </button>
                         </div>
                     </form>

@@ -58,6 +58,29 @@ test('records synced before a reload survive it; unsynced ones do not', { timeou
     );
     t.diagnostic(`recovery report: ${report.replace(/\s+/g, ' ')}`);
 
+    // The timeline: step back before the last appends and the log shows fewer records,
+    // read-only (the disk is durable); Back to live shows them again.
+    const TL = '[data-testid="log-timeline"]';
+    await append('rec-7', 6);
+    await append('rec-8', 7);
+    const log = page.locator('section.playground');
+    const end = Number(await page.locator(TL).getAttribute('data-end'));
+    await log.getByRole('button', { name: 'Step back', exact: true }).click();
+    await waitFor(page, `${TL}[data-past="true"]`, 'a step back shows the past');
+    assert.equal(Number(await page.locator(TL).getAttribute('data-position')), end - 1);
+    await waitForCount(page, RECORDS, 6, 'one append back, the log shows one record fewer');
+    await waitFor(page, '[data-testid="log-past-reason"]', 'the past says why nothing acts');
+    assert.equal(await page.getByRole('button', { name: 'Append record', exact: true }).getAttribute('aria-disabled'), 'true');
+    assert.equal(await page.getByRole('button', { name: 'Crash', exact: true }).getAttribute('aria-disabled'), 'true');
+    // The slider from the keyboard: Home goes to the start of the recording (an empty screen).
+    await log.getByRole('slider', { name: 'Position in the log timeline', exact: true }).focus();
+    await page.keyboard.press('Home');
+    await waitForCount(page, RECORDS, 0, 'at the start of the recording nothing was opened yet');
+    await log.getByRole('button', { name: 'Back to live', exact: true }).click();
+    await waitFor(page, `${TL}[data-past="false"]`, 'back to live');
+    await waitForCount(page, RECORDS, 7, 'live again: every record');
+    assert.match(await page.locator('[data-testid="log-timeline-status"]').innerText(), /Markers: .*\brecovery\b/);
+
     const shot = path.join(ARTIFACTS, 'log-recovery.png');
     await page.screenshot({ path: shot, fullPage: true });
     t.diagnostic(`screenshot: ${path.relative(process.cwd(), shot)}`);

@@ -46,7 +46,9 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::idb::{delete_database, IdbStorage};
+use crate::log_timeline::{LogMove, LogTimeline, TimelineMove};
 use crate::state::{Action, ErrorSource, OpenReason, Phase, PlaygroundState, SyncView};
+use crate::transport::Transport;
 
 /// The IndexedDB namespace of the playground (database `logspine:playground`).
 pub const NAMESPACE: &str = "playground";
@@ -66,7 +68,18 @@ pub struct Engine {
 }
 
 type EngineCell = Rc<RefCell<Option<Engine>>>;
-type Dispatcher = UseReducerDispatcher<PlaygroundState>;
+type Dispatcher = UseReducerDispatcher<LogTimeline>;
+
+/// Sends the demo's reducer something the log did.
+trait Report {
+    fn report(&self, a: Action);
+}
+
+impl Report for Dispatcher {
+    fn report(&self, a: Action) {
+        self.dispatch(LogMove::Engine(a));
+    }
+}
 
 /// The playground page: the database view, then the raw log demo.
 #[function_component(App)]
@@ -129,23 +142,26 @@ fn sections() -> Vec<crate::shell::Section> {
 /// The raw log demo: append, sync, crash, corrupt.
 #[function_component(LogDemo)]
 pub fn log_demo() -> Html {
-    let state = use_reducer(PlaygroundState::default);
+    let timeline = use_reducer(LogTimeline::default);
+    let state = timeline.shown();
+    // In the past nothing acts on the log: its disk is durable, history stays as it was.
+    let past = timeline.is_past();
     let engine: EngineCell = use_mut_ref(|| None);
     let input_ref = use_node_ref();
 
     {
         let engine = engine.clone();
-        let dispatch = state.dispatcher();
+        let dispatch = timeline.dispatcher();
         use_effect_with((), move |_| {
             spawn_local(open_and_recover(engine, dispatch, OpenReason::Load, None));
         });
     }
 
     let on_input = {
-        let dispatch = state.dispatcher();
+        let dispatch = timeline.dispatcher();
         Callback::from(move |e: InputEvent| {
             let input: HtmlInputElement = e.target_unchecked_into();
-            dispatch.dispatch(Action::Edit(input.value()));
+            dispatch.report(Action::Edit(input.value()));
         })
     };
     // A form, so Enter in the input appends too. Buttons that cannot act now are marked
@@ -153,8 +169,9 @@ pub fn log_demo() -> Html {
     // thrown to the page when, say, Sync becomes unavailable as its sync completes. Each
     // handler therefore checks that its action is allowed.
     let on_submit = {
-        let (engine, dispatch, draft) = (engine.clone(), state.dispatcher(), state.draft.clone());
-        let (allowed, input_ref) = (state.can_append(), input_ref.clone());
+        let (engine, dispatch, draft) =
+            (engine.clone(), timeline.dispatcher(), state.draft.clone());
+        let (allowed, input_ref) = ((!past && state.can_append()), input_ref.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             if allowed {
@@ -164,7 +181,11 @@ pub fn log_demo() -> Html {
         })
     };
     let on_sync = {
-        let (engine, dispatch, allowed) = (engine.clone(), state.dispatcher(), state.can_sync());
+        let (engine, dispatch, allowed) = (
+            engine.clone(),
+            timeline.dispatcher(),
+            (!past && state.can_sync()),
+        );
         Callback::from(move |_: MouseEvent| {
             if allowed {
                 sync(&engine, &dispatch);
@@ -172,7 +193,11 @@ pub fn log_demo() -> Html {
         })
     };
     let on_crash = {
-        let (engine, dispatch, allowed) = (engine.clone(), state.dispatcher(), state.can_crash());
+        let (engine, dispatch, allowed) = (
+            engine.clone(),
+            timeline.dispatcher(),
+            (!past && state.can_crash()),
+        );
         Callback::from(move |_: MouseEvent| {
             if allowed {
                 spawn_local(open_and_recover(
@@ -186,7 +211,11 @@ pub fn log_demo() -> Html {
     };
     // From the alert, whose buttons vanish on reopening: focus the input once ready.
     let reopen = |reason: OpenReason| {
-        let (engine, dispatch, allowed) = (engine.clone(), state.dispatcher(), state.can_reopen());
+        let (engine, dispatch, allowed) = (
+            engine.clone(),
+            timeline.dispatcher(),
+            (!past && state.can_reopen()),
+        );
         let input_ref = input_ref.clone();
         Callback::from(move |_: MouseEvent| {
             if allowed {
@@ -201,7 +230,11 @@ pub fn log_demo() -> Html {
         })
     };
     let on_corrupt = {
-        let (engine, dispatch, allowed) = (engine.clone(), state.dispatcher(), state.can_corrupt());
+        let (engine, dispatch, allowed) = (
+            engine.clone(),
+            timeline.dispatcher(),
+            (!past && state.can_corrupt()),
+        );
         Callback::from(move |_: MouseEvent| {
             if allowed {
                 corrupt_last_durable(&engine, &dispatch);
@@ -210,9 +243,81 @@ pub fn log_demo() -> Html {
     };
     let off = |allowed: bool| (!allowed).to_string();
     let on_dismiss = {
-        let dispatch = state.dispatcher();
-        Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::DismissError))
+        let dispatch = timeline.dispatcher();
+        Callback::from(move |_: MouseEvent| dispatch.report(Action::DismissError))
     };
+
+    // The timeline: play replays the recording forward, one action a beat, until live.
+    let playing = use_state(|| false);
+    let speed = use_state(|| 1u32);
+    {
+        let (dispatch, playing) = (timeline.dispatcher(), playing.clone());
+        let pending = (*playing && past).then_some((timeline.position(), *speed));
+        use_effect_with(pending, move |pending| {
+            let cancelled = Rc::new(std::cell::Cell::new(false));
+            if let Some((_, speed)) = *pending {
+                let cancelled = cancelled.clone();
+                spawn_local(async move {
+                    crate::timer::sleep_ms(LOG_PLAY_MS / speed.max(1)).await;
+                    if !cancelled.get() {
+                        dispatch.dispatch(LogMove::Time(TimelineMove::StepForward));
+                    }
+                });
+            } else if *playing {
+                playing.set(false);
+            }
+            move || cancelled.set(true)
+        });
+    }
+    let travel = |m: TimelineMove, stop: bool| {
+        let (dispatch, playing) = (timeline.dispatcher(), playing.clone());
+        Callback::from(move |()| {
+            if stop {
+                playing.set(false);
+            }
+            dispatch.dispatch(LogMove::Time(m));
+        })
+    };
+    let on_seek = {
+        let (dispatch, playing) = (timeline.dispatcher(), playing.clone());
+        Callback::from(move |p: u64| {
+            playing.set(false);
+            dispatch.dispatch(LogMove::Time(TimelineMove::Seek(p)));
+        })
+    };
+    let on_play_pause = {
+        let (dispatch, playing, start) = (timeline.dispatcher(), playing.clone(), timeline.start());
+        Callback::from(move |()| {
+            if *playing {
+                playing.set(false);
+            } else {
+                // Play at the live end replays the recording from its start.
+                if !past {
+                    dispatch.dispatch(LogMove::Time(TimelineMove::Seek(start)));
+                }
+                playing.set(true);
+            }
+        })
+    };
+    let on_speed = {
+        let speed = speed.clone();
+        Callback::from(move |s: u32| speed.set(s))
+    };
+    let position = timeline.position();
+    let status = format!(
+        "{} · action {} of {} recorded{}.",
+        if past {
+            "In the past: the log's disk is durable, so history cannot be rewritten here — Back to live to act"
+        } else {
+            "Live"
+        },
+        position,
+        timeline.end(),
+        timeline
+            .action_before(position)
+            .map(|a| format!(" · last: {}", action_name(a)))
+            .unwrap_or_default(),
+    );
 
     let ready = state.is_ready();
     html! {
@@ -228,10 +333,16 @@ pub fn log_demo() -> Html {
                 </p>
             </header>
 
-            { error_box(&state, on_dismiss, reopen(OpenReason::Load), reopen(OpenReason::Salvage), reopen(OpenReason::Erase)) }
+            { error_box(state, on_dismiss, reopen(OpenReason::Load), reopen(OpenReason::Salvage), reopen(OpenReason::Erase)) }
 
             <section class="panel controls" aria-labelledby="controls-heading">
                 <h3 id="controls-heading">{ "Append" }</h3>
+                if past {
+                    <p class="past-note" data-testid="log-past-reason">
+                        { "In the past: the log's disk is durable, so history cannot be rewritten here. \
+                           Back to live (under the timeline) to append, sync or crash." }
+                    </p>
+                }
                 <form class="append" onsubmit={on_submit}>
                     <label for="payload">{ "Record payload" }</label>
                     <div class="append-row">
@@ -239,19 +350,19 @@ pub fn log_demo() -> Html {
                             autocomplete="off" spellcheck="false" maxlength="200"
                             placeholder="e.g. set x = 1"
                             value={state.draft.clone()} oninput={on_input}
-                            disabled={!ready} />
-                        <button type="submit" aria-label="Append record" aria-disabled={off(state.can_append())}>
+                            disabled={!ready || past} />
+                        <button type="submit" aria-label="Append record" aria-disabled={off(!past && state.can_append())}>
                             { "Append" }
                         </button>
                     </div>
                 </form>
                 <div class="buttons">
-                    <button type="button" onclick={on_sync} aria-disabled={off(state.can_sync())}
+                    <button type="button" onclick={on_sync} aria-disabled={off(!past && state.can_sync())}
                         aria-describedby="sync-help">{ "Sync" }</button>
                     <button type="button" class="danger" onclick={on_crash}
-                        aria-disabled={off(state.can_crash())} aria-describedby="crash-help">{ "Crash" }</button>
+                        aria-disabled={off(!past && state.can_crash())} aria-describedby="crash-help">{ "Crash" }</button>
                     <button type="button" class="danger" onclick={on_corrupt}
-                        aria-disabled={off(state.can_corrupt())} aria-describedby="corrupt-help">
+                        aria-disabled={off(!past && state.can_corrupt())} aria-describedby="corrupt-help">
                         { "Corrupt last durable record" }
                     </button>
                 </div>
@@ -302,7 +413,53 @@ pub fn log_demo() -> Html {
                     }) }
                 </ol>
             </section>
+
+            <section class="panel wide log-timeline" aria-labelledby="log-timeline-heading"
+                data-testid="log-timeline" data-position={position.to_string()}
+                data-end={timeline.end().to_string()} data-past={past.to_string()}>
+                <h3 id="log-timeline-heading">{ "Timeline" }</h3>
+                <p class="muted">
+                    { "Every step the log reported is recorded in this tab (not across a reload: a reload is \
+                       a crash, and starts a new recording). Step back or scrub to see the log as it was; \
+                       the log keeps running underneath." }
+                </p>
+                <Transport id="log-timeline" label="Log timeline"
+                    start={timeline.start()} end={timeline.end()} position={position}
+                    markers={timeline.markers()} playing={*playing}
+                    speeds={vec![(1, AttrValue::from("1 step every 400 ms")), (4, AttrValue::from("4×")), (16, AttrValue::from("16×"))]}
+                    speed={*speed} status={status}
+                    value_text={format!("action {} of {}", position, timeline.end())}
+                    on_play_pause={on_play_pause}
+                    on_step_back={travel(TimelineMove::StepBack, true)}
+                    on_step_forward={travel(TimelineMove::StepForward, true)}
+                    on_seek={on_seek}
+                    on_speed={on_speed}
+                    on_live={Some(travel(TimelineMove::Live, true))} />
+            </section>
         </section>
+    }
+}
+
+/// Play's beat at 1×, in milliseconds.
+const LOG_PLAY_MS: u32 = 400;
+
+/// One recorded action, in a few words (the timeline's status line).
+fn action_name(a: &Action) -> String {
+    match a {
+        Action::Edit(_) => "an edit".to_owned(),
+        Action::Opening(r) => format!("opening ({r:?})").to_lowercase(),
+        Action::Opened { records, .. } => format!("opened: {} records recovered", records.len()),
+        Action::ReplayStep => "a recovered record drawn".to_owned(),
+        Action::ReplayDone => "recovery finished".to_owned(),
+        Action::OpenFailed { .. } => "opening failed".to_owned(),
+        Action::Appended { lsn, .. } => format!("lsn {lsn} appended"),
+        Action::SyncIssued { id, .. } => format!("sync#{id} issued"),
+        Action::SyncsCompleted { durable_next, .. } => {
+            format!("syncs completed: durable below lsn {durable_next}")
+        }
+        Action::Corrupted { lsn, .. } => format!("a bit of lsn {lsn} flipped"),
+        Action::Failed { message, .. } => format!("failed: {message}"),
+        Action::DismissError => "the error dismissed".to_owned(),
     }
 }
 
@@ -351,7 +508,7 @@ async fn open_and_recover(
     reason: OpenReason,
     focus_after: Option<NodeRef>,
 ) {
-    dispatch.dispatch(Action::Opening(reason));
+    dispatch.report(Action::Opening(reason));
     // A crash: every volatile change goes with the old storage.
     let old = engine.borrow_mut().take();
     if let Some(old) = old {
@@ -359,7 +516,7 @@ async fn open_and_recover(
     }
     if reason == OpenReason::Erase {
         if let Err(e) = delete_database(NAMESPACE).await {
-            dispatch.dispatch(Action::OpenFailed {
+            dispatch.report(Action::OpenFailed {
                 error: format!("Could not erase the stored log: {e}"),
                 damaged: false,
             });
@@ -369,7 +526,7 @@ async fn open_and_recover(
     let mut storage = match IdbStorage::open(NAMESPACE).await {
         Ok(storage) => storage,
         Err(e) => {
-            dispatch.dispatch(Action::OpenFailed {
+            dispatch.report(Action::OpenFailed {
                 error: format!("Could not open the stored log: {e}"),
                 damaged: false,
             });
@@ -385,7 +542,7 @@ async fn open_and_recover(
         Err(e) => {
             let damaged = matches!(e, LogError::Corrupt { .. });
             storage.close().await;
-            dispatch.dispatch(Action::OpenFailed {
+            dispatch.report(Action::OpenFailed {
                 error: format!("Recovery failed: {e}"),
                 damaged,
             });
@@ -396,7 +553,7 @@ async fn open_and_recover(
         Ok(records) => records,
         Err(e) => {
             storage.close().await;
-            dispatch.dispatch(Action::OpenFailed {
+            dispatch.report(Action::OpenFailed {
                 error: format!("Reading the recovered log failed: {e}"),
                 damaged: false,
             });
@@ -423,14 +580,14 @@ async fn open_and_recover(
     *engine.borrow_mut() = Some(Engine { storage, log });
 
     let count = u32::try_from(records.len()).unwrap_or(u32::MAX);
-    dispatch.dispatch(Action::Opened {
+    dispatch.report(Action::Opened {
         records,
         report: report.describe(),
         stopped: report.stop.is_some(),
     });
     match repair {
-        Some(Ok((SyncId(id), sync))) => dispatch.dispatch(Action::SyncIssued { id, sync }),
-        Some(Err(e)) => dispatch.dispatch(Action::Failed {
+        Some(Ok((SyncId(id), sync))) => dispatch.report(Action::SyncIssued { id, sync }),
+        Some(Err(e)) => dispatch.report(Action::Failed {
             source: ErrorSource::Sync,
             message: format!("Could not make recovery's truncation durable: {e}"),
         }),
@@ -443,9 +600,9 @@ async fn open_and_recover(
     };
     for _ in 0..count {
         crate::timer::sleep_ms(step_ms).await;
-        dispatch.dispatch(Action::ReplayStep);
+        dispatch.report(Action::ReplayStep);
     }
-    dispatch.dispatch(Action::ReplayDone);
+    dispatch.report(Action::ReplayDone);
     if let Some(input) = focus_after {
         // After the render that enables the input.
         crate::timer::sleep_ms(1).await;
@@ -485,7 +642,7 @@ fn handle_completions(engine: &Weak<RefCell<Option<Engine>>>, dispatch: &Dispatc
     let durable_next = e.log.durable_next().0;
     let sync = sync_view(&e.storage);
     drop(guard);
-    dispatch.dispatch(Action::SyncsCompleted {
+    dispatch.report(Action::SyncsCompleted {
         results: completions
             .into_iter()
             .map(|c| (c.id.0, c.result.err().map(|e| e.to_string())))
@@ -521,7 +678,7 @@ fn with_engine<T>(
         Err(_) => Err("Busy; try again.".to_owned()),
     };
     result
-        .map_err(|message| dispatch.dispatch(Action::Failed { source, message }))
+        .map_err(|message| dispatch.report(Action::Failed { source, message }))
         .ok()
 }
 
@@ -532,7 +689,7 @@ fn append(engine: &EngineCell, dispatch: &Dispatcher, text: &str) {
             .map_err(|err| format!("Append failed: {err}"))
     });
     if let Some(lsn) = appended {
-        dispatch.dispatch(Action::Appended {
+        dispatch.report(Action::Appended {
             lsn: lsn.0,
             text: text.to_owned(),
         });
@@ -548,7 +705,7 @@ fn sync(engine: &EngineCell, dispatch: &Dispatcher) {
         Ok((id, sync_view(&e.storage)))
     });
     if let Some((SyncId(id), sync)) = issued {
-        dispatch.dispatch(Action::SyncIssued { id, sync });
+        dispatch.report(Action::SyncIssued { id, sync });
     }
 }
 
@@ -563,7 +720,7 @@ fn corrupt_last_durable(engine: &EngineCell, dispatch: &Dispatcher) {
         Ok((lsn, id, sync_view(&e.storage)))
     });
     if let Some((lsn, id, sync)) = done {
-        dispatch.dispatch(Action::Corrupted {
+        dispatch.report(Action::Corrupted {
             lsn: lsn.0,
             id: id.0,
             sync,

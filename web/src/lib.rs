@@ -33,6 +33,7 @@ pub mod embed_params;
 pub mod embed_run;
 pub mod embed_view;
 pub mod idb;
+pub mod log_timeline;
 pub mod lsm_engine;
 pub mod lsm_run;
 pub mod lsm_state;

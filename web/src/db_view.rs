@@ -354,6 +354,18 @@ pub fn db_view() -> Html {
         })
     };
 
+    // Tell the shell the page's first view is interactive (it then mounts the others).
+    {
+        let first = use_context::<crate::shell::FirstViewReady>();
+        let settled = ready || state.phase == DbPhase::Failed;
+        use_effect_with(settled, move |settled| {
+            if *settled {
+                if let Some(f) = first {
+                    f.0.emit(());
+                }
+            }
+        });
+    }
     let busy = !ready && state.phase != DbPhase::Failed;
     let timeline_bar = timeline_bar(&tl, &dispatcher);
     html! {

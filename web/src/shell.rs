@@ -1,7 +1,7 @@
 //! The page's frame around the views: the section bar (every view can be collapsed and
-//! expanded; a collapsed view keeps running, it is only hidden; the views are mounted one
-//! task after another so the first becomes interactive without waiting for the rest), the theme switch (system,
-//! light, dark), the keyboard shortcuts and the help overlay that lists them. The settings
+//! expanded; a collapsed view keeps running, it is only hidden; the first view is mounted
+//! at once and the others one task after another once it says it is interactive, so it
+//! does not wait for the rest), the theme switch (system, light, dark), the keyboard shortcuts and the help overlay that lists them. The settings
 //! (theme, collapsed sections) survive a reload in `localStorage` under
 //! [`SETTINGS_KEY`]; a malformed stored value is ignored, never an error.
 //!
@@ -426,14 +426,33 @@ pub fn shell(props: &ShellProps) -> Html {
         }
     });
 
-    // Mount the sections one task after another, the first at once: each view starts an
-    // engine when it mounts, and starting all of them in the first task kept the first
-    // one from becoming interactive until the others were done.
+    // Mount the first section at once and the others one task after another, once the
+    // first has said it is interactive (through the [`FirstViewReady`] context; or after
+    // [`FIRST_VIEW_WAIT_MS`] if it never does): each view starts an engine when it mounts,
+    // and starting them while the first was opening IndexedDB and recovering kept it from
+    // becoming interactive until they were done.
     let mounted = use_state(|| 1usize);
+    let first_ready = use_state(|| false);
+    let on_first_ready = {
+        let first_ready = first_ready.clone();
+        FirstViewReady(Callback::from(move |()| first_ready.set(true)))
+    };
+    {
+        let first_ready = first_ready.clone();
+        use_effect_with((), move |_| {
+            let cb = Closure::once_into_js(move || first_ready.set(true));
+            if let Some(w) = web_sys::window() {
+                let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
+                    cb.unchecked_ref(),
+                    FIRST_VIEW_WAIT_MS,
+                );
+            }
+        });
+    }
     {
         let (mounted, total) = (mounted.clone(), props.sections.len());
-        use_effect_with(*mounted, move |m| {
-            if *m < total {
+        use_effect_with((*mounted, *first_ready), move |(m, ready)| {
+            if *ready && *m < total {
                 let next = *m + 1;
                 let cb = Closure::once_into_js(move || mounted.set(next));
                 if let Some(w) = web_sys::window() {
@@ -499,11 +518,22 @@ pub fn shell(props: &ShellProps) -> Html {
                         aria-haspopup="dialog" aria-keyshortcuts="?">{ "Keys ?" }</button>
                 </div>
             </div>
-            { for folds }
+            <ContextProvider<FirstViewReady> context={on_first_ready}>
+                { for folds }
+            </ContextProvider<FirstViewReady>>
             { overlay }
         </>
     }
 }
+
+/// The longest the shell waits for the first section to say it is interactive before it
+/// mounts the others anyway (a collapsed or failing first view).
+pub const FIRST_VIEW_WAIT_MS: i32 = 1500;
+
+/// Given to the sections: the first calls it once it is interactive, and the shell then
+/// mounts the others (calls from the others, or repeated calls, change nothing).
+#[derive(Clone, PartialEq)]
+pub struct FirstViewReady(pub Callback<()>);
 
 #[cfg(test)]
 mod tests {

@@ -483,6 +483,18 @@ mod tests {
         }
     }
 
+    /// `calls` calls of `ticks` ticks each, every one folded into `state` with a picture.
+    fn play(run: &mut PipelineRun, state: &mut PipelineState, calls: u32, ticks: u32) {
+        for _ in 0..calls {
+            run.tick(ticks);
+            let events = forward(run);
+            state.apply(PipelineAction::Engine {
+                events,
+                view: Rc::new(run.view(state.windows, None)),
+            });
+        }
+    }
+
     /// Runs until settled (at most `max` ticks), folding into `state`.
     fn settle(run: &mut PipelineRun, state: &mut PipelineState, max: u32) {
         for _ in 0..max / 16 {
@@ -564,14 +576,7 @@ mod tests {
         // still equal the database.
         let w = s.workload_action();
         act(&mut run, &mut s, &w);
-        for _ in 0..20 {
-            run.tick(4);
-            let events = forward(&mut run);
-            s.apply(PipelineAction::Engine {
-                events,
-                view: Rc::new(run.view(s.windows, None)),
-            });
-        }
+        play(&mut run, &mut s, 20, 4);
         act(&mut run, &mut s, &Action::Crash);
         assert_eq!(s.counters.db_crashes, 1);
         settle(&mut run, &mut s, 40_000);
@@ -637,25 +642,11 @@ mod tests {
             );
             let w = s.workload_action();
             act(&mut run, &mut s, &w);
-            for _ in 0..10 {
-                run.tick(3);
-                let events = forward(&mut run);
-                s.apply(PipelineAction::Engine {
-                    events,
-                    view: Rc::new(run.view(s.windows, None)),
-                });
-            }
+            play(&mut run, &mut s, 10, 3);
             act(&mut run, &mut s, &Action::Crash);
             settle(&mut run, &mut s, 40_000);
             // The application's last produce and the replica may trail the settling.
-            for _ in 0..20 {
-                run.tick(16);
-                let events = forward(&mut run);
-                s.apply(PipelineAction::Engine {
-                    events,
-                    view: Rc::new(run.view(s.windows, None)),
-                });
-            }
+            play(&mut run, &mut s, 20, 16);
             let v = s.view.clone().unwrap();
             assert!(v.dual_write);
             assert_eq!(v.views_equal(), Some(true), "seed {seed}: CDC's views");
@@ -717,14 +708,7 @@ mod tests {
             act(&mut run, &mut s, &w);
             settle(&mut run, &mut s, 100_000);
             // Compaction runs every 50 ticks, in the background of a settled world.
-            for _ in 0..20 {
-                run.tick(16);
-                let events = forward(&mut run);
-                s.apply(PipelineAction::Engine {
-                    events,
-                    view: Rc::new(run.view(s.windows, None)),
-                });
-            }
+            play(&mut run, &mut s, 20, 16);
             let v = s.view.clone().unwrap();
             let p = v.changes().unwrap();
             assert_eq!(v.cleanup, cleanup.as_str());
@@ -890,14 +874,7 @@ mod tests {
             }
             let w = s.workload_action();
             act(&mut run, &mut s, &w);
-            for _ in 0..30 {
-                run.tick(8);
-                let events = forward(&mut run);
-                s.apply(PipelineAction::Engine {
-                    events,
-                    view: Rc::new(run.view(s.windows, None)),
-                });
-            }
+            play(&mut run, &mut s, 30, 8);
             // (The counters start again at a reopen: read them before the crash.)
             let i = s.view.as_ref().unwrap().index.clone().unwrap();
             assert!(i.write_amplification > 1.0, "{i:?}");

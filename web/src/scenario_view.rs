@@ -892,21 +892,14 @@ fn marker_list(r: &RunView, on_marker: impl Fn(u64) -> Callback<MouseEvent>) -> 
         };
     }
     let count = |k: &str| r.markers.iter().filter(|m| m.kind.as_str() == k).count();
-    let summary = [
-        "crash",
-        "recovery",
-        "checkpoint",
-        "flush",
-        "compaction",
-        "election",
-    ]
-    .iter()
-    .filter_map(|k| {
-        let n = count(k);
-        (n > 0).then(|| format!("{n} {k}"))
-    })
-    .collect::<Vec<_>>()
-    .join(", ");
+    let summary = crate::transport::MARKER_KINDS
+        .iter()
+        .filter_map(|k| {
+            let n = count(k);
+            (n > 0).then(|| format!("{n} {k}"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let shown: Vec<&Marker> = r.markers.iter().take(MAX_MARKERS_LISTED).collect();
     html! {
         <details class="scenario-markers">

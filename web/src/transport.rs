@@ -66,8 +66,8 @@ pub struct TransportProps {
     pub on_live: Option<Callback<()>>,
 }
 
-/// Kinds in the marker summary, in the order they are listed.
-const KINDS: [&str; 6] = [
+/// Marker kinds, in the order summaries list them.
+pub const MARKER_KINDS: [&str; 6] = [
     "crash",
     "recovery",
     "checkpoint",
@@ -78,7 +78,7 @@ const KINDS: [&str; 6] = [
 
 /// "2 crash, 1 election": how many markers of each kind (empty when none).
 pub fn marker_summary(markers: &[TransportMarker]) -> String {
-    KINDS
+    MARKER_KINDS
         .iter()
         .filter_map(|k| {
             let n = markers.iter().filter(|m| m.kind == *k).count();

@@ -232,6 +232,14 @@ test('the pipeline carries a write to every view, survives a crash, rebuilds, an
     await waitUntil((p) => document.querySelector(p)?.dataset.diverged === '1', PIPE, 'back to live: the divergence again');
     assert.equal(Number(await data(PIPE, 'position')), live, 'live is where it was (quiet ticks after the last event are run again by Play)');
     assert.ok(Number(await data(PIPE, 'time')) <= liveTime);
+    // The bar's keys on its buttons: Home to the start, → one step, End back to live.
+    await pipe.getByRole('button', { name: 'Step back', exact: true }).focus();
+    await page.keyboard.press('Home');
+    await waitUntil((p) => document.querySelector(p)?.dataset.diverged === '' && Number(document.querySelector(p)?.dataset.time) < 5, PIPE, 'Home: back at the start');
+    await page.keyboard.press('ArrowRight');
+    await waitUntil((p) => Number(document.querySelector(p)?.dataset.position) > 0, PIPE, 'ArrowRight: a step forward');
+    await page.keyboard.press('End');
+    await waitUntil(([p, n]) => Number(document.querySelector(p)?.dataset.position) === n, [PIPE, live], 'End: back to live');
     await pipe.getByRole('button', { name: 'Play', exact: true }).click();
 
     // Screenshots, wide and at 375 px (which must not scroll sideways).

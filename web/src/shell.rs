@@ -172,6 +172,21 @@ pub const SHORTCUTS: &[(&str, &str, &str)] = &[
         "Go to the start / the end",
         "scenario timeline slider",
     ),
+    (
+        "k",
+        "Play or pause",
+        "on a timeline's buttons (under every view)",
+    ),
+    (
+        "← / →",
+        "Step back / forward",
+        "on a timeline's buttons (under every view)",
+    ),
+    (
+        "Home / End",
+        "Back to the start / back to live",
+        "on a timeline's buttons (under every view)",
+    ),
     ("p", "Play or pause", "pipeline"),
     (".", "Step one tick", "pipeline"),
 ];

@@ -5,6 +5,9 @@
 //! deterministic engine replayed from its seed and recorded inputs, or a `Timeline`) and
 //! answers each callback by moving it.
 //!
+//! Keys on the bar's buttons: `k` plays or pauses, `←`/`→` step, `Home` goes back to the
+//! start and `End` back to live (the slider and the speed radios keep their own keys).
+//!
 //! Positions are whatever the view counts in (ticks of virtual time, events), between
 //! `start` and `end`. Element ids are prefixed with `id` so that several bars can share a
 //! page; the controls are named for assistive technology (`label` names the group).
@@ -88,6 +91,38 @@ pub fn marker_summary(markers: &[TransportMarker]) -> String {
         .join(", ")
 }
 
+/// What a key does on the bar's buttons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransportKey {
+    /// `k`: play or pause.
+    PlayPause,
+    /// `←`: step back.
+    StepBack,
+    /// `→`: step forward.
+    StepForward,
+    /// `Home`: back to the start.
+    Start,
+    /// `End`: back to live (the end).
+    End,
+}
+
+/// The bar's key for `key` pressed on an element `tag` (lower case): only on its buttons
+/// (the slider and the speed radios keep their own arrows, Home and End; text fields are
+/// elsewhere), and never with a modifier.
+pub fn transport_key(key: &str, tag: &str, modified: bool) -> Option<TransportKey> {
+    if modified || tag != "button" {
+        return None;
+    }
+    match key {
+        "k" | "K" => Some(TransportKey::PlayPause),
+        "ArrowLeft" => Some(TransportKey::StepBack),
+        "ArrowRight" => Some(TransportKey::StepForward),
+        "Home" => Some(TransportKey::Start),
+        "End" => Some(TransportKey::End),
+        _ => None,
+    }
+}
+
 /// The x of position `v` on a track 1000 wide spanning `start..=end`.
 pub fn track_x(start: u64, end: u64, v: u64) -> u64 {
     let span = end.saturating_sub(start).max(1);
@@ -126,23 +161,53 @@ pub fn transport(p: &TransportProps) -> Html {
             }
         })
     };
+    let on_keydown = {
+        let p = p.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            use wasm_bindgen::JsCast;
+            let tag = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .map(|el| el.tag_name().to_ascii_lowercase())
+                .unwrap_or_default();
+            let modified = e.ctrl_key() || e.alt_key() || e.meta_key() || e.shift_key();
+            let Some(k) = transport_key(&e.key(), &tag, modified) else {
+                return;
+            };
+            e.prevent_default();
+            // Keep the key from the view's own shortcuts too.
+            e.stop_propagation();
+            match k {
+                TransportKey::PlayPause => p.on_play_pause.emit(()),
+                TransportKey::StepBack if p.position > p.start => p.on_step_back.emit(()),
+                TransportKey::StepForward => p.on_step_forward.emit(()),
+                TransportKey::Start if p.position > p.start => p.on_seek.emit(p.start),
+                TransportKey::End if p.position < p.end => match &p.on_live {
+                    Some(live) => live.emit(()),
+                    None => p.on_seek.emit(p.end),
+                },
+                _ => {}
+            }
+        })
+    };
     let x = |v: u64| track_x(p.start, p.end, v);
     let summary = marker_summary(&p.markers);
     html! {
-        <div class="transport" role="group" aria-label={p.label.clone()}>
+        <div class="transport" role="group" aria-label={p.label.clone()} onkeydown={on_keydown}>
             <div class="buttons scenario-transport">
                 <button type="button" class="secondary" onclick={on_start}
-                    aria-disabled={off(can_back)}>{ "Back to the start" }</button>
+                    aria-disabled={off(can_back)} aria-keyshortcuts="Home">{ "Back to the start" }</button>
                 <button type="button" onclick={press(&p.on_step_back, can_back)}
-                    aria-disabled={off(can_back)}>{ "Step back" }</button>
+                    aria-disabled={off(can_back)} aria-keyshortcuts="ArrowLeft">{ "Step back" }</button>
                 <button type="button" class="play" onclick={press(&p.on_play_pause, true)}
-                    aria-pressed={if p.playing { "true" } else { "false" }}>
+                    aria-pressed={if p.playing { "true" } else { "false" }} aria-keyshortcuts="K">
                     { if p.playing { "Pause" } else { "Play" } }
                 </button>
-                <button type="button" onclick={press(&p.on_step_forward, true)}>{ "Step forward" }</button>
+                <button type="button" onclick={press(&p.on_step_forward, true)}
+                    aria-keyshortcuts="ArrowRight">{ "Step forward" }</button>
                 if let Some(live) = &p.on_live {
                     <button type="button" class="secondary" onclick={press(live, can_forward)}
-                        aria-disabled={off(can_forward)}>{ "Back to live" }</button>
+                        aria-disabled={off(can_forward)} aria-keyshortcuts="End">{ "Back to live" }</button>
                 }
             </div>
             <fieldset class="scenario-speed">
@@ -199,6 +264,39 @@ mod tests {
         assert_eq!(track_x(10, 20, 0), 0);
         // An empty span does not divide by zero.
         assert_eq!(track_x(7, 7, 7), 0);
+    }
+
+    #[test]
+    fn keys_act_only_on_the_bars_buttons_and_without_modifiers() {
+        assert_eq!(
+            transport_key("k", "button", false),
+            Some(TransportKey::PlayPause)
+        );
+        assert_eq!(
+            transport_key("K", "button", false),
+            Some(TransportKey::PlayPause)
+        );
+        assert_eq!(
+            transport_key("ArrowLeft", "button", false),
+            Some(TransportKey::StepBack)
+        );
+        assert_eq!(
+            transport_key("ArrowRight", "button", false),
+            Some(TransportKey::StepForward)
+        );
+        assert_eq!(
+            transport_key("Home", "button", false),
+            Some(TransportKey::Start)
+        );
+        assert_eq!(
+            transport_key("End", "button", false),
+            Some(TransportKey::End)
+        );
+        // The slider and the radios keep their own keys; modifiers are the browser's.
+        assert_eq!(transport_key("ArrowLeft", "input", false), None);
+        assert_eq!(transport_key("End", "input", false), None);
+        assert_eq!(transport_key("k", "button", true), None);
+        assert_eq!(transport_key("x", "button", false), None);
     }
 
     #[test]

@@ -232,6 +232,15 @@ test('the pipeline carries a write to every view, survives a crash, rebuilds, an
     await waitUntil((p) => document.querySelector(p)?.dataset.diverged === '1', PIPE, 'back to live: the divergence again');
     assert.equal(Number(await data(PIPE, 'position')), live, 'live is where it was (quiet ticks after the last event are run again by Play)');
     assert.ok(Number(await data(PIPE, 'time')) <= liveTime);
+    // The markers as buttons: go to the crash.
+    await pipe.getByText(/^Go to a marker/).click();
+    const crashButton = pipe.getByRole('button', { name: /^Go to the crash at \d+$/ });
+    const crashAt = Number((await crashButton.innerText()).match(/\d+$/)[0]);
+    await crashButton.click();
+    await waitUntil(([p, n]) => Number(document.querySelector(p)?.dataset.position) >= n, [PIPE, crashAt], 'Go to the crash: just after it');
+    assert.ok(Number(await data(PIPE, 'position')) < live, 'in the past');
+    const kindsAtCrash = await pipe.locator('ol[aria-label="Pipeline events"] li').evaluateAll((lis) => lis.map((li) => li.dataset.kind));
+    assert.ok(kindsAtCrash.includes('crash'), `the events at the crash marker include the crash: ${JSON.stringify(kindsAtCrash)}`);
     // The bar's keys on its buttons: Home to the start, → one step, End back to live.
     await pipe.getByRole('button', { name: 'Step back', exact: true }).focus();
     await page.keyboard.press('Home');

@@ -249,6 +249,12 @@ impl PipelineRun {
         self.run.seek(value);
     }
 
+    /// Goes to just after the marker at `at` (the first moment once its event happened:
+    /// the moment that produced it).
+    pub fn seek_marker(&mut self, at: u64) {
+        self.run.seek_after(at.saturating_sub(1));
+    }
+
     /// Back to the end of the recording.
     pub fn to_end(&mut self) {
         self.run.to_end();
@@ -786,6 +792,22 @@ mod tests {
             "{:?}",
             view.timeline.markers
         );
+
+        // Go to the crash marker: the first moment after its event.
+        let crash_at = view
+            .timeline
+            .markers
+            .iter()
+            .find(|m| m.kind == "crash")
+            .map(|m| m.at)
+            .unwrap();
+        run.seek_marker(crash_at);
+        assert!(run.position() >= crash_at && run.position() < end);
+        assert!(matches!(
+            recorded[usize::try_from(crash_at - 1).unwrap()].kind,
+            logspine_core::world::TraceKind::Crash { .. }
+        ));
+        let _ = run.delta();
 
         // Scrub back to before the crash: a rewind with exactly the recorded prefix.
         run.seek(before_crash);

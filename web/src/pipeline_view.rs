@@ -304,6 +304,18 @@ pub fn pipeline_view() -> Html {
             }
         })
     };
+    let on_marker = {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        Callback::from(move |at: u64| {
+            if running {
+                dispatch.dispatch(PipelineAction::Pause);
+                with_run(&cell, &dispatch, windows, follow, |r| {
+                    r.seek_marker(at);
+                    Ok(())
+                });
+            }
+        })
+    };
     let on_speed = {
         let dispatch = state.dispatcher();
         Callback::from(move |s: u32| dispatch.dispatch(PipelineAction::SetSpeed(s)))
@@ -579,6 +591,7 @@ pub fn pipeline_view() -> Html {
                             on_step_back={mover_cb(PipelineRun::step_back)}
                             on_step_forward={mover_cb(PipelineRun::step_forward)}
                             on_seek={on_seek}
+                            on_marker={Some(on_marker)}
                             on_speed={on_speed}
                             on_live={Some(mover_cb(PipelineRun::to_end))} />
                     }

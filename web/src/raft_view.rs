@@ -359,7 +359,8 @@ pub fn raft_view() -> Html {
                         speed={state.speed} status={status_words(f, state.playing)}
                         value_text={value_words(f)}
                         on_play_pause={on_play_pause} on_step_back={on_step_back}
-                        on_step_forward={on_step_forward} on_seek={on_seek.clone()} on_speed={on_speed} />
+                        on_step_forward={on_step_forward} on_seek={on_seek.clone()} on_speed={on_speed}
+                        list_markers={false} />
                     { marker_list(f, &on_seek) }
                 </section>
             }

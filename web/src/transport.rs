@@ -67,7 +67,18 @@ pub struct TransportProps {
     /// Back to live (the end); `None` hides the button.
     #[prop_or_default]
     pub on_live: Option<Callback<()>>,
+    /// List the newest markers as "Go to" buttons under the slider (the track's marks
+    /// are not focusable); off for a view that lists them itself.
+    #[prop_or(true)]
+    pub list_markers: bool,
+    /// A listed marker chosen: go to just after it (`None`: [`TransportProps::on_seek`]
+    /// with its position, right for views whose every position is a moment).
+    #[prop_or_default]
+    pub on_marker: Option<Callback<u64>>,
 }
+
+/// Markers listed as buttons at most (the newest).
+pub const MARKERS_LISTED: usize = 8;
 
 /// Marker kinds, in the order summaries list them.
 pub const MARKER_KINDS: [&str; 6] = [
@@ -246,8 +257,36 @@ pub fn transport(p: &TransportProps) -> Html {
                         <span class="muted">{ format!(" Markers: {summary}.") }</span>
                     }
                 </p>
+                if p.list_markers && !p.markers.is_empty() {
+                    { marker_buttons(p) }
+                }
             </div>
         </div>
+    }
+}
+
+/// The newest markers, newest first: each a button that seeks to it.
+fn marker_buttons(p: &TransportProps) -> Html {
+    let mut newest: Vec<&TransportMarker> = p.markers.iter().collect();
+    newest.sort_by_key(|m| std::cmp::Reverse(m.at));
+    newest.truncate(MARKERS_LISTED);
+    html! {
+        <details class="scenario-markers transport-markers">
+            <summary>{ format!("Go to a marker (the newest {} of {})", newest.len(), p.markers.len()) }</summary>
+            <ol aria-label={format!("Markers of the {}", p.label.to_lowercase())}>
+                { for newest.into_iter().map(|m| {
+                    let (cb, at) = (p.on_marker.clone().unwrap_or_else(|| p.on_seek.clone()), m.at);
+                    html! {
+                        <li class={classes!("marker", m.kind)} data-kind={m.kind} data-at={at.to_string()}>
+                            <button type="button" class="secondary"
+                                onclick={Callback::from(move |_: MouseEvent| cb.emit(at))}>
+                                { format!("Go to the {} at {at}", m.kind) }
+                            </button>
+                        </li>
+                    }
+                }) }
+            </ol>
+        </details>
     }
 }
 

@@ -12,6 +12,7 @@ use wasm_bindgen::JsCast;
 
 use crate::scenario_run::ScenarioRun;
 use crate::share::{RunFile, RunLink};
+use crate::shell::local_storage;
 
 /// Where the scenario panel's session lives in `localStorage`.
 pub const SESSION_KEY: &str = "logspine:scenario-session";
@@ -54,10 +55,6 @@ pub fn share_url(link: &RunLink) -> String {
         l.search().unwrap_or_default(),
         link.to_fragment()
     )
-}
-
-fn local_storage() -> Option<web_sys::Storage> {
-    window()?.local_storage().ok().flatten()
 }
 
 /// Saves the run as the session. `Err` with a message when storage refused (full,

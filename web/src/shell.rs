@@ -191,7 +191,9 @@ pub const SHORTCUTS: &[(&str, &str, &str)] = &[
     (".", "Step one tick", "pipeline"),
 ];
 
-fn local_storage() -> Option<web_sys::Storage> {
+/// The page's `localStorage`, if the browser gives one (the shell's settings, the saved
+/// session).
+pub(crate) fn local_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }
 

@@ -25,14 +25,20 @@ export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$ROOT/tests/webdriver.json"
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-120}"
 export TRUNK_SKIP_VERSION_CHECK=true
+# One-shot builds gain nothing from incremental caches, which took a third of target/ (~3 GB).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 passed=0
 failed=0
 failed_names=()
 total_start=$(date +%s)
+printf 'disk free at start: %s\n' "$(df -h --output=avail "$ROOT" | tail -1 | tr -d ' ')"
+
+disk() { df -h --output=avail,target "$ROOT" | tail -1; du -sh "$ROOT/target" 2>/dev/null || true; }
 
 finish() {
-    printf '\ntotal %ss\n' "$(($(date +%s) - total_start))"
+    printf '\ndisk free, target size: %s\n' "$(disk | tr '\n' ' ')"
+    printf 'total %ss\n' "$(($(date +%s) - total_start))"
     ((failed == 0)) || printf 'failed: %s\n' "${failed_names[*]}"
     printf '%d passed, %d failed\n' "$passed" "$failed"
     ((failed == 0))

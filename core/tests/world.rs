@@ -941,3 +941,109 @@ mod prop {
         }
     }
 }
+
+/// `config.raft_replicates`: the cluster's one client consumes `changes` and puts each
+/// batch through the Raft log. Over seeds, with the database crashing under load, the
+/// leader crashing, a partition and lost messages, every node ends holding exactly the
+/// database's rows, whatever the partitions and the topic's clean-up. `raft_write` is then
+/// refused, naming the field.
+#[test]
+fn raft_replicates_the_database_through_crashes_and_partitions() {
+    let seeds = if cfg!(target_arch = "wasm32") { 3 } else { 24 };
+    let mut batches = 0;
+    for seed in 0..seeds {
+        let config = WorldConfig {
+            cdc: true,
+            raft_nodes: 3 + 2 * (seed % 2),
+            raft_replicates: true,
+            partitions: 1 + (seed % 3) as u32,
+            compacted: seed % 4 == 3,
+            index: if seed % 2 == 0 {
+                IndexChoice::Btree
+            } else {
+                IndexChoice::Lsm
+            },
+            sync_latency: [2, 5],
+            ..WorldConfig::default()
+        };
+        let mut w = world_with(config, seed);
+        let mut trace = w.apply(&Action::Workload {
+            clients: 4,
+            transactions: 300,
+            keys: 60,
+            writes: 2,
+        });
+        let mut act = |w: &mut World, a: Action, n: u64| {
+            trace.extend(w.apply(&a));
+            trace.extend(ticks(w, n));
+        };
+        act(&mut w, Action::Checkpoint, 60);
+        act(
+            &mut w,
+            Action::RaftCrash {
+                target: "leader".into(),
+            },
+            40,
+        );
+        act(&mut w, Action::Crash, 5);
+        act(&mut w, Action::RaftLoss { percent: 20 }, 200);
+        act(&mut w, Action::RaftRestart, 0);
+        act(
+            &mut w,
+            Action::RaftPartition {
+                side: vec!["leader".into()],
+            },
+            150,
+        );
+        act(&mut w, Action::RaftHeal, 0);
+        act(&mut w, Action::RaftLoss { percent: 0 }, 0);
+        let end = w.check_final(20_000);
+        assert!(
+            w.failures().is_empty(),
+            "seed {seed}: {:?} (replay: cargo test -p logspine-core --test world raft_replicates)",
+            w.failures()
+        );
+        let check = end
+            .iter()
+            .find_map(|k| match k {
+                TraceKind::InvariantChecked { name, ok, detail }
+                    if name == "raft_replicates_database" =>
+                {
+                    Some((*ok, detail.clone()))
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("seed {seed}: raft_replicates_database was not checked"));
+        assert!(check.0, "seed {seed}: {}", check.1);
+        batches += trace
+            .iter()
+            .chain(&end)
+            .filter(|k| k.name() == "raft_replicated")
+            .count();
+    }
+    assert!(
+        batches as u64 > 2 * seeds,
+        "batches went through the log: {batches}"
+    );
+    let config = WorldConfig {
+        cdc: true,
+        raft_nodes: 3,
+        raft_replicates: true,
+        ..WorldConfig::default()
+    };
+    let err = Action::RaftWrite {
+        key: "k".into(),
+        value: "v".into(),
+    }
+    .check_config(&config)
+    .unwrap_err();
+    assert!(err.contains("config.raft_replicates"), "{err}");
+    let no_cdc = WorldConfig {
+        cdc: false,
+        ..config
+    };
+    assert!(no_cdc
+        .check()
+        .unwrap_err()
+        .contains("config.raft_replicates"));
+}

@@ -73,10 +73,14 @@ test('the pipeline carries a write to every view, survives a crash, rebuilds, an
       (await pipe.locator(`ol[aria-label="Records of the topic changes"] li[data-offset="${offset}"][data-key="apple"]`).count()) === 1,
       'the topic window shows the change event at its offset',
     );
-    assert.ok(
-      (await pipe.locator('ol[aria-label="Stages of the write"] li[data-done="true"]').count()) === 5,
-      'every stage of the write is done',
+    await waitUntil(
+      (sel) => document.querySelectorAll(sel).length === 6,
+      `${FOLLOW} ol[aria-label="Stages of the write"] li[data-done="true"]`,
+      'every stage of the write is done, the last: held by a majority of the Raft nodes',
     );
+    const RAFT = '[data-testid="pipeline-raft"]';
+    await waitUntil((r) => document.querySelector(r)?.dataset.holding === '3', RAFT, 'all three Raft nodes hold apple');
+    assert.match(await pipe.locator(`${RAFT} li[data-node]`).first().innerText(), /apple = red/, 'a node shows the followed value');
     await waitUntil((p) => document.querySelector(p)?.dataset.viewsEqual === 'true', PIPE, 'the views equal the database');
     const replica = pipe.locator('li[data-view="replica"]');
     assert.match(await replica.innerText(), /apple/, 'the replica view holds apple');
@@ -125,6 +129,29 @@ test('the pipeline carries a write to every view, survives a crash, rebuilds, an
     t.diagnostic(`after the crash: hw ${afterCrash.hw}, views ${JSON.stringify(afterCrash.views.map((v) => [v.view, v.position, v.equal]))}`);
     assert.equal(afterCrash.failures, '0', 'no invariant failed');
     assert.ok(afterCrash.views.every((v) => v.equal === 'true' && v.lag === '0'), 'every view caught up and equal');
+
+    // 2b. Raft replicates the database: crash its leader and cut a follower off by their
+    // buttons; another node leads; heal and restart; every node ends holding the rows.
+    const raftNodes = () => pipe.locator(`${RAFT} li[data-node]`).evaluateAll((lis) => lis.map((li) => ({ ...li.dataset })));
+    await waitUntil((r) => document.querySelectorAll(`${r} li[data-equal="true"]`).length === 3, RAFT, 'every Raft node equals the database');
+    const oldLeader = await data(RAFT, 'leader');
+    assert.ok(oldLeader !== '', 'the cluster has a leader');
+    await pipe.getByRole('button', { name: 'Run the workload', exact: true }).click();
+    await pipe.getByRole('button', { name: `Crash n${oldLeader}`, exact: true }).click();
+    await waitUntil(([r, n]) => document.querySelector(`${r} li[data-node="${n}"]`)?.dataset.up === 'false', [RAFT, oldLeader], 'the leader is down');
+    const follower = (await raftNodes()).find((n) => n.up === 'true').node;
+    await pipe.getByRole('button', { name: `Cut n${follower} off`, exact: true }).click();
+    await waitUntil(([r, n]) => document.querySelector(`${r} li[data-node="${n}"]`)?.dataset.cut === 'true', [RAFT, follower], 'a follower is cut off');
+    const stuck = await data(RAFT, 'replicated');
+    t.diagnostic(`raft: n${oldLeader} crashed, n${follower} cut off; ${stuck} changes replicated so far`);
+    await pipe.getByRole('button', { name: 'Heal the Raft network', exact: true }).click();
+    await waitUntil(([r, n]) => { const l = document.querySelector(r)?.dataset.leader; return l !== '' && l !== n; }, [RAFT, oldLeader], 'another node leads once the network heals', 60_000);
+    await pipe.getByRole('button', { name: 'Restart the crashed Raft nodes', exact: true }).click();
+    await pipe.getByRole('radio', { name: '64 ticks every 100 ms', exact: true }).check();
+    await waitUntil((r) => document.querySelectorAll(`${r} li[data-equal="true"][data-up="true"]`).length === 3, RAFT, 'every Raft node is up and holds the database\'s rows', 120_000);
+    assert.ok(Number(await data(RAFT, 'replicated')) > Number(stuck), 'the feed went on');
+    assert.equal(await data(PIPE, 'failures'), '0', 'no invariant failed');
+    await speed.check();
 
     // 3. Rebuild a view from offset 0: the progress bar fills and finishes.
     await speed.check();

@@ -116,10 +116,16 @@ impl Mode {
             } else {
                 WorldConfig::default().memtable_bytes
             },
+            // The Raft cluster replicates the database, fed from `changes`.
+            raft_nodes: RAFT_NODES,
+            raft_replicates: true,
             ..WorldConfig::default()
         }
     }
 }
+
+/// Nodes of the Raft cluster that replicates the pipeline's database.
+pub const RAFT_NODES: u64 = 3;
 
 /// The pipeline's world, its recorded trace and its markers (module docs).
 pub struct PipelineRun {
@@ -128,7 +134,8 @@ pub struct PipelineRun {
     /// Events the reducer has been sent: the next delta starts here (or rewinds).
     sent: u64,
     /// The key of the last write applied by hand (located in the index).
-    follow_key: Option<String>,
+    /// The followed write's key and value.
+    follow: Option<(String, String)>,
     /// Markers of the recorded trace's first `marked` events.
     markers: Vec<Marker>,
     marked: u64,
@@ -149,8 +156,9 @@ pub enum Delta {
 /// What a comparison with the database depends on.
 type Signature = (u64, u64, u64, Vec<u64>, u64);
 
-/// A comparison: what it was made on, each view's result, the database's key count.
-type Compared = (Signature, Vec<(String, bool)>, usize);
+/// A comparison: what it was made on, each view's result, each Raft node's that is up,
+/// the database's key count.
+type Compared = (Signature, Vec<(String, bool)>, Vec<(u64, bool)>, usize);
 
 /// The scenario the pipeline runs: `mode`'s world, no scripted actions (every action is
 /// the visitor's), as long as a scenario may run.
@@ -176,7 +184,7 @@ impl PipelineRun {
             run,
             mode,
             sent: 0,
-            follow_key: None,
+            follow: None,
             markers: Vec::new(),
             marked: 0,
             compared: None,
@@ -217,8 +225,8 @@ impl PipelineRun {
     pub fn act(&mut self, action: &Action) -> Result<(), String> {
         let from = self.run.position();
         self.run.act(action.clone())?;
-        if let Action::Write { key, .. } = action {
-            self.follow_key = Some(key.clone());
+        if let Action::Write { key, value } = action {
+            self.follow = Some((key.clone(), value.clone()));
         }
         // The markers of the discarded future go too.
         if self.marked > from {
@@ -312,7 +320,7 @@ impl PipelineRun {
         let wal_window = world.wal_window(wal_from, n);
         let record_window = world.partition_window(0, rec_from, n);
         let follow_offset = follow_commit.and_then(|c| world.change_offset(c));
-        let (equal, db_keys) = if world.is_settled() && world.db().is_some() {
+        let (equal, raft_equal, db_keys) = if world.is_settled() && world.db().is_some() {
             let signature: Signature = (
                 world.time(),
                 wal_end,
@@ -321,16 +329,19 @@ impl PipelineRun {
                 snapshot.views.iter().map(|v| v.applied).sum(),
             );
             match &self.compared {
-                Some((s, result, keys)) if *s == signature => (Some(result.clone()), Some(*keys)),
+                Some((s, result, raft, keys)) if *s == signature => {
+                    (Some(result.clone()), Some(raft.clone()), Some(*keys))
+                }
                 _ => {
                     let rows = world.contents();
                     let result = world.views_against(&rows);
-                    self.compared = Some((signature, result.clone(), rows.len()));
-                    (Some(result), Some(rows.len()))
+                    let raft = world.raft_against(&rows);
+                    self.compared = Some((signature, result.clone(), raft.clone(), rows.len()));
+                    (Some(result), Some(raft), Some(rows.len()))
                 }
             }
         } else {
-            (None, None)
+            (None, None, None)
         };
         PipelineView {
             seed: world.seed(),
@@ -341,10 +352,16 @@ impl PipelineRun {
             record_window,
             follow_offset,
             equal,
+            raft_equal,
             db_keys,
             workload_running: world.workload_running(),
             failures: world.failures().to_vec(),
-            index: index_picture(world, self.follow_key.as_deref()),
+            index: index_picture(world, self.follow.as_ref().map(|f| f.0.as_str())),
+            raft: world.raft_picture(
+                self.follow
+                    .as_ref()
+                    .map(|(k, v)| (k.as_bytes(), v.as_bytes())),
+            ),
             timeline: TimelineView {
                 time: world.time(),
                 position: self.run.position(),
@@ -748,6 +765,72 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The Raft cluster replicates the pipeline's database: the followed write reaches
+    /// every node; with the leader crashed, a node cut off and the database crashed under
+    /// a workload, every node that is up ends holding exactly the database's rows.
+    #[test]
+    fn raft_replicates_the_pipeline_through_its_faults() {
+        let (mut run, mut s) = started(Mode::default(), 8);
+        let write = Action::Write {
+            key: "apple".into(),
+            value: "red fruit".into(),
+        };
+        act(&mut run, &mut s, &write);
+        settle(&mut run, &mut s, 4000);
+        let v = s.view.clone().unwrap();
+        let r = v.raft.clone().expect("a cluster");
+        assert_eq!(r.nodes.len() as u64, RAFT_NODES);
+        assert!(r.nodes.iter().all(|n| n.holds), "{r:?}");
+        assert!(r
+            .feed
+            .as_ref()
+            .is_some_and(|f| f.batches >= 1 && f.events == 1));
+        assert_eq!(v.raft_equal.as_deref().map(<[_]>::len), Some(3));
+        assert!(v.raft_equal.clone().unwrap().iter().all(|(_, ok)| *ok));
+        let w = s.workload_action();
+        act(&mut run, &mut s, &w);
+        play(&mut run, &mut s, 10, 4);
+        act(
+            &mut run,
+            &mut s,
+            &Action::RaftCrash {
+                target: "leader".into(),
+            },
+        );
+        play(&mut run, &mut s, 10, 4);
+        act(&mut run, &mut s, &Action::Crash);
+        act(
+            &mut run,
+            &mut s,
+            &Action::RaftPartition {
+                side: vec!["follower".into()],
+            },
+        );
+        play(&mut run, &mut s, 20, 4);
+        let cut = s.view.as_ref().unwrap().raft.as_ref().unwrap();
+        assert_eq!(cut.nodes.iter().filter(|n| n.cut_off).count(), 1, "{cut:?}");
+        assert_eq!(cut.nodes.iter().filter(|n| !n.up).count(), 1, "{cut:?}");
+        act(&mut run, &mut s, &Action::RaftHeal);
+        act(&mut run, &mut s, &Action::RaftRestart);
+        settle(&mut run, &mut s, 60_000);
+        let v = s.view.clone().unwrap();
+        assert!(v.failures.is_empty(), "{:?}", v.failures);
+        let equal = v.raft_equal.clone().unwrap();
+        assert_eq!(equal.len(), 3, "every node is up again");
+        assert!(equal.iter().all(|(_, ok)| *ok), "{equal:?}");
+        assert!(v.db_keys.unwrap() > 10);
+        // The end check says the same.
+        let mut world = run.world().clone();
+        let end = world.check_final(1000);
+        assert!(
+            end.iter().any(
+                |k| matches!(k, logspine_core::world::TraceKind::InvariantChecked { name, ok: true, .. }
+                if name == "raft_replicates_database")
+            ),
+            "{end:?}"
+        );
     }
 
     /// The fold of everything up to a position, as the reducer gets it after a rewind.

@@ -222,6 +222,8 @@ pub struct PipelineView {
     pub follow_offset: Option<(u32, u64)>,
     /// Each view against the database's rows, when the world is settled.
     pub equal: Option<Vec<(String, bool)>>,
+    /// Each Raft node that is up against the database's rows, when the world is settled.
+    pub raft_equal: Option<Vec<(u64, bool)>>,
     /// Keys in the database, when compared.
     pub db_keys: Option<usize>,
     /// Whether the workload still runs.
@@ -233,6 +235,8 @@ pub struct PipelineView {
     pub timeline: TimelineView,
     /// The database's index (`None` once the database could not be reopened).
     pub index: Option<IndexPicture>,
+    /// The Raft cluster that replicates the database, and its feed.
+    pub raft: Option<logspine_core::world::inspect::RaftPicture>,
 }
 
 /// The database's index in the picture.

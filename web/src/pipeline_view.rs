@@ -4,7 +4,8 @@
 //! committed write flows from the WAL through CDC into the partition, each view's offset
 //! pointer moves at its own pace, the views update, "rebuild from zero" replays the topic
 //! into a fresh view with a progress bar, and the dual-write switch adds the application
-//! writing to a second topic itself, which drifts from the database after a crash.
+//! writing to a second topic itself, which drifts from the database after a crash; and a
+//! Raft cluster that replicates the database, fed from `changes` (`config.raft_replicates`).
 //!
 //! The view is a view of [`PipelineState`] (pure, in [`crate::pipeline_state`]) plus the
 //! run ([`PipelineRun`], in [`crate::pipeline_run`]), held outside the state. Effects: on
@@ -62,7 +63,13 @@
 //! `data-location` (where the followed key lives in the index); buttons "Add a consumer to the group",
 //! "Remove a consumer from the group", `ul[aria-label="Consumer group app"] >
 //! li[data-member][data-generation][data-position]`; `[data-testid=pipeline-dual]` with
-//! `data-diverged`, `data-divergence`, `data-lost`; the live region `[data-testid=pipeline-announce]`;
+//! `data-diverged`, `data-divergence`, `data-lost`; `[data-testid=pipeline-raft]` with
+//! `data-leader`, `data-batches`, `data-replicated` (change events through the Raft log),
+//! `data-holding` (nodes holding the followed write) and `ul[aria-label="Raft nodes"] >
+//! li[data-node]` with `data-role`, `data-up`, `data-term`, `data-commit`, `data-applied`,
+//! `data-keys`, `data-cut`, `data-holds`, `data-equal` (true|false|pending: against the
+//! database's rows once settled), each with buttons "Crash nN" and "Cut nN off", and
+//! buttons "Restart the crashed Raft nodes", "Heal the Raft network"; the live region `[data-testid=pipeline-announce]`;
 //! `ol[aria-label="Pipeline events"] > li[data-kind]`; errors in `[role=alert]`.
 
 use std::cell::{Cell, RefCell};
@@ -77,7 +84,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::pipeline_run::{Cleanup, Delta, Mode, PipelineRun, VIEW_EVENTS_PER_TICK};
+use crate::pipeline_run::{Cleanup, Delta, Mode, PipelineRun, RAFT_NODES, VIEW_EVENTS_PER_TICK};
 use crate::pipeline_state::{
     plural, Move, PipelineAction, PipelineState, PipelineView as Picture, Stage, TokenStage, Which,
     Windows, FRAME_MS, SPEEDS, WORKLOADS, WORKLOAD_WRITES,
@@ -515,7 +522,9 @@ pub fn pipeline_view() -> Html {
                        the topic, each at its own offset ({VIEW_EVENTS_PER_TICK} events per tick). Crash any machine: \
                        the views stay equal to the database. Drop a view and it is rebuilt from offset 0. Switch on \
                        dual writes and the application also writes to a second topic itself — crash the database \
-                       and the two stores drift apart. Everything drawn is the world's trace and state.") }
+                       and the two stores drift apart. A Raft cluster of {RAFT_NODES} nodes replicates the \
+                       database, fed from the topic: crash or cut off its nodes and it still ends holding every \
+                       row. Everything drawn is the world's trace and state.") }
                 </p>
             </header>
 
@@ -665,6 +674,8 @@ pub fn pipeline_view() -> Html {
 
             { views_panel(view, &state, &rebuild, &on_pace) }
 
+            { raft_panel(view, state.follow.as_ref(), &act, running) }
+
             if dual {
                 { dual_panel(view, &state) }
             }
@@ -688,6 +699,149 @@ pub fn pipeline_view() -> Html {
                     }
                 }
             </section>
+        </section>
+    }
+}
+
+/// The Raft cluster that replicates the database: the feed from `changes`, each node's
+/// log and copy of the rows (the followed write highlighted where it is held), and the
+/// faults that act on the cluster: crash a node, cut it off, restart, heal.
+fn raft_panel(
+    view: Option<&Picture>,
+    follow: Option<&crate::pipeline_state::Follow>,
+    act: &dyn Fn(Result<Action, String>) -> Callback<MouseEvent>,
+    running: bool,
+) -> Html {
+    let Some(r) = view.and_then(|v| v.raft.as_ref()) else {
+        return html! {};
+    };
+    let off = |allowed: bool| (!allowed).to_string();
+    let majority = r.nodes.len() / 2 + 1;
+    let holding = r.nodes.iter().filter(|n| n.holds).count();
+    let feed = r.feed.clone().unwrap_or_default();
+    let feed_text = if feed.behind {
+        "The feed fell behind retention: changes it had not read are gone, so the nodes can no \
+         longer equal the database."
+            .to_owned()
+    } else {
+        let at = feed
+            .positions
+            .iter()
+            .enumerate()
+            .map(|(p, o)| format!("{o} in changes/{p}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut t = format!(
+            "The feed has put {} through the Raft log in {}; it reads on at offset {at}.",
+            plural(feed.events, "change", "changes"),
+            plural(feed.batches, "batch", "batches"),
+        );
+        match (feed.inflight, r.leader) {
+            (Some((batch, events)), Some(l)) => t.push_str(&format!(
+                " Batch {batch} ({}) is with the leader n{l}, waiting for a majority ({majority} of {}).",
+                plural(events, "change", "changes"),
+                r.nodes.len()
+            )),
+            (Some((batch, _)), None) => t.push_str(&format!(
+                " Batch {batch} waits: there is no leader, so nothing can commit."
+            )),
+            (None, _) => {}
+        }
+        t
+    };
+    let role = |n: &logspine_core::world::inspect::RaftNodeSnapshot| match n.role {
+        "pre_candidate" => "pre-candidate",
+        other => other,
+    };
+    let followed = follow.filter(|f| f.stage == Stage::Published || holding > 0);
+    let down = r.nodes.iter().any(|n| !n.up);
+    let equal = view.and_then(|v| v.raft_equal.as_ref());
+    let equal_of = |id: u64| match equal {
+        None => "pending",
+        Some(e) => match e.iter().find(|(n, _)| *n == id) {
+            Some((_, true)) => "true",
+            Some((_, false)) => "false",
+            None => "pending",
+        },
+    };
+    html! {
+        <section class="panel pipeline-raft" aria-labelledby="pipeline-raft-heading"
+            data-testid="pipeline-raft"
+            data-leader={r.leader.map(|l| l.to_string()).unwrap_or_default()}
+            data-batches={feed.batches.to_string()} data-replicated={feed.events.to_string()}
+            data-holding={holding.to_string()}>
+            <h3 id="pipeline-raft-heading">{ "Raft replicates the database" }</h3>
+            <p class="muted">
+                { "The feed reads changes like a view and puts each batch through the Raft log as one \
+                   entry: it commits once a majority of the nodes hold it, and every node then applies it \
+                   to its own copy of the rows. At the end of a run every node holds exactly the \
+                   database's rows (the check raft_replicates_database)." }
+            </p>
+            <p class="pipeline-raft-feed">{ feed_text }</p>
+            if let Some(f) = followed {
+                <p class={classes!("pipeline-raft-follow", (holding > 0).then_some("followed"))}>
+                    { format!("{} = {} is held by {holding} of {} nodes{}.", f.key, f.value, r.nodes.len(),
+                        if holding >= majority { ": a majority, so it survives any minority of crashes" } else { "" }) }
+                </p>
+            }
+            <ul class="pipeline-raft-nodes" aria-label="Raft nodes">
+                { for r.nodes.iter().map(|n| {
+                    let id = n.id.to_string();
+                    html! {
+                        <li key={id.clone()}
+                            class={classes!("raft-node", n.role, n.cut_off.then_some("cut"), n.holds.then_some("followed"))}
+                            data-node={id.clone()} data-role={n.role} data-up={n.up.to_string()}
+                            data-term={n.term.to_string()} data-commit={n.commit_index.to_string()}
+                            data-applied={n.applied.to_string()} data-keys={n.keys.to_string()}
+                            data-cut={n.cut_off.to_string()} data-holds={n.holds.to_string()}
+                            data-equal={equal_of(n.id)}>
+                            <strong>{ format!("n{id} ") }</strong>
+                            <span class="raft-node-role">{ role(n) }</span>
+                            if n.cut_off { <span class="raft-node-cut">{ " · cut off" }</span> }
+                            <span class="raft-node-log">
+                                { if n.up {
+                                    format!("term {}, log to {} (snapshot at {}), committed {}, applied {}, {}",
+                                        n.term, n.last_index, n.snapshot_index, n.commit_index, n.applied,
+                                        plural(n.keys, "key", "keys"))
+                                } else {
+                                    "crashed: its log and snapshot wait on its disk".to_owned()
+                                } }
+                            </span>
+                            if equal_of(n.id) != "pending" {
+                                <span class="raft-node-equal">
+                                    { if equal_of(n.id) == "true" {
+                                        "✓ equals the database's rows (settled)"
+                                    } else {
+                                        "✗ differs from the database's rows"
+                                    } }
+                                </span>
+                            }
+                            if let Some(f) = followed {
+                                <span class="raft-node-value">
+                                    { match &n.value {
+                                        Some(v) => format!("{} = {v}", f.key),
+                                        None => format!("{} not here yet", f.key),
+                                    } }
+                                </span>
+                            }
+                            <span class="buttons">
+                                <button type="button" class="danger"
+                                    onclick={act(Ok(Action::RaftCrash { target: id.clone() }))}
+                                    aria-disabled={off(running && n.up)}>{ format!("Crash n{id}") }</button>
+                                <button type="button" class="secondary"
+                                    onclick={act(Ok(Action::RaftPartition { side: vec![id.clone()] }))}
+                                    aria-disabled={off(running && !n.cut_off)}>{ format!("Cut n{id} off") }</button>
+                            </span>
+                        </li>
+                    }
+                }) }
+            </ul>
+            <div class="buttons">
+                <button type="button" class="secondary" onclick={act(Ok(Action::RaftRestart))}
+                    aria-disabled={off(running && down)}>{ "Restart the crashed Raft nodes" }</button>
+                <button type="button" class="secondary" onclick={act(Ok(Action::RaftHeal))}
+                    aria-disabled={off(running && r.blocked > 0)}>{ "Heal the Raft network" }</button>
+            </div>
         </section>
     }
 }
@@ -765,8 +919,11 @@ fn follow_panel(state: &PipelineState) -> Html {
         None => Vec::new(),
     };
     let offset = view.and_then(|v| v.follow_offset);
-    let steps: [(&str, bool); 5] = match f {
-        None => [("", false); 5],
+    let raft = view.and_then(|v| v.raft.as_ref());
+    let raft_held =
+        raft.is_some_and(|r| r.nodes.iter().filter(|n| n.holds).count() > r.nodes.len() / 2);
+    let steps: [(&str, bool); 6] = match f {
+        None => [("", false); 6],
         Some(f) => [
             (
                 "Appended to the WAL",
@@ -784,6 +941,10 @@ fn follow_panel(state: &PipelineState) -> Html {
             (
                 "Applied by every view",
                 !cdc_views.is_empty() && applied.len() == cdc_views.len(),
+            ),
+            (
+                "Held by a majority of the Raft nodes",
+                f.stage == Stage::Published && raft_held,
             ),
         ],
     };

@@ -641,6 +641,10 @@ fn entry_label(kind: &EntryKind) -> String {
                 op: KvOp::Cas { key, .. },
                 ..
             }) => format!("cas {}", short(&key, 6)),
+            Ok(KvCommand {
+                op: KvOp::Apply { writes },
+                ..
+            }) => format!("{} writes", writes.len()),
             Err(_) => "?".to_owned(),
         },
     }

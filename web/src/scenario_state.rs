@@ -443,6 +443,10 @@ pub fn describe(kind: &TraceKind) -> String {
         TraceKind::RaftTruncated { node, from } => {
             format!("Raft n{node} drops its conflicting entries from {from}")
         }
+        TraceKind::RaftReplicated { batch, events, .. } => format!(
+            "Raft commits the feed's batch {batch}: {events} changes of the database, now on a \
+             majority of the nodes"
+        ),
         TraceKind::RaftNode { node, up } => {
             if *up {
                 format!("Raft n{node} restarts from its disk")

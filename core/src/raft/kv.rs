@@ -49,6 +49,12 @@ pub enum KvOp {
         /// The value to set.
         value: Vec<u8>,
     },
+    /// Apply these writes in order, as one command (`None`: delete the key). The world's
+    /// feed from a database's change topic sends a batch of change events as one.
+    Apply {
+        /// Keys and their new values, in order.
+        writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    },
 }
 
 /// A command with its session.
@@ -166,6 +172,21 @@ impl KvCommand {
                 }
                 put_bytes(&mut out, value);
             }
+            KvOp::Apply { writes } => {
+                out.push(3);
+                let n = u32::try_from(writes.len()).expect("a batch fits u32");
+                out.extend_from_slice(&n.to_le_bytes());
+                for (key, value) in writes {
+                    put_bytes(&mut out, key);
+                    match value {
+                        None => out.push(0),
+                        Some(v) => {
+                            out.push(1);
+                            put_bytes(&mut out, v);
+                        }
+                    }
+                }
+            }
         }
         out
     }
@@ -194,6 +215,22 @@ impl KvCommand {
                     expected,
                     value: r.bytes()?,
                 }
+            }
+            3 => {
+                let n = r.u32()?;
+                // Each write takes at least 5 bytes: a count beyond what is left is garbage.
+                let mut writes = Vec::with_capacity((n as usize).min(r.b.len() / 5));
+                for _ in 0..n {
+                    let key = r.bytes()?;
+                    let at = r.at;
+                    let value = match r.u8()? {
+                        0 => None,
+                        1 => Some(r.bytes()?),
+                        tag => return Err(KvDecodeError::Tag { tag, at }),
+                    };
+                    writes.push((key, value));
+                }
+                KvOp::Apply { writes }
             }
             tag => return Err(KvDecodeError::Tag { tag, at }),
         };
@@ -288,6 +325,15 @@ impl KvStateMachine {
                     self.data.insert(key, value);
                 }
                 KvResponse::Cas { swapped }
+            }
+            KvOp::Apply { writes } => {
+                for (key, value) in writes {
+                    match value {
+                        Some(v) => self.data.insert(key, v),
+                        None => self.data.remove(&key),
+                    };
+                }
+                KvResponse::PutDone
             }
         };
         self.sessions.insert(cmd.client, (cmd.seq, response));
@@ -478,5 +524,65 @@ mod tests {
         let mut extra = b.clone();
         extra.push(0);
         assert_eq!(KvCommand::decode(&extra), Err(KvDecodeError::Trailing(1)));
+    }
+
+    #[test]
+    fn a_batch_applies_its_writes_in_order_and_round_trips() {
+        let op = KvOp::Apply {
+            writes: vec![
+                (b"a".to_vec(), Some(b"1".to_vec())),
+                (b"b".to_vec(), Some(b"2".to_vec())),
+                (b"a".to_vec(), None),
+                (b"b".to_vec(), Some(b"3".to_vec())),
+            ],
+        };
+        let c = KvCommand {
+            client: 5,
+            seq: 1,
+            op: op.clone(),
+        };
+        let b = c.encode();
+        assert_eq!(KvCommand::decode(&b), Ok(c));
+        for n in 0..b.len() {
+            assert!(KvCommand::decode(&b[..n]).is_err(), "prefix {n}");
+        }
+        // A count far beyond the bytes is an error, not an allocation.
+        let mut huge = b[..17].to_vec();
+        huge.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(KvCommand::decode(&huge), Err(KvDecodeError::Truncated(21)));
+        let mut sm = KvStateMachine::new();
+        sm.apply(&entry(
+            1,
+            6,
+            1,
+            KvOp::Put {
+                key: b"a".to_vec(),
+                value: b"0".to_vec(),
+            },
+        ));
+        assert!(matches!(
+            sm.apply(&entry(2, 5, 1, op.clone())),
+            KvApplied::Answer {
+                response: KvResponse::PutDone,
+                ..
+            }
+        ));
+        assert_eq!(sm.get(b"a"), None);
+        assert_eq!(sm.get(b"b"), Some(&b"3"[..]));
+        // A retry of the batch is answered from the session and applied once.
+        sm.apply(&entry(
+            3,
+            6,
+            2,
+            KvOp::Put {
+                key: b"a".to_vec(),
+                value: b"9".to_vec(),
+            },
+        ));
+        assert!(matches!(
+            sm.apply(&entry(4, 5, 1, op)),
+            KvApplied::Answer { seq: 1, .. }
+        ));
+        assert_eq!(sm.get(b"a"), Some(&b"9"[..]));
     }
 }

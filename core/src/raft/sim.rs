@@ -613,6 +613,11 @@ impl<M: StateMachine> Cluster<M> {
         }
     }
 
+    /// The blocked links `(from, to)`.
+    pub fn blocked(&self) -> &BTreeSet<(NodeId, NodeId)> {
+        &self.blocked
+    }
+
     /// Blocks every link between servers in different groups; servers in no group are
     /// cut off from everyone.
     pub fn set_partition(&mut self, groups: &[Vec<NodeId>]) {

@@ -2,8 +2,9 @@
 //! connector, the topic's partitions with their segments, and each view's position, lag
 //! and a bounded sample of its contents ([`World::pipeline`]); windows of WAL records and
 //! partition records ([`World::wal_window`], [`World::partition_window`]); where a commit's
-//! change events landed in the topic ([`World::change_offset`]); and each view against
-//! the database's rows ([`World::views_against`]).
+//! change events landed in the topic ([`World::change_offset`]); each view against
+//! the database's rows ([`World::views_against`]); and the Raft cluster with the feed that
+//! replicates the database into it ([`World::raft_picture`]).
 //!
 //! Nothing here changes the world: every accessor takes `&self` and only reads the
 //! simulated disks (a read is not an operation a crash can lose). Everything is bounded:
@@ -189,6 +190,63 @@ pub struct PipelineSnapshot {
     pub dual_pending: u64,
     /// The consumer group's members, by name.
     pub members: Vec<MemberSnapshot>,
+}
+
+/// A Raft node now.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RaftNodeSnapshot {
+    /// Its id.
+    pub id: u64,
+    /// Up (not crashed).
+    pub up: bool,
+    /// `leader`, `candidate`, `pre_candidate`, `follower`, or `down`.
+    pub role: &'static str,
+    /// Its current term (0 while down).
+    pub term: u64,
+    /// The last index in its log.
+    pub last_index: u64,
+    /// The highest index it knows committed.
+    pub commit_index: u64,
+    /// The last index its state machine applied.
+    pub applied: u64,
+    /// The index its latest snapshot covers (the log before it is gone).
+    pub snapshot_index: u64,
+    /// Keys its state machine holds.
+    pub keys: u64,
+    /// Every link between it and the others is cut (a partition isolates it).
+    pub cut_off: bool,
+    /// The asked key's value on this node (`None`: absent), when a key was asked.
+    pub value: Option<String>,
+    /// It holds the asked key with exactly the asked value.
+    pub holds: bool,
+}
+
+/// The feed of `config.raft_replicates` now.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FeedSnapshot {
+    /// Its next offset in each partition of `changes`.
+    pub positions: Vec<u64>,
+    /// The batch the cluster has not answered: its number and its change events.
+    pub inflight: Option<(u64, u64)>,
+    /// Batches committed.
+    pub batches: u64,
+    /// Change events in them.
+    pub events: u64,
+    /// Retention dropped changes it had not read.
+    pub behind: bool,
+}
+
+/// The Raft cluster now.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RaftPicture {
+    /// Its nodes, by id.
+    pub nodes: Vec<RaftNodeSnapshot>,
+    /// The leader, if one is up and leads.
+    pub leader: Option<u64>,
+    /// Blocked directed links.
+    pub blocked: u64,
+    /// The feed (`config.raft_replicates`).
+    pub feed: Option<FeedSnapshot>,
 }
 
 /// One WAL record, for people.
@@ -428,6 +486,57 @@ impl World {
         })
     }
 
+    /// The Raft cluster: each node's role, term, log and state machine (with the value of
+    /// `follow`'s key on it, and whether it is `follow`'s value), and the feed. `None`
+    /// without a cluster.
+    pub fn raft_picture(&self, follow: Option<(&[u8], &[u8])>) -> Option<RaftPicture> {
+        use crate::raft::Role;
+        let r = self.raft.as_ref()?;
+        let c = &r.cluster;
+        let blocked = c.blocked();
+        let n = c.servers().len();
+        let nodes = c
+            .servers()
+            .iter()
+            .map(|(&id, s)| {
+                let node = s.node();
+                let cut = blocked.iter().filter(|(a, b)| *a == id || *b == id).count();
+                RaftNodeSnapshot {
+                    id,
+                    up: node.is_some(),
+                    role: match node.map(|n| n.role()) {
+                        None => "down",
+                        Some(Role::Leader) => "leader",
+                        Some(Role::Candidate) => "candidate",
+                        Some(Role::PreCandidate) => "pre_candidate",
+                        Some(Role::Follower) => "follower",
+                    },
+                    term: node.map_or(0, |n| n.term()),
+                    last_index: node.map_or(0, |n| n.last_index()),
+                    commit_index: node.map_or(0, |n| n.commit_index()),
+                    applied: s.kv().applied(),
+                    snapshot_index: node.map_or(0, |n| n.snapshot_index()),
+                    keys: s.kv().data().len() as u64,
+                    cut_off: n > 1 && cut >= 2 * (n - 1),
+                    value: follow.and_then(|(k, _)| s.kv().get(k)).map(clip_bytes),
+                    holds: follow.is_some_and(|(k, v)| s.kv().get(k) == Some(v)),
+                }
+            })
+            .collect();
+        Some(RaftPicture {
+            nodes,
+            leader: c.leader(),
+            blocked: blocked.len() as u64,
+            feed: r.feed.as_ref().map(|f| FeedSnapshot {
+                positions: f.positions.clone(),
+                inflight: f.inflight.as_ref().map(|b| (b.seq, b.writes.len() as u64)),
+                batches: f.batches,
+                events: f.events,
+                behind: f.behind,
+            }),
+        })
+    }
+
     /// Up to `max` (at most [`MAX_WINDOW`]) WAL records from `from` on (clamped to the
     /// records held). Empty without a database.
     pub fn wal_window(&self, from: u64, max: usize) -> Vec<WalLine> {
@@ -546,6 +655,28 @@ impl World {
                 let direct =
                     View::of_rows(kind, rows.iter().map(|(k, v)| (k.as_str(), v.as_str())));
                 (v.name.clone(), v.view == direct)
+            })
+            .collect()
+    }
+
+    /// Each Raft node that is up against the database's rows (`rows` as
+    /// [`World::contents`] gives them): whether its state machine holds exactly them.
+    /// Empty without a cluster.
+    pub fn raft_against(&self, rows: &[(String, String)]) -> Vec<(u64, bool)> {
+        let Some(r) = &self.raft else {
+            return Vec::new();
+        };
+        r.cluster
+            .servers()
+            .iter()
+            .filter(|(n, _)| r.cluster.is_up(**n))
+            .map(|(n, s)| {
+                let data = s.kv().data();
+                let same = data.len() == rows.len()
+                    && rows.iter().all(|(k, v)| {
+                        data.get(k.as_bytes()).map(Vec::as_slice) == Some(v.as_bytes())
+                    });
+                (*n, same)
             })
             .collect()
     }

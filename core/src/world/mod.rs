@@ -69,6 +69,8 @@
 //!   safety, log matching, leader completeness, state machine safety) hold.
 //! * `raft_nodes_converge` (with Raft, at the end, after settling): every node that is up
 //!   holds the same state, with every acknowledged write.
+//! * `raft_replicates_database` (with `config.raft_replicates`, at the end, after
+//!   settling): the nodes hold exactly the database's rows.
 //!
 //! A failed check is recorded ([`World::failures`]), never a panic; the runner's exit
 //! status reports it.
@@ -187,6 +189,13 @@ pub struct WorldConfig {
     /// replicated key-value store; one simulator step (1 ms) per tick.
     #[serde(default)]
     pub raft_nodes: u64,
+    /// The Raft cluster replicates the database: its one client, the feed, consumes
+    /// `changes` (every partition, in order) and puts each batch of change events through
+    /// the Raft log as one command, so every node ends holding the database's rows (check
+    /// `raft_replicates_database`). Needs `cdc` and `raft_nodes`; `raft_write` is then
+    /// refused, since the feed is the cluster's only writer.
+    #[serde(default)]
+    pub raft_replicates: bool,
     /// CDC: dual writes for contrast — after the database acknowledges a commit, the
     /// application itself produces the transaction's writes to a second topic `dual`
     /// ([`DUAL_WRITE_DELAY_TICKS`] later, a plain producer), and a replica view
@@ -245,6 +254,7 @@ impl Default for WorldConfig {
             cdc: false,
             view_events_per_tick: default_view_rate(),
             raft_nodes: 0,
+            raft_replicates: false,
             dual_write: false,
             retention_bytes: 0,
             compacted: false,
@@ -271,6 +281,13 @@ impl WorldConfig {
         }
         if self.raft_nodes != 0 && !(3..=7).contains(&self.raft_nodes) {
             return Err("config.raft_nodes: must be 0 (no cluster) or 3 to 7".into());
+        }
+        if self.raft_replicates && (!self.cdc || self.raft_nodes == 0) {
+            return Err(
+                "config.raft_replicates: needs config.cdc (the feed reads `changes`) \
+                 and config.raft_nodes"
+                    .into(),
+            );
         }
         if !(1..=100_000).contains(&self.view_events_per_tick) {
             return Err("config.view_events_per_tick: must be 1 to 100000".into());
@@ -668,6 +685,11 @@ impl Action {
                 "partition: {p} is not a partition of `changes` (config.partitions is {})",
                 config.partitions
             )),
+            Action::RaftWrite { .. } if config.raft_replicates => Err(
+                "do: raft_write is refused with config.raft_replicates (the feed from \
+                 `changes` is the cluster's only writer)"
+                    .into(),
+            ),
             Action::RaftCrash { .. }
             | Action::RaftRestart
             | Action::RaftPartition { .. }
@@ -778,6 +800,9 @@ pub const DUAL: &str = "dual";
 
 /// The view consuming [`DUAL`].
 pub const DUAL_REPLICA: &str = "dual-replica";
+/// The name `config.raft_replicates`'s feed goes by where a consumer of `changes` is named
+/// (trace kind `view_behind_retention`).
+pub const RAFT_FEED: &str = "raft-feed";
 
 /// Dual writes: ticks from a commit's acknowledgement to the application's produce (the
 /// window in which a database crash loses the topic write).
@@ -908,7 +933,46 @@ struct RaftWorld {
     next_seq: u64,
     /// Acknowledged writes, in order: what every node must hold at the end.
     acked: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// `config.raft_replicates`: the feed from `changes`.
+    feed: Option<Feed>,
 }
+
+/// The feed of `config.raft_replicates`: a consumer of `changes` that is the Raft
+/// cluster's one client session. It sends one batch at a time and resends it (the same
+/// sequence number, so the session applies it once) until the cluster answers; its
+/// positions move only then, so every change reaches the nodes exactly once and in order.
+#[derive(Clone, Debug, Default)]
+struct Feed {
+    /// The next offset to read, per partition.
+    positions: Vec<u64>,
+    /// The batch the cluster has not answered yet.
+    inflight: Option<FeedBatch>,
+    /// The session's last sequence number.
+    seq: u64,
+    /// The partition read first next time (turns, as the views take them).
+    turn: usize,
+    /// Retention dropped changes the feed had not read (it stops: the nodes can no
+    /// longer equal the database).
+    behind: bool,
+    /// Batches committed, and change events in them.
+    batches: u64,
+    events: u64,
+}
+
+#[derive(Clone, Debug)]
+struct FeedBatch {
+    seq: u64,
+    writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// The positions once it is applied.
+    next: Vec<u64>,
+    /// Sent at least once.
+    sent: bool,
+}
+
+/// The feed's session number: far from the one-per-write sessions of `raft_write`.
+const FEED_CLIENT: u64 = 1 << 62;
+/// Change events per batch at most.
+const FEED_BATCH: usize = 128;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -966,6 +1030,10 @@ impl World {
                 pending: Vec::new(),
                 next_seq: 0,
                 acked: BTreeMap::new(),
+                feed: config.raft_replicates.then(|| Feed {
+                    positions: vec![0; config.partitions as usize],
+                    ..Feed::default()
+                }),
             }))
         } else {
             None
@@ -1056,6 +1124,9 @@ impl World {
             if !r.pending.is_empty() {
                 why.push(format!("{} Raft writes unacknowledged", r.pending.len()));
             }
+            if r.feed.as_ref().is_some_and(|f| f.inflight.is_some()) {
+                why.push("a batch of changes the Raft cluster has not committed".to_owned());
+            }
             if !raft_converged(&r.cluster) {
                 let nodes: Vec<String> = r
                     .cluster
@@ -1107,10 +1178,21 @@ impl World {
                         })
                 })
         });
-        let raft_settled = self
-            .raft
-            .as_ref()
-            .is_none_or(|r| r.pending.is_empty() && raft_converged(&r.cluster));
+        let raft_settled = self.raft.as_ref().is_none_or(|r| {
+            r.pending.is_empty()
+                && raft_converged(&r.cluster)
+                && r.feed.as_ref().is_none_or(|f| {
+                    f.behind
+                        || f.inflight.is_none()
+                            && self.cdc.as_ref().is_some_and(|c| {
+                                c.broker.partitions(CHANGES).is_ok_and(|ps| {
+                                    ps.iter()
+                                        .zip(&f.positions)
+                                        .all(|(p, at)| *at >= p.high_watermark())
+                                })
+                            })
+                })
+        });
         let shadow_settled = self.shadow.as_ref().is_none_or(|sh| {
             sh.queue.is_empty()
                 && sh.db.is_quiescent()
@@ -1899,7 +1981,26 @@ impl World {
     /// ticks until acknowledged.
     fn step_raft(&mut self, out: &mut Vec<TraceKind>) {
         let Some(r) = &mut self.raft else { return };
+        if let (Some(f), Some(c)) = (&mut r.feed, &self.cdc) {
+            Self::feed_fill(f, c, out);
+        }
         if let Some(leader) = r.cluster.leader() {
+            if let Some(b) = r.feed.as_mut().and_then(|f| f.inflight.as_mut()) {
+                // A new batch goes at once; an unanswered one again every 50 ticks.
+                if !b.sent || self.time.is_multiple_of(50) {
+                    b.sent = true;
+                    r.cluster.client_send(
+                        leader,
+                        ClientRequest {
+                            client: FEED_CLIENT,
+                            seq: b.seq,
+                            op: ClientOp::Write(KvOp::Apply {
+                                writes: b.writes.clone(),
+                            }),
+                        },
+                    );
+                }
+            }
             if self.time.is_multiple_of(50) || r.cluster.now() < 2 {
                 for (seq, key, value) in &r.pending {
                     r.cluster.client_send(
@@ -1925,6 +2026,23 @@ impl World {
             return;
         }
         for reply in r.cluster.take_client_replies() {
+            if reply.client == FEED_CLIENT {
+                if let Some(f) = &mut r.feed {
+                    let done = matches!(reply.result, ClientResult::Done(_));
+                    if done && f.inflight.as_ref().is_some_and(|b| b.seq == reply.seq) {
+                        let b = f.inflight.take().expect("checked");
+                        f.positions = b.next;
+                        f.batches += 1;
+                        f.events += b.writes.len() as u64;
+                        out.push(TraceKind::RaftReplicated {
+                            batch: b.seq,
+                            events: b.writes.len() as u64,
+                            positions: f.positions.clone(),
+                        });
+                    }
+                }
+                continue;
+            }
             if matches!(reply.result, ClientResult::Done(_)) {
                 if let Some(i) = r.pending.iter().position(|p| p.0 == reply.client) {
                     let (_, k, v) = r.pending.remove(i);
@@ -1933,6 +2051,71 @@ impl World {
             }
         }
         self.drain_raft(out);
+    }
+
+    /// The feed's next batch, when none is in flight: up to [`FEED_BATCH`] acknowledged
+    /// change events of `changes`, partitions taking turns. A compacted partition's reader
+    /// skips to its start (every key's latest change is kept); below a retained start it
+    /// stops for good and says so.
+    fn feed_fill(f: &mut Feed, c: &Cdc, out: &mut Vec<TraceKind>) {
+        if f.inflight.is_some() || f.behind {
+            return;
+        }
+        let Ok(parts) = c.broker.partitions(CHANGES) else {
+            return;
+        };
+        let n = parts.len();
+        let mut next = f.positions.clone();
+        next.resize(n, 0);
+        let mut writes = Vec::new();
+        for i in 0..n {
+            let p = (f.turn + i) % n;
+            let start = parts[p].start_offset();
+            if next[p] < start {
+                if !parts[p].config().compacted {
+                    f.behind = true;
+                    out.push(TraceKind::ViewBehindRetention {
+                        view: RAFT_FEED.to_owned(),
+                        position: next[p],
+                        start,
+                        partition: (n > 1).then(|| u32::try_from(p).expect("few partitions")),
+                    });
+                    return;
+                }
+                next[p] = start;
+            }
+            let budget = FEED_BATCH - writes.len();
+            if budget == 0 {
+                break;
+            }
+            let part = u32::try_from(p).expect("at most 1024 partitions");
+            let Ok(batch) = c
+                .broker
+                .fetch(&c.broker_disk, CHANGES, part, next[p], budget)
+            else {
+                continue;
+            };
+            for rec in &batch {
+                next[p] = rec.offset + 1;
+                if let Some(e) = rec
+                    .value
+                    .as_deref()
+                    .and_then(|b| ChangeEvent::decode(b).ok())
+                {
+                    writes.push((e.key.into_bytes(), e.after.map(String::into_bytes)));
+                }
+            }
+        }
+        f.turn = (f.turn + 1) % n.max(1);
+        if next != f.positions {
+            f.seq += 1;
+            f.inflight = Some(FeedBatch {
+                seq: f.seq,
+                writes,
+                next,
+                sent: false,
+            });
+        }
     }
 
     fn drain_raft(&mut self, out: &mut Vec<TraceKind>) {
@@ -2533,6 +2716,56 @@ impl World {
             format!("acknowledged writes missing: {missing:?}")
         };
         self.check("raft_nodes_converge", ok, detail, out);
+        self.check_feed(out);
+    }
+
+    /// `config.raft_replicates` at the end: the nodes hold the database's rows.
+    fn check_feed(&mut self, out: &mut Vec<TraceKind>) {
+        let Some(f) = self.raft.as_ref().and_then(|r| r.feed.as_ref()) else {
+            return;
+        };
+        let (behind, batches, events) = (f.behind, f.batches, f.events);
+        let rows = self.scan_all();
+        let Some(r) = &self.raft else { return };
+        let c = &r.cluster;
+        let node = c.servers().iter().find(|(n, _)| c.is_up(**n));
+        let (ok, detail) = match (rows, node) {
+            _ if behind => (
+                false,
+                "retention dropped changes the feed had not read".to_owned(),
+            ),
+            (Err(e), _) => (false, format!("scan failed: {e}")),
+            (Ok(_), None) => (false, "no node is up".to_owned()),
+            (Ok(rows), Some((n, s))) if s.kv().data() == &rows => (
+                true,
+                format!(
+                    "n{n} holds the database's {} rows, from {events} changes in {batches} \
+                     batches through the Raft log",
+                    rows.len()
+                ),
+            ),
+            (Ok(rows), Some((n, s))) => {
+                let data = s.kv().data();
+                let differ: Vec<String> = rows
+                    .keys()
+                    .chain(data.keys())
+                    .filter(|k| rows.get(*k) != data.get(*k))
+                    .map(|k| text(k))
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .take(5)
+                    .collect();
+                (
+                    false,
+                    format!(
+                        "n{n} holds {} rows, the database {}; keys that differ: {differ:?}",
+                        data.len(),
+                        rows.len()
+                    ),
+                )
+            }
+        };
+        self.check("raft_replicates_database", ok, detail, out);
     }
 
     /// The database's keys and values now (a scan; empty when closed or blocked).

@@ -425,6 +425,16 @@ pub enum TraceKind {
         /// The first index removed.
         from: u64,
     },
+    /// Raft, with `config.raft_replicates`: the cluster committed and answered a batch of
+    /// the feed from `changes`.
+    RaftReplicated {
+        /// The batch (the feed session's sequence number, from 1).
+        batch: u64,
+        /// Change events in it.
+        events: u64,
+        /// The feed's positions in `changes` after it, per partition.
+        positions: Vec<u64>,
+    },
     /// Raft: a node crashed or restarted (`up`).
     RaftNode {
         /// The node.
@@ -506,6 +516,7 @@ impl TraceKind {
             TraceKind::RaftCommit { .. } => "raft_commit",
             TraceKind::RaftSnapshot { .. } => "raft_snapshot",
             TraceKind::RaftTruncated { .. } => "raft_truncated",
+            TraceKind::RaftReplicated { .. } => "raft_replicated",
             TraceKind::RaftNode { .. } => "raft_node",
             TraceKind::RaftPartition { .. } => "raft_partition",
             TraceKind::RaftDropped { .. } => "raft_dropped",
@@ -562,6 +573,7 @@ impl TraceKind {
         "raft_commit",
         "raft_snapshot",
         "raft_truncated",
+        "raft_replicated",
         "raft_node",
         "raft_partition",
         "raft_dropped",

@@ -16,7 +16,8 @@ pub const EVENTS: u64 = 100_000;
 pub const SEEKS: usize = 200;
 
 /// The worlds measured: the database alone (the scenario panel's usual world) and the
-/// pipeline view's (CDC: broker, connector and three views reading 3 events per tick).
+/// pipeline view's (CDC: broker, connector and three views reading 3 events per tick; a
+/// Raft cluster of 3 nodes replicating the database, fed from the topic).
 pub const WORLDS: [&str; 2] = ["database", "pipeline"];
 
 /// The configuration of world `name` (one of [`WORLDS`]).
@@ -25,6 +26,8 @@ pub fn config(name: &str) -> WorldConfig {
         "pipeline" => WorldConfig {
             cdc: true,
             view_events_per_tick: 3,
+            raft_nodes: 3,
+            raft_replicates: true,
             ..WorldConfig::default()
         },
         _ => WorldConfig::default(),
@@ -126,6 +129,7 @@ pub fn report(clock: Clock<'_>) -> Result<String, String> {
         ("database", 1_000),
         ("database", 2_500),
         ("database", 5_000),
+        ("pipeline", 500),
         ("pipeline", 1_000),
         ("pipeline", 2_000),
     ] {

@@ -142,6 +142,17 @@ test('the pipeline carries a write to every view, survives a crash, rebuilds, an
     const follower = (await raftNodes()).find((n) => n.up === 'true').node;
     await pipe.getByRole('button', { name: `Cut n${follower} off`, exact: true }).click();
     await waitUntil(([r, n]) => document.querySelector(`${r} li[data-node="${n}"]`)?.dataset.cut === 'true', [RAFT, follower], 'a follower is cut off');
+    // Lossy, slow links: the selects set the world's network, and the picture reads it back.
+    await pipe.getByLabel('Raft messages dropped', { exact: true }).selectOption('30');
+    await pipe.getByLabel('Raft message delay', { exact: true }).selectOption('10-30');
+    await waitUntil(() => document.querySelector('#pipeline-raft-loss')?.value === '30' &&
+      document.querySelector('#pipeline-raft-delay')?.value === '10-30', null, 'the network is lossy and slow');
+    await pipe.getByLabel("Sync latency of the database's disk", { exact: true }).selectOption('50-100');
+    await waitUntil(() => document.querySelector('#pipeline-disk')?.value === '50-100', null, 'the disk is slow');
+    await page.waitForTimeout(500);
+    await pipe.getByLabel('Raft messages dropped', { exact: true }).selectOption('0');
+    await pipe.getByLabel('Raft message delay', { exact: true }).selectOption('1-5');
+    await pipe.getByLabel("Sync latency of the database's disk", { exact: true }).selectOption('5-15');
     const stuck = await data(RAFT, 'replicated');
     t.diagnostic(`raft: n${oldLeader} crashed, n${follower} cut off; ${stuck} changes replicated so far`);
     await pipe.getByRole('button', { name: 'Heal the Raft network', exact: true }).click();

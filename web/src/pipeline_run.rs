@@ -17,6 +17,7 @@
 //! change the run).
 
 use logspine_core::btree::inspect::shape;
+use logspine_core::sim_disk::SyncLatency;
 use logspine_core::world::{Action, IndexChoice, Scenario, TraceEvent, World, WorldConfig};
 
 use crate::pipeline_state::{IndexPicture, PipelineView, TimelineView, Windows, WINDOW};
@@ -357,6 +358,13 @@ impl PipelineRun {
             workload_running: world.workload_running(),
             failures: world.failures().to_vec(),
             index: index_picture(world, self.follow.as_ref().map(|f| f.0.as_str())),
+            sync_latency: world
+                .db()
+                .and_then(|db| match db.storage().config().sync_latency {
+                    SyncLatency::Uniform { min, max } => Some((min, max)),
+                    SyncLatency::Fixed(t) => Some((t, t)),
+                    _ => None,
+                }),
             raft: world.raft_picture(
                 self.follow
                     .as_ref()

@@ -235,6 +235,8 @@ pub struct PipelineView {
     pub timeline: TimelineView,
     /// The database's index (`None` once the database could not be reopened).
     pub index: Option<IndexPicture>,
+    /// The database disk's sync latency now, in ticks (`None`: closed or not uniform).
+    pub sync_latency: Option<(u64, u64)>,
     /// The Raft cluster that replicates the database, and its feed.
     pub raft: Option<logspine_core::world::inspect::RaftPicture>,
 }

@@ -69,7 +69,9 @@
 //! li[data-node]` with `data-role`, `data-up`, `data-term`, `data-commit`, `data-applied`,
 //! `data-keys`, `data-cut`, `data-holds`, `data-equal` (true|false|pending: against the
 //! database's rows once settled), each with buttons "Crash nN" and "Cut nN off", and
-//! buttons "Restart the crashed Raft nodes", "Heal the Raft network"; the live region `[data-testid=pipeline-announce]`;
+//! buttons "Restart the crashed Raft nodes", "Heal the Raft network", selects "Raft messages
+//! dropped" (percent) and "Raft message delay"; the select "Sync latency of the database's
+//! disk"; the live region `[data-testid=pipeline-announce]`;
 //! `ol[aria-label="Pipeline events"] > li[data-kind]`; errors in `[role=alert]`.
 
 use std::cell::{Cell, RefCell};
@@ -97,6 +99,20 @@ const PACES: [u64; 6] = [0, 1, 3, 10, 50, 1000];
 const MAX_MEMBERS: usize = 4;
 /// Transactions drawn per stage.
 const TOKENS_PER_STAGE: usize = 6;
+/// Sync latencies offered for the database's disk (ticks; the first is the world's own).
+const DISK_LATENCIES: [(u64, u64, &str); 3] = [
+    (5, 15, "5 to 15 ticks (as it starts)"),
+    (50, 100, "50 to 100 ticks: a slow disk"),
+    (200, 400, "200 to 400 ticks: a very slow disk"),
+];
+/// Message loss offered for the Raft network (percent).
+const RAFT_LOSSES: [u32; 4] = [0, 10, 30, 60];
+/// Message delays offered for the Raft network (ticks; the first is the cluster's own).
+const RAFT_DELAYS: [(u64, u64, &str); 3] = [
+    (1, 5, "1 to 5 ticks (as it starts)"),
+    (10, 30, "10 to 30 ticks"),
+    (50, 100, "50 to 100 ticks"),
+];
 /// The seed of the first world (each new world adds its number).
 const SEED: u64 = 0x5eed_0006;
 
@@ -228,6 +244,20 @@ pub fn pipeline_view() -> Html {
             match &action {
                 Ok(a) => with_run(&cell, &dispatch, windows, follow, |r| r.act(a)),
                 Err(msg) => dispatch.dispatch(PipelineAction::Error(msg.clone())),
+            }
+        })
+    };
+    // A select whose options are actions: (option value, action).
+    let act_select = |choices: Vec<(String, Action)>| {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        Callback::from(move |e: Event| {
+            let value = e
+                .target()
+                .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
+                .and_then(|v| v.as_string());
+            let chosen = choices.iter().find(|(v, _)| Some(v) == value.as_ref());
+            if let (Some((_, a)), true) = (chosen, running) {
+                with_run(&cell, &dispatch, windows, follow, |r| r.act(a));
             }
         })
     };
@@ -619,6 +649,22 @@ pub fn pipeline_view() -> Html {
                             { "Compact now" }
                         </button>
                     </div>
+                    <div class="field">
+                        <label for="pipeline-disk">{ "Sync latency of the database's disk" }</label>
+                        <select id="pipeline-disk" aria-describedby="pipeline-disk-help"
+                            onchange={act_select(DISK_LATENCIES.iter()
+                                .map(|(min, max, _)| (format!("{min}-{max}"), Action::SlowDisk { min: *min, max: *max }))
+                                .collect())}>
+                            { for DISK_LATENCIES.iter().map(|(min, max, label)| html! {
+                                <option value={format!("{min}-{max}")}
+                                    selected={view.and_then(|v| v.sync_latency) == Some((*min, *max))}>{ *label }</option>
+                            }) }
+                        </select>
+                        <p class="help-text" id="pipeline-disk-help">
+                            { "A slow disk makes each sync take longer: group commit then gathers more commits per \
+                               sync. A crash tears a write that is in flight; recovery finds it by its checksum." }
+                        </p>
+                    </div>
                     <div class="pipeline-switch">
                         <button type="button" role="switch" class="switch" aria-checked={dual.to_string()}
                             aria-describedby="pipeline-dual-help" onclick={on_dual}>
@@ -674,7 +720,7 @@ pub fn pipeline_view() -> Html {
 
             { views_panel(view, &state, &rebuild, &on_pace) }
 
-            { raft_panel(view, state.follow.as_ref(), &act, running) }
+            { raft_panel(view, state.follow.as_ref(), &act, &act_select, running) }
 
             if dual {
                 { dual_panel(view, &state) }
@@ -710,6 +756,7 @@ fn raft_panel(
     view: Option<&Picture>,
     follow: Option<&crate::pipeline_state::Follow>,
     act: &dyn Fn(Result<Action, String>) -> Callback<MouseEvent>,
+    act_select: &dyn Fn(Vec<(String, Action)>) -> Callback<Event>,
     running: bool,
 ) -> Html {
     let Some(r) = view.and_then(|v| v.raft.as_ref()) else {
@@ -841,6 +888,32 @@ fn raft_panel(
                     aria-disabled={off(running && down)}>{ "Restart the crashed Raft nodes" }</button>
                 <button type="button" class="secondary" onclick={act(Ok(Action::RaftHeal))}
                     aria-disabled={off(running && r.blocked > 0)}>{ "Heal the Raft network" }</button>
+            </div>
+            <div class="numbers">
+                <div class="field">
+                    <label for="pipeline-raft-loss">{ "Raft messages dropped" }</label>
+                    <select id="pipeline-raft-loss"
+                        onchange={act_select(RAFT_LOSSES.iter()
+                            .map(|p| (p.to_string(), Action::RaftLoss { percent: *p }))
+                            .collect())}>
+                        { for RAFT_LOSSES.iter().map(|p| html! {
+                            <option value={p.to_string()} selected={r.loss_percent == u64::from(*p)}>
+                                { if *p == 0 { "none".to_owned() } else { format!("{p} %") } }
+                            </option>
+                        }) }
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="pipeline-raft-delay">{ "Raft message delay" }</label>
+                    <select id="pipeline-raft-delay"
+                        onchange={act_select(RAFT_DELAYS.iter()
+                            .map(|(min, max, _)| (format!("{min}-{max}"), Action::RaftDelay { min: *min, max: *max }))
+                            .collect())}>
+                        { for RAFT_DELAYS.iter().map(|(min, max, label)| html! {
+                            <option value={format!("{min}-{max}")} selected={r.delay == (*min, *max)}>{ *label }</option>
+                        }) }
+                    </select>
+                </div>
             </div>
         </section>
     }

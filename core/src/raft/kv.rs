@@ -245,6 +245,31 @@ pub struct KvStateMachine {
     data: BTreeMap<Vec<u8>, Vec<u8>>,
     sessions: BTreeMap<u64, (u64, KvResponse)>,
     applied: u64,
+    /// The running digest: the wrapping sum of every key's and every session's hash,
+    /// kept as they change (the state machine safety checker asks for it after every
+    /// entry, and hashing a snapshot of every row each time cost more than the rest).
+    digest: u32,
+}
+
+fn row_hash(key: &[u8], value: &[u8]) -> u32 {
+    let n = u32::try_from(key.len())
+        .expect("a key fits u32")
+        .to_le_bytes();
+    let c = crate::crc32c::extend(0, &[0, n[0], n[1], n[2], n[3]]);
+    crate::crc32c::extend(crate::crc32c::extend(c, key), value)
+}
+
+fn session_hash(client: u64, seq: u64, response: KvResponse) -> u32 {
+    let mut b = [0u8; 18];
+    b[0] = 1;
+    b[1..9].copy_from_slice(&client.to_le_bytes());
+    b[9..17].copy_from_slice(&seq.to_le_bytes());
+    b[17] = match response {
+        KvResponse::PutDone => 0,
+        KvResponse::Cas { swapped: false } => 1,
+        KvResponse::Cas { swapped: true } => 2,
+    };
+    crate::crc32c::checksum(&b)
 }
 
 /// The outcome of applying one entry.
@@ -285,6 +310,35 @@ impl KvStateMachine {
         &self.data
     }
 
+    /// A digest of the state (keys, values and sessions): equal states have equal
+    /// digests. Kept as the state changes, so it costs nothing to ask.
+    pub fn digest(&self) -> u32 {
+        self.digest
+    }
+
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        if let Some(old) = self.data.get(&key) {
+            self.digest = self.digest.wrapping_sub(row_hash(&key, old));
+        }
+        self.digest = self.digest.wrapping_add(row_hash(&key, &value));
+        self.data.insert(key, value);
+    }
+
+    fn remove(&mut self, key: &[u8]) {
+        if let Some(old) = self.data.remove(key) {
+            self.digest = self.digest.wrapping_sub(row_hash(key, &old));
+        }
+    }
+
+    fn set_session(&mut self, client: u64, seq: u64, response: KvResponse) {
+        self.digest = self
+            .digest
+            .wrapping_add(session_hash(client, seq, response));
+        if let Some((s, r)) = self.sessions.insert(client, (seq, response)) {
+            self.digest = self.digest.wrapping_sub(session_hash(client, s, r));
+        }
+    }
+
     /// Applies the next committed entry (its index must follow the last applied).
     pub fn apply(&mut self, entry: &Entry) -> KvApplied {
         assert_eq!(
@@ -312,7 +366,7 @@ impl KvStateMachine {
         }
         let response = match cmd.op {
             KvOp::Put { key, value } => {
-                self.data.insert(key, value);
+                self.put(key, value);
                 KvResponse::PutDone
             }
             KvOp::Cas {
@@ -322,21 +376,21 @@ impl KvStateMachine {
             } => {
                 let swapped = self.data.get(&key) == expected.as_ref();
                 if swapped {
-                    self.data.insert(key, value);
+                    self.put(key, value);
                 }
                 KvResponse::Cas { swapped }
             }
             KvOp::Apply { writes } => {
                 for (key, value) in writes {
                     match value {
-                        Some(v) => self.data.insert(key, v),
-                        None => self.data.remove(&key),
-                    };
+                        Some(v) => self.put(key, v),
+                        None => self.remove(&key),
+                    }
                 }
                 KvResponse::PutDone
             }
         };
-        self.sessions.insert(cmd.client, (cmd.seq, response));
+        self.set_session(cmd.client, cmd.seq, response);
         KvApplied::Answer {
             client: cmd.client,
             seq: cmd.seq,
@@ -380,7 +434,7 @@ impl KvStateMachine {
         for _ in 0..r.u32()? {
             let k = r.bytes()?;
             let v = r.bytes()?;
-            sm.data.insert(k, v);
+            sm.put(k, v);
         }
         for _ in 0..r.u32()? {
             let client = r.u64()?;
@@ -392,7 +446,7 @@ impl KvStateMachine {
                 2 => KvResponse::Cas { swapped: true },
                 tag => return Err(KvDecodeError::Tag { tag, at }),
             };
-            sm.sessions.insert(client, (seq, resp));
+            sm.set_session(client, seq, resp);
         }
         r.end()?;
         Ok(sm)
@@ -439,6 +493,9 @@ impl StateMachine for KvStateMachine {
     }
     fn restore(index: u64, bytes: &[u8]) -> Result<Self, KvDecodeError> {
         KvStateMachine::restore(index, bytes)
+    }
+    fn digest(&self) -> u32 {
+        self.digest
     }
     fn applied(&self) -> u64 {
         self.applied
@@ -584,5 +641,9 @@ mod tests {
             KvApplied::Answer { seq: 1, .. }
         ));
         assert_eq!(sm.get(b"a"), Some(&b"9"[..]));
+        // The running digest is the digest of the state, however it was reached.
+        let restored = KvStateMachine::restore(4, &sm.snapshot()).unwrap();
+        assert_eq!(restored.digest(), sm.digest());
+        assert_ne!(sm.digest(), KvStateMachine::new().digest());
     }
 }

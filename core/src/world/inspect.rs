@@ -245,6 +245,10 @@ pub struct RaftPicture {
     pub leader: Option<u64>,
     /// Blocked directed links.
     pub blocked: u64,
+    /// Messages the network drops, in percent.
+    pub loss_percent: u64,
+    /// Each message takes `min..=max` ticks.
+    pub delay: (u64, u64),
     /// The feed (`config.raft_replicates`).
     pub feed: Option<FeedSnapshot>,
 }
@@ -527,6 +531,8 @@ impl World {
             nodes,
             leader: c.leader(),
             blocked: blocked.len() as u64,
+            loss_percent: u64::from(c.config().net.loss_per_million / 10_000),
+            delay: (c.config().net.latency_min, c.config().net.latency_max),
             feed: r.feed.as_ref().map(|f| FeedSnapshot {
                 positions: f.positions.clone(),
                 inflight: f.inflight.as_ref().map(|b| (b.seq, b.writes.len() as u64)),

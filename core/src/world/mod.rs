@@ -1022,8 +1022,9 @@ impl World {
             let mut cc = ClusterConfig::new(config.raft_nodes);
             cc.trace = true;
             // Snapshots every 16 entries, so a follower that was down long enough catches
-            // up by InstallSnapshot.
-            cc.snapshot_every = 16;
+            // up by InstallSnapshot. The feed's entries are batches of up to 128 changes,
+            // and a snapshot holds every row of the database: every 64 entries there.
+            cc.snapshot_every = if config.raft_replicates { 64 } else { 16 };
             let cluster = Cluster::new(cc, seed ^ 0x4AF7).map_err(|e| e.to_string())?;
             Some(Box::new(RaftWorld {
                 cluster,

@@ -73,7 +73,7 @@ fn traces_are_identical_on_every_platform() {
     );
 }
 
-const GOLDEN: [(&str, u64, usize); 15] = [
+const GOLDEN: [(&str, u64, usize); 16] = [
     ("log-is-the-truth", 16629549110351059518, 55),
     ("group-commit", 15616816677148666897, 1245),
     ("torn-write", 18280765054573742578, 353),
@@ -89,6 +89,7 @@ const GOLDEN: [(&str, u64, usize); 15] = [
     ("compact-now", 2312203961769993629, 3300),
     ("raft-election", 13198197383120320899, 177),
     ("raft-catch-up", 2007896561209059926, 183),
+    ("raft-replicates-the-database", 13034458164561748927, 3938),
 ];
 
 /// Library scenarios under other seeds: whatever the crash hits, every invariant holds.
@@ -173,7 +174,7 @@ fn seeking_replays_exactly_and_branching_discards_the_future() {
 }
 
 /// The JSON files authors copy, as committed.
-const FILES: [(&str, &str); 15] = [
+const FILES: [(&str, &str); 16] = [
     (
         "log-is-the-truth",
         include_str!("../scenarios/log-is-the-truth.json"),
@@ -227,6 +228,10 @@ const FILES: [(&str, &str); 15] = [
     (
         "raft-catch-up",
         include_str!("../scenarios/raft-catch-up.json"),
+    ),
+    (
+        "raft-replicates-the-database",
+        include_str!("../scenarios/raft-replicates-the-database.json"),
     ),
 ];
 

@@ -323,6 +323,53 @@ fn raft_catch_up() -> Scenario {
     )
 }
 
+fn raft_replicates_the_database() -> Scenario {
+    let node = |t: &str| t.to_owned();
+    build(
+        "raft-replicates-the-database",
+        "Raft replicates the database: the change log through a consensus log",
+        21,
+        WorldConfig {
+            sync_latency: [2, 4],
+            cdc: true,
+            view_events_per_tick: 8,
+            raft_nodes: 3,
+            raft_replicates: true,
+            ..WorldConfig::default()
+        },
+        1100,
+        vec![
+            // The cluster's first election takes about 200 ticks.
+            at(240, workload(2, 500, 120, 2)),
+            at(
+                330,
+                Action::RaftCrash {
+                    target: node("leader"),
+                },
+            ),
+            at(400, Action::Crash),
+            at(
+                660,
+                Action::RaftPartition {
+                    side: vec![node("follower")],
+                },
+            ),
+            at(740, Action::RaftHeal),
+            at(820, Action::RaftRestart),
+        ],
+        vec![
+            on("raft_replicated", 1, "The database commits; CDC publishes each transaction's changes to `changes`. A feed reads the topic like any consumer and hands the leader of a three-node Raft cluster each batch as one command. The entry commits once two of the three nodes hold it, and every node applies it to its own copy of the rows."),
+            on("raft_node", 1, "The Raft leader crashes. Until the two others time out and elect a new one, nothing commits: the feed's batch waits unanswered, and the changes wait in the topic."),
+            on("crash", 1, "Now the database crashes too. What it acknowledged is in its WAL; the connector resumes from its stored position and the feed from its own offsets, so nothing is lost or doubled on the way to the Raft nodes."),
+            on("raft_replicated", 7, "A new leader is elected. The feed sends its unanswered batch again, under the same session number (applied once even if an earlier copy got through), and what waited in the topic follows."),
+            on("raft_partition", 1, "One of the two nodes still up is cut off. No majority is left: nothing commits, no leader can be elected, and the feed waits again."),
+            on("raft_partition", 2, "The network heals. The leader reaches a majority again, and the batches that waited commit."),
+            on("raft_node", 2, "The crashed node restarts from its disk and catches up from the leader: from its log, or by a snapshot where the log it needs is gone."),
+            on("invariant_checked", 6, "At the end every node holds exactly the database's rows (`raft_replicates_database`): the database's log, carried through a second log."),
+        ],
+    )
+}
+
 fn consumers_own_pace() -> Scenario {
     let join = |c: &str| Action::JoinConsumer { consumer: c.into() };
     let pace = |c: &str, n: u64| Action::SetPace {
@@ -567,6 +614,7 @@ pub fn all() -> Vec<Scenario> {
         compact_now(),
         raft_election(),
         raft_catch_up(),
+        raft_replicates_the_database(),
     ]
 }
 
@@ -587,6 +635,7 @@ pub const NAMES: &[&str] = &[
     "compact-now",
     "raft-election",
     "raft-catch-up",
+    "raft-replicates-the-database",
 ];
 
 /// The library scenario called `name`.

@@ -599,11 +599,7 @@ mod tests {
         assert_eq!(p.problems.len(), 1);
         // The message lists the scenarios; the visitor's value in it is cut short.
         let list = library::names().collect::<Vec<_>>().join(", ");
-        assert!(
-            p.problems[0].len() < 200 + list.len(),
-            "{}",
-            p.problems[0]
-        );
+        assert!(p.problems[0].len() < 200 + list.len(), "{}", p.problems[0]);
         assert!(!p.problems[0].contains(&long[..100]));
         assert!(p.problems[0].contains('…'));
         let many: Vec<String> = (0..100).map(|i| format!("k{i}=v")).collect();

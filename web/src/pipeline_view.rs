@@ -251,10 +251,7 @@ pub fn pipeline_view() -> Html {
     let act_select = |choices: Vec<(String, Action)>| {
         let (cell, dispatch) = (cell.clone(), state.dispatcher());
         Callback::from(move |e: Event| {
-            let value = e
-                .target()
-                .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
-                .and_then(|v| v.as_string());
+            let value = crate::shell::event_value(&e);
             let chosen = choices.iter().find(|(v, _)| Some(v) == value.as_ref());
             if let (Some((_, a)), true) = (chosen, running) {
                 with_run(&cell, &dispatch, windows, follow, |r| r.act(a));
@@ -296,11 +293,7 @@ pub fn pipeline_view() -> Html {
     let select = |make: fn(u32) -> PipelineAction| {
         let dispatch = state.dispatcher();
         Callback::from(move |e: Event| {
-            let value = e
-                .target()
-                .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
-                .and_then(|v| v.as_string())
-                .and_then(|v| v.parse().ok());
+            let value = crate::shell::event_value(&e).and_then(|v| v.parse().ok());
             if let Some(n) = value {
                 dispatch.dispatch(make(n));
             }
@@ -407,10 +400,7 @@ pub fn pipeline_view() -> Html {
     let remode = |set: fn(Mode, &str) -> Option<Mode>| {
         let (cell, dispatch, worlds) = (cell.clone(), state.dispatcher(), state.worlds);
         Callback::from(move |e: Event| {
-            let value = e
-                .target()
-                .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
-                .and_then(|v| v.as_string());
+            let value = crate::shell::event_value(&e);
             if let Some(next) = value.and_then(|v| set(mode, &v)) {
                 start(&cell, &dispatch, next, worlds + 1);
             }
@@ -428,11 +418,7 @@ pub fn pipeline_view() -> Html {
     let on_pace = |name: String| {
         let (cell, dispatch) = (cell.clone(), state.dispatcher());
         Callback::from(move |e: Event| {
-            let value = e
-                .target()
-                .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
-                .and_then(|v| v.as_string())
-                .and_then(|v| v.parse::<u64>().ok());
+            let value = crate::shell::event_value(&e).and_then(|v| v.parse::<u64>().ok());
             if let (Some(n), true) = (value, running) {
                 let a = Action::SetPace {
                     consumer: name.clone(),

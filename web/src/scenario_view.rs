@@ -327,10 +327,7 @@ pub fn scenario_view() -> Html {
     let on_pick = {
         let dispatch = state.dispatcher();
         Callback::from(move |e: Event| {
-            let value = e
-                .target()
-                .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
-                .and_then(|v| v.as_string());
+            let value = crate::shell::event_value(&e);
             if let Some(name) = value {
                 dispatch.dispatch(ScenarioAction::Pick(name));
             }
@@ -743,10 +740,7 @@ fn embed_box(r: &RunView, panel: &UseStateHandle<Panel>, status: &UseStateHandle
     let on_panel = {
         let (panel, status) = (panel.clone(), status.clone());
         Callback::from(move |e: Event| {
-            let value = e
-                .target()
-                .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
-                .and_then(|v| v.as_string());
+            let value = crate::shell::event_value(&e);
             if let Some(p) = value.as_deref().and_then(Panel::parse) {
                 panel.set(p);
                 status.set(String::new());

@@ -191,6 +191,14 @@ pub const SHORTCUTS: &[(&str, &str, &str)] = &[
     (".", "Step one tick", "pipeline"),
 ];
 
+/// The `value` of the element an event (`change`, `input`) came from: a select's chosen
+/// option, an input's text.
+pub(crate) fn event_value(e: &Event) -> Option<String> {
+    e.target()
+        .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
+        .and_then(|v| v.as_string())
+}
+
 /// The page's `localStorage`, if the browser gives one (the shell's settings, the saved
 /// session).
 pub(crate) fn local_storage() -> Option<web_sys::Storage> {

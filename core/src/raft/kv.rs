@@ -129,6 +129,15 @@ impl Reader<'_> {
         let n = self.u32()? as usize;
         Ok(self.take(n)?.to_vec())
     }
+    /// What [`put_opt_bytes`] wrote.
+    fn opt_bytes(&mut self) -> Result<Option<Vec<u8>>, KvDecodeError> {
+        let at = self.at;
+        match self.u8()? {
+            0 => Ok(None),
+            1 => Ok(Some(self.bytes()?)),
+            tag => Err(KvDecodeError::Tag { tag, at }),
+        }
+    }
     fn end(&self) -> Result<(), KvDecodeError> {
         if self.at == self.b.len() {
             Ok(())
@@ -142,6 +151,17 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     let n = u32::try_from(b.len()).expect("a key or value fits u32");
     out.extend_from_slice(&n.to_le_bytes());
     out.extend_from_slice(b);
+}
+
+/// `0`, or `1` and the bytes.
+fn put_opt_bytes(out: &mut Vec<u8>, b: Option<&[u8]>) {
+    match b {
+        None => out.push(0),
+        Some(b) => {
+            out.push(1);
+            put_bytes(out, b);
+        }
+    }
 }
 
 impl KvCommand {
@@ -163,13 +183,7 @@ impl KvCommand {
             } => {
                 out.push(2);
                 put_bytes(&mut out, key);
-                match expected {
-                    None => out.push(0),
-                    Some(e) => {
-                        out.push(1);
-                        put_bytes(&mut out, e);
-                    }
-                }
+                put_opt_bytes(&mut out, expected.as_deref());
                 put_bytes(&mut out, value);
             }
             KvOp::Apply { writes } => {
@@ -178,13 +192,7 @@ impl KvCommand {
                 out.extend_from_slice(&n.to_le_bytes());
                 for (key, value) in writes {
                     put_bytes(&mut out, key);
-                    match value {
-                        None => out.push(0),
-                        Some(v) => {
-                            out.push(1);
-                            put_bytes(&mut out, v);
-                        }
-                    }
+                    put_opt_bytes(&mut out, value.as_deref());
                 }
             }
         }
@@ -204,12 +212,7 @@ impl KvCommand {
             },
             2 => {
                 let key = r.bytes()?;
-                let at = r.at;
-                let expected = match r.u8()? {
-                    0 => None,
-                    1 => Some(r.bytes()?),
-                    tag => return Err(KvDecodeError::Tag { tag, at }),
-                };
+                let expected = r.opt_bytes()?;
                 KvOp::Cas {
                     key,
                     expected,
@@ -222,13 +225,7 @@ impl KvCommand {
                 let mut writes = Vec::with_capacity((n as usize).min(r.b.len() / 5));
                 for _ in 0..n {
                     let key = r.bytes()?;
-                    let at = r.at;
-                    let value = match r.u8()? {
-                        0 => None,
-                        1 => Some(r.bytes()?),
-                        tag => return Err(KvDecodeError::Tag { tag, at }),
-                    };
-                    writes.push((key, value));
+                    writes.push((key, r.opt_bytes()?));
                 }
                 KvOp::Apply { writes }
             }

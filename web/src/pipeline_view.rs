@@ -322,30 +322,21 @@ pub fn pipeline_view() -> Html {
             }
         })
     };
-    let on_seek = {
-        let (cell, dispatch) = (cell.clone(), state.dispatcher());
-        Callback::from(move |v: u64| {
-            if running {
-                dispatch.dispatch(PipelineAction::Pause);
-                with_run(&cell, &dispatch, windows, follow, |r| {
-                    r.seek(v);
-                    Ok(())
-                });
-            }
-        })
-    };
-    let on_marker = {
+    // The same for a move to a position (the slider's value, a marker's event).
+    let seek_cb = |f: fn(&mut PipelineRun, u64)| {
         let (cell, dispatch) = (cell.clone(), state.dispatcher());
         Callback::from(move |at: u64| {
             if running {
                 dispatch.dispatch(PipelineAction::Pause);
                 with_run(&cell, &dispatch, windows, follow, |r| {
-                    r.seek_marker(at);
+                    f(r, at);
                     Ok(())
                 });
             }
         })
     };
+    let on_seek = seek_cb(PipelineRun::seek);
+    let on_marker = seek_cb(PipelineRun::seek_marker);
     let on_speed = {
         let dispatch = state.dispatcher();
         Callback::from(move |s: u32| dispatch.dispatch(PipelineAction::SetSpeed(s)))

@@ -34,7 +34,7 @@ test('the pipeline carries a write to every view, survives a crash, rebuilds, an
       );
     const waitUntil = async (fn, arg, what, timeout = 60_000) => {
       try {
-        await page.waitForFunction(fn, arg, { timeout, polling: 100 });
+        return await (await page.waitForFunction(fn, arg, { timeout, polling: 100 })).jsonValue();
       } catch {
         const alerts = await page.locator(`${PIPE} [role="alert"]`).allInnerTexts().catch(() => []);
         throw new Error(
@@ -81,6 +81,20 @@ test('the pipeline carries a write to every view, survives a crash, rebuilds, an
     const RAFT = '[data-testid="pipeline-raft"]';
     await waitUntil((r) => document.querySelector(r)?.dataset.holding === '3', RAFT, 'all three Raft nodes hold apple');
     assert.match(await pipe.locator(`${RAFT} li[data-node]`).first().innerText(), /apple = red/, 'a node shows the followed value');
+    // The Raft panel expands to each node's log (index and term of its newest entries)
+    // and collapses again.
+    const showLogs = pipe.getByRole('button', { name: "Show each node's log", exact: true });
+    assert.equal(await showLogs.getAttribute('aria-expanded'), 'false');
+    await showLogs.click();
+    await waitUntil(
+      (r) => [1, 2, 3].every((n) => document.querySelector(`${r} ol[aria-label="Log of n${n}"] li[data-term][data-committed="true"]`)),
+      RAFT,
+      "each node's log shows committed entries",
+    );
+    const hideLogs = pipe.getByRole('button', { name: "Hide the nodes' logs", exact: true });
+    assert.equal(await hideLogs.getAttribute('aria-expanded'), 'true');
+    await hideLogs.click();
+    await waitUntil((r) => !document.querySelector(`${r} ol.raft-log`), RAFT, 'the logs are hidden again');
     await waitUntil((p) => document.querySelector(p)?.dataset.viewsEqual === 'true', PIPE, 'the views equal the database');
     const replica = pipe.locator('li[data-view="replica"]');
     assert.match(await replica.innerText(), /apple/, 'the replica view holds apple');
@@ -129,6 +143,21 @@ test('the pipeline carries a write to every view, survives a crash, rebuilds, an
     t.diagnostic(`after the crash: hw ${afterCrash.hw}, views ${JSON.stringify(afterCrash.views.map((v) => [v.view, v.position, v.equal]))}`);
     assert.equal(afterCrash.failures, '0', 'no invariant failed');
     assert.ok(afterCrash.views.every((v) => v.equal === 'true' && v.lag === '0'), 'every view caught up and equal');
+    // The index panel expands to the B-tree's pages by depth, with the followed key's
+    // path from the root: one page at each depth.
+    await pipe.getByRole('button', { name: "Show the B-tree's pages", exact: true }).click();
+    const pages = await waitUntil(
+      () => {
+        const rows = [...document.querySelectorAll('#pipeline-index-detail > li')];
+        const ok = rows.length >= 1 && /root/.test(rows[0].dataset.row) &&
+          rows.every((r) => r.querySelectorAll('li.table-box[data-followed="true"]').length === 1);
+        return ok && rows.map((r) => `${r.dataset.row}: ${r.querySelectorAll('li.table-box').length}`).join(', ');
+      },
+      null,
+      "the B-tree's pages by depth, the followed key's path marked",
+    );
+    t.diagnostic(`B-tree pages: ${pages}`);
+    assert.equal(await page.locator('[data-testid="pipeline-index"]').getAttribute('class').then((c) => /expanded/.test(c)), true);
 
     // 2b. Raft replicates the database: crash its leader and cut a follower off by their
     // buttons; another node leads; heal and restart; every node ends holding the rows.
@@ -385,5 +414,17 @@ test('retention eats old segments (no rebuild from zero), compaction keeps rebui
     await pipe.getByRole('button', { name: 'Run the workload', exact: true }).click();
     await waitUntil(() => /Markers: .*\bflush\b/.test(document.querySelector('[data-testid="pipeline-timeline-status"]')?.textContent ?? ''), null, 'a flush is marked on the timeline', 90_000);
     t.diagnostic(`index: ${await page.locator(idx).innerText()}`);
+    // Expanded: the LSM tree's memtables and levels, the tables a lookup of the followed
+    // key would probe marked.
+    await pipe.getByRole('button', { name: 'Show the memtables and every table', exact: true }).click();
+    await waitUntil(
+      () => document.querySelector('#pipeline-index-detail > li[data-row="memtables"]') &&
+        document.querySelectorAll('#pipeline-index-detail li[data-row^="L"] li.table-box').length > 0 &&
+        document.querySelectorAll('#pipeline-index-detail li.table-box[data-followed="true"]').length > 0,
+      null,
+      "the LSM tree's memtables and tables are listed",
+    );
+    await pipe.getByRole('button', { name: 'Hide the memtables and tables', exact: true }).click();
+    assert.equal(await page.locator('#pipeline-index-detail').isHidden(), true, 'collapsed again');
   });
 });

@@ -20,7 +20,9 @@ use logspine_core::btree::inspect::shape;
 use logspine_core::sim_disk::SyncLatency;
 use logspine_core::world::{Action, IndexChoice, Scenario, TraceEvent, World, WorldConfig};
 
-use crate::pipeline_state::{IndexPicture, PipelineView, TimelineView, Windows, WINDOW};
+use crate::pipeline_state::{
+    DetailItem, DetailRow, IndexPicture, PipelineView, TimelineView, Windows, WINDOW,
+};
 use crate::scenario_run::ScenarioRun;
 use crate::scenario_state::{markers, Marker};
 use crate::transport::{TransportMarker, MAX_MARKERS_DRAWN};
@@ -391,6 +393,18 @@ impl PipelineRun {
     }
 }
 
+/// `first … last`, each clipped, for people.
+fn key_range(first: &[u8], last: &[u8]) -> String {
+    let clip = |k: &[u8]| {
+        let s = String::from_utf8_lossy(k);
+        match s.char_indices().nth(16) {
+            Some((i, _)) => format!("{}…", &s[..i]),
+            None => s.into_owned(),
+        }
+    };
+    format!("{} … {}", clip(first), clip(last))
+}
+
 /// The database's index at this moment: its kind, its amplification so far, its shape,
 /// and where `key` lives in it. Reads only what is resident or on the simulated disk,
 /// through read-only inspection: nothing moves (no counter, no cache).
@@ -405,6 +419,7 @@ fn index_picture(world: &World, key: Option<&str>) -> Option<IndexPicture> {
         shape: Vec::new(),
         key: key.map(str::to_owned),
         location: None,
+        detail: Vec::new(),
     };
     if let Some(lsm) = db.lsm() {
         let active = lsm.active_memtable();
@@ -435,6 +450,42 @@ fn index_picture(world: &World, key: Option<&str>) -> Option<IndexPicture> {
                 tables.iter().map(|t| t.size_bytes).sum::<u64>(),
                 tables.iter().map(|t| t.entries).sum::<u64>(),
             ));
+        }
+        let k = key.map(str::as_bytes);
+        let mut memtables = vec![DetailItem {
+            id: "active".to_owned(),
+            text: format!("{} keys · {} bytes", active.len(), active.size_bytes()),
+            range: None,
+            followed: k.is_some_and(|k| active.get(k).is_some()),
+        }];
+        memtables.extend(
+            lsm.immutable_memtables()
+                .enumerate()
+                .map(|(i, m)| DetailItem {
+                    id: format!("frozen {}", i + 1),
+                    text: format!(
+                        "{} keys · {} bytes · being flushed",
+                        m.len(),
+                        m.size_bytes()
+                    ),
+                    range: None,
+                    followed: k.is_some_and(|k| m.get(k).is_some()),
+                }),
+        );
+        p.detail
+            .push(DetailRow::new("memtables".to_owned(), memtables));
+        for (level, tables) in version.levels().iter().enumerate() {
+            let items = tables
+                .iter()
+                .map(|t| DetailItem {
+                    id: format!("#{}", t.id),
+                    text: format!("{} keys · {} bytes", t.entries, t.size_bytes),
+                    range: Some(key_range(&t.min_key, &t.max_key)),
+                    followed: k
+                        .is_some_and(|k| t.min_key.as_slice() <= k && k <= t.max_key.as_slice()),
+                })
+                .collect();
+            p.detail.push(DetailRow::new(format!("L{level}"), items));
         }
         if let Some(k) = key {
             let k = k.as_bytes();
@@ -476,6 +527,7 @@ fn index_picture(world: &World, key: Option<&str>) -> Option<IndexPicture> {
                     leaves,
                     if t.truncated { ", walk cut short" } else { "" }
                 ));
+                let mut path = Vec::new();
                 if let Some(k) = key {
                     let k = k.as_bytes();
                     // The leaf whose range holds the key, else the leftmost leaf after
@@ -488,10 +540,46 @@ fn index_picture(world: &World, key: Option<&str>) -> Option<IndexPicture> {
                         .or(leaves.last());
                     p.location = holder.map(|pg| {
                         format!(
-                            "in leaf page {} (depth {}, {} keys, page LSN {})",
-                            pg.id, pg.depth, pg.keys, pg.lsn
+                            "in leaf {} (depth {}, {} keys, page LSN {})",
+                            pg.id, pg.depth, pg.keys, pg.lsn.0
                         )
                     });
+                    // A lookup's path: the leaf, then each parent up to the root.
+                    let mut at = holder.map(|pg| pg.id);
+                    while let Some(id) = at {
+                        path.push(id);
+                        at = t
+                            .pages
+                            .iter()
+                            .find(|pg| pg.children.contains(&id))
+                            .map(|pg| pg.id);
+                    }
+                }
+                for depth in 1..=t.height {
+                    let items = t
+                        .level(depth)
+                        .map(|pg| DetailItem {
+                            id: pg.id.to_string(),
+                            text: format!(
+                                "{} keys · {} % full · LSN {}",
+                                pg.keys,
+                                pg.used_bytes * 100 / u64::from(t.page_size.max(1)),
+                                pg.lsn.0
+                            ),
+                            range: match (&pg.first_key, &pg.last_key) {
+                                (Some(a), Some(b)) => Some(key_range(a, b)),
+                                _ => None,
+                            },
+                            followed: path.contains(&pg.id),
+                        })
+                        .collect();
+                    let label = match (depth, t.height) {
+                        (1, 1) => "depth 1 (the root is the only leaf)".to_owned(),
+                        (1, _) => "depth 1 (the root)".to_owned(),
+                        (d, h) if d == h => format!("depth {d} (leaves)"),
+                        (d, _) => format!("depth {d}"),
+                    };
+                    p.detail.push(DetailRow::new(label, items));
                 }
             }
             Err(e) => p.shape.push(format!("the tree could not be read: {e}")),
@@ -504,6 +592,7 @@ fn index_picture(world: &World, key: Option<&str>) -> Option<IndexPicture> {
 mod tests {
     use super::*;
     use crate::pipeline_state::{PipelineAction, PipelineState, Stage, TokenStage};
+    use logspine_core::world::inspect::RAFT_LOG_SHOWN;
     use std::rc::Rc;
 
     /// The events since the last call (the position only moves forward here).
@@ -829,6 +918,24 @@ mod tests {
         assert_eq!(equal.len(), 3, "every node is up again");
         assert!(equal.iter().all(|(_, ok)| *ok), "{equal:?}");
         assert!(v.db_keys.unwrap() > 10);
+        // Each node's newest log entries, for the panel's detailed view: consecutive
+        // indexes ending at its last, after its snapshot, terms never going down, the
+        // newest in the node's term or before it.
+        for n in &v.raft.as_ref().unwrap().nodes {
+            let log = &n.log;
+            assert!(
+                !log.is_empty() && log.len() as u64 <= RAFT_LOG_SHOWN,
+                "{n:?}"
+            );
+            assert_eq!(log.last().unwrap().0, n.last_index, "{n:?}");
+            assert!(log[0].0 > n.snapshot_index, "{n:?}");
+            assert!(
+                log.windows(2)
+                    .all(|w| w[1].0 == w[0].0 + 1 && w[1].1 >= w[0].1),
+                "{n:?}"
+            );
+            assert!(log.last().unwrap().1 <= n.term, "{n:?}");
+        }
         // The end check says the same.
         let mut world = run.world().clone();
         let end = world.check_final(1000);
@@ -988,6 +1095,79 @@ mod tests {
             let w = s.workload_action();
             act(&mut run, &mut s, &w);
             play(&mut run, &mut s, 30, 8);
+            act(
+                &mut run,
+                &mut s,
+                &Action::Write {
+                    key: "apple".into(),
+                    value: "green".into(),
+                },
+            );
+            settle(&mut run, &mut s, 100_000);
+            // More workloads until the B-tree's root has split.
+            for _ in 0..6 {
+                if index == IndexChoice::Lsm
+                    || s.view
+                        .as_ref()
+                        .unwrap()
+                        .index
+                        .as_ref()
+                        .unwrap()
+                        .detail
+                        .len()
+                        >= 2
+                {
+                    break;
+                }
+                let w = s.workload_action();
+                act(&mut run, &mut s, &w);
+                settle(&mut run, &mut s, 100_000);
+            }
+            // The detailed view: the B-tree's pages by depth with the key's path from the
+            // root (one page a depth, each parent holding the next), or the LSM tree's
+            // memtables and levels with the tables whose range covers the key.
+            let i = s.view.as_ref().unwrap().index.clone().unwrap();
+            assert!(!i.detail.is_empty(), "{i:?}");
+            let followed = |r: &DetailRow| r.items.iter().filter(|it| it.followed).count();
+            match index {
+                IndexChoice::Btree => {
+                    assert!(
+                        i.detail.len() >= 2,
+                        "a workload makes the root split: {i:?}"
+                    );
+                    assert!(i.detail[0].label.contains("root"), "{:?}", i.detail[0]);
+                    assert_eq!(i.detail[0].items.len(), 1, "one root");
+                    for r in &i.detail {
+                        assert_eq!(followed(r), 1, "one page a depth on the path: {r:?}");
+                    }
+                    let leaf = i.detail.last().unwrap();
+                    let page = leaf.items.iter().find(|it| it.followed).unwrap();
+                    assert!(
+                        i.location
+                            .as_deref()
+                            .unwrap()
+                            .contains(&format!("leaf {}", page.id)),
+                        "{:?} {page:?}",
+                        i.location
+                    );
+                }
+                IndexChoice::Lsm => {
+                    assert_eq!(i.detail[0].label, "memtables");
+                    let tables: usize = i.detail[1..].iter().map(|r| r.items.len()).sum();
+                    assert!(tables > 0, "the workload filled tables: {i:?}");
+                    let covering: usize = i.detail.iter().map(followed).sum();
+                    assert!(
+                        covering >= 1,
+                        "the key is in a memtable or a table covers it: {i:?}"
+                    );
+                    for r in &i.detail[1..] {
+                        for it in &r.items {
+                            let range = it.range.as_deref().unwrap();
+                            assert!(range.contains(" … "), "{range}");
+                        }
+                    }
+                }
+            }
             // (The counters start again at a reopen: read them before the crash.)
             let i = s.view.as_ref().unwrap().index.clone().unwrap();
             assert!(i.write_amplification > 1.0, "{i:?}");

@@ -258,6 +258,54 @@ pub struct IndexPicture {
     pub key: Option<String>,
     /// Where it lives in the index.
     pub location: Option<String>,
+    /// The index in detail, a row each: the B-tree's pages by depth (the root first), or
+    /// the LSM tree's memtables and then each level's tables.
+    pub detail: Vec<DetailRow>,
+}
+
+/// Items listed per row of [`IndexPicture::detail`]; the rest are counted.
+pub const DETAIL_ITEMS: usize = 24;
+
+/// A row of the index in detail: a depth of the B-tree, the LSM tree's memtables, or a
+/// level of it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DetailRow {
+    /// `depth 1 (root)`, `memtables`, `L0`, ...
+    pub label: String,
+    /// At most [`DETAIL_ITEMS`] of its pages or tables, in key order (the followed one
+    /// always among them).
+    pub items: Vec<DetailItem>,
+    /// How many of the row's items are not listed.
+    pub more: usize,
+}
+
+/// A page, a memtable or a table in [`DetailRow`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DetailItem {
+    /// `page 3`, `active`, `#12`.
+    pub id: String,
+    /// Its numbers: keys, bytes, fill, LSN.
+    pub text: String,
+    /// Its smallest and largest key, if it has keys.
+    pub range: Option<String>,
+    /// The followed key lives here, or a lookup of it passes through here (the B-tree's
+    /// path from the root; the LSM tables whose range covers it).
+    pub followed: bool,
+}
+
+impl DetailRow {
+    /// A row of `items`, cut to [`DETAIL_ITEMS`] around the first followed one.
+    pub fn new(label: String, mut items: Vec<DetailItem>) -> DetailRow {
+        let more = items.len().saturating_sub(DETAIL_ITEMS);
+        if more > 0 {
+            let at = items.iter().position(|i| i.followed).unwrap_or(0);
+            let from = at
+                .saturating_sub(DETAIL_ITEMS / 2)
+                .min(items.len() - DETAIL_ITEMS);
+            items = items.drain(from..from + DETAIL_ITEMS).collect();
+        }
+        DetailRow { label, items, more }
+    }
 }
 
 /// Where the pipeline's run is on its recording.

@@ -60,7 +60,11 @@
 //! view" (`data-pace`, `data-behind` on the `li`); the select "Cleanup of the topic
 //! changes" (keep|retention|compacted: a new world); the select "Index of the database"
 //! (btree|lsm: a new world) and `[data-testid=pipeline-index]` with `data-kind` and
-//! `data-location` (where the followed key lives in the index); buttons "Add a consumer to the group",
+//! `data-location` (where the followed key lives in the index), expanded to its detailed
+//! view by the button "Show the B-tree's pages" or "Show the memtables and every table"
+//! (`aria-expanded`, `aria-controls`; "Hide ..." collapses it): `ol#pipeline-index-detail
+//! > li[data-row]` (a B-tree depth, `memtables`, `L0`, ...) each with `li.table-box`
+//! pages or tables, `data-followed` on the path of the followed key; buttons "Add a consumer to the group",
 //! "Remove a consumer from the group", `ul[aria-label="Consumer group app"] >
 //! li[data-member][data-generation][data-position]`; `[data-testid=pipeline-dual]` with
 //! `data-diverged`, `data-divergence`, `data-lost`; `[data-testid=pipeline-raft]` with
@@ -68,7 +72,9 @@
 //! `data-holding` (nodes holding the followed write) and `ul[aria-label="Raft nodes"] >
 //! li[data-node]` with `data-role`, `data-up`, `data-term`, `data-commit`, `data-applied`,
 //! `data-keys`, `data-cut`, `data-holds`, `data-equal` (true|false|pending: against the
-//! database's rows once settled), each with buttons "Crash nN" and "Cut nN off", and
+//! database's rows once settled), each with buttons "Crash nN" and "Cut nN off" and,
+//! expanded by the button "Show each node's log" ("Hide the nodes' logs"), `ol[aria-label="Log
+//! of nN"] > li[data-index][data-term][data-committed]` (its newest entries); and
 //! buttons "Restart the crashed Raft nodes", "Heal the Raft network", selects "Raft messages
 //! dropped" (percent) and "Raft message delay"; the select "Sync latency of the database's
 //! disk"; the live region `[data-testid=pipeline-announce]`;
@@ -234,6 +240,8 @@ pub fn pipeline_view() -> Html {
     }
 
     let running = state.phase == crate::pipeline_state::Phase::Running;
+    // Whether the index and Raft panels are expanded to their detailed views.
+    let (index_open, raft_open) = (use_state(|| false), use_state(|| false));
     let off = |allowed: bool| (!allowed).to_string();
     let act = |action: Result<Action, String>| {
         let (cell, dispatch) = (cell.clone(), state.dispatcher());
@@ -691,13 +699,13 @@ pub fn pipeline_view() -> Html {
 
             <div class="pipeline-grid">
                 { wal_panel(view, &state, &mover) }
-                { index_panel(view) }
+                { index_panel(view, &index_open) }
                 { partition_panel(view, &state, &mover) }
             </div>
 
             { views_panel(view, &state, &rebuild, &on_pace) }
 
-            { raft_panel(view, state.follow.as_ref(), &act, &act_select, running) }
+            { raft_panel(view, state.follow.as_ref(), &act, &act_select, running, &raft_open) }
 
             if dual {
                 { dual_panel(view, &state) }
@@ -735,6 +743,7 @@ fn raft_panel(
     act: &dyn Fn(Result<Action, String>) -> Callback<MouseEvent>,
     act_select: &dyn Fn(Vec<(String, Action)>) -> Callback<Event>,
     running: bool,
+    open: &UseStateHandle<bool>,
 ) -> Html {
     let Some(r) = view.and_then(|v| v.raft.as_ref()) else {
         return html! {};
@@ -795,6 +804,7 @@ fn raft_panel(
             data-batches={feed.batches.to_string()} data-replicated={feed.events.to_string()}
             data-holding={holding.to_string()}>
             <h3 id="pipeline-raft-heading">{ "Raft replicates the database" }</h3>
+            { detail_toggle(open, "pipeline-raft-nodes", "Show each node's log", "Hide the nodes' logs") }
             <p class="muted">
                 { "The feed reads changes like a view and puts each batch through the Raft log as one \
                    entry: it commits once a majority of the nodes hold it, and every node then applies it \
@@ -808,7 +818,8 @@ fn raft_panel(
                         if holding >= majority { ": a majority, so it survives any minority of crashes" } else { "" }) }
                 </p>
             }
-            <ul class="pipeline-raft-nodes" aria-label="Raft nodes">
+            <ul id="pipeline-raft-nodes" class={classes!("pipeline-raft-nodes", open.then_some("expanded"))}
+                aria-label="Raft nodes">
                 { for r.nodes.iter().map(|n| {
                     let id = n.id.to_string();
                     html! {
@@ -839,6 +850,26 @@ fn raft_panel(
                                         "✗ differs from the database's rows"
                                     } }
                                 </span>
+                            }
+                            if **open && n.up {
+                                <ol class="raft-log" aria-label={format!("Log of n{id}")}>
+                                    if n.snapshot_index > 0 {
+                                        <li class="entry snap">{ format!("snapshot ≤ {}", n.snapshot_index) }</li>
+                                    }
+                                    { for n.log.iter().map(|&(index, term)| {
+                                        let committed = index <= n.commit_index;
+                                        html! {
+                                            <li class={classes!("entry", format!("term-{}", term % 6),
+                                                    (!committed).then_some("uncommitted"))}
+                                                data-index={index.to_string()} data-term={term.to_string()}
+                                                data-committed={committed.to_string()}>
+                                                <span class="e-index">{ index }</span>
+                                                <span class="e-term">{ format!("t{term}") }</span>
+                                                if !committed { <span class="visually-hidden">{ " uncommitted" }</span> }
+                                            </li>
+                                        }
+                                    }) }
+                                </ol>
                             }
                             if let Some(f) = followed {
                                 <span class="raft-node-value">
@@ -911,7 +942,22 @@ fn group(n: u64) -> String {
 
 /// The database's index: its kind, amplification so far, shape, and where the followed
 /// key lives in it.
-fn index_panel(view: Option<&Picture>) -> Html {
+/// The button that expands a panel to its detailed view (`controls`: the id of what it
+/// shows) and collapses it again.
+fn detail_toggle(open: &UseStateHandle<bool>, controls: &str, show: &str, hide: &str) -> Html {
+    let onclick = {
+        let open = open.clone();
+        Callback::from(move |_: MouseEvent| open.set(!*open))
+    };
+    html! {
+        <button type="button" class="secondary detail-toggle" aria-expanded={open.to_string()}
+            aria-controls={controls.to_owned()} {onclick}>
+            { if **open { hide } else { show } }
+        </button>
+    }
+}
+
+fn index_panel(view: Option<&Picture>, open: &UseStateHandle<bool>) -> Html {
     let Some(i) = view.and_then(|v| v.index.as_ref()) else {
         return html! {};
     };
@@ -921,7 +967,8 @@ fn index_panel(view: Option<&Picture>) -> Html {
         "B-tree"
     };
     html! {
-        <section class="panel pipeline-index" aria-labelledby="pipeline-index-heading"
+        <section class={classes!("panel", "pipeline-index", open.then_some("expanded"))}
+            aria-labelledby="pipeline-index-heading"
             data-testid="pipeline-index" data-kind={i.kind}
             data-location={i.location.clone().unwrap_or_default()}>
             <h3 id="pipeline-index-heading">{ format!("The index: {name}") }</h3>
@@ -944,6 +991,37 @@ fn index_panel(view: Option<&Picture>) -> Html {
                     { format!("The followed key {k:?} is {at}.") }
                 </p>
             }
+            { detail_toggle(open, "pipeline-index-detail",
+                if i.kind == "lsm" { "Show the memtables and every table" } else { "Show the B-tree's pages" },
+                if i.kind == "lsm" { "Hide the memtables and tables" } else { "Hide the pages" }) }
+            <ol id="pipeline-index-detail" class="index-detail" hidden={!**open}
+                aria-label={if i.kind == "lsm" { "Memtables and levels of the LSM tree" } else { "Pages of the B-tree by depth" }}>
+                if **open {
+                    { for i.detail.iter().map(|row| html! {
+                        <li class="index-detail-row" data-row={row.label.clone()}>
+                            <h4>{ &row.label }</h4>
+                            if row.items.is_empty() {
+                                <p class="muted">{ "empty" }</p>
+                            } else {
+                                <ol class="tables" aria-label={row.label.clone()}>
+                                    { for row.items.iter().map(|it| html! {
+                                        <li class={classes!("table-box", it.followed.then_some("followed"))}
+                                            data-followed={it.followed.to_string()}>
+                                            <span class="t-id">{ &it.id }</span>
+                                            <span>{ &it.text }</span>
+                                            if let Some(r) = &it.range { <span class="t-range">{ r }</span> }
+                                            if it.followed { <span class="visually-hidden">{ " (the followed key's)" }</span> }
+                                        </li>
+                                    }) }
+                                </ol>
+                            }
+                            if row.more > 0 {
+                                <p class="muted">{ format!("and {} more not listed", row.more) }</p>
+                            }
+                        </li>
+                    }) }
+                }
+            </ol>
         </section>
     }
 }

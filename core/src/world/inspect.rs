@@ -219,7 +219,13 @@ pub struct RaftNodeSnapshot {
     pub value: Option<String>,
     /// It holds the asked key with exactly the asked value.
     pub holds: bool,
+    /// The newest entries of its log (at most [`RAFT_LOG_SHOWN`], after its snapshot), as
+    /// `(index, term)`, oldest first. Empty while down: its log is on its disk.
+    pub log: Vec<(u64, u64)>,
 }
+
+/// How many of a node's newest log entries [`RaftNodeSnapshot::log`] holds.
+pub const RAFT_LOG_SHOWN: u64 = 12;
 
 /// The feed of `config.raft_replicates` now.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -524,6 +530,15 @@ impl World {
                     cut_off: n > 1 && cut >= 2 * (n - 1),
                     value: follow.and_then(|(k, _)| s.kv().get(k)).map(clip_bytes),
                     holds: follow.is_some_and(|(k, v)| s.kv().get(k) == Some(v)),
+                    log: node.map_or_else(Vec::new, |n| {
+                        let first = n
+                            .snapshot_index()
+                            .max(n.last_index().saturating_sub(RAFT_LOG_SHOWN))
+                            + 1;
+                        (first..=n.last_index())
+                            .filter_map(|i| n.term_at(i).map(|t| (i, t)))
+                            .collect()
+                    }),
                 }
             })
             .collect();

@@ -979,8 +979,12 @@ fn index_panel(view: Option<&Picture>, open: &UseStateHandle<bool>) -> Html {
             <dl class="pipeline-index-amp">
                 <dt>{ "Write amplification" }</dt><dd>{ format!("{:.2}", i.write_amplification) }</dd>
                 <dt>{ "Read amplification" }</dt>
-                <dd>{ format!("{:.2} {} per lookup", i.read_amplification,
-                    if i.kind == "lsm" { "sources" } else { "pages" }) }</dd>
+                <dd>{ if i.read_amplification > 0.0 {
+                    format!("{:.2} {} per lookup", i.read_amplification,
+                        if i.kind == "lsm" { "sources" } else { "pages" })
+                } else {
+                    "no lookups yet (the pipeline's clients only write)".to_owned()
+                } }</dd>
                 <dt>{ "Space amplification" }</dt><dd>{ format!("{:.2}", i.space_amplification) }</dd>
             </dl>
             <ul class="pipeline-index-shape" aria-label="Shape of the index">

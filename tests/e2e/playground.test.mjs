@@ -151,9 +151,16 @@ test('share links, session, export/import, keyboard and themes', { timeout: 240_
     assert.equal(await theme(), 'dark');
     const dark = path.join(ARTIFACTS, 'playground-dark-1280.png');
     await page.screenshot({ path: dark });
+    // A panel expanded to its detailed view stays expanded across a reload.
+    const raftPanel = page.locator('[data-testid="pipeline-raft"]');
+    await raftPanel.getByRole('button', { name: "Show each node's log", exact: true }).click();
     await page.reload();
     await waitFor(page, `${SCN}[data-name]`, 'reloaded');
     assert.equal(await theme(), 'dark', 'the theme survives a reload');
+    const hideLogs = raftPanel.getByRole('button', { name: "Hide the nodes' logs", exact: true });
+    await hideLogs.waitFor({ timeout: 20_000 });
+    assert.equal(await hideLogs.getAttribute('aria-expanded'), 'true', 'the Raft panel stayed expanded');
+    await hideLogs.click();
     await page.keyboard.press('t');
     assert.equal(await theme(), 'system');
     // The section bar names each section's key ("Hide Scenarios (key 3)").

@@ -62,8 +62,8 @@
 //! (btree|lsm: a new world) and `[data-testid=pipeline-index]` with `data-kind` and
 //! `data-location` (where the followed key lives in the index), expanded to its detailed
 //! view by the button "Show the B-tree's pages" or "Show the memtables and every table"
-//! (`aria-expanded`, `aria-controls`; "Hide ..." collapses it): `ol#pipeline-index-detail
-//! > li[data-row]` (a B-tree depth, `memtables`, `L0`, ...) each with `li.table-box`
+//! (`aria-expanded`, `aria-controls`; "Hide ..." collapses it; kept across reloads):
+//! `ol#pipeline-index-detail > li[data-row]` (a B-tree depth, `memtables`, `L0`, ...) each with `li.table-box`
 //! pages or tables, `data-followed` on the path of the followed key; buttons "Add a consumer to the group",
 //! "Remove a consumer from the group", `ul[aria-label="Consumer group app"] >
 //! li[data-member][data-generation][data-position]`; `[data-testid=pipeline-dual]` with
@@ -73,7 +73,8 @@
 //! li[data-node]` with `data-role`, `data-up`, `data-term`, `data-commit`, `data-applied`,
 //! `data-keys`, `data-cut`, `data-holds`, `data-equal` (true|false|pending: against the
 //! database's rows once settled), each with buttons "Crash nN" and "Cut nN off" and,
-//! expanded by the button "Show each node's log" ("Hide the nodes' logs"), `ol[aria-label="Log
+//! expanded by the button "Show each node's log" ("Hide the nodes' logs"; kept across
+//! reloads), `ol[aria-label="Log
 //! of nN"] > li[data-index][data-term][data-committed]` (its newest entries); and
 //! buttons "Restart the crashed Raft nodes", "Heal the Raft network", selects "Raft messages
 //! dropped" (percent) and "Raft message delay"; the select "Sync latency of the database's
@@ -81,6 +82,7 @@
 //! `ol[aria-label="Pipeline events"] > li[data-kind]`; errors in `[role=alert]`.
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use logspine_core::world::inspect::{
@@ -240,8 +242,28 @@ pub fn pipeline_view() -> Html {
     }
 
     let running = state.phase == crate::pipeline_state::Phase::Running;
-    // Whether the index and Raft panels are expanded to their detailed views.
-    let (index_open, raft_open) = (use_state(|| false), use_state(|| false));
+    // Which panels are expanded to their detailed views: the shell keeps them with the
+    // page's settings (a reload keeps them); outside a shell, this view does.
+    let panels = use_context::<crate::shell::ExpandedPanels>();
+    let own = use_state(BTreeSet::<&'static str>::new);
+    let panel = |id: &'static str| -> (bool, Callback<MouseEvent>) {
+        let open = panels
+            .as_ref()
+            .map_or_else(|| own.contains(id), |p| p.expanded.contains(id));
+        let (panels, own) = (panels.clone(), own.clone());
+        let toggle = Callback::from(move |_: MouseEvent| match &panels {
+            Some(p) => p.toggle.emit(id),
+            None => {
+                let mut s = (*own).clone();
+                if !s.remove(id) {
+                    s.insert(id);
+                }
+                own.set(s);
+            }
+        });
+        (open, toggle)
+    };
+    let (index_open, raft_open) = (panel("pipeline-index"), panel("pipeline-raft"));
     let off = |allowed: bool| (!allowed).to_string();
     let act = |action: Result<Action, String>| {
         let (cell, dispatch) = (cell.clone(), state.dispatcher());
@@ -743,7 +765,7 @@ fn raft_panel(
     act: &dyn Fn(Result<Action, String>) -> Callback<MouseEvent>,
     act_select: &dyn Fn(Vec<(String, Action)>) -> Callback<Event>,
     running: bool,
-    open: &UseStateHandle<bool>,
+    open: &(bool, Callback<MouseEvent>),
 ) -> Html {
     let Some(r) = view.and_then(|v| v.raft.as_ref()) else {
         return html! {};
@@ -818,7 +840,7 @@ fn raft_panel(
                         if holding >= majority { ": a majority, so it survives any minority of crashes" } else { "" }) }
                 </p>
             }
-            <ul id="pipeline-raft-nodes" class={classes!("pipeline-raft-nodes", open.then_some("expanded"))}
+            <ul id="pipeline-raft-nodes" class={classes!("pipeline-raft-nodes", open.0.then_some("expanded"))}
                 aria-label="Raft nodes">
                 { for r.nodes.iter().map(|n| {
                     let id = n.id.to_string();
@@ -851,7 +873,7 @@ fn raft_panel(
                                     } }
                                 </span>
                             }
-                            if **open && n.up {
+                            if open.0 && n.up {
                                 <ol class="raft-log" aria-label={format!("Log of n{id}")}>
                                     if n.snapshot_index > 0 {
                                         <li class="entry snap">{ format!("snapshot ≤ {}", n.snapshot_index) }</li>
@@ -944,20 +966,21 @@ fn group(n: u64) -> String {
 /// key lives in it.
 /// The button that expands a panel to its detailed view (`controls`: the id of what it
 /// shows) and collapses it again.
-fn detail_toggle(open: &UseStateHandle<bool>, controls: &str, show: &str, hide: &str) -> Html {
-    let onclick = {
-        let open = open.clone();
-        Callback::from(move |_: MouseEvent| open.set(!*open))
-    };
+fn detail_toggle(
+    open: &(bool, Callback<MouseEvent>),
+    controls: &str,
+    show: &str,
+    hide: &str,
+) -> Html {
     html! {
-        <button type="button" class="secondary detail-toggle" aria-expanded={open.to_string()}
-            aria-controls={controls.to_owned()} {onclick}>
-            { if **open { hide } else { show } }
+        <button type="button" class="secondary detail-toggle" aria-expanded={open.0.to_string()}
+            aria-controls={controls.to_owned()} onclick={open.1.clone()}>
+            { if open.0 { hide } else { show } }
         </button>
     }
 }
 
-fn index_panel(view: Option<&Picture>, open: &UseStateHandle<bool>) -> Html {
+fn index_panel(view: Option<&Picture>, open: &(bool, Callback<MouseEvent>)) -> Html {
     let Some(i) = view.and_then(|v| v.index.as_ref()) else {
         return html! {};
     };
@@ -967,7 +990,7 @@ fn index_panel(view: Option<&Picture>, open: &UseStateHandle<bool>) -> Html {
         "B-tree"
     };
     html! {
-        <section class={classes!("panel", "pipeline-index", open.then_some("expanded"))}
+        <section class={classes!("panel", "pipeline-index", open.0.then_some("expanded"))}
             aria-labelledby="pipeline-index-heading"
             data-testid="pipeline-index" data-kind={i.kind}
             data-location={i.location.clone().unwrap_or_default()}>
@@ -998,9 +1021,9 @@ fn index_panel(view: Option<&Picture>, open: &UseStateHandle<bool>) -> Html {
             { detail_toggle(open, "pipeline-index-detail",
                 if i.kind == "lsm" { "Show the memtables and every table" } else { "Show the B-tree's pages" },
                 if i.kind == "lsm" { "Hide the memtables and tables" } else { "Hide the pages" }) }
-            <ol id="pipeline-index-detail" class="index-detail" hidden={!**open}
+            <ol id="pipeline-index-detail" class="index-detail" hidden={!open.0}
                 aria-label={if i.kind == "lsm" { "Memtables and levels of the LSM tree" } else { "Pages of the B-tree by depth" }}>
-                if **open {
+                if open.0 {
                     { for i.detail.iter().map(|row| html! {
                         <li class="index-detail-row" data-row={row.label.clone()}>
                             <h4>{ &row.label }</h4>

@@ -74,16 +74,19 @@ pub struct Settings {
     pub theme: Theme,
     /// The ids of the collapsed sections.
     pub collapsed: BTreeSet<String>,
+    /// The ids of the panels expanded to their detailed views (`pipeline-index`, ...).
+    pub expanded: BTreeSet<String>,
 }
 
 impl Settings {
-    /// The stored form: `theme=dark;collapsed=db,lsm`.
+    /// The stored form: `theme=dark;collapsed=db,lsm;expanded=pipeline-raft`.
     pub fn encode(&self) -> String {
-        let collapsed: Vec<&str> = self.collapsed.iter().map(String::as_str).collect();
+        let list = |ids: &BTreeSet<String>| ids.iter().cloned().collect::<Vec<_>>();
         format!(
-            "theme={};collapsed={}",
+            "theme={};collapsed={};expanded={}",
             self.theme.name(),
-            collapsed.join(",")
+            list(&self.collapsed).join(","),
+            list(&self.expanded).join(",")
         )
     }
 
@@ -94,18 +97,21 @@ impl Settings {
         for part in s.split(';') {
             match part.split_once('=') {
                 Some(("theme", v)) => out.theme = Theme::parse(v).unwrap_or_default(),
-                Some(("collapsed", v)) => {
-                    out.collapsed = v
-                        .split(',')
-                        .filter(|id| is_section_id(id))
-                        .map(str::to_owned)
-                        .collect();
-                }
+                Some(("collapsed", v)) => out.collapsed = ids(v),
+                Some(("expanded", v)) => out.expanded = ids(v),
                 _ => {}
             }
         }
         out
     }
+}
+
+/// The well-formed section or panel ids in a stored comma-separated list.
+fn ids(list: &str) -> BTreeSet<String> {
+    list.split(',')
+        .filter(|id| is_section_id(id))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A section id is short, lower-case ASCII letters, digits and dashes.
@@ -409,6 +415,19 @@ pub fn shell(props: &ShellProps) -> Html {
         });
     }
 
+    let panels = ExpandedPanels {
+        expanded: settings.expanded.clone(),
+        toggle: {
+            let update = update.clone();
+            Callback::from(move |id: &'static str| {
+                update.emit(Box::new(move |s: &mut Settings| {
+                    if !s.expanded.remove(id) {
+                        s.expanded.insert(id.to_owned());
+                    }
+                }));
+            })
+        },
+    };
     let theme = settings.theme;
     let on_theme = {
         let update = update.clone();
@@ -544,7 +563,9 @@ pub fn shell(props: &ShellProps) -> Html {
                 </div>
             </div>
             <ContextProvider<FirstViewReady> context={on_first_ready}>
-                { for folds }
+                <ContextProvider<ExpandedPanels> context={panels}>
+                    { for folds }
+                </ContextProvider<ExpandedPanels>>
             </ContextProvider<FirstViewReady>>
             { overlay }
         </>
@@ -554,6 +575,16 @@ pub fn shell(props: &ShellProps) -> Html {
 /// The longest the shell waits for the first section to say it is interactive before it
 /// mounts the others anyway (a collapsed or failing first view).
 pub const FIRST_VIEW_WAIT_MS: i32 = 1500;
+
+/// Given to the sections: which panels are expanded to their detailed views (kept in the
+/// [`Settings`], so a reload keeps them), and how a view expands or collapses one.
+#[derive(Clone, PartialEq)]
+pub struct ExpandedPanels {
+    /// The ids of the expanded panels.
+    pub expanded: BTreeSet<String>,
+    /// Expands the panel with this id, or collapses it if it is expanded.
+    pub toggle: Callback<&'static str>,
+}
 
 /// Given to the sections: the first calls it once it is interactive, and the shell then
 /// mounts the others (calls from the others, or repeated calls, change nothing).
@@ -569,8 +600,12 @@ mod tests {
         let s = Settings {
             theme: Theme::Dark,
             collapsed: ["db".to_owned(), "raft".to_owned()].into_iter().collect(),
+            expanded: ["pipeline-index".to_owned()].into_iter().collect(),
         };
-        assert_eq!(s.encode(), "theme=dark;collapsed=db,raft");
+        assert_eq!(
+            s.encode(),
+            "theme=dark;collapsed=db,raft;expanded=pipeline-index"
+        );
         assert_eq!(Settings::decode(&s.encode()), s);
         assert_eq!(
             Settings::decode(&Settings::default().encode()),
@@ -585,12 +620,14 @@ mod tests {
             ";;;",
             "theme=purple",
             "collapsed=<script>,DB,a b",
+            "expanded=<img src=x>,,Pipeline",
             "\u{0}\u{ffff}",
             "theme",
         ] {
             let s = Settings::decode(junk);
             assert_eq!(s.theme, Theme::System, "{junk:?}");
             assert!(s.collapsed.is_empty(), "{junk:?}: {:?}", s.collapsed);
+            assert!(s.expanded.is_empty(), "{junk:?}: {:?}", s.expanded);
         }
         let s = Settings::decode("collapsed=lsm,<b>;theme=light;future=1");
         assert_eq!(s.theme, Theme::Light);

@@ -520,11 +520,15 @@ fn index_picture(world: &World, key: Option<&str>) -> Option<IndexPicture> {
             Ok(t) => {
                 let leaves = t.pages.iter().filter(|pg| pg.children.is_empty()).count();
                 p.shape.push(format!(
-                    "height {}, {} pages of {} bytes ({} leaves reached{})",
+                    "height {}, {} pages of {} bytes ({} reached{})",
                     t.height,
                     t.page_count,
                     t.page_size,
-                    leaves,
+                    if leaves == 1 {
+                        "1 leaf".to_owned()
+                    } else {
+                        format!("{leaves} leaves")
+                    },
                     if t.truncated { ", walk cut short" } else { "" }
                 ));
                 let mut path = Vec::new();

@@ -2,7 +2,9 @@
 # What each view of the playground costs in the release bundle: builds the playground's
 # wasm once as it is and once without each section's view (its `view: html! { <X /> }` in
 # web/src/app.rs replaced by nothing, so the linker drops everything only it reaches), and
-# prints a markdown table of raw and gzipped sizes and the difference. Runs in a throwaway
+# prints a markdown table of raw and gzipped sizes and the difference; then two floors: the
+# engines alone (every library scenario run on the world's timeline, a JSON scenario read
+# and the trace written as JSON; no UI) and a minimal Yew app (a counter). Runs in a throwaway
 # git worktree of HEAD with its own target directory, so the checkout is untouched.
 # Each build is cargo release + wasm-bindgen + wasm-opt -Oz, as Trunk does (about a minute
 # each on 2 cores after the first). Needs the tools of scripts/tools.sh.
@@ -27,11 +29,12 @@ FEATURES=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-e
     --enable-mutable-globals --enable-reference-types --enable-multivalue)
 
 size() {
+    local bin="${1:-logspine-web}"
     cargo build -q --release --offline --locked --target wasm32-unknown-unknown \
-        -p logspine-web --bin logspine-web
+        -p logspine-web --bin "$bin"
     wasm-bindgen --target web --no-typescript --out-dir "$OUT" \
-        target/wasm32-unknown-unknown/release/logspine-web.wasm
-    wasm-opt -Oz "${FEATURES[@]}" "$OUT/logspine-web_bg.wasm" -o "$OUT/opt.wasm"
+        "target/wasm32-unknown-unknown/release/$bin.wasm"
+    wasm-opt -Oz "${FEATURES[@]}" "$OUT/${bin}_bg.wasm" -o "$OUT/opt.wasm"
     echo "$(stat -c %s "$OUT/opt.wasm") $(gzip -9c "$OUT/opt.wasm" | wc -c)"
 }
 
@@ -47,3 +50,54 @@ for view in $(grep -o 'view: html! { <[A-Za-z:_]* /> }' web/src/app.rs | sed 's/
     echo "| without \`${view##*::}\` | $r | $g | $((gz - g)) |"
 done
 cp "$OUT/app.rs" web/src/app.rs
+
+# The floors: two throwaway binaries in the worktree.
+cat >>web/Cargo.toml <<'TOML'
+
+[[bin]]
+name = "floor-engines"
+path = "src/bin/floor_engines.rs"
+
+[[bin]]
+name = "floor-yew"
+path = "src/bin/floor_yew.rs"
+TOML
+cat >web/src/bin/floor_engines.rs <<'RS'
+use logspine_core::world::{library, timeline::Timeline, Scenario};
+use wasm_bindgen::prelude::*;
+#[wasm_bindgen]
+pub fn run_all(json: &str) -> String {
+    let mut scenarios: Vec<Scenario> = library::names().filter_map(library::scenario).collect();
+    scenarios.extend(serde_json::from_str::<Scenario>(json));
+    let mut out = String::new();
+    for s in scenarios {
+        let Ok(mut t) = Timeline::new(s, None, 1000) else { continue };
+        t.run_to_end();
+        t.seek(t.position() / 2);
+        for e in t.trace() {
+            out.push_str(&serde_json::to_string(e).unwrap_or_default());
+        }
+    }
+    out
+}
+fn main() {}
+RS
+cat >web/src/bin/floor_yew.rs <<'RS'
+use yew::prelude::*;
+#[function_component(App)]
+fn app() -> Html {
+    let n = use_state(|| 0u32);
+    let onclick = {
+        let n = n.clone();
+        Callback::from(move |_: MouseEvent| n.set(*n + 1))
+    };
+    html! { <main><h1>{ format!("Clicked {}", *n) }</h1><button {onclick}>{ "Click" }</button></main> }
+}
+fn main() {
+    yew::Renderer::<App>::new().render();
+}
+RS
+read -r r g <<<"$(size floor-engines)"
+echo "| floor: the engines alone, no UI | $r | $g | |"
+read -r r g <<<"$(size floor-yew)"
+echo "| floor: a minimal Yew app | $r | $g | |"

@@ -270,10 +270,10 @@ pub const DETAIL_ITEMS: usize = 24;
 /// level of it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DetailRow {
-    /// `depth 1 (root)`, `memtables`, `L0`, ...
+    /// `depth 1 (the root)`, `depth 2 (leaves)`, `memtables`, `L0`, ...
     pub label: String,
-    /// At most [`DETAIL_ITEMS`] of its pages or tables, in key order (the followed one
-    /// always among them).
+    /// At most [`DETAIL_ITEMS`] of its pages or tables, in key order (the first followed
+    /// one always among them).
     pub items: Vec<DetailItem>,
     /// How many of the row's items are not listed.
     pub more: usize,

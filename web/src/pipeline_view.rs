@@ -74,8 +74,8 @@
 //! `data-keys`, `data-cut`, `data-holds`, `data-equal` (true|false|pending: against the
 //! database's rows once settled), each with buttons "Crash nN" and "Cut nN off" and,
 //! expanded by the button "Show each node's log" ("Hide the nodes' logs"; kept across
-//! reloads), `ol[aria-label="Log
-//! of nN"] > li[data-index][data-term][data-committed]` (its newest entries); and
+//! reloads), `ol[aria-label="Log of nN"] > li[data-index][data-term][data-committed]` (its
+//! newest entries); and
 //! buttons "Restart the crashed Raft nodes", "Heal the Raft network", selects "Raft messages
 //! dropped" (percent) and "Raft message delay"; the select "Sync latency of the database's
 //! disk"; the live region `[data-testid=pipeline-announce]`;
@@ -962,8 +962,6 @@ fn group(n: u64) -> String {
     out
 }
 
-/// The database's index: its kind, amplification so far, shape, and where the followed
-/// key lives in it.
 /// The button that expands a panel to its detailed view (`controls`: the id of what it
 /// shows) and collapses it again.
 fn detail_toggle(
@@ -980,6 +978,8 @@ fn detail_toggle(
     }
 }
 
+/// The database's index: its kind, amplification so far, shape, and where the followed
+/// key lives in it; expanded, its pages or memtables and tables.
 fn index_panel(view: Option<&Picture>, open: &(bool, Callback<MouseEvent>)) -> Html {
     let Some(i) = view.and_then(|v| v.index.as_ref()) else {
         return html! {};
@@ -1037,7 +1037,11 @@ fn index_panel(view: Option<&Picture>, open: &(bool, Callback<MouseEvent>)) -> H
                                             <span class="t-id">{ &it.id }</span>
                                             <span>{ &it.text }</span>
                                             if let Some(r) = &it.range { <span class="t-range">{ r }</span> }
-                                            if it.followed { <span class="visually-hidden">{ " (the followed key's)" }</span> }
+                                            if it.followed {
+                                                <span class="visually-hidden">
+                                                    { if i.kind == "lsm" { " (may hold the followed key)" } else { " (on the followed key's path)" } }
+                                                </span>
+                                            }
                                         </li>
                                     }) }
                                 </ol>

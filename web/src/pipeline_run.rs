@@ -395,13 +395,7 @@ impl PipelineRun {
 
 /// `first … last`, each clipped, for people.
 fn key_range(first: &[u8], last: &[u8]) -> String {
-    let clip = |k: &[u8]| {
-        let s = String::from_utf8_lossy(k);
-        match s.char_indices().nth(16) {
-            Some((i, _)) => format!("{}…", &s[..i]),
-            None => s.into_owned(),
-        }
-    };
+    let clip = |k: &[u8]| logspine_core::world::inspect::clip_to(&String::from_utf8_lossy(k), 17);
     format!("{} … {}", clip(first), clip(last))
 }
 

@@ -618,14 +618,7 @@ fn find_entry(c: &Cluster, client: u64, seq: u64) -> Option<(u64, u64)> {
 }
 
 fn short(b: &[u8], max: usize) -> String {
-    let s = String::from_utf8_lossy(b);
-    if s.chars().count() > max {
-        let mut t: String = s.chars().take(max - 1).collect();
-        t.push('…');
-        t
-    } else {
-        s.into_owned()
-    }
+    logspine_core::world::inspect::clip_to(&String::from_utf8_lossy(b), max)
 }
 
 fn entry_label(kind: &EntryKind) -> String {

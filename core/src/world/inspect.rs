@@ -296,13 +296,18 @@ pub struct RecordLine {
 }
 
 /// `s` cut to [`MAX_TEXT`] characters.
-fn clip(s: &str) -> String {
-    if s.chars().count() <= MAX_TEXT {
+/// `s` cut to at most `max` characters for people (the last one then `…`).
+pub fn clip_to(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
         return s.to_owned();
     }
-    let mut out: String = s.chars().take(MAX_TEXT - 1).collect();
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+fn clip(s: &str) -> String {
+    clip_to(s, MAX_TEXT)
 }
 
 fn clip_bytes(b: &[u8]) -> String {

@@ -447,7 +447,7 @@ const LOG_PLAY_MS: u32 = 400;
 fn action_name(a: &Action) -> String {
     match a {
         Action::Edit(_) => "an edit".to_owned(),
-        Action::Opening(r) => format!("opening ({r:?})").to_lowercase(),
+        Action::Opening(r) => format!("opening ({r:?})").to_ascii_lowercase(),
         Action::Opened { records, .. } => format!("opened: {} records recovered", records.len()),
         Action::ReplayStep => "a recovered record drawn".to_owned(),
         Action::ReplayDone => "recovery finished".to_owned(),

@@ -1180,7 +1180,7 @@ fn stages(state: &PipelineState) -> Html {
                         <li class={classes!("pipeline-stage", stage.as_str())} data-stage={stage.as_str()}
                             data-count={all.to_string()}>
                             <h4>{ stage.label() }</h4>
-                            <ul class="tokens" aria-label={format!("Transactions: {}", stage.label().to_lowercase())}>
+                            <ul class="tokens" aria-label={format!("Transactions: {}", stage.label().to_ascii_lowercase())}>
                                 { for shown.iter().map(|t| html! {
                                     <li key={format!("{}-{}", t.commit_lsn, stage.as_str())}
                                         class={classes!("token", stage.as_str())}
@@ -1465,7 +1465,7 @@ fn partition_figure(
                     width={at(p.next_offset, 0, to).saturating_sub(at(p.high_watermark, 0, to)).to_string()} height="22" />
                 { for readers.iter().enumerate().map(|(i, (name, position, what))| {
                     let label = if *what == "view" {
-                        name.chars().next().map(|c| c.to_uppercase().to_string()).unwrap_or_default()
+                        name.chars().next().map(|c| c.to_ascii_uppercase().to_string()).unwrap_or_default()
                     } else {
                         name.clone()
                     };

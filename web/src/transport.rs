@@ -237,7 +237,7 @@ pub fn transport(p: &TransportProps) -> Html {
                 }) }
             </fieldset>
             <div class="scrub">
-                <label for={id("scrub")}>{ format!("Position in the {}", p.label.to_lowercase()) }</label>
+                <label for={id("scrub")}>{ format!("Position in the {}", p.label.to_ascii_lowercase()) }</label>
                 <svg class="scrub-track" viewBox="0 0 1000 20" preserveAspectRatio="none"
                     aria-hidden="true" focusable="false">
                     <rect class="scrub-rail" x="0" y="9" width="1000" height="2" />
@@ -273,7 +273,7 @@ fn marker_buttons(p: &TransportProps) -> Html {
     html! {
         <details class="scenario-markers transport-markers">
             <summary>{ format!("Go to a marker (the newest {} of {})", newest.len(), p.markers.len()) }</summary>
-            <ol aria-label={format!("Markers of the {}", p.label.to_lowercase())}>
+            <ol aria-label={format!("Markers of the {}", p.label.to_ascii_lowercase())}>
                 { for newest.into_iter().map(|m| {
                     let (cb, at) = (p.on_marker.clone().unwrap_or_else(|| p.on_seek.clone()), m.at);
                     html! {

@@ -5,7 +5,8 @@
 //! * [`View::Aggregate`]: per key prefix (the key up to its first `-`, `:` or `/`), the
 //!   number of live rows and the sum of their values read as integers (others count 0).
 //! * [`View::Search`]: a search index, each word of a value (split on non-alphanumerics,
-//!   lowercased) → the keys whose value contains it.
+//!   ASCII letters lowercased; letters of other scripts are kept as written, which spares
+//!   the playground Unicode's case tables) → the keys whose value contains it.
 //!
 //! A view applies a change event's `after` (and `before`, to take the old row out of an
 //! aggregate or an index) in offset order within each partition of its topic. It reads
@@ -53,7 +54,7 @@ fn number(v: &str) -> i64 {
 fn words(v: &str) -> impl Iterator<Item = String> + '_ {
     v.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
+        .map(str::to_ascii_lowercase)
 }
 
 impl View {
@@ -267,5 +268,18 @@ impl MaterializedView {
                 part.high_watermark().saturating_sub(self.position(p))
             })
             .sum())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn words_split_on_non_alphanumerics_and_fold_ascii_case() {
+        let w: Vec<String> = words("Café au LAIT, 42-Ünïcode!").collect();
+        assert_eq!(w, ["café", "au", "lait", "42", "Ünïcode"]);
     }
 }

@@ -35,6 +35,7 @@ mod meter;
 pub mod raft;
 pub mod rng;
 pub mod sim_disk;
+pub mod sort;
 pub mod storage;
 pub mod topic;
 pub mod world;

@@ -524,7 +524,7 @@ impl Log {
             .into_iter()
             .filter_map(|f| parse_segment_name(&config.name, &f).map(|b| (b, f)))
             .collect();
-        files.sort();
+        crate::sort::sort(&mut files);
 
         let all_durable = !storage.has_volatile_changes();
         let mut segments: Vec<Segment> = Vec::new();

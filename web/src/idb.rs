@@ -560,16 +560,13 @@ fn build_image(database: &str, files: Entries, chunks: Entries) -> Result<Image,
         image.files.insert(file, vec![0; to_usize(len)]);
     }
     // Which chunks of each file were seen; every one of them must be, exactly once.
-    let mut seen: BTreeMap<String, Vec<bool>> = image
-        .files
-        .iter()
-        .map(|(f, d)| {
+    let mut seen: BTreeMap<String, Vec<bool>> =
+        logspine_core::sort::map_from(image.files.iter().map(|(f, d)| {
             (
                 f.clone(),
                 vec![false; to_usize(chunk_count(d.len() as u64))],
             )
-        })
-        .collect();
+        }));
     for (key, value) in chunks {
         let RawKey::Chunk(file, index) = key else {
             return Err(corrupt(

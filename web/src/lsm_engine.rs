@@ -49,7 +49,7 @@ use logspine_core::db::{
 use logspine_core::lsm::{
     CompactionConfig, CompactionStyle, LsmConfig, LsmEvent, ManifestConfig, TableConfig,
 };
-use logspine_core::{CrashReport, LogConfig, Lsn, SimDisk, Storage};
+use logspine_core::{sort, CrashReport, LogConfig, Lsn, SimDisk, Storage};
 
 use crate::db_engine::{playground_config, playground_sim_disk, EngineError};
 use crate::lsm_state::{
@@ -425,11 +425,8 @@ impl LsmEngine {
         let Some(lsm) = self.lsm.as_mut() else {
             return Ok(());
         };
-        let mut busy: BTreeSet<Vec<u8>> = self
-            .in_flight
-            .values()
-            .flat_map(|r| r.keys().cloned())
-            .collect();
+        let mut busy: BTreeSet<Vec<u8>> =
+            sort::set_from(self.in_flight.values().flat_map(|r| r.keys().cloned()));
         let (mut i, mut started) = (0, 0);
         while i < self.queue.len() && started < MAX_REPLAYS_PER_TICK {
             let r = &self.queue[i];
@@ -574,7 +571,7 @@ impl LsmEngine {
     /// Crashes the LSM database's disk and reopens it (module docs, "The crash").
     fn crash_lsm(&mut self) -> Result<CrashOutcome, EngineError> {
         let lsm = self.lsm_mut()?;
-        let before: BTreeMap<_, _> = lsm.scan(b"", None)?.into_iter().collect();
+        let before = sort::map_from(lsm.scan(b"", None)?);
         let mut in_flight_writes = BTreeMap::new();
         for r in self.in_flight.values() {
             for (k, v) in &r.writes {
@@ -603,17 +600,14 @@ impl LsmEngine {
                 _ => None,
             })
             .collect();
-        let committed: BTreeSet<TxnId> = steps
-            .iter()
-            .filter_map(|s| match s {
-                RecoveryStep::Analyzed {
-                    case: "A3",
-                    txn: Some(t),
-                    ..
-                } => Some(*t),
-                _ => None,
-            })
-            .collect();
+        let committed: BTreeSet<TxnId> = sort::set_from(steps.iter().filter_map(|s| match s {
+            RecoveryStep::Analyzed {
+                case: "A3",
+                txn: Some(t),
+                ..
+            } => Some(*t),
+            _ => None,
+        }));
         // Replays whose commit survived are done; the others go again, first, in order.
         let (done, lost): (Vec<_>, Vec<_>) = std::mem::take(&mut self.in_flight)
             .into_iter()
@@ -645,9 +639,9 @@ impl LsmEngine {
         if self.check.is_none() || lsm.is_recovering() {
             return Ok(false);
         }
-        let after: BTreeMap<_, _> = lsm.scan(b"", None)?.into_iter().collect();
+        let after = sort::map_from(lsm.scan(b"", None)?);
         let check = self.check.take().expect("checked");
-        let keys: BTreeSet<&Vec<u8>> = check.before.keys().chain(after.keys()).collect();
+        let keys = sort::set_from(check.before.keys().chain(after.keys()));
         let mut matches = true;
         let mut survived = 0;
         for k in keys {

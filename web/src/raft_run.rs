@@ -481,7 +481,7 @@ impl RaftEngine {
             .copied()
             .filter(|id| (1..=NODES).contains(id))
             .collect();
-        b.sort_unstable();
+        logspine_core::sort::sort(&mut b);
         b.dedup();
         if b.is_empty() {
             self.cluster.heal();

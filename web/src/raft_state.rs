@@ -697,7 +697,7 @@ impl RaftViewState {
     pub fn partition_pending(&self) -> bool {
         let applied: BTreeSet<NodeId> = self
             .view()
-            .map(|v| v.side_b.iter().copied().collect())
+            .map(|v| logspine_core::sort::set_from(v.side_b.iter().copied()))
             .unwrap_or_default();
         applied != self.side_b
     }

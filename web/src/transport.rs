@@ -268,7 +268,7 @@ pub fn transport(p: &TransportProps) -> Html {
 /// The newest markers, newest first: each a button that seeks to it.
 fn marker_buttons(p: &TransportProps) -> Html {
     let mut newest: Vec<&TransportMarker> = p.markers.iter().collect();
-    newest.sort_by_key(|m| std::cmp::Reverse(m.at));
+    logspine_core::sort::sort_by(&mut newest, |a, b| b.at.cmp(&a.at));
     newest.truncate(MARKERS_LISTED);
     html! {
         <details class="scenario-markers transport-markers">

@@ -292,9 +292,11 @@ impl Version {
                 .ok_or_else(|| LsmError::Inconsistent(format!("no level {level}")))?
                 .push(t.clone());
         }
-        next.levels[0].sort_by_key(|t| std::cmp::Reverse((t.max_lsn, t.id)));
+        crate::sort::sort_by(&mut next.levels[0], |a, b| {
+            (b.max_lsn, b.id).cmp(&(a.max_lsn, a.id))
+        });
         for ts in next.levels.iter_mut().skip(1) {
-            ts.sort_by(|a, b| a.min_key.cmp(&b.min_key));
+            crate::sort::sort_by(ts, |a, b| a.min_key.cmp(&b.min_key));
         }
         next.check().map_err(LsmError::Inconsistent)?;
         *self = next;

@@ -613,8 +613,8 @@ impl<S: Storage> RaftNode<S> {
                 "the leader has not committed an entry of its term yet",
             ));
         }
-        let old: BTreeSet<NodeId> = self.voters().iter().copied().collect();
-        let new: BTreeSet<NodeId> = voters.iter().copied().collect();
+        let old = crate::sort::set_from(self.voters().iter().copied());
+        let new = crate::sort::set_from(voters.iter().copied());
         if new.len() != voters.len() || new.contains(&0) || new.is_empty() {
             return Err(RaftError::InvalidArgument(format!(
                 "bad voter set {voters:?}"
@@ -1583,7 +1583,7 @@ impl<S: Storage> RaftNode<S> {
                 }
             })
             .collect();
-        matched.sort_unstable_by(|a, b| b.cmp(a));
+        crate::sort::sort_by(&mut matched, |a, b| b.cmp(a));
         let n = matched[quorum(voters.len()) - 1];
         if n > self.commit && self.term_at(n) == Some(self.hard.term) {
             self.commit = n;
@@ -1618,7 +1618,7 @@ impl<S: Storage> RaftNode<S> {
                 }
             })
             .collect();
-        rounds.sort_unstable_by(|a, b| b.cmp(a));
+        crate::sort::sort_by(&mut rounds, |a, b| b.cmp(a));
         let confirmed = rounds[quorum(voters.len()) - 1];
         let (ready, pending): (Vec<_>, Vec<_>) = std::mem::take(&mut self.reads_pending)
             .into_iter()

@@ -112,7 +112,7 @@ pub fn snapshot_files<S: Storage + ?Sized>(storage: &S, id: NodeId) -> Vec<(u64,
                 .flatten()
         })
         .collect();
-    out.sort();
+    crate::sort::sort(&mut out);
     out
 }
 

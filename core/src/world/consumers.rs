@@ -128,19 +128,17 @@ impl Member {
             .partitions(topic)
             .map(|ps| ps.iter().map(|p| p.start_offset()).collect())
             .unwrap_or_default();
-        self.positions = parts
-            .iter()
-            .map(|&p| {
-                let at = broker
-                    .committed(GROUP, topic, p)
-                    .or_else(|| starts.get(p as usize).copied())
-                    .unwrap_or(0);
-                (p, at)
-            })
-            .collect();
-        self.committed = parts
-            .iter()
-            .filter_map(|&p| broker.committed(GROUP, topic, p).map(|o| (p, o)))
-            .collect();
+        self.positions = crate::sort::map_from(parts.iter().map(|&p| {
+            let at = broker
+                .committed(GROUP, topic, p)
+                .or_else(|| starts.get(p as usize).copied())
+                .unwrap_or(0);
+            (p, at)
+        }));
+        self.committed = crate::sort::map_from(
+            parts
+                .iter()
+                .filter_map(|&p| broker.committed(GROUP, topic, p).map(|o| (p, o))),
+        );
     }
 }

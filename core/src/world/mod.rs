@@ -2405,7 +2405,7 @@ impl World {
                 Oracle::apply(&mut want, w);
             }
         }
-        let want: BTreeMap<String, String> = want.iter().map(|(k, v)| (text(k), text(v))).collect();
+        let want = crate::sort::map_from(want.iter().map(|(k, v)| (text(k), text(v))));
         let differ = want
             .iter()
             .filter(|(k, v)| replica.get(*k) != Some(*v))
@@ -2606,10 +2606,7 @@ impl World {
         }
         let main = self.scan_all();
         let Some(sh) = &mut self.shadow else { return };
-        let other = sh
-            .db
-            .scan(b"", None)
-            .map(|v| v.into_iter().collect::<BTreeMap<_, _>>());
+        let other = sh.db.scan(b"", None).map(crate::sort::map_from);
         let (ok, detail) = match (main, other) {
             (Ok(a), Ok(b)) if a == b => {
                 (true, format!("both indexes hold the same {} rows", a.len()))
@@ -2770,15 +2767,15 @@ impl World {
             ),
             (Ok(rows), Some((n, s))) => {
                 let data = s.kv().data();
-                let differ: Vec<String> = rows
-                    .keys()
-                    .chain(data.keys())
-                    .filter(|k| rows.get(*k) != data.get(*k))
-                    .map(|k| text(k))
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .take(5)
-                    .collect();
+                let differ: Vec<String> = crate::sort::set_from(
+                    rows.keys()
+                        .chain(data.keys())
+                        .filter(|k| rows.get(*k) != data.get(*k))
+                        .map(|k| text(k)),
+                )
+                .into_iter()
+                .take(5)
+                .collect();
                 (
                     false,
                     format!(

@@ -38,6 +38,7 @@ pub mod sim_disk;
 pub mod sort;
 pub mod storage;
 pub mod topic;
+pub mod vec_map;
 pub mod world;
 
 pub use log::{

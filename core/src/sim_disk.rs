@@ -24,7 +24,7 @@
 //! * Replaying the whole pending queue over the durable image gives the live image.
 
 use std::cell::Cell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::rng::Rng;
@@ -224,7 +224,7 @@ impl PartialEq for File {
 impl Eq for File {}
 
 /// A disk image: file name to contents.
-type Image = BTreeMap<String, File>;
+type Image = crate::vec_map::VecMap<String, File>;
 
 fn to_usize(n: u64) -> usize {
     usize::try_from(n).expect("simulated file offsets fit in memory")
@@ -297,8 +297,8 @@ impl SimDisk {
             config,
             rng: Rng::new(seed),
             now: 0,
-            live: BTreeMap::new(),
-            durable: BTreeMap::new(),
+            live: Image::new(),
+            durable: Image::new(),
             ops: VecDeque::new(),
             pending: VecDeque::new(),
             completed: Vec::new(),

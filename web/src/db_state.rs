@@ -35,7 +35,8 @@
 //! Ready --Opening (crash)--> Opening
 //! ```
 
-use std::collections::{BTreeMap, VecDeque};
+use logspine_core::vec_map::VecMap;
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use logspine_core::btree::inspect::TreeShape;
@@ -455,7 +456,7 @@ pub struct RecoveryView {
     /// Losers rolled back: transaction and updates undone (from `RolledBack`).
     pub rolled_back: Vec<(u64, u64)>,
     /// Revealed steps per case label.
-    pub tally: BTreeMap<&'static str, u64>,
+    pub tally: VecMap<&'static str, u64>,
     /// Pages redo repaired from a full page image (case R3), revealed so far.
     pub torn: Vec<u64>,
     /// Latched once every step is shown and the engine is done.

@@ -39,6 +39,7 @@
 //! (case A3) go back to the front of the queue. Until undo has finished, nothing new is
 //! replayed; then the keys are scanned again and compared ([`KeyCheck`]).
 
+use logspine_core::vec_map::VecMap;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 use std::rc::Rc;
@@ -255,10 +256,10 @@ pub struct LsmEngine {
     /// The next B-tree WAL record to read.
     scanned: Lsn,
     /// B-tree transactions seen in the WAL and not finished.
-    open: BTreeMap<TxnId, Vec<Write>>,
+    open: VecMap<TxnId, Vec<Write>>,
     queue: VecDeque<Replay>,
     /// LSM transactions begun and not acknowledged, by LSM transaction id.
-    in_flight: BTreeMap<TxnId, Replay>,
+    in_flight: VecMap<TxnId, Replay>,
     mirrored: u64,
     /// The last amplification sample: B-tree, LSM, when.
     amp: (DbAmplification, DbAmplification, u64),
@@ -280,9 +281,9 @@ impl LsmEngine {
             workload: Workload::new(seed),
             now_ms: 0,
             scanned,
-            open: BTreeMap::new(),
+            open: VecMap::new(),
             queue: VecDeque::new(),
-            in_flight: BTreeMap::new(),
+            in_flight: VecMap::new(),
             mirrored: 0,
             amp: Default::default(),
             check: None,

@@ -21,6 +21,7 @@
 //! read and runs on a copy of the engine), the recovery animation (steps revealed a few at
 //! a time after a crash the user just caused), errors and form drafts.
 
+use logspine_core::vec_map::VecMap;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
@@ -510,7 +511,7 @@ pub struct RecoveryView {
     /// The first few steps of each case, in order.
     pub steps: Vec<RecoveryStep>,
     /// Steps per case label, all of them.
-    pub tally: BTreeMap<&'static str, u64>,
+    pub tally: VecMap<&'static str, u64>,
     /// Steps in all.
     pub total: u64,
 }

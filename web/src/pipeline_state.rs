@@ -19,7 +19,8 @@
 //!   pipeline's events ([`MAX_RECENT`], newest first), and one sentence for the polite
 //!   live region on crashes, recoveries, rebuilds and divergence.
 
-use std::collections::{BTreeMap, VecDeque};
+use logspine_core::vec_map::VecMap;
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use logspine_core::world::inspect::{PipelineSnapshot, RecordLine, WalLine};
@@ -461,7 +462,7 @@ pub struct PipelineState {
     /// Tallies.
     pub counters: Counters,
     /// Rebuilds finished per view: (count, the offset the last one reached).
-    pub rebuilt: BTreeMap<String, (u64, u64)>,
+    pub rebuilt: VecMap<String, (u64, u64)>,
     /// Pipeline events, newest first.
     pub recent: VecDeque<EventLine>,
     /// The last divergence the trace reported (dual-write mode).
@@ -488,7 +489,7 @@ pub struct PipelineState {
     pub error: Option<String>,
     /// Each view's lag (records behind the high watermark), sampled every
     /// [`LAG_SAMPLE_EVERY`] pictures: the views' small charts.
-    pub lag_history: BTreeMap<String, crate::chart::Series>,
+    pub lag_history: VecMap<String, crate::chart::Series>,
 }
 
 /// Pictures between two lag samples (the charts span [`crate::chart::MAX_SAMPLES`] of them).
@@ -502,7 +503,7 @@ impl Default for PipelineState {
             follow: None,
             tokens: VecDeque::new(),
             counters: Counters::default(),
-            rebuilt: BTreeMap::new(),
+            rebuilt: VecMap::new(),
             recent: VecDeque::new(),
             diverged: None,
             worlds: 0,
@@ -515,7 +516,7 @@ impl Default for PipelineState {
             workload: WORKLOADS[0],
             announce: String::new(),
             error: None,
-            lag_history: BTreeMap::new(),
+            lag_history: VecMap::new(),
         }
     }
 }

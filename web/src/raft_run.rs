@@ -24,7 +24,8 @@
 //! log is cut into small segments, so the log really is trimmed behind the snapshot and a
 //! follower that was down long enough is sent the snapshot in chunks before the log.
 
-use std::collections::{BTreeMap, VecDeque};
+use logspine_core::vec_map::VecMap;
+use std::collections::VecDeque;
 
 use logspine_core::crc32c;
 use logspine_core::raft::kv::{KvCommand, KvOp};
@@ -234,7 +235,7 @@ pub struct RaftEngine {
     side_b: Vec<NodeId>,
     loss_pct: u32,
     /// Each crashed node's state when it went down (a down node has no memory to show).
-    last_known: BTreeMap<NodeId, NodeView>,
+    last_known: VecMap<NodeId, NodeView>,
     stopped: Option<String>,
     trace: Vec<TraceEvent>,
 }
@@ -253,7 +254,7 @@ impl RaftEngine {
             last: None,
             side_b: Vec::new(),
             loss_pct: 0,
-            last_known: BTreeMap::new(),
+            last_known: VecMap::new(),
             stopped: None,
             trace: Vec::new(),
         })

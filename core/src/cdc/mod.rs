@@ -44,7 +44,7 @@
 
 pub mod views;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
@@ -395,7 +395,7 @@ pub struct Connector {
     /// A newer state to write once the write in flight completes.
     next_state: Option<CdcState>,
     read_at: Lsn,
-    open: BTreeMap<TxnId, (Lsn, Vec<Change>)>,
+    open: crate::vec_map::VecMap<TxnId, (Lsn, Vec<Change>)>,
     outbox: VecDeque<Outgoing>,
     /// The sequence number the next captured event of each partition gets.
     seq: Vec<u64>,
@@ -445,7 +445,7 @@ impl Connector {
             state_sync: None,
             next_state: None,
             read_at: state.resume,
-            open: BTreeMap::new(),
+            open: crate::vec_map::VecMap::new(),
             outbox: VecDeque::new(),
             seq: state.next_seq.clone(),
             acked_seq: state.next_seq.clone(),

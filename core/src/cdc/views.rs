@@ -38,7 +38,7 @@ pub enum View {
     /// Key → value.
     Replica(BTreeMap<String, String>),
     /// Prefix → (rows, sum).
-    Aggregate(BTreeMap<String, (u64, i64)>),
+    Aggregate(crate::vec_map::VecMap<String, (u64, i64)>),
     /// Word → keys.
     Search(BTreeMap<String, BTreeSet<String>>),
 }
@@ -62,7 +62,7 @@ impl View {
     pub fn new(kind: ViewKind) -> View {
         match kind {
             ViewKind::Replica => View::Replica(BTreeMap::new()),
-            ViewKind::Aggregate => View::Aggregate(BTreeMap::new()),
+            ViewKind::Aggregate => View::Aggregate(crate::vec_map::VecMap::new()),
             ViewKind::Search => View::Search(BTreeMap::new()),
         }
     }

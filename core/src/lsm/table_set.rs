@@ -18,7 +18,6 @@
 //! consults ([`ProbeStep`]), for the playground; it reads the same data block `get` would
 //! but through a copy of the table, so no counter anywhere moves.
 
-use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use crate::storage::Storage;
@@ -143,7 +142,7 @@ impl LookupExplanation {
 /// The open tables of a version (module docs).
 #[derive(Clone, Debug, Default)]
 pub struct TableSet {
-    tables: BTreeMap<TableId, Table>,
+    tables: crate::vec_map::VecMap<TableId, Table>,
 }
 
 fn meets(t: &TableMeta, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> bool {

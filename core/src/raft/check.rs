@@ -66,13 +66,13 @@ struct NodeView {
 /// The checkers' memory across steps. See the module docs.
 #[derive(Clone, Debug, Default)]
 pub struct Checker {
-    leaders: BTreeMap<u64, NodeId>,
+    leaders: crate::vec_map::VecMap<u64, NodeId>,
     /// (index, term) → (payload hash, term of index - 1 if known).
     entries: BTreeMap<(u64, u64), (u32, Option<u64>)>,
     /// Committed entries from index 1: (term, hash, term of the server that applied it
     /// first, hash of its state machine after it).
     committed: Vec<(u64, u32, u64, Option<u32>)>,
-    views: BTreeMap<NodeId, NodeView>,
+    views: crate::vec_map::VecMap<NodeId, NodeView>,
     /// Checks run, for the tests' coverage counters.
     pub checks: u64,
 }

@@ -240,7 +240,7 @@ impl KvCommand {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KvStateMachine {
     data: BTreeMap<Vec<u8>, Vec<u8>>,
-    sessions: BTreeMap<u64, (u64, KvResponse)>,
+    sessions: crate::vec_map::VecMap<u64, (u64, KvResponse)>,
     applied: u64,
     /// The running digest: the wrapping sum of every key's and every session's hash,
     /// kept as they change (the state machine safety checker asks for it after every

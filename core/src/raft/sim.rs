@@ -477,7 +477,7 @@ pub struct Cluster<M: StateMachine = KvStateMachine> {
     config: ClusterConfig,
     now: u64,
     rng: Rng,
-    servers: BTreeMap<NodeId, Server<M>>,
+    servers: crate::vec_map::VecMap<NodeId, Server<M>>,
     net: BinaryHeap<Reverse<InFlight<M>>>,
     net_seq: u64,
     blocked: BTreeSet<(NodeId, NodeId)>,
@@ -507,7 +507,7 @@ impl<M: StateMachine> Cluster<M> {
         }
         let mut rng = Rng::new(seed);
         let voters: Vec<NodeId> = (1..=config.nodes).collect();
-        let mut servers = BTreeMap::new();
+        let mut servers = crate::vec_map::VecMap::new();
         for id in 1..=config.nodes {
             let disk = SimDisk::new(config.disk, rng.next_u64());
             let raft = RaftConfig {
@@ -561,7 +561,7 @@ impl<M: StateMachine> Cluster<M> {
         &self.config
     }
     /// The servers, by id.
-    pub fn servers(&self) -> &BTreeMap<NodeId, Server<M>> {
+    pub fn servers(&self) -> &crate::vec_map::VecMap<NodeId, Server<M>> {
         &self.servers
     }
     /// One server.

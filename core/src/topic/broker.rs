@@ -24,6 +24,7 @@
 //! Committed offsets are records `group/topic/partition → offset` in the compacted topic
 //! `__consumer_offsets`; a commit is durable when that record is.
 
+use crate::vec_map::VecMap;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::crc32c;
@@ -145,10 +146,10 @@ pub enum ResetTo {
 /// The broker (module docs).
 #[derive(Clone, Debug)]
 pub struct Broker {
-    topics: BTreeMap<String, (TopicConfig, Vec<Partition>)>,
+    topics: VecMap<String, (TopicConfig, Vec<Partition>)>,
     offsets: Partition,
-    committed: BTreeMap<(String, String, u32), u64>,
-    groups: BTreeMap<String, Group>,
+    committed: VecMap<(String, String, u32), u64>,
+    groups: VecMap<String, Group>,
     round_robin: u64,
 }
 
@@ -191,10 +192,10 @@ impl Broker {
             },
         )?;
         let mut b = Broker {
-            topics: BTreeMap::new(),
+            topics: VecMap::new(),
             offsets,
-            committed: BTreeMap::new(),
-            groups: BTreeMap::new(),
+            committed: VecMap::new(),
+            groups: VecMap::new(),
             round_robin: 0,
         };
         for t in topics {
@@ -571,7 +572,7 @@ impl Broker {
     }
 
     /// The committed offsets (for checks).
-    pub fn all_committed(&self) -> &BTreeMap<(String, String, u32), u64> {
+    pub fn all_committed(&self) -> &VecMap<(String, String, u32), u64> {
         &self.committed
     }
 

@@ -49,6 +49,7 @@
 //! holds one entry per record; every producer's last offset is in the partition or below
 //! its start.
 
+use crate::vec_map::VecMap;
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::crc32c;
@@ -324,7 +325,7 @@ pub struct Partition {
     durable_offset: u64,
     /// Per producer: its recent (sequence, offset), oldest first, at most
     /// [`PRODUCER_WINDOW`].
-    producers: BTreeMap<u64, VecDeque<(u64, u64)>>,
+    producers: VecMap<u64, VecDeque<(u64, u64)>>,
     bytes: u64,
     cleaning: Cleaning,
     /// Compactions completed and tombstones dropped (for the trace).
@@ -384,7 +385,7 @@ impl Partition {
             index: VecDeque::new(),
             next_offset: 0,
             durable_offset: 0,
-            producers: BTreeMap::new(),
+            producers: VecMap::new(),
             bytes: 0,
             cleaning: Cleaning::Idle,
             compactions: 0,

@@ -29,6 +29,7 @@ use std::collections::BTreeMap;
 use crate::cdc::views::MaterializedView;
 use crate::storage::Storage;
 use crate::topic::{Broker, BrokerError};
+use crate::vec_map::VecMap;
 
 /// The consumer group whose members the world's actions add and remove.
 pub const GROUP: &str = "app";
@@ -92,9 +93,9 @@ pub(super) struct Member {
     /// The generation of its assignment.
     pub(super) generation: u64,
     /// Its partitions and the next offset to read in each.
-    pub(super) positions: BTreeMap<u32, u64>,
+    pub(super) positions: VecMap<u32, u64>,
     /// What it last committed per partition.
-    pub(super) committed: BTreeMap<u32, u64>,
+    pub(super) committed: VecMap<u32, u64>,
     /// Records it reads per tick, at most.
     pub(super) pace: u64,
     /// Records read since it joined.
@@ -110,8 +111,8 @@ impl Member {
     pub(super) fn new(pace: u64) -> Self {
         Member {
             generation: 0,
-            positions: BTreeMap::new(),
-            committed: BTreeMap::new(),
+            positions: VecMap::new(),
+            committed: VecMap::new(),
             pace,
             consumed: 0,
             replaying: false,
@@ -128,14 +129,14 @@ impl Member {
             .partitions(topic)
             .map(|ps| ps.iter().map(|p| p.start_offset()).collect())
             .unwrap_or_default();
-        self.positions = crate::sort::map_from(parts.iter().map(|&p| {
+        self.positions = VecMap::from_iter(parts.iter().map(|&p| {
             let at = broker
                 .committed(GROUP, topic, p)
                 .or_else(|| starts.get(p as usize).copied())
                 .unwrap_or(0);
             (p, at)
         }));
-        self.committed = crate::sort::map_from(
+        self.committed = VecMap::from_iter(
             parts
                 .iter()
                 .filter_map(|&p| broker.committed(GROUP, topic, p).map(|o| (p, o))),

@@ -97,6 +97,7 @@ use crate::rng::Rng;
 use crate::sim_disk::{SimDisk, SimDiskConfig, SyncLatency};
 use crate::storage::Storage;
 use crate::topic::{Broker, BrokerError, Produce, ResetTo, TopicConfig};
+use crate::vec_map::VecMap;
 
 /// Whether every node that is up has applied as far as the leader has committed, and
 /// there is a leader.
@@ -866,9 +867,9 @@ struct Cdc {
     /// Dual-write mode: the divergence last put in the trace.
     dual_reported: u64,
     /// Members of the consumer group [`GROUP`], by name.
-    members: BTreeMap<String, consumers::Member>,
+    members: VecMap<String, consumers::Member>,
     /// Views' paces set by [`Action::SetPace`] (others: `config.view_events_per_tick`).
-    paces: BTreeMap<String, u64>,
+    paces: VecMap<String, u64>,
     /// A compacted `changes`: each view's last value per key (`consumers` docs).
     seen: Vec<BTreeMap<String, String>>,
     /// Views stopped below the retained start (reported once).
@@ -1036,8 +1037,8 @@ impl World {
                     .then(|| MaterializedView::new(DUAL_REPLICA, ViewKind::Replica)),
                 app_outbox: VecDeque::new(),
                 dual_reported: 0,
-                members: BTreeMap::new(),
-                paces: BTreeMap::new(),
+                members: VecMap::new(),
+                paces: VecMap::new(),
                 seen: vec![BTreeMap::new(); 3],
                 behind: vec![false; 3],
                 topic_marks: vec![(0, 0); config.partitions as usize],

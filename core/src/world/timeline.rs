@@ -11,7 +11,7 @@
 //! then runs one tick. After [`Timeline::seek`] to event `n`, the world is right after the
 //! step that produced event `n`.
 
-use std::collections::BTreeMap;
+use crate::vec_map::VecMap;
 
 use super::scenario::{Condition, Scenario};
 use super::trace::{TraceEvent, TraceKind};
@@ -28,7 +28,7 @@ struct Sim {
     /// The narration step in progress.
     narration: usize,
     /// Events per kind so far (for narration conditions).
-    counts: BTreeMap<&'static str, u64>,
+    counts: VecMap<&'static str, u64>,
     /// The final check has run: the run is over.
     finished: bool,
 }
@@ -67,7 +67,7 @@ impl Timeline {
                 next_action: 0,
                 produced: 0,
                 narration: 0,
-                counts: BTreeMap::new(),
+                counts: VecMap::new(),
                 finished: false,
             },
             trace: Vec::new(),

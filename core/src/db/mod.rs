@@ -586,10 +586,19 @@ enum Checkpointer {
 /// A thin typed wrapper: the engine is a private state type whose methods take the
 /// storage as `dyn Storage`, so a program (the wasm bundle) holds one copy of it however
 /// many storage types it opens databases on; each method here forwards in one line.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Db<S: Storage> {
     storage: S,
     state: DbState,
+}
+
+impl<S: Storage + Clone> Clone for Db<S> {
+    fn clone(&self) -> Self {
+        Db {
+            storage: self.storage.clone(),
+            state: self.state.clone_out_of_line(),
+        }
+    }
 }
 
 /// Everything a [`Db`] holds but its storage, and the engine's code: not generic, so it is
@@ -812,6 +821,12 @@ impl<S: Storage> Db<S> {
 }
 
 impl DbState {
+    /// `clone`, kept out of line so that each `Db<S>::clone` calls one copy.
+    #[inline(never)]
+    fn clone_out_of_line(&self) -> DbState {
+        self.clone()
+    }
+
     fn open(storage: &mut dyn Storage, config: DbConfig) -> Result<(DbState, DbRecovery), DbError> {
         let page_file = PageFile::new(config.tree.page_file.clone())?;
         let (mut wal, wal_report) = Log::open(storage, config.wal.clone())?;

@@ -537,7 +537,7 @@ async fn open_and_recover(
     if reason == OpenReason::Salvage {
         config.recovery = RecoveryPolicy::TruncateAtFirstBadRecord;
     }
-    let (mut log, report) = match Log::open(&mut storage, config) {
+    let (mut log, report) = match Log::open(&mut storage as &mut dyn Storage, config) {
         Ok(opened) => opened,
         Err(e) => {
             let damaged = matches!(e, LogError::Corrupt { .. });
@@ -565,7 +565,7 @@ async fn open_and_recover(
     // does not meet the same damage (after a salvage it would refuse to open again).
     let repair = if storage.has_volatile_changes() {
         Some(
-            log.request_sync(&mut storage)
+            log.request_sync(&mut storage as &mut dyn Storage)
                 .map(|id| (id, sync_view(&storage))),
         )
     } else {
@@ -617,7 +617,7 @@ fn focus(node: &NodeRef) {
 }
 
 fn recovered_records(log: &Log, storage: &IdbStorage) -> Result<Vec<(u64, String)>, LogError> {
-    log.scan(storage, log.first_lsn())?
+    log.scan(storage as &dyn Storage, log.first_lsn())?
         .map(|r| r.map(|r| (r.lsn.0, String::from_utf8_lossy(&r.payload).into_owned())))
         .collect()
 }
@@ -685,7 +685,7 @@ fn with_engine<T>(
 fn append(engine: &EngineCell, dispatch: &Dispatcher, text: &str) {
     let appended = with_engine(engine, dispatch, ErrorSource::Append, |e| {
         e.log
-            .append(&mut e.storage, text.as_bytes())
+            .append(&mut e.storage as &mut dyn Storage, text.as_bytes())
             .map_err(|err| format!("Append failed: {err}"))
     });
     if let Some(lsn) = appended {
@@ -700,7 +700,7 @@ fn sync(engine: &EngineCell, dispatch: &Dispatcher) {
     let issued = with_engine(engine, dispatch, ErrorSource::Sync, |e| {
         let id = e
             .log
-            .request_sync(&mut e.storage)
+            .request_sync(&mut e.storage as &mut dyn Storage)
             .map_err(|err| format!("Sync failed: {err}"))?;
         Ok((id, sync_view(&e.storage)))
     });
@@ -715,7 +715,7 @@ fn corrupt_last_durable(engine: &EngineCell, dispatch: &Dispatcher) {
             .map_err(|err| format!("Could not corrupt the record: {err}"))?;
         let id = e
             .log
-            .request_sync(&mut e.storage)
+            .request_sync(&mut e.storage as &mut dyn Storage)
             .map_err(|err| format!("Flipped a bit of {lsn}, but the sync failed: {err}"))?;
         Ok((lsn, id, sync_view(&e.storage)))
     });

@@ -300,7 +300,7 @@ impl<S: Storage> DbEngine<S> {
             if let Some(Ok(shape)) = self
                 .db
                 .tree()
-                .map(|t| inspect::shape(t, self.db.storage(), MAX_PAGES_SHOWN))
+                .map(|t| inspect::shape(t, self.db.storage() as &dyn Storage, MAX_PAGES_SHOWN))
             {
                 self.shape = Rc::new(shape);
                 self.shape_stale = false;

@@ -19,6 +19,7 @@
 use logspine_core::btree::inspect::shape;
 use logspine_core::sim_disk::SyncLatency;
 use logspine_core::world::{Action, IndexChoice, Scenario, TraceEvent, World, WorldConfig};
+use logspine_core::Storage;
 
 use crate::pipeline_state::{
     DetailItem, DetailRow, IndexPicture, PipelineView, TimelineView, Windows, WINDOW,
@@ -510,7 +511,7 @@ fn index_picture(world: &World, key: Option<&str>) -> Option<IndexPicture> {
             });
         }
     } else if let Some(tree) = db.tree() {
-        match shape(tree, db.storage(), MAX_PAGES_WALKED) {
+        match shape(tree, db.storage() as &dyn Storage, MAX_PAGES_WALKED) {
             Ok(t) => {
                 let leaves = t.pages.iter().filter(|pg| pg.children.is_empty()).count();
                 p.shape.push(format!(

@@ -1,10 +1,12 @@
 //! [`PlaygroundStorage`]: the database view's storage — IndexedDB, or the simulated disk —
 //! as one type.
 //!
-//! One type rather than a `Db<IdbStorage>` and a `Db<SimDisk>`: the engine is generic over
-//! its storage, so each storage type would put a whole copy of the database, the B-tree
-//! and the log into the wasm bundle. Every call is a `match` that hands it to the backend
-//! unchanged, so the [`Storage`] contract is exactly the backend's.
+//! One type rather than a `Db<IdbStorage>` and a `Db<SimDisk>`: the database engine itself
+//! is compiled once whatever its storage (it takes it as `dyn Storage`), but the view's
+//! engine around it (`DbEngine`, the workload) is generic over the storage, so each
+//! storage type would put another copy of that into the wasm bundle. Every call is a
+//! `match` that hands it to the backend unchanged, so the [`Storage`] contract is exactly
+//! the backend's.
 
 use logspine_core::{CrashReport, SimDisk, Storage, StorageError, SyncCompletion, SyncId};
 

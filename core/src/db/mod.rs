@@ -582,9 +582,30 @@ enum Checkpointer {
 
 /// The database. See the module docs. `Clone` copies everything, the storage included
 /// (time travel keeps snapshots of a simulated world).
-#[derive(Clone, Debug)]
+///
+/// A thin typed wrapper: the engine is a private state type whose methods take the
+/// storage as `dyn Storage`, so a program (the wasm bundle) holds one copy of it however
+/// many storage types it opens databases on; each method here forwards in one line.
+#[derive(Debug)]
 pub struct Db<S: Storage> {
     storage: S,
+    state: DbState,
+}
+
+impl<S: Storage + Clone> Clone for Db<S> {
+    fn clone(&self) -> Self {
+        Db {
+            storage: self.storage.clone(),
+            state: self.state.clone_out_of_line(),
+        }
+    }
+}
+
+/// Everything a [`Db`] holds but its storage, and the engine's code: not generic, so it is
+/// compiled once (the storage comes in as `dyn Storage` on each call that needs it). The
+/// methods behind [`Db`]'s public ones keep their names; their docs are on [`Db`].
+#[derive(Clone, Debug)]
+struct DbState {
     config: DbConfig,
     wal: Log,
     index: Index,
@@ -614,19 +635,12 @@ fn lossy(key: &[u8]) -> String {
     String::from_utf8_lossy(key).into_owned()
 }
 
-fn read_record<S: Storage + ?Sized>(
-    wal: &Log,
-    storage: &S,
-    lsn: Lsn,
-) -> Result<WalRecord, DbError> {
+fn read_record(wal: &Log, storage: &dyn Storage, lsn: Lsn) -> Result<WalRecord, DbError> {
     let bytes = wal.read(storage, lsn)?;
     WalRecord::decode(&bytes).map_err(|error| DbError::Record { lsn, error })
 }
 
-fn read_control<S: Storage + ?Sized>(
-    storage: &S,
-    file: &str,
-) -> Result<Option<ControlSlot>, DbError> {
+fn read_control(storage: &dyn Storage, file: &str) -> Result<Option<ControlSlot>, DbError> {
     let Ok(len) = storage.len(file) else {
         return Ok(None);
     };
@@ -651,13 +665,176 @@ impl<S: Storage> Db<S> {
     /// Opens the database on `storage`, recovering it (see the module docs), or creates
     /// an empty one. Undo of the losers continues in [`Db::tick`].
     pub fn open(mut storage: S, config: DbConfig) -> Result<(Db<S>, DbRecovery), DbError> {
+        let (state, report) = DbState::open(&mut storage, config)?;
+        Ok((Db { storage, state }, report))
+    }
+
+    /// Starts a transaction.
+    pub fn begin(&mut self) -> TxnId {
+        self.state.begin()
+    }
+
+    /// Writes `key = value` in `txn`.
+    pub fn put(&mut self, txn: TxnId, key: &[u8], value: &[u8]) -> Result<(), DbError> {
+        self.state.put(&mut self.storage, txn, key, value)
+    }
+
+    /// Deletes `key` in `txn` (deleting an absent key is not an error).
+    pub fn delete(&mut self, txn: TxnId, key: &[u8]) -> Result<(), DbError> {
+        self.state.delete(&mut self.storage, txn, key)
+    }
+
+    /// Reads `key`: inside `txn`, including its own changes; outside any transaction,
+    /// the latest acknowledged value.
+    pub fn get(&mut self, txn: Option<TxnId>, key: &[u8]) -> Result<Option<Vec<u8>>, DbError> {
+        self.state.get(&mut self.storage, txn, key)
+    }
+
+    /// The acknowledged entries with `lo <= key < hi`, in key order.
+    pub fn scan(&mut self, lo: &[u8], hi: Option<&[u8]>) -> Result<Vec<Entry>, DbError> {
+        self.state.scan(&mut self.storage, lo, hi)
+    }
+
+    /// Commits `txn`: appends its commit record; the acknowledgement comes from
+    /// [`Db::take_acks`] once a sync covering it has completed.
+    pub fn commit(&mut self, txn: TxnId) -> Result<(), DbError> {
+        self.state.commit(&mut self.storage, txn)
+    }
+
+    /// Rolls `txn` back (continued by `tick` if it has to wait for a sync).
+    pub fn abort(&mut self, txn: TxnId) -> Result<(), DbError> {
+        self.state.abort(&mut self.storage, txn)
+    }
+
+    /// Moves virtual time to `now` (never backwards) and does everything due: drains sync
+    /// completions, acknowledges commits, continues rollbacks, issues group-commit syncs
+    /// and steps the checkpointer.
+    pub fn tick(&mut self, now: u64) -> Result<(), DbError> {
+        self.state.tick(&mut self.storage, now)
+    }
+
+    /// Asks the index to compact now, as a person would with RocksDB's `CompactRange`
+    /// (LSM: [`Lsm::request_manual_compaction`] — the memtable frozen and flushed, then
+    /// every level merged whole into the next, down to the deepest holding data — as
+    /// background steps in [`Db::tick`], with the WAL rule, the manifest edits and the
+    /// crash cases of any flush and compaction). Returns whether there was anything to
+    /// do. The B+tree has no compaction: [`DbError::Unsupported`] says why.
+    pub fn compact_now(&mut self) -> Result<bool, DbError> {
+        self.state.compact_now()
+    }
+
+    /// Asks for a checkpoint now (if none is running).
+    pub fn request_checkpoint(&mut self) -> Result<(), DbError> {
+        self.state.request_checkpoint(&mut self.storage)
+    }
+
+    /// Holds the WAL from `lsn` on (`None`: no hold): checkpoints trim nothing at or
+    /// above it. A change-data-capture connector sets it to the position it resumes from,
+    /// so the records it has not published yet are still there after a crash. The hold is
+    /// not durable: the reader sets it again after a restart, before any checkpoint can
+    /// complete.
+    pub fn set_wal_hold(&mut self, lsn: Option<Lsn>) {
+        self.state.set_wal_hold(lsn)
+    }
+
+    /// Acknowledged commits since the last call.
+    pub fn take_acks(&mut self) -> Vec<CommitAck> {
+        self.state.take_acks()
+    }
+
+    /// Events since the last call.
+    pub fn take_events(&mut self) -> Vec<DbEvent> {
+        self.state.take_events()
+    }
+
+    /// Whether losers from recovery (or aborts) are still being rolled back.
+    pub fn is_recovering(&self) -> bool {
+        self.state.is_recovering()
+    }
+
+    /// Whether a checkpoint is under way.
+    pub fn checkpoint_running(&self) -> bool {
+        self.state.checkpoint_running()
+    }
+
+    /// Whether nothing is pending: no sync in flight, no commit waiting, no rollback,
+    /// no checkpoint running.
+    pub fn is_quiescent(&self) -> bool {
+        self.state.is_quiescent()
+    }
+
+    /// The storage.
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+
+    /// The storage, mutably (for a simulation to move its clock).
+    pub fn storage_mut(&mut self) -> &mut S {
+        &mut self.storage
+    }
+
+    /// Gives the storage back (to crash it and reopen).
+    pub fn into_storage(self) -> S {
+        self.storage
+    }
+
+    /// The WAL.
+    pub fn wal(&self) -> &Log {
+        self.state.wal()
+    }
+
+    /// Which index this database keeps.
+    pub fn index_kind(&self) -> IndexKind {
+        self.state.index_kind()
+    }
+
+    /// The B+tree, if that is the index.
+    pub fn tree(&self) -> Option<&BTree> {
+        self.state.tree()
+    }
+
+    /// The LSM tree, if that is the index.
+    pub fn lsm(&self) -> Option<&Lsm> {
+        self.state.lsm()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> DbStats {
+        self.state.stats()
+    }
+
+    /// Virtual time as of the last tick.
+    pub fn now(&self) -> u64 {
+        self.state.now()
+    }
+
+    /// Write, read and space amplification. For the LSM tree the live bytes come from a
+    /// merge over the memtables and every table: O(data) per call.
+    pub fn amplification(&self) -> DbAmplification {
+        self.state.amplification(&self.storage)
+    }
+
+    /// Checks the invariants; panics on a violation (a bug).
+    pub fn validate(&self) {
+        self.state.validate(&self.storage)
+    }
+}
+
+impl DbState {
+    /// `clone`, kept out of line so that each `Db<S>::clone` calls one copy.
+    #[inline(never)]
+    fn clone_out_of_line(&self) -> DbState {
+        self.clone()
+    }
+
+    fn open(storage: &mut dyn Storage, config: DbConfig) -> Result<(DbState, DbRecovery), DbError> {
         let page_file = PageFile::new(config.tree.page_file.clone())?;
-        let (mut wal, wal_report) = Log::open(&mut storage, config.wal.clone())?;
+        let (mut wal, wal_report) = Log::open(storage, config.wal.clone())?;
         let mut events = Vec::new();
         let mut step = |s: RecoveryStep| events.push(DbEvent::Recovery(s));
 
         // Start: S1..S4.
-        let control = read_control(&storage, &config.control_file)?;
+        let control = read_control(storage, &config.control_file)?;
         let (checkpoint, redo_from, mut att, mut next_txn) = match control {
             Some(slot) => {
                 if slot.checkpoint < wal.first_lsn() || slot.checkpoint >= wal.next_lsn() {
@@ -668,7 +845,7 @@ impl<S: Storage> Db<S> {
                         wal.next_lsn()
                     )));
                 }
-                match read_record(&wal, &storage, slot.checkpoint)? {
+                match read_record(&wal, storage, slot.checkpoint)? {
                     WalRecord::Checkpoint { redo, next_txn, active } if redo == slot.redo => {
                         let att: BTreeMap<TxnId, (Lsn, Lsn)> =
                             active.iter().map(|a| (a.txn, (a.first, a.last))).collect();
@@ -708,7 +885,7 @@ impl<S: Storage> Db<S> {
         let mut winners = 0;
         let mut analyzed = 0;
         let analysis_from = checkpoint.unwrap_or(Lsn(0));
-        for rec in wal.scan(&storage, analysis_from)? {
+        for rec in wal.scan(storage, analysis_from)? {
             let rec = rec?;
             let lsn = rec.lsn;
             let r =
@@ -745,14 +922,8 @@ impl<S: Storage> Db<S> {
 
         let (index, applied, skipped, repaired, lsm_report) = match config.index {
             IndexKind::BTree => {
-                let (tree, applied, skipped, repaired) = Self::redo_btree(
-                    &mut storage,
-                    &mut wal,
-                    &page_file,
-                    &config,
-                    redo_from,
-                    &mut step,
-                )?;
+                let (tree, applied, skipped, repaired) =
+                    Self::redo_btree(storage, &mut wal, &page_file, &config, redo_from, &mut step)?;
                 (
                     Index::BTree(Box::new(tree)),
                     applied,
@@ -763,15 +934,14 @@ impl<S: Storage> Db<S> {
             }
             IndexKind::Lsm => {
                 let (lsm, applied, skipped, report) =
-                    Self::redo_lsm(&mut storage, &wal, &config, redo_from, &mut step)?;
+                    Self::redo_lsm(storage, &wal, &config, redo_from, &mut step)?;
                 (Index::Lsm(Box::new(lsm)), applied, skipped, 0, Some(report))
             }
         };
 
         let losers: Vec<TxnId> = att.keys().copied().collect();
-        let mut db = Db {
+        let mut db = DbState {
             index,
-            storage,
             page_file,
             now: 0,
             next_txn,
@@ -798,7 +968,7 @@ impl<S: Storage> Db<S> {
 
         // Undo: register the losers; `tick` (and this first call) rolls them back.
         for (&txn, &(first, last)) in &att {
-            let before = db.loser_keys(last)?;
+            let before = db.loser_keys(storage, last)?;
             for key in before.keys() {
                 db.locks.insert(key.clone(), txn);
             }
@@ -816,8 +986,8 @@ impl<S: Storage> Db<S> {
             );
         }
         // Make the repairs and the create record durable before anything else.
-        db.issue_sync(SyncReason::Recovery)?;
-        db.continue_rollbacks();
+        db.issue_sync(storage, SyncReason::Recovery)?;
+        db.continue_rollbacks(storage);
         let report = DbRecovery {
             wal: wal_report,
             checkpoint,
@@ -836,7 +1006,7 @@ impl<S: Storage> Db<S> {
     /// Redo for the B+tree: R1..R5, from the redo LSN to the end, straight on the page
     /// file; then the tree is opened (or created, with its create record).
     fn redo_btree(
-        storage: &mut S,
+        storage: &mut dyn Storage,
         wal: &mut Log,
         page_file: &PageFile,
         config: &DbConfig,
@@ -903,7 +1073,7 @@ impl<S: Storage> Db<S> {
     /// to its last flushed LSN; the WAL's updates and CLRs above it go back into the
     /// memtable, blind (redo needs no old values), in LSN order.
     fn redo_lsm(
-        storage: &mut S,
+        storage: &mut dyn Storage,
         wal: &Log,
         config: &DbConfig,
         redo_from: Lsn,
@@ -954,7 +1124,11 @@ impl<S: Storage> Db<S> {
 
     /// The keys a loser wrote (from its undo chain) with their values from before it:
     /// its locks, and what readers see while it is rolled back.
-    fn loser_keys(&self, last: Lsn) -> Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>, DbError> {
+    fn loser_keys(
+        &self,
+        storage: &dyn Storage,
+        last: Lsn,
+    ) -> Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>, DbError> {
         let mut keys = BTreeMap::new();
         let mut next = Some(last);
         let mut guard = 0u64;
@@ -963,7 +1137,7 @@ impl<S: Storage> Db<S> {
             if guard > self.wal.len() + 1 {
                 return Err(DbError::Corrupt(format!("undo chain from {last} loops")));
             }
-            next = match read_record(&self.wal, &self.storage, lsn)? {
+            next = match read_record(&self.wal, storage, lsn)? {
                 WalRecord::Update {
                     key, before, prev, ..
                 } => {
@@ -1006,9 +1180,14 @@ impl<S: Storage> Db<S> {
     }
 
     /// Appends a record whose LSN the tree was already given.
-    fn append(&mut self, planned: Lsn, rec: &WalRecord) -> Result<(), DbError> {
+    fn append(
+        &mut self,
+        storage: &mut dyn Storage,
+        planned: Lsn,
+        rec: &WalRecord,
+    ) -> Result<(), DbError> {
         let bytes = rec.encode();
-        match self.wal.append(&mut self.storage, &bytes) {
+        match self.wal.append(storage, &bytes) {
             Ok(lsn) => {
                 self.uncovered_since.get_or_insert(self.now);
                 assert_eq!(lsn, planned, "WAL LSN differs from the one the tree used");
@@ -1026,8 +1205,7 @@ impl<S: Storage> Db<S> {
         }
     }
 
-    /// Starts a transaction.
-    pub fn begin(&mut self) -> TxnId {
+    fn begin(&mut self) -> TxnId {
         let id = TxnId(self.next_txn);
         self.next_txn += 1;
         self.txns.insert(
@@ -1050,9 +1228,9 @@ impl<S: Storage> Db<S> {
         Ok(t)
     }
 
-    fn index_error(&mut self, e: IndexError) -> DbError {
+    fn index_error(&mut self, storage: &mut dyn Storage, e: IndexError) -> DbError {
         match e {
-            IndexError::BTree(e) => self.tree_error(e),
+            IndexError::BTree(e) => self.tree_error(storage, e),
             IndexError::Lsm(e) => e.into(),
         }
     }
@@ -1060,23 +1238,22 @@ impl<S: Storage> Db<S> {
     /// Writes to the index under `lsn` (see [`Index::write`]).
     fn index_write(
         &mut self,
+        storage: &mut dyn Storage,
         key: &[u8],
         value: Option<&[u8]>,
         lsn: Lsn,
         need_old: bool,
     ) -> Result<Change, DbError> {
-        let r = self
-            .index
-            .write(&mut self.storage, key, value, lsn, need_old);
-        r.map_err(|e| self.index_error(e))
+        let r = self.index.write(storage, key, value, lsn, need_old);
+        r.map_err(|e| self.index_error(storage, e))
     }
 
-    fn tree_error(&mut self, e: BTreeError) -> DbError {
+    fn tree_error(&mut self, storage: &mut dyn Storage, e: BTreeError) -> DbError {
         if let BTreeError::NeedsWalFlush { lsn, durable } = e {
             // One sync covering `lsn` is enough: under load every blocked write would
             // otherwise add a sync to the disk's queue.
             if lsn >= self.covered {
-                if let Err(e) = self.issue_sync(SyncReason::WalRule) {
+                if let Err(e) = self.issue_sync(storage, SyncReason::WalRule) {
                     return e;
                 }
             }
@@ -1087,17 +1264,27 @@ impl<S: Storage> Db<S> {
         e.into()
     }
 
-    /// Writes `key = value` in `txn`.
-    pub fn put(&mut self, txn: TxnId, key: &[u8], value: &[u8]) -> Result<(), DbError> {
-        self.write(txn, key, Some(value))
+    fn put(
+        &mut self,
+        storage: &mut dyn Storage,
+        txn: TxnId,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), DbError> {
+        self.write(storage, txn, key, Some(value))
     }
 
-    /// Deletes `key` in `txn` (deleting an absent key is not an error).
-    pub fn delete(&mut self, txn: TxnId, key: &[u8]) -> Result<(), DbError> {
-        self.write(txn, key, None)
+    fn delete(&mut self, storage: &mut dyn Storage, txn: TxnId, key: &[u8]) -> Result<(), DbError> {
+        self.write(storage, txn, key, None)
     }
 
-    fn write(&mut self, txn: TxnId, key: &[u8], value: Option<&[u8]>) -> Result<(), DbError> {
+    fn write(
+        &mut self,
+        storage: &mut dyn Storage,
+        txn: TxnId,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<(), DbError> {
         self.check_poisoned()?;
         let prev = self.active(txn)?.last;
         if let Some(&holder) = self.locks.get(key) {
@@ -1114,7 +1301,7 @@ impl<S: Storage> Db<S> {
                 // (a flush may itself be waiting for the WAL rule).
                 let frozen = l.immutable_memtables().count();
                 if l.flush_waits_for_wal().is_some() && self.in_flight.is_empty() {
-                    self.issue_sync(SyncReason::WalRule)?;
+                    self.issue_sync(storage, SyncReason::WalRule)?;
                 }
                 return Err(DbError::WouldBlock(format!(
                     "write stall: the memtable is full and {frozen} more wait for a flush"
@@ -1122,7 +1309,7 @@ impl<S: Storage> Db<S> {
             }
         }
         let lsn = self.wal.next_lsn();
-        let change = self.index_write(key, value, lsn, true)?;
+        let change = self.index_write(storage, key, value, lsn, true)?;
         self.locks.insert(key.to_vec(), txn);
         let t = self.txns.get_mut(&txn).expect("checked active");
         t.before
@@ -1141,28 +1328,35 @@ impl<S: Storage> Db<S> {
             after: value.map(<[u8]>::to_vec),
             ops: change.ops,
         };
-        self.append(lsn, &rec)
+        self.append(storage, lsn, &rec)
     }
 
-    /// Reads `key`: inside `txn`, including its own changes; outside any transaction,
-    /// the latest acknowledged value.
-    pub fn get(&mut self, txn: Option<TxnId>, key: &[u8]) -> Result<Option<Vec<u8>>, DbError> {
+    fn get(
+        &mut self,
+        storage: &mut dyn Storage,
+        txn: Option<TxnId>,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, DbError> {
         self.check_poisoned()?;
         if let Some(&holder) = self.locks.get(key) {
             if Some(holder) != txn {
                 return Ok(self.txns[&holder].before.get(key).cloned().flatten());
             }
         }
-        let r = self.index.get(&mut self.storage, key);
-        r.map_err(|e| self.index_error(e))
+        let r = self.index.get(storage, key);
+        r.map_err(|e| self.index_error(storage, e))
     }
 
-    /// The acknowledged entries with `lo <= key < hi`, in key order.
-    pub fn scan(&mut self, lo: &[u8], hi: Option<&[u8]>) -> Result<Vec<Entry>, DbError> {
+    fn scan(
+        &mut self,
+        storage: &mut dyn Storage,
+        lo: &[u8],
+        hi: Option<&[u8]>,
+    ) -> Result<Vec<Entry>, DbError> {
         self.check_poisoned()?;
         let mut found = Vec::new();
-        let r = self.index.scan_into(&mut self.storage, lo, hi, &mut found);
-        r.map_err(|e| self.index_error(e))?;
+        let r = self.index.scan_into(storage, lo, hi, &mut found);
+        r.map_err(|e| self.index_error(storage, e))?;
         let mut out: BTreeMap<Vec<u8>, Vec<u8>> = found.into_iter().collect();
         for (key, holder) in &self.locks {
             if key.as_slice() < lo || hi.is_some_and(|h| key.as_slice() >= h) {
@@ -1176,9 +1370,7 @@ impl<S: Storage> Db<S> {
         Ok(out.into_iter().collect())
     }
 
-    /// Commits `txn`: appends its commit record; the acknowledgement comes from
-    /// [`Db::take_acks`] once a sync covering it has completed.
-    pub fn commit(&mut self, txn: TxnId) -> Result<(), DbError> {
+    fn commit(&mut self, storage: &mut dyn Storage, txn: TxnId) -> Result<(), DbError> {
         self.check_poisoned()?;
         let t = self.active(txn)?;
         if t.last.is_none() {
@@ -1197,17 +1389,16 @@ impl<S: Storage> Db<S> {
             return Ok(());
         }
         let lsn = self.wal.next_lsn();
-        self.append(lsn, &WalRecord::Commit { txn })?;
+        self.append(storage, lsn, &WalRecord::Commit { txn })?;
         let now = self.now;
         let t = self.txns.get_mut(&txn).expect("exists");
         t.last = Some(lsn);
         t.state = TxnState::Committing { lsn, at: now };
-        self.maybe_sync_commits()?;
+        self.maybe_sync_commits(storage)?;
         Ok(())
     }
 
-    /// Rolls `txn` back (continued by `tick` if it has to wait for a sync).
-    pub fn abort(&mut self, txn: TxnId) -> Result<(), DbError> {
+    fn abort(&mut self, storage: &mut dyn Storage, txn: TxnId) -> Result<(), DbError> {
         self.check_poisoned()?;
         let t = self.txns.get_mut(&txn).ok_or(DbError::NoSuchTxn(txn))?;
         if t.state != TxnState::Active {
@@ -1217,12 +1408,12 @@ impl<S: Storage> Db<S> {
             next: t.last,
             undone: 0,
         };
-        self.continue_rollbacks();
+        self.continue_rollbacks(storage);
         Ok(())
     }
 
     /// Undoes up to `undo_records_per_tick` records of the rolling-back transactions.
-    fn continue_rollbacks(&mut self) {
+    fn continue_rollbacks(&mut self, storage: &mut dyn Storage) {
         let mut budget = self.config.undo_records_per_tick.max(1);
         let aborting: Vec<TxnId> = self
             .txns
@@ -1234,7 +1425,7 @@ impl<S: Storage> Db<S> {
             if budget == 0 {
                 return;
             }
-            match self.rollback_steps(txn, &mut budget) {
+            match self.rollback_steps(storage, txn, &mut budget) {
                 Ok(()) | Err(DbError::WouldBlock(_)) => {}
                 Err(e) => {
                     let _ = self.poison::<()>(e);
@@ -1244,7 +1435,12 @@ impl<S: Storage> Db<S> {
         }
     }
 
-    fn rollback_steps(&mut self, txn: TxnId, budget: &mut usize) -> Result<(), DbError> {
+    fn rollback_steps(
+        &mut self,
+        storage: &mut dyn Storage,
+        txn: TxnId,
+        budget: &mut usize,
+    ) -> Result<(), DbError> {
         loop {
             if *budget == 0 {
                 return Ok(());
@@ -1256,7 +1452,7 @@ impl<S: Storage> Db<S> {
                 // U3: the chain is exhausted.
                 if self.txns[&txn].last.is_some() {
                     let at = self.wal.next_lsn();
-                    self.append(at, &WalRecord::Abort { txn })?;
+                    self.append(storage, at, &WalRecord::Abort { txn })?;
                 }
                 self.events.push(DbEvent::Recovery(RecoveryStep::Undo {
                     lsn: self.wal.next_lsn(),
@@ -1272,13 +1468,13 @@ impl<S: Storage> Db<S> {
                 return Ok(());
             };
             *budget -= 1;
-            let (next, did_undo) = match read_record(&self.wal, &self.storage, lsn)? {
+            let (next, did_undo) = match read_record(&self.wal, storage, lsn)? {
                 WalRecord::Update {
                     key, before, prev, ..
                 } => {
                     // U1: restore the before value under a CLR.
                     let at = self.wal.next_lsn();
-                    let change = self.index_write(&key, before.as_deref(), at, false)?;
+                    let change = self.index_write(storage, &key, before.as_deref(), at, false)?;
                     let clr = WalRecord::Clr {
                         txn,
                         undo_next: prev,
@@ -1286,7 +1482,7 @@ impl<S: Storage> Db<S> {
                         restored: before,
                         ops: change.ops,
                     };
-                    self.append(at, &clr)?;
+                    self.append(storage, at, &clr)?;
                     self.txns.get_mut(&txn).expect("exists").last = Some(at);
                     self.events.push(DbEvent::Recovery(RecoveryStep::Undo {
                         lsn,
@@ -1318,9 +1514,9 @@ impl<S: Storage> Db<S> {
         }
     }
 
-    fn issue_sync(&mut self, reason: SyncReason) -> Result<(), DbError> {
+    fn issue_sync(&mut self, storage: &mut dyn Storage, reason: SyncReason) -> Result<(), DbError> {
         let covers = self.wal.next_lsn();
-        let id = self.wal.request_sync(&mut self.storage)?;
+        let id = self.wal.request_sync(storage)?;
         let commits = self
             .txns
             .values()
@@ -1343,7 +1539,7 @@ impl<S: Storage> Db<S> {
     }
 
     /// Issues a commit sync if the group-commit policy says so.
-    fn maybe_sync_commits(&mut self) -> Result<(), DbError> {
+    fn maybe_sync_commits(&mut self, storage: &mut dyn Storage) -> Result<(), DbError> {
         let waiting: Vec<u64> = self
             .txns
             .values()
@@ -1361,31 +1557,28 @@ impl<S: Storage> Db<S> {
                 && (waiting.len() >= gc.max_batch.max(1)
                     || self.now - oldest >= gc.max_wait_ticks));
         if due {
-            self.issue_sync(SyncReason::Commit)?;
+            self.issue_sync(storage, SyncReason::Commit)?;
         }
         Ok(())
     }
 
-    /// Moves virtual time to `now` (never backwards) and does everything due: drains sync
-    /// completions, acknowledges commits, continues rollbacks, issues group-commit syncs
-    /// and steps the checkpointer.
-    pub fn tick(&mut self, now: u64) -> Result<(), DbError> {
+    fn tick(&mut self, storage: &mut dyn Storage, now: u64) -> Result<(), DbError> {
         self.check_poisoned()?;
         self.now = self.now.max(now);
-        let completions = self.storage.take_completions();
+        let completions = storage.take_completions();
         for c in &completions {
-            self.handle_completion(c);
+            self.handle_completion(storage, c);
         }
         self.index.set_wal_durable(self.wal.durable_next());
         self.ack_durable_commits();
-        self.continue_rollbacks();
+        self.continue_rollbacks(storage);
         self.check_poisoned()?;
-        self.maybe_sync_commits()?;
-        self.step_lsm()?;
-        self.step_checkpointer()?;
+        self.maybe_sync_commits(storage)?;
+        self.step_lsm(storage)?;
+        self.step_checkpointer(storage)?;
         if let Some(since) = self.uncovered_since {
             if self.in_flight.is_empty() && self.now - since >= self.config.wal_writer_delay_ticks {
-                self.issue_sync(SyncReason::WalWriter)?;
+                self.issue_sync(storage, SyncReason::WalWriter)?;
             }
         }
         Ok(())
@@ -1393,12 +1586,12 @@ impl<S: Storage> Db<S> {
 
     /// The LSM index's background work: up to `lsm_steps_per_tick` steps, and a WAL
     /// sync if a flush waits for one (the WAL rule).
-    fn step_lsm(&mut self) -> Result<(), DbError> {
+    fn step_lsm(&mut self, storage: &mut dyn Storage) -> Result<(), DbError> {
         let Index::Lsm(lsm) = &mut self.index else {
             return Ok(());
         };
         for _ in 0..self.config.lsm_steps_per_tick.max(1) {
-            match lsm.step(&mut self.storage) {
+            match lsm.step(storage) {
                 Ok(Some(e)) => self.events.push(DbEvent::Lsm(e)),
                 Ok(None) => break,
                 // A failed flush or compaction leaves the index's job half done.
@@ -1407,12 +1600,12 @@ impl<S: Storage> Db<S> {
         }
         let waits = lsm.flush_waits_for_wal();
         if waits.is_some_and(|need| need > self.covered) && self.in_flight.is_empty() {
-            self.issue_sync(SyncReason::WalRule)?;
+            self.issue_sync(storage, SyncReason::WalRule)?;
         }
         Ok(())
     }
 
-    fn handle_completion(&mut self, c: &SyncCompletion) {
+    fn handle_completion(&mut self, storage: &mut dyn Storage, c: &SyncCompletion) {
         self.wal.handle_sync_completion(c);
         if let Index::Lsm(l) = &mut self.index {
             l.handle_sync_completion(c);
@@ -1432,7 +1625,7 @@ impl<S: Storage> Db<S> {
         if let Checkpointer::ControlSync { lsn, redo, sync } = self.checkpointer {
             if c.id >= sync {
                 if c.result.is_ok() {
-                    self.finish_checkpoint(lsn, redo);
+                    self.finish_checkpoint(storage, lsn, redo);
                 } else {
                     // Write the control slot again with the next sync.
                     self.checkpointer = Checkpointer::RecordSync { lsn, redo };
@@ -1471,13 +1664,7 @@ impl<S: Storage> Db<S> {
         }
     }
 
-    /// Asks the index to compact now, as a person would with RocksDB's `CompactRange`
-    /// (LSM: [`Lsm::request_manual_compaction`] — the memtable frozen and flushed, then
-    /// every level merged whole into the next, down to the deepest holding data — as
-    /// background steps in [`Db::tick`], with the WAL rule, the manifest edits and the
-    /// crash cases of any flush and compaction). Returns whether there was anything to
-    /// do. The B+tree has no compaction: [`DbError::Unsupported`] says why.
-    pub fn compact_now(&mut self) -> Result<bool, DbError> {
+    fn compact_now(&mut self) -> Result<bool, DbError> {
         self.check_poisoned()?;
         match &mut self.index {
             Index::BTree(_) => Err(DbError::Unsupported(
@@ -1490,16 +1677,15 @@ impl<S: Storage> Db<S> {
         }
     }
 
-    /// Asks for a checkpoint now (if none is running).
-    pub fn request_checkpoint(&mut self) -> Result<(), DbError> {
+    fn request_checkpoint(&mut self, storage: &mut dyn Storage) -> Result<(), DbError> {
         self.check_poisoned()?;
         if self.checkpointer == Checkpointer::Idle {
-            self.begin_checkpoint()?;
+            self.begin_checkpoint(storage)?;
         }
         Ok(())
     }
 
-    fn begin_checkpoint(&mut self) -> Result<(), DbError> {
+    fn begin_checkpoint(&mut self, storage: &mut dyn Storage) -> Result<(), DbError> {
         let redo = self.wal.next_lsn();
         let (pages, to_write) = match &mut self.index {
             Index::BTree(tree) => {
@@ -1536,17 +1722,17 @@ impl<S: Storage> Db<S> {
         };
         if self.wal.durable_next() < redo && self.in_flight.is_empty() {
             // The pages may be written only once the WAL is durable up to them.
-            self.issue_sync(SyncReason::Checkpoint)?;
+            self.issue_sync(storage, SyncReason::Checkpoint)?;
         }
         Ok(())
     }
 
-    fn step_checkpointer(&mut self) -> Result<(), DbError> {
+    fn step_checkpointer(&mut self, storage: &mut dyn Storage) -> Result<(), DbError> {
         match std::mem::replace(&mut self.checkpointer, Checkpointer::Idle) {
             Checkpointer::Idle => {
                 let every = self.config.checkpoint.every_wal_bytes;
                 if every > 0 && self.stats.wal_bytes - self.wal_bytes_at_checkpoint >= every {
-                    self.begin_checkpoint()?;
+                    self.begin_checkpoint(storage)?;
                 }
             }
             Checkpointer::Flushing {
@@ -1566,7 +1752,7 @@ impl<S: Storage> Db<S> {
                 if lsm.oldest_unflushed_lsn().is_some_and(|l| l < redo) {
                     if self.wal.durable_next() < redo && self.in_flight.is_empty() {
                         // Their flush waits for the WAL rule.
-                        self.issue_sync(SyncReason::Checkpoint)?;
+                        self.issue_sync(storage, SyncReason::Checkpoint)?;
                     }
                     self.checkpointer = Checkpointer::Flushing {
                         redo,
@@ -1574,7 +1760,7 @@ impl<S: Storage> Db<S> {
                         copies,
                     };
                 } else {
-                    self.write_checkpoint_record(redo)?;
+                    self.write_checkpoint_record(storage, redo)?;
                 }
             }
             Checkpointer::Flushing {
@@ -1593,7 +1779,7 @@ impl<S: Storage> Db<S> {
                         break;
                     };
                     let page = copy.id();
-                    match tree.pool_mut().write_copy(&mut self.storage, copy) {
+                    match tree.pool_mut().write_copy(storage, copy) {
                         Ok(wrote) => {
                             copies.pop_front();
                             if wrote {
@@ -1607,7 +1793,7 @@ impl<S: Storage> Db<S> {
                 }
                 while budget > 0 {
                     let Some(&page) = pages.front() else { break };
-                    match tree.pool_mut().flush_page(&mut self.storage, page) {
+                    match tree.pool_mut().flush_page(storage, page) {
                         Ok(wrote) => {
                             pages.pop_front();
                             if wrote {
@@ -1635,10 +1821,10 @@ impl<S: Storage> Db<S> {
                 if waiting.is_some_and(|l| l >= self.wal.durable_next())
                     && self.in_flight.is_empty()
                 {
-                    self.issue_sync(SyncReason::Checkpoint)?;
+                    self.issue_sync(storage, SyncReason::Checkpoint)?;
                 }
                 if pages.is_empty() && copies.is_empty() {
-                    self.write_checkpoint_record(redo)?;
+                    self.write_checkpoint_record(storage, redo)?;
                 } else {
                     self.checkpointer = Checkpointer::Flushing {
                         redo,
@@ -1654,15 +1840,14 @@ impl<S: Storage> Db<S> {
                         checkpoint: lsn,
                         redo,
                     };
-                    self.storage
-                        .write(&self.config.control_file, slot.offset(), &slot.encode())?;
+                    storage.write(&self.config.control_file, slot.offset(), &slot.encode())?;
                     self.control_seq = slot.seq;
-                    self.issue_sync(SyncReason::Checkpoint)?;
+                    self.issue_sync(storage, SyncReason::Checkpoint)?;
                     let sync = self.in_flight.back().expect("just issued").0;
                     self.checkpointer = Checkpointer::ControlSync { lsn, redo, sync };
                 } else {
                     if self.in_flight.is_empty() {
-                        self.issue_sync(SyncReason::Checkpoint)?;
+                        self.issue_sync(storage, SyncReason::Checkpoint)?;
                     }
                     self.checkpointer = Checkpointer::RecordSync { lsn, redo };
                 }
@@ -1674,7 +1859,11 @@ impl<S: Storage> Db<S> {
 
     /// Checkpoint step 3: every change below `redo` is in the index's files; log the
     /// checkpoint record and sync it.
-    fn write_checkpoint_record(&mut self, redo: Lsn) -> Result<(), DbError> {
+    fn write_checkpoint_record(
+        &mut self,
+        storage: &mut dyn Storage,
+        redo: Lsn,
+    ) -> Result<(), DbError> {
         let lsn = self.wal.next_lsn();
         // Committing transactions are left out: their commit record comes
         // before this one, so wherever this record survives, so does their
@@ -1696,13 +1885,13 @@ impl<S: Storage> Db<S> {
             next_txn: self.next_txn,
             active,
         };
-        self.append(lsn, &rec)?;
-        self.issue_sync(SyncReason::Checkpoint)?;
+        self.append(storage, lsn, &rec)?;
+        self.issue_sync(storage, SyncReason::Checkpoint)?;
         self.checkpointer = Checkpointer::RecordSync { lsn, redo };
         Ok(())
     }
 
-    fn finish_checkpoint(&mut self, lsn: Lsn, redo: Lsn) {
+    fn finish_checkpoint(&mut self, storage: &mut dyn Storage, lsn: Lsn, redo: Lsn) {
         self.checkpointer = Checkpointer::Idle;
         self.stats.checkpoints += 1;
         // Keep every record a rollback could need: those of transactions that are open
@@ -1722,7 +1911,7 @@ impl<S: Storage> Db<S> {
             Index::Lsm(l) => keep.min(l.durable_flushed_lsn().map_or(Lsn(0), Lsn::next)),
             Index::BTree(_) => keep,
         };
-        let trimmed = match self.wal.trim_prefix(&mut self.storage, keep) {
+        let trimmed = match self.wal.trim_prefix(storage, keep) {
             Ok(n) => n,
             Err(e) => {
                 let _ = self.poison::<()>(e.into());
@@ -1736,99 +1925,65 @@ impl<S: Storage> Db<S> {
         });
     }
 
-    /// Holds the WAL from `lsn` on (`None`: no hold): checkpoints trim nothing at or
-    /// above it. A change-data-capture connector sets it to the position it resumes from,
-    /// so the records it has not published yet are still there after a crash. The hold is
-    /// not durable: the reader sets it again after a restart, before any checkpoint can
-    /// complete.
-    pub fn set_wal_hold(&mut self, lsn: Option<Lsn>) {
+    fn set_wal_hold(&mut self, lsn: Option<Lsn>) {
         self.wal_hold = lsn;
     }
 
-    /// Acknowledged commits since the last call.
-    pub fn take_acks(&mut self) -> Vec<CommitAck> {
+    fn take_acks(&mut self) -> Vec<CommitAck> {
         std::mem::take(&mut self.acks)
     }
 
-    /// Events since the last call.
-    pub fn take_events(&mut self) -> Vec<DbEvent> {
+    fn take_events(&mut self) -> Vec<DbEvent> {
         std::mem::take(&mut self.events)
     }
 
-    /// Whether losers from recovery (or aborts) are still being rolled back.
-    pub fn is_recovering(&self) -> bool {
+    fn is_recovering(&self) -> bool {
         self.txns
             .values()
             .any(|t| matches!(t.state, TxnState::Aborting { .. }))
     }
 
-    /// Whether a checkpoint is under way.
-    pub fn checkpoint_running(&self) -> bool {
+    fn checkpoint_running(&self) -> bool {
         self.checkpointer != Checkpointer::Idle
     }
 
-    /// Whether nothing is pending: no sync in flight, no commit waiting, no rollback,
-    /// no checkpoint running.
-    pub fn is_quiescent(&self) -> bool {
+    fn is_quiescent(&self) -> bool {
         self.in_flight.is_empty()
             && self.checkpointer == Checkpointer::Idle
             && self.txns.values().all(|t| t.state == TxnState::Active)
     }
 
-    /// The storage.
-    pub fn storage(&self) -> &S {
-        &self.storage
-    }
-
-    /// The storage, mutably (for a simulation to move its clock).
-    pub fn storage_mut(&mut self) -> &mut S {
-        &mut self.storage
-    }
-
-    /// Gives the storage back (to crash it and reopen).
-    pub fn into_storage(self) -> S {
-        self.storage
-    }
-
-    /// The WAL.
-    pub fn wal(&self) -> &Log {
+    fn wal(&self) -> &Log {
         &self.wal
     }
 
-    /// Which index this database keeps.
-    pub fn index_kind(&self) -> IndexKind {
+    fn index_kind(&self) -> IndexKind {
         self.index.kind()
     }
 
-    /// The B+tree, if that is the index.
-    pub fn tree(&self) -> Option<&BTree> {
+    fn tree(&self) -> Option<&BTree> {
         match &self.index {
             Index::BTree(t) => Some(&**t),
             Index::Lsm(_) => None,
         }
     }
 
-    /// The LSM tree, if that is the index.
-    pub fn lsm(&self) -> Option<&Lsm> {
+    fn lsm(&self) -> Option<&Lsm> {
         match &self.index {
             Index::Lsm(l) => Some(&**l),
             Index::BTree(_) => None,
         }
     }
 
-    /// Counters.
-    pub fn stats(&self) -> DbStats {
+    fn stats(&self) -> DbStats {
         self.stats
     }
 
-    /// Virtual time as of the last tick.
-    pub fn now(&self) -> u64 {
+    fn now(&self) -> u64 {
         self.now
     }
 
-    /// Write, read and space amplification. For the LSM tree the live bytes come from a
-    /// merge over the memtables and every table: O(data) per call.
-    pub fn amplification(&self) -> DbAmplification {
+    fn amplification(&self, storage: &dyn Storage) -> DbAmplification {
         let logical = self.stats.logical_bytes;
         let wal = self.stats.wal_bytes;
         let wal_file = self.wal.size_bytes();
@@ -1836,7 +1991,7 @@ impl<S: Storage> Db<S> {
             Index::BTree(tree) => {
                 let a = tree.amplification();
                 let page = a.page_bytes_written;
-                let page_file = self.page_file.file_bytes(&self.storage).unwrap_or(0);
+                let page_file = self.page_file.file_bytes(storage).unwrap_or(0);
                 DbAmplification {
                     write: ratio(wal + page, logical),
                     wal_write: ratio(wal, logical),
@@ -1851,7 +2006,7 @@ impl<S: Storage> Db<S> {
             Index::Lsm(lsm) => {
                 let st = lsm.stats();
                 let tables = st.table_bytes_written();
-                let live = lsm.live(&self.storage).map_or(0, |(_, bytes)| bytes);
+                let live = lsm.live(storage).map_or(0, |(_, bytes)| bytes);
                 let files = lsm.version().total_bytes() + lsm.manifest().log().size_bytes();
                 let blocks = ratio(st.lookup.blocks_read, st.lookups);
                 DbAmplification {
@@ -1871,10 +2026,9 @@ impl<S: Storage> Db<S> {
         }
     }
 
-    /// Checks the invariants; panics on a violation (a bug).
-    pub fn validate(&self) {
+    fn validate(&self, storage: &dyn Storage) {
         self.wal.validate();
-        self.index.validate(&self.storage);
+        self.index.validate(storage);
         if let Index::Lsm(l) = &self.index {
             // The WAL rule for flushes: no table holds a change the WAL could still lose.
             assert!(

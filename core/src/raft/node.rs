@@ -299,20 +299,23 @@ impl<S: Storage> RaftNode<S> {
             )));
         }
         let (hard, hard_seq, hard_state_case) =
-            match read_hard_state(&storage, &config.state_file())? {
+            match read_hard_state(&storage as &dyn Storage, &config.state_file())? {
                 HardStateRead::Missing => (HardState::default(), 0, "H1"),
                 HardStateRead::NoValidSlot => (HardState::default(), 0, "H2"),
                 HardStateRead::Valid(slot) => (slot.state, slot.seq, "H3"),
             };
-        let snapshot = read_latest_snapshot(&storage, config.id)?.unwrap_or_else(|| Snapshot {
-            voters: config.initial_voters.clone(),
-            ..Snapshot::default()
-        });
+        let snapshot =
+            read_latest_snapshot(&storage as &dyn Storage, config.id)?.unwrap_or_else(|| {
+                Snapshot {
+                    voters: config.initial_voters.clone(),
+                    ..Snapshot::default()
+                }
+            });
         let log_config = LogConfig {
             segment_bytes: config.segment_bytes,
             ..LogConfig::new(&config.log_name())
         };
-        let (mut log, report) = Log::open(&mut storage, log_config)?;
+        let (mut log, report) = Log::open(&mut storage as &mut dyn Storage, log_config)?;
         if hard_state_case == "H2" && !log.is_empty() {
             return Err(RaftError::Corrupt(
                 "the hard state file has no valid slot but the log holds entries (case H2)".into(),
@@ -321,7 +324,7 @@ impl<S: Storage> RaftNode<S> {
         // Terms of the log as recovered.
         let mut terms = Vec::with_capacity(usize::try_from(log.len()).unwrap_or(0));
         let mut configs = Vec::new();
-        for rec in log.scan(&storage, log.first_lsn())? {
+        for rec in log.scan(&storage as &dyn Storage, log.first_lsn())? {
             let rec = rec?;
             let index = rec.lsn.0 + 1;
             let e = decode_entry(index, &rec.payload)
@@ -355,7 +358,7 @@ impl<S: Storage> RaftNode<S> {
         } else {
             // The log ends before the snapshot, or disagrees with it at its index: the
             // snapshot is committed state, so the log is stale.
-            log.reset(&mut storage, Lsn(snapshot.index))?;
+            log.reset(&mut storage as &mut dyn Storage, Lsn(snapshot.index))?;
             terms.clear();
             configs.clear();
             "L3"
@@ -548,7 +551,9 @@ impl<S: Storage> RaftNode<S> {
             }
             .into());
         }
-        let payload = self.log.read(&self.storage, Lsn(index - 1))?;
+        let payload = self
+            .log
+            .read(&self.storage as &dyn Storage, Lsn(index - 1))?;
         decode_entry(index, &payload).map_err(|source| RaftError::Entry { index, source })
     }
 
@@ -747,10 +752,11 @@ impl<S: Storage> RaftNode<S> {
             let index = *done.iter().max().expect("non-empty");
             let keep_from = index.min(self.snapshot.index);
             let before = self.first_log_index();
-            self.log.trim_prefix(&mut self.storage, Lsn(keep_from))?;
+            self.log
+                .trim_prefix(&mut self.storage as &mut dyn Storage, Lsn(keep_from))?;
             let removed = self.first_log_index() - before;
             self.terms.drain(..usize::try_from(removed).expect("fits"));
-            for (i, f) in snapshot_files(&self.storage, self.config.id) {
+            for (i, f) in snapshot_files(&self.storage as &dyn Storage, self.config.id) {
                 if i < keep_from {
                     self.storage.delete(&f)?;
                 }
@@ -856,7 +862,11 @@ impl<S: Storage> RaftNode<S> {
             seq: self.hard_seq,
             state,
         };
-        write_hard_state(&mut self.storage, &self.config.state_file(), &slot)?;
+        write_hard_state(
+            &mut self.storage as &mut dyn Storage,
+            &self.config.state_file(),
+            &slot,
+        )?;
         self.hard = state;
         self.hard_dirty = true;
         self.dirty = true;
@@ -1019,7 +1029,9 @@ impl<S: Storage> RaftNode<S> {
 
     fn append_local(&mut self, term: u64, kind: &EntryKind) -> Result<u64, RaftError> {
         let payload = encode_entry(term, kind);
-        let lsn = self.log.append(&mut self.storage, &payload)?;
+        let lsn = self
+            .log
+            .append(&mut self.storage as &mut dyn Storage, &payload)?;
         self.terms.push(term);
         self.dirty = true;
         Ok(lsn.0 + 1)
@@ -1034,7 +1046,7 @@ impl<S: Storage> RaftNode<S> {
         );
         let first = self.first_log_index();
         self.log
-            .truncate_suffix(&mut self.storage, Lsn(index - 1))?;
+            .truncate_suffix(&mut self.storage as &mut dyn Storage, Lsn(index - 1))?;
         self.terms
             .truncate(usize::try_from(index - first).expect("fits"));
         self.configs.retain(|(i, _)| *i < index);
@@ -1394,7 +1406,8 @@ impl<S: Storage> RaftNode<S> {
         if self.term_at(snap.index) == Some(snap.term) {
             // Our log continues the snapshot: keep the entries after it (thesis §5.3).
         } else {
-            self.log.reset(&mut self.storage, Lsn(snap.index))?;
+            self.log
+                .reset(&mut self.storage as &mut dyn Storage, Lsn(snap.index))?;
             self.terms.clear();
             self.configs.clear();
             self.epoch += 1;
@@ -1634,7 +1647,9 @@ impl<S: Storage> RaftNode<S> {
     /// Ends every input: syncs what changed and releases or holds the messages produced.
     fn finish(&mut self) -> Result<(), RaftError> {
         if self.dirty {
-            let id = self.log.request_sync(&mut self.storage)?;
+            let id = self
+                .log
+                .request_sync(&mut self.storage as &mut dyn Storage)?;
             self.last_requested = Some(id);
             if self.hard_dirty {
                 self.hard_sync = Some(id);

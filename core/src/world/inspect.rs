@@ -435,7 +435,12 @@ impl World {
             if let Ok(parts) = c.broker.partitions(topic) {
                 for (i, p) in parts.iter().enumerate() {
                     let n = u32::try_from(i).unwrap_or(u32::MAX);
-                    partitions.push(partition_snapshot(topic, n, p, &c.broker_disk));
+                    partitions.push(partition_snapshot(
+                        topic,
+                        n,
+                        p,
+                        &c.broker_disk as &dyn Storage,
+                    ));
                 }
             }
         }
@@ -575,7 +580,7 @@ impl World {
         let max = max.min(MAX_WINDOW) as u64;
         (from..next.min(from.saturating_add(max)))
             .filter_map(|lsn| {
-                let bytes = log.read(db.storage(), Lsn(lsn)).ok()?;
+                let bytes = log.read(db.storage() as &dyn Storage, Lsn(lsn)).ok()?;
                 let rec = WalRecord::decode(&bytes).ok()?;
                 let (txn, key, value) = match &rec {
                     WalRecord::Update {
@@ -626,7 +631,7 @@ impl World {
             return Vec::new();
         };
         let from = from.clamp(p.start_offset(), p.next_offset());
-        let Ok(records) = p.read(&c.broker_disk, from, max.min(MAX_WINDOW)) else {
+        let Ok(records) = p.read(&c.broker_disk as &dyn Storage, from, max.min(MAX_WINDOW)) else {
             return Vec::new();
         };
         records.iter().map(record_line).collect()
@@ -641,7 +646,11 @@ impl World {
         let parts = c.broker.partitions(CHANGES).ok()?;
         for (i, p) in parts.iter().enumerate() {
             let commit_at = |offset: u64| -> Option<(u64, u64)> {
-                let r = p.read(&c.broker_disk, offset, 1).ok()?.into_iter().next()?;
+                let r = p
+                    .read(&c.broker_disk as &dyn Storage, offset, 1)
+                    .ok()?
+                    .into_iter()
+                    .next()?;
                 let e = ChangeEvent::decode(r.value.as_deref()?).ok()?;
                 Some((r.offset, e.commit_lsn))
             };

@@ -1016,8 +1016,8 @@ impl World {
         let cdc = if config.cdc {
             let disk = |salt: u64| SimDisk::new(config.disk(), seed ^ salt);
             let mut broker_disk = disk(0xB20C);
-            let broker =
-                Broker::open(&mut broker_disk, &cdc_topics(&config)).map_err(|e| e.to_string())?;
+            let broker = Broker::open(&mut broker_disk as &mut dyn Storage, &cdc_topics(&config))
+                .map_err(|e| e.to_string())?;
             let connector_disk = disk(0xCDC0);
             let connector =
                 Connector::open(&connector_disk, cdc_config(&config)).map_err(|e| e.to_string())?;
@@ -1594,7 +1594,10 @@ impl World {
                     component: "broker".into(),
                     ops_lost: r.ops_lost,
                 });
-                match Broker::open(&mut c.broker_disk, &cdc_topics(&self.config)) {
+                match Broker::open(
+                    &mut c.broker_disk as &mut dyn Storage,
+                    &cdc_topics(&self.config),
+                ) {
                     Ok(b) => {
                         c.broker = b;
                         c.connector.broker_restarted();
@@ -1800,7 +1803,15 @@ impl World {
                 // A refusal (the offsets topic switching generations: busy) is retried
                 // at the next commit.
                 if c.broker
-                    .commit(&mut c.broker_disk, GROUP, name, m.generation, p, at, now)
+                    .commit(
+                        &mut c.broker_disk as &mut dyn Storage,
+                        GROUP,
+                        name,
+                        m.generation,
+                        p,
+                        at,
+                        now,
+                    )
                     .is_ok()
                 {
                     m.committed.insert(p, at);
@@ -1846,7 +1857,14 @@ impl World {
         for p in parts {
             let offset = c
                 .broker
-                .reset_offset(&mut c.broker_disk, GROUP, CHANGES, p, to, now)
+                .reset_offset(
+                    &mut c.broker_disk as &mut dyn Storage,
+                    GROUP,
+                    CHANGES,
+                    p,
+                    to,
+                    now,
+                )
                 .map_err(|e| e.to_string())?;
             let m = c.members.get_mut(consumer).expect("a member");
             m.positions.insert(p, offset);
@@ -1895,7 +1913,10 @@ impl World {
                     }
                 }
                 if budget > 0 {
-                    if let Ok(batch) = c.broker.fetch(&c.broker_disk, CHANGES, p, at, budget) {
+                    if let Ok(batch) =
+                        c.broker
+                            .fetch(&c.broker_disk as &dyn Storage, CHANGES, p, at, budget)
+                    {
                         if let Some(last) = batch.last() {
                             at = last.offset + 1;
                         }
@@ -2115,10 +2136,13 @@ impl World {
                 break;
             }
             let part = u32::try_from(p).expect("at most 1024 partitions");
-            let Ok(batch) = c
-                .broker
-                .fetch(&c.broker_disk, CHANGES, part, next[p], budget)
-            else {
+            let Ok(batch) = c.broker.fetch(
+                &c.broker_disk as &dyn Storage,
+                CHANGES,
+                part,
+                next[p],
+                budget,
+            ) else {
                 continue;
             };
             for rec in &batch {
@@ -2167,14 +2191,14 @@ impl World {
             c.connector.handle_sync_completion(&done);
         }
         let mut failed = None;
-        if let Err(e) = c.broker.tick(&mut c.broker_disk, now) {
+        if let Err(e) = c.broker.tick(&mut c.broker_disk as &mut dyn Storage, now) {
             failed = Some(("broker_keeps_running", e.to_string()));
         } else {
             match c.connector.step(
                 db.wal(),
-                db.storage(),
+                db.storage() as &dyn Storage,
                 &mut c.broker,
-                &mut c.broker_disk,
+                &mut c.broker_disk as &mut dyn Storage,
                 &mut c.connector_disk,
                 now,
             ) {
@@ -2217,7 +2241,14 @@ impl World {
         let dual_rate = pace(DUAL_REPLICA);
         for (i, v) in c.views.iter_mut().enumerate() {
             let seen = compacted.then_some(&mut c.seen[i]);
-            match consumers::consume_view(v, seen, &c.broker, &c.broker_disk, CHANGES, rates[i]) {
+            match consumers::consume_view(
+                v,
+                seen,
+                &c.broker,
+                &c.broker_disk as &dyn Storage,
+                CHANGES,
+                rates[i],
+            ) {
                 Ok(_) => {}
                 Err(consumers::ConsumeError::Behind {
                     partition,
@@ -2247,7 +2278,7 @@ impl World {
             }
         }
         if let Some(d) = &mut c.dual {
-            let _ = d.poll(&c.broker, &c.broker_disk, DUAL, dual_rate);
+            let _ = d.poll(&c.broker, &c.broker_disk as &dyn Storage, DUAL, dual_rate);
         }
         Self::step_members(c, now, compacted, out);
         if let Some((name, detail)) = failed {
@@ -2302,7 +2333,11 @@ impl World {
         }
         if self.config.compacted {
             if let Some(c) = &mut self.cdc {
-                match c.broker.compact_now(&mut c.broker_disk, CHANGES, self.time) {
+                match c.broker.compact_now(
+                    &mut c.broker_disk as &mut dyn Storage,
+                    CHANGES,
+                    self.time,
+                ) {
                     Ok(parts) if !parts.is_empty() => started = true,
                     Ok(_) => why_not.push(format!(
                         "{CHANGES} has no superseded record to drop (or is compacting already)"
@@ -2354,7 +2389,8 @@ impl World {
                     value: Some(&bytes),
                     producer: None,
                 };
-                c.broker.produce(&mut c.broker_disk, &req, now)?;
+                c.broker
+                    .produce(&mut c.broker_disk as &mut dyn Storage, &req, now)?;
             }
             out.push(TraceKind::DualWriteProduced {
                 commit_lsn: w.commit_lsn.0,
@@ -2679,7 +2715,7 @@ impl World {
                     &mut rebuilt,
                     seen,
                     &c.broker,
-                    &c.broker_disk,
+                    &c.broker_disk as &dyn Storage,
                     CHANGES,
                     4096,
                 ) {

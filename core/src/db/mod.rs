@@ -105,6 +105,7 @@ use crate::log::{Log, LogConfig, LogError, Lsn, RecoveryReport as LogRecovery};
 use crate::lsm::{Lsm, LsmConfig, LsmError, LsmEvent, LsmRecovery};
 use crate::meter::ratio_or_zero as ratio;
 use crate::storage::{Storage, StorageError, SyncCompletion, SyncId};
+use crate::vec_map::VecMap;
 pub use index::IndexKind;
 use index::{Change, Index, IndexError};
 
@@ -612,8 +613,8 @@ struct DbState {
     page_file: PageFile,
     now: u64,
     next_txn: u64,
-    txns: BTreeMap<TxnId, Txn>,
-    locks: BTreeMap<Vec<u8>, TxnId>,
+    txns: VecMap<TxnId, Txn>,
+    locks: VecMap<Vec<u8>, TxnId>,
     /// Syncs issued and not completed: id, WAL covered below, reason.
     in_flight: VecDeque<(SyncId, Lsn, SyncReason)>,
     /// The highest WAL point any issued sync covers.
@@ -847,7 +848,7 @@ impl DbState {
                 }
                 match read_record(&wal, storage, slot.checkpoint)? {
                     WalRecord::Checkpoint { redo, next_txn, active } if redo == slot.redo => {
-                        let att: BTreeMap<TxnId, (Lsn, Lsn)> =
+                        let att: VecMap<TxnId, (Lsn, Lsn)> =
                             active.iter().map(|a| (a.txn, (a.first, a.last))).collect();
                         step(RecoveryStep::Start {
                             case: "S1",
@@ -871,7 +872,7 @@ impl DbState {
                     checkpoint: None,
                     redo: Lsn(0),
                 });
-                (None, Lsn(0), BTreeMap::new(), 1)
+                (None, Lsn(0), VecMap::new(), 1)
             }
             None => {
                 return Err(DbError::Corrupt(format!(
@@ -945,8 +946,8 @@ impl DbState {
             page_file,
             now: 0,
             next_txn,
-            txns: BTreeMap::new(),
-            locks: BTreeMap::new(),
+            txns: VecMap::new(),
+            locks: VecMap::new(),
             in_flight: VecDeque::new(),
             covered: wal.durable_next(),
             uncovered_since: None,
@@ -1357,17 +1358,28 @@ impl DbState {
         let mut found = Vec::new();
         let r = self.index.scan_into(storage, lo, hi, &mut found);
         r.map_err(|e| self.index_error(storage, e))?;
-        let mut out: BTreeMap<Vec<u8>, Vec<u8>> = found.into_iter().collect();
+        // The index's rows, in key order; then each locked key in range gets its value from
+        // before the transaction holding it (uncommitted writes are not visible).
+        let mut out = found;
+        debug_assert!(
+            out.windows(2).all(|w| w[0].0 < w[1].0),
+            "a scan is in key order"
+        );
         for (key, holder) in &self.locks {
             if key.as_slice() < lo || hi.is_some_and(|h| key.as_slice() >= h) {
                 continue;
             }
-            match self.txns[holder].before.get(key).cloned().flatten() {
-                Some(v) => out.insert(key.clone(), v),
-                None => out.remove(key),
-            };
+            let before = self.txns[holder].before.get(key).cloned().flatten();
+            match (out.binary_search_by(|(k, _)| k.cmp(key)), before) {
+                (Ok(i), Some(v)) => out[i].1 = v,
+                (Ok(i), None) => {
+                    out.remove(i);
+                }
+                (Err(i), Some(v)) => out.insert(i, (key.clone(), v)),
+                (Err(_), None) => {}
+            }
         }
-        Ok(out.into_iter().collect())
+        Ok(out)
     }
 
     fn commit(&mut self, storage: &mut dyn Storage, txn: TxnId) -> Result<(), DbError> {

@@ -20,8 +20,9 @@
 //! trace's hash differs from the file's (a file edited by hand, or made by a build whose
 //! engine behaves differently).
 
+use logspine_core::json::{self, Unknown, Value};
 use logspine_core::world::{library, trace_hash, Action, TraceEvent};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// The link format's version.
 pub const LINK_VERSION: u32 = 1;
@@ -33,12 +34,23 @@ pub const MAX_LINK_BYTES: usize = 64 * 1024;
 pub const MAX_ACTIONS: usize = 10_000;
 
 /// An action applied by hand at a tick.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct HandAction {
     /// The world's time when it was applied.
     pub tick: u64,
     /// The action.
     pub action: Action,
+}
+
+impl HandAction {
+    /// Reads `{"tick": t, "action": action}` (other members are ignored).
+    pub fn from_json(v: &Value) -> Result<HandAction, json::Error> {
+        let o = v.object("struct HandAction", &["tick", "action"], Unknown::Ignore)?;
+        Ok(HandAction {
+            tick: o.u64("tick")?,
+            action: o.with("action", Action::from_json)?,
+        })
+    }
 }
 
 /// A run, as a link carries it (module docs).
@@ -69,13 +81,12 @@ fn err<T>(msg: impl Into<String>) -> Result<T, LinkError> {
 }
 
 /// The link payload's JSON shape.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 #[serde(deny_unknown_fields)]
 struct Payload {
     s: String,
     seed: u64,
     p: u64,
-    #[serde(default)]
     a: Vec<(u64, Action)>,
 }
 
@@ -128,23 +139,38 @@ impl RunLink {
                  Copy the whole link again.",
             );
         };
-        let payload: Payload = serde_json::from_slice(&bytes).map_err(|e| {
-            LinkError(format!(
-                "This link is damaged or cut short (its data does not parse: {e})."
-            ))
-        })?;
-        let link = RunLink {
-            scenario: payload.s,
-            seed: payload.seed,
-            position: payload.p,
-            actions: payload
-                .a
-                .into_iter()
-                .map(|(tick, action)| HandAction { tick, action })
-                .collect(),
-        };
+        let link = std::str::from_utf8(&bytes)
+            .map_err(|_| json::Error::new("invalid unicode code point"))
+            .and_then(|text| Ok(json::parse(text)?))
+            .and_then(|v| RunLink::from_payload(&v))
+            .map_err(|e| {
+                LinkError(format!(
+                    "This link is damaged or cut short (its data does not parse: {e})."
+                ))
+            })?;
         link.check()?;
         Ok(Some(link))
+    }
+
+    /// Reads the payload's JSON (`a` may be absent; unknown fields are errors).
+    fn from_payload(v: &Value) -> Result<RunLink, json::Error> {
+        let o = v.object("struct Payload", &["s", "seed", "p", "a"], Unknown::Refuse)?;
+        Ok(RunLink {
+            scenario: o.string("s")?,
+            seed: o.u64("seed")?,
+            position: o.u64("p")?,
+            actions: o
+                .opt_with("a", |a| {
+                    a.to_vec(|pair| {
+                        let (tick, action) = pair.to_pair("a tuple of size 2")?;
+                        Ok(HandAction {
+                            tick: tick.to_u64().map_err(|e| e.at_index(0))?,
+                            action: Action::from_json(action).map_err(|e| e.at_index(1))?,
+                        })
+                    })
+                })?
+                .unwrap_or_default(),
+        })
     }
 
     /// Checks what parsing cannot: a known scenario, possible actions in tick order.
@@ -180,8 +206,7 @@ impl RunLink {
 }
 
 /// An exported run (module docs).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RunFile {
     /// [`FILE_VERSION`].
     pub logspine_run: u32,
@@ -226,30 +251,62 @@ impl RunFile {
     /// Reads a file's text; checks the version and the actions (not yet the hash: that
     /// needs the replay, [`RunFile::verify`]).
     pub fn from_json(text: &str) -> Result<RunFile, LinkError> {
-        #[derive(Deserialize)]
-        struct Version {
-            logspine_run: Option<u32>,
-        }
-        match serde_json::from_str::<Version>(text) {
-            Ok(Version {
-                logspine_run: Some(FILE_VERSION),
-            }) => {}
-            Ok(Version {
-                logspine_run: Some(v),
-            }) => {
-                return err(format!(
-                    "This run file has version {v}; this page reads version {FILE_VERSION}."
-                ))
+        let value = json::parse(text)
+            .map_err(|e| LinkError(format!("This file is not a Logspine run file: {e}.")))?;
+        // The version first, so a file from another version is named as such rather
+        // than refused for a field this build does not know.
+        match value.get("logspine_run") {
+            _ if !matches!(value, Value::Object(_)) => {
+                return err("This file is not a Logspine run file (not a JSON object).")
             }
-            Ok(Version { logspine_run: None }) => {
+            None | Some(Value::Null) => {
                 return err("This is not a Logspine run file (no \"logspine_run\" field).")
             }
-            Err(e) => return err(format!("This file is not a Logspine run file: {e}.")),
+            Some(v) => match v.to_u32() {
+                Ok(FILE_VERSION) => {}
+                Ok(v) => {
+                    return err(format!(
+                        "This run file has version {v}; this page reads version {FILE_VERSION}."
+                    ))
+                }
+                Err(e) => {
+                    return err(format!(
+                        "This file is not a Logspine run file: {}.",
+                        e.at_key("logspine_run")
+                    ))
+                }
+            },
         }
-        let file: RunFile = serde_json::from_str(text)
+        let file = RunFile::from_value(&value)
             .map_err(|e| LinkError(format!("This run file is damaged: {e}.")))?;
         file.link().check()?;
         Ok(file)
+    }
+
+    /// Reads the file's fields (all required; unknown fields are errors).
+    fn from_value(v: &Value) -> Result<RunFile, json::Error> {
+        let o = v.object(
+            "struct RunFile",
+            &[
+                "logspine_run",
+                "scenario",
+                "seed",
+                "position",
+                "actions",
+                "trace",
+                "trace_hash",
+            ],
+            Unknown::Refuse,
+        )?;
+        Ok(RunFile {
+            logspine_run: o.u32("logspine_run")?,
+            scenario: o.string("scenario")?,
+            seed: o.u64("seed")?,
+            position: o.u64("position")?,
+            actions: o.with("actions", |a| a.to_vec(HandAction::from_json))?,
+            trace: o.string("trace")?,
+            trace_hash: o.string("trace_hash")?,
+        })
     }
 
     /// The run the file describes.

@@ -46,7 +46,7 @@ pub mod views;
 
 use std::collections::{BTreeMap, VecDeque};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::crc32c;
 use crate::db::{TxnId, WalRecord};
@@ -55,7 +55,7 @@ use crate::storage::{Storage, StorageError, SyncCompletion, SyncId};
 use crate::topic::{partition_of, Broker, BrokerError, PartitionError, Produce};
 
 /// What a change did to its row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     /// The key was absent before.
@@ -67,7 +67,7 @@ pub enum Op {
 }
 
 /// One row-level change (module docs).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ChangeEvent {
     /// The update's LSN.
     pub lsn: u64,

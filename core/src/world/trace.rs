@@ -4,7 +4,7 @@
 //! UI folds over it. Engine events are mapped here into plain, stable shapes (numbers and
 //! strings, no floats), so the trace does not change when an engine's internals do.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::db::{DbEvent, RecoveryStep, SyncReason};
 use crate::lsm::{ChoiceReason, LsmEvent};
@@ -14,7 +14,7 @@ use crate::raft::sim::{DropReason, TraceKind as RaftTrace};
 use super::Action;
 
 /// One event of the trace.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TraceEvent {
     /// Its position in the trace, from 0.
     pub seq: u64,
@@ -26,7 +26,7 @@ pub struct TraceEvent {
 }
 
 /// What happened. The JSON field `type` is the snake-case variant name.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TraceKind {
     /// A scenario or user action was applied.
@@ -257,7 +257,7 @@ pub enum TraceKind {
         /// The offset it rebuilt to (in partition 0).
         offset: u64,
         /// With several partitions, each one's offset (partition, offset); absent with one.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[serde(skip_serializing_if = "Vec::is_empty")]
         positions: Vec<(u32, u64)>,
     },
     /// Dual writes: the application produced an acknowledged transaction's writes to
@@ -329,7 +329,7 @@ pub enum TraceKind {
         offset: u64,
         /// With a topic of several partitions, each assigned partition's position
         /// (partition, offset); absent with one.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[serde(skip_serializing_if = "Vec::is_empty")]
         positions: Vec<(u32, u64)>,
     },
     /// Retention dropped whole segments from the front of a partition.
@@ -363,7 +363,7 @@ pub enum TraceKind {
         /// The partition's first offset.
         start: u64,
         /// With several partitions, the partition; absent with one.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         partition: Option<u32>,
     },
     /// `compare_indexes`: one database's amplification so far (hundredths), from the

@@ -495,4 +495,71 @@ mod tests {
             assert!(RunFile::from_json(&text[..n]).is_err(), "{n}");
         }
     }
+
+    #[test]
+    fn link_and_file_json_edges() {
+        let open = |json: &str| {
+            RunLink::from_fragment(&format!("run=1.{}", base64url_encode(json.as_bytes())))
+        };
+        // `a` may be absent; an action is a pair [tick, action].
+        let l = open(r#"{"s":"log-is-the-truth","seed":18446744073709551615,"p":0}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!((l.seed, l.actions.len()), (u64::MAX, 0));
+        for (json, says) in [
+            (
+                r#"{"s":"log-is-the-truth","seed":1,"p":0,"seed":2}"#,
+                "duplicate field `seed`",
+            ),
+            (
+                r#"{"s":"log-is-the-truth","seed":-1,"p":0}"#,
+                "seed: invalid value",
+            ),
+            (r#"{"s":"log-is-the-truth","p":0}"#, "missing field `seed`"),
+            (
+                r#"{"s":"log-is-the-truth","seed":1,"p":0,"a":[[1]]}"#,
+                "a[0]: invalid length 1",
+            ),
+            (
+                r#"{"s":"log-is-the-truth","seed":1,"p":0,"a":[[1,{"do":"boom"}]]}"#,
+                "a[0][1].do: unknown variant `boom`",
+            ),
+            (
+                r#"{"s":"log-is-the-truth","seed":1,"p":0} 1"#,
+                "trailing characters",
+            ),
+        ] {
+            let e = open(json).unwrap_err().0;
+            assert!(
+                e.starts_with("This link is damaged") && e.contains(says),
+                "{json}: {e}"
+            );
+        }
+        assert!(RunLink::from_fragment(&format!(
+            "run=1.{}",
+            base64url_encode(b"{\"s\":\"\xff\"}")
+        ))
+        .unwrap_err()
+        .0
+        .contains("damaged"));
+
+        // A run file's hand actions ignore extra members (as before); the file's do not.
+        let text = RunFile::new(&link(), &[]).to_json();
+        let extra = text.replacen("\"tick\": 3,", "\"tick\": 3, \"note\": \"x\",", 1);
+        assert_ne!(extra, text);
+        assert_eq!(RunFile::from_json(&extra).unwrap().link(), link());
+        let unknown = text.replacen("\"seed\"", "\"sead\"", 1);
+        assert!(RunFile::from_json(&unknown)
+            .unwrap_err()
+            .0
+            .contains("unknown field `sead`"));
+        assert!(RunFile::from_json(r#"{"logspine_run": "1"}"#)
+            .unwrap_err()
+            .0
+            .contains("not a Logspine run file: logspine_run: invalid type"));
+        assert!(RunFile::from_json("[1]")
+            .unwrap_err()
+            .0
+            .contains("not a JSON object"));
+    }
 }

@@ -1,11 +1,13 @@
-//! A small JSON reader: text to a [`Value`] tree ([`parse`]), and the few typed accessors
-//! the formats' hand-written `from_json` conversions are made of ([`Value::object`],
-//! [`Obj`]).
+//! A small JSON reader and writer. Reading: text to a [`Value`] tree ([`parse`]), and
+//! the few typed accessors the formats' hand-written `from_json` conversions are made of
+//! ([`Value::object`], [`Obj`]). Writing: [`Writer`], byte for byte what serde_json
+//! writes (compact or pretty), which the types' `write_json` / `to_json` drive.
 //!
-//! Why not serde's derived deserializers: they were a tenth of the playground's engine
-//! code (internally tagged and untagged enums buffer through serde's `Content`, one copy
-//! per type), for three small formats. These functions are not generic over the target
-//! type, so the whole reader is compiled once.
+//! Why not serde: its derived deserializers were a tenth of the playground's engine code
+//! (internally tagged and untagged enums buffer through serde's `Content`, one copy per
+//! type), for three small formats, and its serializers were generic code per format as
+//! well. These functions are not generic over the type read or written, so each is
+//! compiled once.
 //!
 //! # What it accepts (RFC 8259, as serde_json does)
 //! * One value, surrounded by whitespace (space, tab, CR, LF) only; anything after it is
@@ -21,7 +23,11 @@
 //!   recursive parser's stack is bounded.
 //! * Objects keep their members in document order, repeated keys included; the typed
 //!   accessors refuse a repeated known field ("duplicate field `seed`", as serde's derive
-//!   does), so a document never means two things.
+//!   does), so a document never means two things. (Scenarios went through serde_json's
+//!   `Value` before, where the last repeated key won; they are refused now too.)
+//! * The conversions read the documented shapes only. serde's derive also took some
+//!   accidental ones — a struct written as an array of its fields, a unit enum value as
+//!   `{"lsm": null}`, a tagged action as `["write", "k", "v"]` — which are refused now.
 //!
 //! # Errors
 //! A syntax error is a [`SyntaxError`] with the byte offset, line and column. A document
@@ -603,55 +609,287 @@ impl Value {
 /// Renders the value as compact JSON (for messages: "version \"1\" is not supported").
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Null => f.write_str("null"),
-            Value::Bool(b) => write!(f, "{b}"),
-            Value::Number(Number::Unsigned(n)) => write!(f, "{n}"),
-            Value::Number(Number::Negative(n)) => write!(f, "{n}"),
-            Value::Number(Number::Other(n)) => f.write_str(n),
-            Value::String(s) => write_string(f, s),
-            Value::Array(items) => {
-                f.write_str("[")?;
-                for (i, v) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(",")?;
-                    }
-                    write!(f, "{v}")?;
-                }
-                f.write_str("]")
-            }
-            Value::Object(members) => {
-                f.write_str("{")?;
-                for (i, (k, v)) in members.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(",")?;
-                    }
-                    write_string(f, k)?;
-                    write!(f, ":{v}")?;
-                }
-                f.write_str("}")
-            }
-        }
+        let mut w = Writer::compact();
+        w.value(self);
+        f.write_str(&w.finish())
     }
 }
 
-/// A JSON string literal, escaped as serde_json escapes.
-fn write_string(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
-    f.write_str("\"")?;
-    for c in s.chars() {
-        match c {
-            '"' => f.write_str("\\\"")?,
-            '\\' => f.write_str("\\\\")?,
-            '\n' => f.write_str("\\n")?,
-            '\r' => f.write_str("\\r")?,
-            '\t' => f.write_str("\\t")?,
-            '\u{8}' => f.write_str("\\b")?,
-            '\u{c}' => f.write_str("\\f")?,
-            c if u32::from(c) < 0x20 => write!(f, "\\u{:04x}", u32::from(c))?,
-            c => write!(f, "{c}")?,
+/// Writes JSON exactly as serde_json does: compact (`{"a":1,"b":[2,3]}`) or pretty (two
+/// spaces of indentation, `"a": 1`, empty containers as `{}` and `[]`), strings escaped
+/// as serde_json escapes them (`\"`, `\\`, `\b \f \n \r \t`, other control
+/// characters as `\u00XX`, nothing else). The trace hash is computed over this output,
+/// so it must not change.
+///
+/// Call order: a value is a scalar ([`Writer::u64`], [`Writer::str`], ...) or
+/// `begin_*`, its members, `end_*`; in an object, each member is [`Writer::key`] then
+/// its value (or one of the `field_*` shorthands).
+#[derive(Clone, Debug)]
+pub struct Writer {
+    out: String,
+    pretty: bool,
+    depth: usize,
+    /// No member written yet in the innermost open container.
+    first: bool,
+    /// A key was just written: its value needs no separator.
+    after_key: bool,
+}
+
+impl Writer {
+    /// serde_json's `to_string`.
+    pub fn compact() -> Writer {
+        Writer::new(false)
+    }
+
+    /// serde_json's `to_string_pretty`.
+    pub fn pretty() -> Writer {
+        Writer::new(true)
+    }
+
+    fn new(pretty: bool) -> Writer {
+        Writer {
+            out: String::new(),
+            pretty,
+            depth: 0,
+            first: true,
+            after_key: false,
         }
     }
-    f.write_str("\"")
+
+    /// The text written.
+    pub fn finish(self) -> String {
+        debug_assert!(self.depth == 0, "every container is closed");
+        self.out
+    }
+
+    fn newline(&mut self) {
+        if self.pretty {
+            self.out.push('\n');
+            for _ in 0..self.depth {
+                self.out.push_str("  ");
+            }
+        }
+    }
+
+    /// The separator before a value: none after a key or at the top, else an array's.
+    fn before_value(&mut self) {
+        if self.after_key {
+            self.after_key = false;
+        } else if self.depth > 0 {
+            if !self.first {
+                self.out.push(',');
+            }
+            self.newline();
+        }
+        self.first = false;
+    }
+
+    /// Opens an object.
+    pub fn begin_object(&mut self) {
+        self.before_value();
+        self.out.push('{');
+        self.depth += 1;
+        self.first = true;
+    }
+
+    /// Closes the innermost object.
+    pub fn end_object(&mut self) {
+        self.end('}');
+    }
+
+    /// Opens an array.
+    pub fn begin_array(&mut self) {
+        self.before_value();
+        self.out.push('[');
+        self.depth += 1;
+        self.first = true;
+    }
+
+    /// Closes the innermost array.
+    pub fn end_array(&mut self) {
+        self.end(']');
+    }
+
+    fn end(&mut self, close: char) {
+        self.depth -= 1;
+        if !self.first {
+            self.newline();
+        }
+        self.out.push(close);
+        self.first = false;
+    }
+
+    /// An object member's key; its value comes next.
+    pub fn key(&mut self, key: &str) {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.newline();
+        self.first = false;
+        self.escaped(key);
+        self.out.push_str(if self.pretty { ": " } else { ":" });
+        self.after_key = true;
+    }
+
+    /// A number.
+    pub fn u64(&mut self, n: u64) {
+        self.before_value();
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut n = n;
+        loop {
+            at -= 1;
+            digits[at] = b"0123456789"[usize::from(u8::try_from(n % 10).unwrap_or(0))];
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.out
+            .push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+    }
+
+    /// A string.
+    pub fn str(&mut self, s: &str) {
+        self.before_value();
+        self.escaped(s);
+    }
+
+    /// `true` or `false`.
+    pub fn bool(&mut self, b: bool) {
+        self.before_value();
+        self.out.push_str(if b { "true" } else { "false" });
+    }
+
+    /// `null`.
+    pub fn null(&mut self) {
+        self.before_value();
+        self.out.push_str("null");
+    }
+
+    /// A parsed value, as it was (objects in their order).
+    pub fn value(&mut self, v: &Value) {
+        match v {
+            Value::Null => self.null(),
+            Value::Bool(b) => self.bool(*b),
+            Value::Number(Number::Unsigned(n)) => self.u64(*n),
+            Value::Number(Number::Negative(n)) => {
+                self.before_value();
+                self.out.push_str(&n.to_string());
+            }
+            Value::Number(Number::Other(n)) => {
+                self.before_value();
+                self.out.push_str(n);
+            }
+            Value::String(s) => self.str(s),
+            Value::Array(items) => {
+                self.begin_array();
+                for v in items {
+                    self.value(v);
+                }
+                self.end_array();
+            }
+            Value::Object(members) => {
+                self.begin_object();
+                for (k, v) in members {
+                    self.key(k);
+                    self.value(v);
+                }
+                self.end_object();
+            }
+        }
+    }
+
+    /// A member whose value is a number.
+    pub fn field_u64(&mut self, key: &str, n: u64) {
+        self.key(key);
+        self.u64(n);
+    }
+
+    /// A member whose value is a string.
+    pub fn field_str(&mut self, key: &str, s: &str) {
+        self.key(key);
+        self.str(s);
+    }
+
+    /// A member whose value is a boolean.
+    pub fn field_bool(&mut self, key: &str, b: bool) {
+        self.key(key);
+        self.bool(b);
+    }
+
+    /// A member whose value is a number or `null`.
+    pub fn field_opt_u64(&mut self, key: &str, n: Option<u64>) {
+        self.key(key);
+        match n {
+            Some(n) => self.u64(n),
+            None => self.null(),
+        }
+    }
+
+    /// A member whose value is a string or `null`.
+    pub fn field_opt_str(&mut self, key: &str, s: Option<&str>) {
+        self.key(key);
+        match s {
+            Some(s) => self.str(s),
+            None => self.null(),
+        }
+    }
+
+    /// A member whose value is an array of numbers.
+    pub fn field_u64s(&mut self, key: &str, ns: &mut dyn Iterator<Item = u64>) {
+        self.key(key);
+        self.begin_array();
+        for n in ns {
+            self.u64(n);
+        }
+        self.end_array();
+    }
+
+    /// A member whose value is an array of pairs of numbers (`[[1,2],[3,4]]`).
+    pub fn field_pairs(&mut self, key: &str, pairs: &mut dyn Iterator<Item = (u64, u64)>) {
+        self.key(key);
+        self.begin_array();
+        for (a, b) in pairs {
+            self.begin_array();
+            self.u64(a);
+            self.u64(b);
+            self.end_array();
+        }
+        self.end_array();
+    }
+
+    fn escaped(&mut self, s: &str) {
+        self.out.push('"');
+        let mut run = 0;
+        for (i, b) in s.bytes().enumerate() {
+            let escape = match b {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0x08 => "\\b",
+                0x0c => "\\f",
+                0..=0x1f => "",
+                _ => continue,
+            };
+            // Escaped bytes are ASCII, so `i` is a char boundary.
+            self.out.push_str(&s[run..i]);
+            run = i + 1;
+            if escape.is_empty() {
+                self.out.push_str("\\u00");
+                for nibble in [b >> 4, b & 15] {
+                    self.out
+                        .push(char::from(b"0123456789abcdef"[usize::from(nibble)]));
+                }
+            } else {
+                self.out.push_str(escape);
+            }
+        }
+        self.out.push_str(&s[run..]);
+        self.out.push('"');
+    }
 }
 
 /// An object's members, keys checked ([`Value::object`]). The accessors place an error
@@ -943,5 +1181,57 @@ mod tests {
         );
         assert_eq!(Error::new("m").path(), ".");
         assert_eq!(Error::new("m").at_index(3).path(), "[3]");
+    }
+
+    #[test]
+    fn the_writer_writes_what_serde_json_writes() {
+        // Keys in sorted order: serde_json's `Value` sorts them.
+        let docs = [
+            r#"{"a": [], "b": {}, "c": [1, [2, []], {"d": null}], "e": true, "f": false}"#,
+            r#"[{"a": 18446744073709551615, "b": "x"}, [], [[]], "", 0]"#,
+            r#"{"esc": "\"\\\/\b\f\n\r\t\u0001\u001f\u007f é 😀 \ud83d\ude00"}"#,
+            r#"[]"#,
+            r#"{}"#,
+            r#""top""#,
+            r#"7"#,
+        ];
+        for doc in docs {
+            let ours = parse(doc).unwrap();
+            let theirs: serde_json::Value = serde_json::from_str(doc).unwrap();
+            for pretty in [false, true] {
+                let mut w = if pretty {
+                    Writer::pretty()
+                } else {
+                    Writer::compact()
+                };
+                w.value(&ours);
+                let want = if pretty {
+                    serde_json::to_string_pretty(&theirs)
+                } else {
+                    serde_json::to_string(&theirs)
+                };
+                assert_eq!(w.finish(), want.unwrap(), "{doc} (pretty: {pretty})");
+            }
+        }
+        // Every control character, escaped as serde_json escapes it.
+        let all: String = (0u8..0x80).map(char::from).collect();
+        let mut w = Writer::compact();
+        w.str(&all);
+        assert_eq!(w.finish(), serde_json::to_string(&all).unwrap());
+        // The field shorthands.
+        let mut w = Writer::pretty();
+        w.begin_object();
+        w.field_u64("n", 1);
+        w.field_opt_u64("none", None);
+        w.field_opt_str("s", Some("x"));
+        w.field_u64s("ns", &mut [1, 2].into_iter());
+        w.field_pairs("ps", &mut [(3, 4)].into_iter());
+        w.field_bool("b", false);
+        w.end_object();
+        assert_eq!(
+            w.finish(),
+            "{\n  \"n\": 1,\n  \"none\": null,\n  \"s\": \"x\",\n  \"ns\": [\n    1,\n    2\n  ],\n  \
+             \"ps\": [\n    [\n      3,\n      4\n    ]\n  ],\n  \"b\": false\n}"
+        );
     }
 }

@@ -21,7 +21,7 @@
 //! * [`topic`]: topic partitions: offsets, idempotent producers, retention, compaction.
 //! * [`world`]: the whole stack behind one deterministic step function, its typed trace,
 //!   scenarios as versioned JSON, and time travel.
-//! * [`json`]: the small JSON reader the scenario and share formats are parsed with.
+//! * [`json`]: the small JSON reader and writer of the scenario, trace and share formats.
 //! * [`raft`]: Raft replication: a sans-IO node whose log is a `Log`, a replicated
 //!   key-value state machine, a deterministic cluster simulator and safety checkers.
 

@@ -20,9 +20,8 @@
 //! trace's hash differs from the file's (a file edited by hand, or made by a build whose
 //! engine behaves differently).
 
-use logspine_core::json::{self, Unknown, Value};
+use logspine_core::json::{self, Unknown, Value, Writer};
 use logspine_core::world::{library, trace_hash, Action, TraceEvent};
-use serde::Serialize;
 
 /// The link format's version.
 pub const LINK_VERSION: u32 = 1;
@@ -34,7 +33,7 @@ pub const MAX_LINK_BYTES: usize = 64 * 1024;
 pub const MAX_ACTIONS: usize = 10_000;
 
 /// An action applied by hand at a tick.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HandAction {
     /// The world's time when it was applied.
     pub tick: u64,
@@ -80,31 +79,27 @@ fn err<T>(msg: impl Into<String>) -> Result<T, LinkError> {
     Err(LinkError(msg.into()))
 }
 
-/// The link payload's JSON shape.
-#[derive(Serialize)]
-#[serde(deny_unknown_fields)]
-struct Payload {
-    s: String,
-    seed: u64,
-    p: u64,
-    a: Vec<(u64, Action)>,
-}
-
 impl RunLink {
     /// The fragment, without `#`: `run=1.<payload>`.
     pub fn to_fragment(&self) -> String {
-        let payload = Payload {
-            s: self.scenario.clone(),
-            seed: self.seed,
-            p: self.position,
-            a: self
-                .actions
-                .iter()
-                .map(|h| (h.tick, h.action.clone()))
-                .collect(),
-        };
-        let json = serde_json::to_vec(&payload).expect("a run link serializes");
-        format!("run={LINK_VERSION}.{}", base64url_encode(&json))
+        // {"s": name, "seed": n, "p": position, "a": [[tick, action], ...]}
+        let mut w = Writer::compact();
+        w.begin_object();
+        w.field_str("s", &self.scenario);
+        w.field_u64("seed", self.seed);
+        w.field_u64("p", self.position);
+        w.key("a");
+        w.begin_array();
+        for h in &self.actions {
+            w.begin_array();
+            w.u64(h.tick);
+            h.action.write_json(&mut w);
+            w.end_array();
+        }
+        w.end_array();
+        w.end_object();
+        let json = w.finish();
+        format!("run={LINK_VERSION}.{}", base64url_encode(json.as_bytes()))
     }
 
     /// Reads a fragment (with or without the leading `#`). `Ok(None)`: the fragment is not
@@ -206,7 +201,7 @@ impl RunLink {
 }
 
 /// An exported run (module docs).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunFile {
     /// [`FILE_VERSION`].
     pub logspine_run: u32,
@@ -229,7 +224,7 @@ impl RunFile {
     pub fn new(link: &RunLink, trace: &[TraceEvent]) -> RunFile {
         let mut lines = String::new();
         for e in trace {
-            lines.push_str(&serde_json::to_string(e).expect("trace events serialize"));
+            lines.push_str(&e.to_json());
             lines.push('\n');
         }
         RunFile {
@@ -245,7 +240,26 @@ impl RunFile {
 
     /// The file's text (pretty JSON).
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a run file serializes")
+        let mut w = Writer::pretty();
+        w.begin_object();
+        w.field_u64("logspine_run", u64::from(self.logspine_run));
+        w.field_str("scenario", &self.scenario);
+        w.field_u64("seed", self.seed);
+        w.field_u64("position", self.position);
+        w.key("actions");
+        w.begin_array();
+        for h in &self.actions {
+            w.begin_object();
+            w.field_u64("tick", h.tick);
+            w.key("action");
+            h.action.write_json(&mut w);
+            w.end_object();
+        }
+        w.end_array();
+        w.field_str("trace", &self.trace);
+        w.field_str("trace_hash", &self.trace_hash);
+        w.end_object();
+        w.finish()
     }
 
     /// Reads a file's text; checks the version and the actions (not yet the hash: that

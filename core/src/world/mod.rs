@@ -84,9 +84,7 @@ pub mod trace;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use serde::Serialize;
-
-use crate::json::{self, Obj, Unknown, Value};
+use crate::json::{self, Obj, Unknown, Value, Writer};
 
 use crate::cdc::views::{MaterializedView, View, ViewKind};
 use crate::cdc::{CdcConfig, CdcEvent, ChangeEvent, Connector, Op};
@@ -122,8 +120,7 @@ pub use timeline::Timeline;
 pub use trace::{trace_hash, trace_hash_push, TraceEvent, TraceKind, TRACE_HASH_EMPTY};
 
 /// Which index the world's database keeps.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum IndexChoice {
     /// The page B+tree.
     #[default]
@@ -149,7 +146,7 @@ fn default_memtable() -> u64 {
 }
 
 /// How the world is set up (the `config` of a scenario). Every field has a default.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorldConfig {
     /// The database's index.
     pub index: IndexChoice,
@@ -429,8 +426,7 @@ impl WorldConfig {
 }
 
 /// Something done to the world. JSON: an object whose `do` names the action.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "do", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// A client writes `key = value` in a transaction of its own and commits.
     Write {
@@ -523,7 +519,6 @@ pub enum Action {
         /// `earliest`, `latest` or an offset.
         to: String,
         /// Only this partition of `changes` (absent: every one the member has).
-        #[serde(skip_serializing_if = "Option::is_none")]
         partition: Option<u32>,
     },
     /// Compact now (module docs): the LSM index's manual compaction, and with
@@ -813,6 +808,115 @@ impl Action {
                 .at_key("do"))
             }
         })
+    }
+}
+
+impl Action {
+    /// Writes the action's JSON: `do` ([`Action::name`]), then its fields in declaration
+    /// order (`partition` only when present).
+    pub fn write_json(&self, w: &mut Writer) {
+        w.begin_object();
+        w.field_str("do", self.name());
+        match self {
+            Action::Write { key, value } | Action::RaftWrite { key, value } => {
+                w.field_str("key", key);
+                w.field_str("value", value);
+            }
+            Action::Delete { key } | Action::Read { key } => w.field_str("key", key),
+            Action::Workload {
+                clients,
+                transactions,
+                keys,
+                writes,
+            } => {
+                w.field_u64("clients", u64::from(*clients));
+                w.field_u64("transactions", u64::from(*transactions));
+                w.field_u64("keys", u64::from(*keys));
+                w.field_u64("writes", u64::from(*writes));
+            }
+            Action::SlowDisk { min, max } | Action::RaftDelay { min, max } => {
+                w.field_u64("min", *min);
+                w.field_u64("max", *max);
+            }
+            Action::FlipBit { file, bit } => {
+                w.field_str("file", file);
+                w.field_u64("bit", *bit);
+            }
+            Action::RebuildView { view } => w.field_str("view", view),
+            Action::JoinConsumer { consumer } | Action::LeaveConsumer { consumer } => {
+                w.field_str("consumer", consumer);
+            }
+            Action::SetPace {
+                consumer,
+                events_per_tick,
+            } => {
+                w.field_str("consumer", consumer);
+                w.field_u64("events_per_tick", *events_per_tick);
+            }
+            Action::ResetOffset {
+                consumer,
+                to,
+                partition,
+            } => {
+                w.field_str("consumer", consumer);
+                w.field_str("to", to);
+                if let Some(p) = partition {
+                    w.field_u64("partition", u64::from(*p));
+                }
+            }
+            Action::RaftCrash { target } => w.field_str("target", target),
+            Action::RaftPartition { side } => {
+                w.key("side");
+                w.begin_array();
+                for s in side {
+                    w.str(s);
+                }
+                w.end_array();
+            }
+            Action::RaftLoss { percent } => w.field_u64("percent", u64::from(*percent)),
+            Action::Checkpoint
+            | Action::Crash
+            | Action::CrashBroker
+            | Action::CrashConnector
+            | Action::Compact
+            | Action::RaftRestart
+            | Action::RaftHeal => {}
+        }
+        w.end_object();
+    }
+}
+
+impl WorldConfig {
+    /// Writes the configuration's JSON: every field, in declaration order.
+    pub fn write_json(&self, w: &mut Writer) {
+        w.begin_object();
+        w.field_str(
+            "index",
+            match self.index {
+                IndexChoice::Btree => "btree",
+                IndexChoice::Lsm => "lsm",
+            },
+        );
+        w.field_bool("group_commit", self.group_commit);
+        w.field_u64("max_batch", self.max_batch as u64);
+        w.field_u64("max_wait_ticks", self.max_wait_ticks);
+        w.field_u64s("sync_latency", &mut self.sync_latency.iter().copied());
+        w.field_bool("tear_on_crash", self.tear_on_crash);
+        w.field_u64(
+            "checkpoint_every_wal_bytes",
+            self.checkpoint_every_wal_bytes,
+        );
+        w.field_u64("memtable_bytes", self.memtable_bytes);
+        w.field_bool("cdc", self.cdc);
+        w.field_u64("view_events_per_tick", self.view_events_per_tick);
+        w.field_u64("raft_nodes", self.raft_nodes);
+        w.field_bool("raft_replicates", self.raft_replicates);
+        w.field_bool("dual_write", self.dual_write);
+        w.field_u64("retention_bytes", self.retention_bytes);
+        w.field_bool("compacted", self.compacted);
+        w.field_bool("compare_indexes", self.compare_indexes);
+        w.field_u64("partitions", u64::from(self.partitions));
+        w.end_object();
     }
 }
 

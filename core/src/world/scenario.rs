@@ -32,17 +32,15 @@
 //!   met (an [`Condition`]): `{"event": name, "count": n}` — the trace has `n` (default 1)
 //!   events of that kind since the run began — or `{"tick": t}`.
 
-use serde::Serialize;
-
 use super::trace::TraceKind;
 use super::{Action, WorldConfig};
-use crate::json::{self, Unknown, Value};
+use crate::json::{self, Unknown, Value, Writer};
 
 /// The only version this build reads.
 pub const VERSION: u32 = 1;
 
 /// An action at a tick.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimedAction {
     /// The tick it is applied at (before that tick's work).
     pub at: u64,
@@ -51,8 +49,7 @@ pub struct TimedAction {
 }
 
 /// When a narration step is reached.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Condition {
     /// `count` events of kind `event` have happened.
     Event {
@@ -69,7 +66,7 @@ pub enum Condition {
 }
 
 /// One step of the narration.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NarrationStep {
     /// What to tell.
     pub text: String,
@@ -78,7 +75,7 @@ pub struct NarrationStep {
 }
 
 /// A scenario (module docs).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scenario {
     /// The format version: [`VERSION`].
     pub version: u32,
@@ -174,7 +171,45 @@ impl Scenario {
 
     /// The scenario as JSON (pretty: scenarios are read by people too).
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("scenarios serialize")
+        let mut w = Writer::pretty();
+        w.begin_object();
+        w.field_u64("version", u64::from(self.version));
+        w.field_str("name", &self.name);
+        w.field_str("title", &self.title);
+        w.field_u64("seed", self.seed);
+        w.key("config");
+        self.config.write_json(&mut w);
+        w.field_u64("end", self.end);
+        w.key("actions");
+        w.begin_array();
+        for a in &self.actions {
+            w.begin_object();
+            w.field_u64("at", a.at);
+            w.key("action");
+            a.action.write_json(&mut w);
+            w.end_object();
+        }
+        w.end_array();
+        w.key("narration");
+        w.begin_array();
+        for n in &self.narration {
+            w.begin_object();
+            w.field_str("text", &n.text);
+            w.key("until");
+            w.begin_object();
+            match &n.until {
+                Condition::Event { event, count } => {
+                    w.field_str("event", event);
+                    w.field_u64("count", *count);
+                }
+                Condition::Tick { tick } => w.field_u64("tick", *tick),
+            }
+            w.end_object();
+            w.end_object();
+        }
+        w.end_array();
+        w.end_object();
+        w.finish()
     }
 
     /// Checks what the types cannot say.

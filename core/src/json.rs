@@ -579,7 +579,8 @@ impl Value {
     }
 
     /// An object whose keys are checked against `fields`: a repeated field is refused,
-    /// and an unknown one is refused or ignored as `unknown` says. `expected` names the
+    /// and an unknown one is refused or ignored as `unknown` says (the error's path ends
+    /// with the offending key, as serde_path_to_error's did). `expected` names the
     /// type for the message when the value is not an object (`struct Scenario`).
     pub fn object<'a>(
         &'a self,
@@ -596,10 +597,11 @@ impl Value {
                     return Err(Error::new(format!(
                         "unknown field `{key}`, expected {}",
                         one_of(fields)
-                    )));
+                    ))
+                    .at_key(key));
                 }
             } else if members[..i].iter().any(|(k, _)| k == key) {
-                return Err(Error::new(format!("duplicate field `{key}`")));
+                return Err(Error::new(format!("duplicate field `{key}`")).at_key(key));
             }
         }
         Ok(Obj { members })

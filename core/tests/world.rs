@@ -303,9 +303,12 @@ fn bad_scenarios_are_errors_naming_the_field() {
     }
 }
 
-/// The scenario reader accepts and refuses what serde's derived deserializers did (the
-/// format's edges: defaults, numbers, tags, extra members; module docs of
-/// `logspine_core::json` for the one deliberate difference, repeated keys).
+/// The scenario reader accepts and refuses what serde's derived deserializers did, with
+/// the same paths (this table was run against them before they went). Two deliberate
+/// differences: a repeated key is refused (serde_json's `Value` kept the last one; module
+/// docs of `logspine_core::json`), and inside actions and narration conditions the path
+/// goes down to the field (`side[1]`, `until.count`) where serde stopped at the enclosing
+/// object.
 #[test]
 fn scenario_json_edges_are_as_before() {
     let doc = |extra: &str| {
@@ -392,12 +395,12 @@ fn scenario_json_edges_are_as_before() {
         ),
         (
             Scenario::from_json(&doc("").replace("seed", "sead")),
-            ".",
+            "sead",
             "unknown field `sead`",
         ),
         (
             Scenario::from_json(&doc(r#", "seed": 2"#)),
-            ".",
+            "seed",
             "duplicate field `seed`",
         ),
         (
@@ -462,7 +465,7 @@ fn scenario_json_edges_are_as_before() {
         ),
         (
             config(r#"{"colour": 1}"#),
-            "config",
+            "config.colour",
             "unknown field `colour`",
         ),
         (
@@ -482,7 +485,7 @@ fn scenario_json_edges_are_as_before() {
         ),
         (
             action(r#"{"do": "read", "key": "k", "value": "v"}"#),
-            "actions[0].action",
+            "actions[0].action.value",
             "unknown field `value`",
         ),
         (
@@ -502,17 +505,17 @@ fn scenario_json_edges_are_as_before() {
         ),
         (
             action(r#"{"do": "crash", "do": "crash"}"#),
-            "actions[0].action",
+            "actions[0].action.do",
             "duplicate field `do`",
         ),
         (
             until(r#"{"event": "crash", "tick": 4}"#),
-            "narration[0].until",
+            "narration[0].until.tick",
             "unknown field `tick`",
         ),
         (
             until(r#"{"tick": 4, "count": 1}"#),
-            "narration[0].until",
+            "narration[0].until.count",
             "unknown field `count`",
         ),
         (

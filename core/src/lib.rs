@@ -21,6 +21,7 @@
 //! * [`topic`]: topic partitions: offsets, idempotent producers, retention, compaction.
 //! * [`world`]: the whole stack behind one deterministic step function, its typed trace,
 //!   scenarios as versioned JSON, and time travel.
+//! * [`json`]: the small JSON reader and writer of the scenario, trace and share formats.
 //! * [`raft`]: Raft replication: a sans-IO node whose log is a `Log`, a replicated
 //!   key-value state machine, a deterministic cluster simulator and safety checkers.
 
@@ -29,6 +30,7 @@ pub mod cdc;
 pub mod conformance;
 pub mod crc32c;
 pub mod db;
+pub mod json;
 pub mod log;
 pub mod lsm;
 mod meter;

@@ -303,6 +303,323 @@ fn bad_scenarios_are_errors_naming_the_field() {
     }
 }
 
+/// The scenario reader accepts and refuses what serde's derived deserializers did, with
+/// the same paths (this table was run against them before they went). Two deliberate
+/// differences: a repeated key is refused (serde_json's `Value` kept the last one; module
+/// docs of `logspine_core::json`), and inside actions and narration conditions the path
+/// goes down to the field (`side[1]`, `until.count`) where serde stopped at the enclosing
+/// object.
+#[test]
+fn scenario_json_edges_are_as_before() {
+    let doc = |extra: &str| {
+        format!(r#"{{"version": 1, "name": "x", "title": "t", "seed": 1, "end": 5{extra}}}"#)
+    };
+    let minimal = Scenario::from_json(&doc("")).expect("the minimal scenario");
+    assert_eq!(minimal.config, WorldConfig::default());
+    assert!(minimal.actions.is_empty() && minimal.narration.is_empty());
+    assert_eq!(
+        Scenario::from_json(&doc(r#", "config": {}, "actions": [], "narration": []"#)),
+        Ok(minimal)
+    );
+    let config = |c: &str| Scenario::from_json(&doc(&format!(r#", "config": {c}"#)));
+    let c = config(r#"{"index": "lsm", "sync_latency": [2, 3], "max_batch": 9}"#).unwrap();
+    assert_eq!(
+        (c.config.index, c.config.sync_latency, c.config.max_batch),
+        (IndexChoice::Lsm, [2, 3], 9)
+    );
+    let action = |a: &str| {
+        Scenario::from_json(&doc(&format!(
+            r#", "config": {{"cdc": true, "partitions": 2}}, "actions": [{{"at": 1, "action": {a}}}]"#
+        )))
+    };
+    let first_action = |s: Scenario| s.actions[0].action.clone();
+    // Actions without fields ignore other members, as the derive's unit variants did.
+    assert_eq!(
+        action(r#"{"do": "crash", "note": 1}"#).map(first_action),
+        Ok(Action::Crash)
+    );
+    assert_eq!(
+        action(r#"{"consumer": "a", "do": "reset_offset", "to": "latest", "partition": null}"#)
+            .map(first_action),
+        Ok(Action::ResetOffset {
+            consumer: "a".into(),
+            to: "latest".into(),
+            partition: None
+        })
+    );
+    let until = |u: &str| {
+        Scenario::from_json(&doc(&format!(
+            r#", "narration": [{{"text": "t", "until": {u}}}]"#
+        )))
+    };
+    let first_until = |s: Scenario| s.narration[0].until.clone();
+    assert_eq!(
+        until(r#"{"event": "crash"}"#).map(first_until),
+        Ok(logspine_core::world::Condition::Event {
+            event: "crash".into(),
+            count: 1
+        })
+    );
+    assert_eq!(
+        until(r#"{"tick": 4}"#).map(first_until),
+        Ok(logspine_core::world::Condition::Tick { tick: 4 })
+    );
+    assert_eq!(
+        Scenario::from_json(&doc("").replace("\"seed\": 1", "\"seed\": 18446744073709551615"))
+            .map(|s| s.seed),
+        Ok(u64::MAX)
+    );
+
+    let refused: Vec<(Result<Scenario, _>, &str, &str)> = vec![
+        (
+            Scenario::from_json(&doc("").replace("\"seed\": 1,", "\"seed\": -1,")),
+            "seed",
+            "integer `-1`",
+        ),
+        (
+            Scenario::from_json(&doc("").replace("\"seed\": 1,", "\"seed\": 1.0,")),
+            "seed",
+            "invalid type",
+        ),
+        (
+            Scenario::from_json(
+                &doc("").replace("\"seed\": 1,", "\"seed\": 18446744073709551616,"),
+            ),
+            "seed",
+            "invalid type",
+        ),
+        (
+            Scenario::from_json(&doc("").replace("\"seed\": 1,", "")),
+            ".",
+            "missing field `seed`",
+        ),
+        (
+            Scenario::from_json(&doc("").replace("seed", "sead")),
+            "sead",
+            "unknown field `sead`",
+        ),
+        (
+            Scenario::from_json(&doc(r#", "seed": 2"#)),
+            "seed",
+            "duplicate field `seed`",
+        ),
+        (
+            Scenario::from_json(&(doc("") + "x")),
+            ".",
+            "trailing characters",
+        ),
+        (
+            Scenario::from_json(&doc("").replace("\"seed\": 1,", "\"seed\": 1,,")),
+            ".",
+            "line 1",
+        ),
+        (
+            Scenario::from_json(&doc("").replace("\"version\": 1", "\"version\": \"1\"")),
+            "version",
+            "version \"1\" is not supported",
+        ),
+        (
+            Scenario::from_json(r#"{"name": "x"}"#),
+            "version",
+            "missing field `version`",
+        ),
+        (
+            Scenario::from_json(&doc(r#", "config": null"#)),
+            "config",
+            "invalid type: null",
+        ),
+        (
+            Scenario::from_json(&doc(r#", "actions": null"#)),
+            "actions",
+            "invalid type",
+        ),
+        (
+            config(r#"{"partitions": 4294967296}"#),
+            "config.partitions",
+            "expected u32",
+        ),
+        (
+            config(r#"{"max_batch": true}"#),
+            "config.max_batch",
+            "invalid type",
+        ),
+        (
+            config(r#"{"index": "hash"}"#),
+            "config.index",
+            "unknown variant `hash`",
+        ),
+        (
+            config(r#"{"sync_latency": [1]}"#),
+            "config.sync_latency",
+            "invalid length 1",
+        ),
+        (
+            config(r#"{"sync_latency": [1, 2, 3]}"#),
+            "config.sync_latency",
+            "invalid length 3",
+        ),
+        (
+            config(r#"{"sync_latency": [1, -2]}"#),
+            "config.sync_latency[1]",
+            "integer `-2`",
+        ),
+        (
+            config(r#"{"colour": 1}"#),
+            "config.colour",
+            "unknown field `colour`",
+        ),
+        (
+            action(r#"{"key": "k"}"#),
+            "actions[0].action",
+            "missing field `do`",
+        ),
+        (
+            action(r#"{"do": 7}"#),
+            "actions[0].action.do",
+            "invalid type",
+        ),
+        (
+            action(r#"{"do": "Crash"}"#),
+            "actions[0].action.do",
+            "unknown variant `Crash`",
+        ),
+        (
+            action(r#"{"do": "read", "key": "k", "value": "v"}"#),
+            "actions[0].action.value",
+            "unknown field `value`",
+        ),
+        (
+            action(r#"{"do": "read"}"#),
+            "actions[0].action",
+            "missing field `key`",
+        ),
+        (
+            action(r#"{"do": "raft_partition", "side": ["leader", 2]}"#),
+            "actions[0].action.side[1]",
+            "invalid type",
+        ),
+        (
+            action(r#"{"do": "reset_offset", "consumer": "a", "to": "latest", "partition": -1}"#),
+            "actions[0].action.partition",
+            "integer `-1`",
+        ),
+        (
+            action(r#"{"do": "crash", "do": "crash"}"#),
+            "actions[0].action.do",
+            "duplicate field `do`",
+        ),
+        (
+            until(r#"{"event": "crash", "tick": 4}"#),
+            "narration[0].until.tick",
+            "unknown field `tick`",
+        ),
+        (
+            until(r#"{"tick": 4, "count": 1}"#),
+            "narration[0].until.count",
+            "unknown field `count`",
+        ),
+        (
+            until(r#"{}"#),
+            "narration[0].until",
+            "did not match any variant",
+        ),
+        (
+            until(r#"{"event": "crash", "count": "2"}"#),
+            "narration[0].until.count",
+            "invalid type",
+        ),
+    ];
+    for (got, path, says) in refused {
+        let e = got.expect_err(says);
+        assert!(
+            e.path == path && e.message.contains(says),
+            "expected {path}: …{says}…, got {e:?}"
+        );
+    }
+}
+
+/// Every action reads back from the JSON written for it.
+#[test]
+fn every_action_reads_back_from_its_json() {
+    let actions = [
+        Action::Write {
+            key: "k".into(),
+            value: "v\"\n😀".into(),
+        },
+        Action::Delete { key: "k".into() },
+        Action::Read { key: "k".into() },
+        Action::Workload {
+            clients: 1,
+            transactions: 2,
+            keys: 3,
+            writes: 4,
+        },
+        Action::Checkpoint,
+        Action::Crash,
+        Action::SlowDisk { min: 1, max: 2 },
+        Action::FlipBit {
+            file: "wal-0".into(),
+            bit: u64::MAX,
+        },
+        Action::CrashBroker,
+        Action::CrashConnector,
+        Action::RebuildView {
+            view: "replica".into(),
+        },
+        Action::JoinConsumer {
+            consumer: "a".into(),
+        },
+        Action::LeaveConsumer {
+            consumer: "a".into(),
+        },
+        Action::SetPace {
+            consumer: "a".into(),
+            events_per_tick: 3,
+        },
+        Action::ResetOffset {
+            consumer: "a".into(),
+            to: "earliest".into(),
+            partition: None,
+        },
+        Action::ResetOffset {
+            consumer: "a".into(),
+            to: "7".into(),
+            partition: Some(u32::MAX),
+        },
+        Action::Compact,
+        Action::RaftCrash {
+            target: "leader".into(),
+        },
+        Action::RaftRestart,
+        Action::RaftPartition {
+            side: vec!["leader".into(), "2".into()],
+        },
+        Action::RaftHeal,
+        Action::RaftWrite {
+            key: "k".into(),
+            value: "v".into(),
+        },
+        Action::RaftLoss { percent: 5 },
+        Action::RaftDelay { min: 1, max: 9 },
+    ];
+    let mut names = Vec::new();
+    for a in actions {
+        let mut w = logspine_core::json::Writer::compact();
+        a.write_json(&mut w);
+        let text = w.finish();
+        let value = logspine_core::json::parse(&text).unwrap();
+        assert_eq!(Action::from_json(&value), Ok(a.clone()), "{text}");
+        assert_eq!(
+            value.get("do").and_then(|d| d.to_str().ok()),
+            Some(a.name())
+        );
+        if names.last() != Some(&a.name()) {
+            names.push(a.name());
+        }
+    }
+    assert_eq!(names, logspine_core::world::ACTION_NAMES);
+}
+
 fn world_with(config: WorldConfig, seed: u64) -> World {
     World::new(config, seed).expect("valid config").0
 }

@@ -20,8 +20,8 @@
 //! trace's hash differs from the file's (a file edited by hand, or made by a build whose
 //! engine behaves differently).
 
+use logspine_core::json::{self, Unknown, Value, Writer};
 use logspine_core::world::{library, trace_hash, Action, TraceEvent};
-use serde::{Deserialize, Serialize};
 
 /// The link format's version.
 pub const LINK_VERSION: u32 = 1;
@@ -33,12 +33,23 @@ pub const MAX_LINK_BYTES: usize = 64 * 1024;
 pub const MAX_ACTIONS: usize = 10_000;
 
 /// An action applied by hand at a tick.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HandAction {
     /// The world's time when it was applied.
     pub tick: u64,
     /// The action.
     pub action: Action,
+}
+
+impl HandAction {
+    /// Reads `{"tick": t, "action": action}` (other members are ignored).
+    pub fn from_json(v: &Value) -> Result<HandAction, json::Error> {
+        let o = v.object("struct HandAction", &["tick", "action"], Unknown::Ignore)?;
+        Ok(HandAction {
+            tick: o.u64("tick")?,
+            action: o.with("action", Action::from_json)?,
+        })
+    }
 }
 
 /// A run, as a link carries it (module docs).
@@ -68,32 +79,27 @@ fn err<T>(msg: impl Into<String>) -> Result<T, LinkError> {
     Err(LinkError(msg.into()))
 }
 
-/// The link payload's JSON shape.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Payload {
-    s: String,
-    seed: u64,
-    p: u64,
-    #[serde(default)]
-    a: Vec<(u64, Action)>,
-}
-
 impl RunLink {
     /// The fragment, without `#`: `run=1.<payload>`.
     pub fn to_fragment(&self) -> String {
-        let payload = Payload {
-            s: self.scenario.clone(),
-            seed: self.seed,
-            p: self.position,
-            a: self
-                .actions
-                .iter()
-                .map(|h| (h.tick, h.action.clone()))
-                .collect(),
-        };
-        let json = serde_json::to_vec(&payload).expect("a run link serializes");
-        format!("run={LINK_VERSION}.{}", base64url_encode(&json))
+        // {"s": name, "seed": n, "p": position, "a": [[tick, action], ...]}
+        let mut w = Writer::compact();
+        w.begin_object();
+        w.field_str("s", &self.scenario);
+        w.field_u64("seed", self.seed);
+        w.field_u64("p", self.position);
+        w.key("a");
+        w.begin_array();
+        for h in &self.actions {
+            w.begin_array();
+            w.u64(h.tick);
+            h.action.write_json(&mut w);
+            w.end_array();
+        }
+        w.end_array();
+        w.end_object();
+        let json = w.finish();
+        format!("run={LINK_VERSION}.{}", base64url_encode(json.as_bytes()))
     }
 
     /// Reads a fragment (with or without the leading `#`). `Ok(None)`: the fragment is not
@@ -128,23 +134,38 @@ impl RunLink {
                  Copy the whole link again.",
             );
         };
-        let payload: Payload = serde_json::from_slice(&bytes).map_err(|e| {
-            LinkError(format!(
-                "This link is damaged or cut short (its data does not parse: {e})."
-            ))
-        })?;
-        let link = RunLink {
-            scenario: payload.s,
-            seed: payload.seed,
-            position: payload.p,
-            actions: payload
-                .a
-                .into_iter()
-                .map(|(tick, action)| HandAction { tick, action })
-                .collect(),
-        };
+        let link = std::str::from_utf8(&bytes)
+            .map_err(|_| json::Error::new("invalid unicode code point"))
+            .and_then(|text| Ok(json::parse(text)?))
+            .and_then(|v| RunLink::from_payload(&v))
+            .map_err(|e| {
+                LinkError(format!(
+                    "This link is damaged or cut short (its data does not parse: {e})."
+                ))
+            })?;
         link.check()?;
         Ok(Some(link))
+    }
+
+    /// Reads the payload's JSON (`a` may be absent; unknown fields are errors).
+    fn from_payload(v: &Value) -> Result<RunLink, json::Error> {
+        let o = v.object("struct Payload", &["s", "seed", "p", "a"], Unknown::Refuse)?;
+        Ok(RunLink {
+            scenario: o.string("s")?,
+            seed: o.u64("seed")?,
+            position: o.u64("p")?,
+            actions: o
+                .opt_with("a", |a| {
+                    a.to_vec(|pair| {
+                        let (tick, action) = pair.to_pair("a tuple of size 2")?;
+                        Ok(HandAction {
+                            tick: tick.to_u64().map_err(|e| e.at_index(0))?,
+                            action: Action::from_json(action).map_err(|e| e.at_index(1))?,
+                        })
+                    })
+                })?
+                .unwrap_or_default(),
+        })
     }
 
     /// Checks what parsing cannot: a known scenario, possible actions in tick order.
@@ -180,8 +201,7 @@ impl RunLink {
 }
 
 /// An exported run (module docs).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunFile {
     /// [`FILE_VERSION`].
     pub logspine_run: u32,
@@ -204,7 +224,7 @@ impl RunFile {
     pub fn new(link: &RunLink, trace: &[TraceEvent]) -> RunFile {
         let mut lines = String::new();
         for e in trace {
-            lines.push_str(&serde_json::to_string(e).expect("trace events serialize"));
+            lines.push_str(&e.to_json());
             lines.push('\n');
         }
         RunFile {
@@ -220,36 +240,87 @@ impl RunFile {
 
     /// The file's text (pretty JSON).
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a run file serializes")
+        let mut w = Writer::pretty();
+        w.begin_object();
+        w.field_u64("logspine_run", u64::from(self.logspine_run));
+        w.field_str("scenario", &self.scenario);
+        w.field_u64("seed", self.seed);
+        w.field_u64("position", self.position);
+        w.key("actions");
+        w.begin_array();
+        for h in &self.actions {
+            w.begin_object();
+            w.field_u64("tick", h.tick);
+            w.key("action");
+            h.action.write_json(&mut w);
+            w.end_object();
+        }
+        w.end_array();
+        w.field_str("trace", &self.trace);
+        w.field_str("trace_hash", &self.trace_hash);
+        w.end_object();
+        w.finish()
     }
 
     /// Reads a file's text; checks the version and the actions (not yet the hash: that
     /// needs the replay, [`RunFile::verify`]).
     pub fn from_json(text: &str) -> Result<RunFile, LinkError> {
-        #[derive(Deserialize)]
-        struct Version {
-            logspine_run: Option<u32>,
-        }
-        match serde_json::from_str::<Version>(text) {
-            Ok(Version {
-                logspine_run: Some(FILE_VERSION),
-            }) => {}
-            Ok(Version {
-                logspine_run: Some(v),
-            }) => {
-                return err(format!(
-                    "This run file has version {v}; this page reads version {FILE_VERSION}."
-                ))
+        let value = json::parse(text)
+            .map_err(|e| LinkError(format!("This file is not a Logspine run file: {e}.")))?;
+        // The version first, so a file from another version is named as such rather
+        // than refused for a field this build does not know.
+        match value.get("logspine_run") {
+            _ if !matches!(value, Value::Object(_)) => {
+                return err("This file is not a Logspine run file (not a JSON object).")
             }
-            Ok(Version { logspine_run: None }) => {
+            None | Some(Value::Null) => {
                 return err("This is not a Logspine run file (no \"logspine_run\" field).")
             }
-            Err(e) => return err(format!("This file is not a Logspine run file: {e}.")),
+            Some(v) => match v.to_u32() {
+                Ok(FILE_VERSION) => {}
+                Ok(v) => {
+                    return err(format!(
+                        "This run file has version {v}; this page reads version {FILE_VERSION}."
+                    ))
+                }
+                Err(e) => {
+                    return err(format!(
+                        "This file is not a Logspine run file: {}.",
+                        e.at_key("logspine_run")
+                    ))
+                }
+            },
         }
-        let file: RunFile = serde_json::from_str(text)
+        let file = RunFile::from_value(&value)
             .map_err(|e| LinkError(format!("This run file is damaged: {e}.")))?;
         file.link().check()?;
         Ok(file)
+    }
+
+    /// Reads the file's fields (all required; unknown fields are errors).
+    fn from_value(v: &Value) -> Result<RunFile, json::Error> {
+        let o = v.object(
+            "struct RunFile",
+            &[
+                "logspine_run",
+                "scenario",
+                "seed",
+                "position",
+                "actions",
+                "trace",
+                "trace_hash",
+            ],
+            Unknown::Refuse,
+        )?;
+        Ok(RunFile {
+            logspine_run: o.u32("logspine_run")?,
+            scenario: o.string("scenario")?,
+            seed: o.u64("seed")?,
+            position: o.u64("position")?,
+            actions: o.with("actions", |a| a.to_vec(HandAction::from_json))?,
+            trace: o.string("trace")?,
+            trace_hash: o.string("trace_hash")?,
+        })
     }
 
     /// The run the file describes.
@@ -437,5 +508,72 @@ mod tests {
         for n in [1, text.len() / 2, text.len() - 1] {
             assert!(RunFile::from_json(&text[..n]).is_err(), "{n}");
         }
+    }
+
+    #[test]
+    fn link_and_file_json_edges() {
+        let open = |json: &str| {
+            RunLink::from_fragment(&format!("run=1.{}", base64url_encode(json.as_bytes())))
+        };
+        // `a` may be absent; an action is a pair [tick, action].
+        let l = open(r#"{"s":"log-is-the-truth","seed":18446744073709551615,"p":0}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!((l.seed, l.actions.len()), (u64::MAX, 0));
+        for (json, says) in [
+            (
+                r#"{"s":"log-is-the-truth","seed":1,"p":0,"seed":2}"#,
+                "duplicate field `seed`",
+            ),
+            (
+                r#"{"s":"log-is-the-truth","seed":-1,"p":0}"#,
+                "seed: invalid value",
+            ),
+            (r#"{"s":"log-is-the-truth","p":0}"#, "missing field `seed`"),
+            (
+                r#"{"s":"log-is-the-truth","seed":1,"p":0,"a":[[1]]}"#,
+                "a[0]: invalid length 1",
+            ),
+            (
+                r#"{"s":"log-is-the-truth","seed":1,"p":0,"a":[[1,{"do":"boom"}]]}"#,
+                "a[0][1].do: unknown variant `boom`",
+            ),
+            (
+                r#"{"s":"log-is-the-truth","seed":1,"p":0} 1"#,
+                "trailing characters",
+            ),
+        ] {
+            let e = open(json).unwrap_err().0;
+            assert!(
+                e.starts_with("This link is damaged") && e.contains(says),
+                "{json}: {e}"
+            );
+        }
+        assert!(RunLink::from_fragment(&format!(
+            "run=1.{}",
+            base64url_encode(b"{\"s\":\"\xff\"}")
+        ))
+        .unwrap_err()
+        .0
+        .contains("damaged"));
+
+        // A run file's hand actions ignore extra members (as before); the file's do not.
+        let text = RunFile::new(&link(), &[]).to_json();
+        let extra = text.replacen("\"tick\": 3,", "\"tick\": 3, \"note\": \"x\",", 1);
+        assert_ne!(extra, text);
+        assert_eq!(RunFile::from_json(&extra).unwrap().link(), link());
+        let unknown = text.replacen("\"seed\"", "\"sead\"", 1);
+        assert!(RunFile::from_json(&unknown)
+            .unwrap_err()
+            .0
+            .contains("unknown field `sead`"));
+        assert!(RunFile::from_json(r#"{"logspine_run": "1"}"#)
+            .unwrap_err()
+            .0
+            .contains("not a Logspine run file: logspine_run: invalid type"));
+        assert!(RunFile::from_json("[1]")
+            .unwrap_err()
+            .0
+            .contains("not a JSON object"));
     }
 }

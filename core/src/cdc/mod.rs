@@ -46,8 +46,6 @@ pub mod views;
 
 use std::collections::VecDeque;
 
-use serde::{Deserialize, Serialize};
-
 use crate::crc32c;
 use crate::db::{TxnId, WalRecord};
 use crate::log::{Log, LogError, Lsn};
@@ -55,8 +53,7 @@ use crate::storage::{Storage, StorageError, SyncCompletion, SyncId};
 use crate::topic::{partition_of, Broker, BrokerError, PartitionError, Produce};
 
 /// What a change did to its row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
     /// The key was absent before.
     Insert,
@@ -67,7 +64,7 @@ pub enum Op {
 }
 
 /// One row-level change (module docs).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChangeEvent {
     /// The update's LSN.
     pub lsn: u64,

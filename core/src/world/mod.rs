@@ -84,7 +84,7 @@ pub mod trace;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use serde::{Deserialize, Serialize};
+use crate::json::{self, Obj, Unknown, Value, Writer};
 
 use crate::cdc::views::{MaterializedView, View, ViewKind};
 use crate::cdc::{CdcConfig, CdcEvent, ChangeEvent, Connector, Op};
@@ -121,8 +121,7 @@ pub use timeline::Timeline;
 pub use trace::{trace_hash, trace_hash_push, TraceEvent, TraceKind, TRACE_HASH_EMPTY};
 
 /// Which index the world's database keeps.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum IndexChoice {
     /// The page B+tree.
     #[default]
@@ -131,9 +130,6 @@ pub enum IndexChoice {
     Lsm,
 }
 
-fn yes() -> bool {
-    true
-}
 fn default_latency() -> [u64; 2] {
     [5, 15]
 }
@@ -151,88 +147,66 @@ fn default_memtable() -> u64 {
 }
 
 /// How the world is set up (the `config` of a scenario). Every field has a default.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorldConfig {
     /// The database's index.
-    #[serde(default)]
     pub index: IndexChoice,
     /// Group commit on or off.
-    #[serde(default = "yes")]
     pub group_commit: bool,
     /// Group commit: the most commits per sync.
-    #[serde(default = "default_batch")]
     pub max_batch: usize,
     /// Group commit: the longest a commit waits for company, in ticks.
-    #[serde(default = "default_wait")]
     pub max_wait_ticks: u64,
     /// Sync latency in ticks, uniform in `[min, max]`.
-    #[serde(default = "default_latency")]
     pub sync_latency: [u64; 2],
     /// Whether a crash tears the last write of a sync in flight.
-    #[serde(default = "yes")]
     pub tear_on_crash: bool,
     /// A checkpoint every this many WAL bytes (0: only when asked).
-    #[serde(default = "default_checkpoint")]
     pub checkpoint_every_wal_bytes: u64,
     /// LSM: the memtable is frozen at this many bytes.
-    #[serde(default = "default_memtable")]
     pub memtable_bytes: u64,
     /// Change data capture: a broker (its own disk) with the topic `changes`, a connector
     /// (its own disk) publishing the database's committed transactions, and three views
     /// consuming it (`replica`, `aggregate`, `search`).
-    #[serde(default)]
     pub cdc: bool,
     /// CDC: change events each view consumes per tick at most (its own pace).
-    #[serde(default = "default_view_rate")]
     pub view_events_per_tick: u64,
     /// A Raft cluster of this many nodes (0: none; 3 to 7), each on its own disk, a
     /// replicated key-value store; one simulator step (1 ms) per tick.
-    #[serde(default)]
     pub raft_nodes: u64,
     /// The Raft cluster replicates the database: its one client, the feed, consumes
     /// `changes` (every partition, in order) and puts each batch of change events through
     /// the Raft log as one command, so every node ends holding the database's rows (check
     /// `raft_replicates_database`). Needs `cdc` and `raft_nodes`; `raft_write` is then
     /// refused, since the feed is the cluster's only writer.
-    #[serde(default)]
     pub raft_replicates: bool,
     /// CDC: dual writes for contrast — after the database acknowledges a commit, the
     /// application itself produces the transaction's writes to a second topic `dual`
     /// ([`DUAL_WRITE_DELAY_TICKS`] later, a plain producer), and a replica view
     /// (`dual-replica`) consumes it. Needs `cdc`.
-    #[serde(default)]
     pub dual_write: bool,
     /// CDC: drop the oldest segments of `changes` while it holds more than this many
     /// bytes (0: keep everything). A view can then no longer be rebuilt from offset 0: a
     /// rebuild is refused once retention has dropped a segment, and a view that falls
     /// behind the retained start stops and says so. Needs `cdc`; 4 KiB segments.
-    #[serde(default)]
     pub retention_bytes: u64,
     /// CDC: `changes` is a log-compacted topic: the broker keeps the latest record of
     /// each key (compaction every 50 ticks), so a rebuild from offset 0 still gives the
     /// same views. Needs `cdc`; 4 KiB segments.
-    #[serde(default)]
     pub compacted: bool,
     /// A shadow database with the other index (on its own disk), fed every transaction
     /// the database acknowledges and every read, so both indexes' amplification can be
     /// compared on the same workload (trace kind `amplification`, every
     /// [`AMPLIFICATION_EVERY_TICKS`] and at the end). A measuring device: `crash` does not
     /// touch it, and its own events stay out of the trace.
-    #[serde(default)]
     pub compare_indexes: bool,
     /// CDC: partitions of `changes` (1 to [`MAX_PARTITIONS`]; module docs, "Partitions").
     /// More than one needs `cdc`.
-    #[serde(default = "default_partitions")]
     pub partitions: u32,
 }
 
 /// The most partitions `changes` may have.
 pub const MAX_PARTITIONS: u32 = 8;
-
-fn default_partitions() -> u32 {
-    1
-}
 
 /// With `compare_indexes`, both databases' amplification goes in the trace this often.
 pub const AMPLIFICATION_EVERY_TICKS: u64 = 200;
@@ -261,6 +235,80 @@ impl Default for WorldConfig {
             compacted: false,
             compare_indexes: false,
             partitions: 1,
+        }
+    }
+}
+
+impl WorldConfig {
+    /// The fields of `config` in a scenario's JSON.
+    const FIELDS: &'static [&'static str] = &[
+        "index",
+        "group_commit",
+        "max_batch",
+        "max_wait_ticks",
+        "sync_latency",
+        "tear_on_crash",
+        "checkpoint_every_wal_bytes",
+        "memtable_bytes",
+        "cdc",
+        "view_events_per_tick",
+        "raft_nodes",
+        "raft_replicates",
+        "dual_write",
+        "retention_bytes",
+        "compacted",
+        "compare_indexes",
+        "partitions",
+    ];
+
+    /// Reads the configuration from its JSON (an object; an absent field takes its
+    /// [`Default`] value, an unknown one is an error). The values are not checked here:
+    /// [`WorldConfig::check`].
+    pub fn from_json(v: &Value) -> Result<WorldConfig, json::Error> {
+        let o = v.object("struct WorldConfig", Self::FIELDS, Unknown::Refuse)?;
+        let d = WorldConfig::default();
+        Ok(WorldConfig {
+            index: o
+                .opt_with("index", IndexChoice::from_json)?
+                .unwrap_or(d.index),
+            group_commit: o.bool_or("group_commit", d.group_commit)?,
+            max_batch: o.usize_or("max_batch", d.max_batch)?,
+            max_wait_ticks: o.u64_or("max_wait_ticks", d.max_wait_ticks)?,
+            sync_latency: o
+                .opt_with("sync_latency", |v| {
+                    let (min, max) = v.to_pair("an array of length 2")?;
+                    Ok([
+                        min.to_u64().map_err(|e| e.at_index(0))?,
+                        max.to_u64().map_err(|e| e.at_index(1))?,
+                    ])
+                })?
+                .unwrap_or(d.sync_latency),
+            tear_on_crash: o.bool_or("tear_on_crash", d.tear_on_crash)?,
+            checkpoint_every_wal_bytes: o
+                .u64_or("checkpoint_every_wal_bytes", d.checkpoint_every_wal_bytes)?,
+            memtable_bytes: o.u64_or("memtable_bytes", d.memtable_bytes)?,
+            cdc: o.bool_or("cdc", d.cdc)?,
+            view_events_per_tick: o.u64_or("view_events_per_tick", d.view_events_per_tick)?,
+            raft_nodes: o.u64_or("raft_nodes", d.raft_nodes)?,
+            raft_replicates: o.bool_or("raft_replicates", d.raft_replicates)?,
+            dual_write: o.bool_or("dual_write", d.dual_write)?,
+            retention_bytes: o.u64_or("retention_bytes", d.retention_bytes)?,
+            compacted: o.bool_or("compacted", d.compacted)?,
+            compare_indexes: o.bool_or("compare_indexes", d.compare_indexes)?,
+            partitions: o.u32_or("partitions", d.partitions)?,
+        })
+    }
+}
+
+impl IndexChoice {
+    /// Reads `"btree"` or `"lsm"`.
+    pub fn from_json(v: &Value) -> Result<IndexChoice, json::Error> {
+        match v.to_str()? {
+            "btree" => Ok(IndexChoice::Btree),
+            "lsm" => Ok(IndexChoice::Lsm),
+            other => Err(json::Error::new(format!(
+                "unknown variant `{other}`, expected `btree` or `lsm`"
+            ))),
         }
     }
 }
@@ -379,8 +427,7 @@ impl WorldConfig {
 }
 
 /// Something done to the world. JSON: an object whose `do` names the action.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// A client writes `key = value` in a transaction of its own and commits.
     Write {
@@ -473,7 +520,6 @@ pub enum Action {
         /// `earliest`, `latest` or an offset.
         to: String,
         /// Only this partition of `changes` (absent: every one the member has).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         partition: Option<u32>,
     },
     /// Compact now (module docs): the LSM index's manual compaction, and with
@@ -620,6 +666,258 @@ impl Action {
             | Action::RaftHeal => {}
         }
         Ok(())
+    }
+}
+
+/// Every action's JSON name (`do`), in declaration order.
+pub const ACTION_NAMES: [&str; 23] = [
+    "write",
+    "delete",
+    "read",
+    "workload",
+    "checkpoint",
+    "crash",
+    "slow_disk",
+    "flip_bit",
+    "crash_broker",
+    "crash_connector",
+    "rebuild_view",
+    "join_consumer",
+    "leave_consumer",
+    "set_pace",
+    "reset_offset",
+    "compact",
+    "raft_crash",
+    "raft_restart",
+    "raft_partition",
+    "raft_heal",
+    "raft_write",
+    "raft_loss",
+    "raft_delay",
+];
+
+impl Action {
+    /// Reads an action from its JSON: an object whose `do` names it ([`Action::name`]),
+    /// with the action's fields. An unknown field is an error, except in an action
+    /// without fields (`crash`), whose other members are ignored, as serde's derive did.
+    /// The values are not checked here: [`Action::check`].
+    pub fn from_json(v: &Value) -> Result<Action, json::Error> {
+        const TYPE: &str = "internally tagged enum Action";
+        let tag = v
+            .object(TYPE, &["do"], Unknown::Ignore)?
+            .with("do", Value::to_str)?;
+        let fields = |names: &'static [&'static str]| -> Result<Obj<'_>, json::Error> {
+            v.object(TYPE, names, Unknown::Refuse)
+        };
+        Ok(match tag {
+            "write" => {
+                let o = fields(&["do", "key", "value"])?;
+                Action::Write {
+                    key: o.string("key")?,
+                    value: o.string("value")?,
+                }
+            }
+            "delete" => Action::Delete {
+                key: fields(&["do", "key"])?.string("key")?,
+            },
+            "read" => Action::Read {
+                key: fields(&["do", "key"])?.string("key")?,
+            },
+            "workload" => {
+                let o = fields(&["do", "clients", "transactions", "keys", "writes"])?;
+                Action::Workload {
+                    clients: o.u32("clients")?,
+                    transactions: o.u32("transactions")?,
+                    keys: o.u32("keys")?,
+                    writes: o.u32("writes")?,
+                }
+            }
+            "checkpoint" => Action::Checkpoint,
+            "crash" => Action::Crash,
+            "slow_disk" => {
+                let o = fields(&["do", "min", "max"])?;
+                Action::SlowDisk {
+                    min: o.u64("min")?,
+                    max: o.u64("max")?,
+                }
+            }
+            "flip_bit" => {
+                let o = fields(&["do", "file", "bit"])?;
+                Action::FlipBit {
+                    file: o.string("file")?,
+                    bit: o.u64("bit")?,
+                }
+            }
+            "crash_broker" => Action::CrashBroker,
+            "crash_connector" => Action::CrashConnector,
+            "rebuild_view" => Action::RebuildView {
+                view: fields(&["do", "view"])?.string("view")?,
+            },
+            "join_consumer" => Action::JoinConsumer {
+                consumer: fields(&["do", "consumer"])?.string("consumer")?,
+            },
+            "leave_consumer" => Action::LeaveConsumer {
+                consumer: fields(&["do", "consumer"])?.string("consumer")?,
+            },
+            "set_pace" => {
+                let o = fields(&["do", "consumer", "events_per_tick"])?;
+                Action::SetPace {
+                    consumer: o.string("consumer")?,
+                    events_per_tick: o.u64("events_per_tick")?,
+                }
+            }
+            "reset_offset" => {
+                let o = fields(&["do", "consumer", "to", "partition"])?;
+                Action::ResetOffset {
+                    consumer: o.string("consumer")?,
+                    to: o.string("to")?,
+                    partition: o.opt_u32("partition")?,
+                }
+            }
+            "compact" => Action::Compact,
+            "raft_crash" => Action::RaftCrash {
+                target: fields(&["do", "target"])?.string("target")?,
+            },
+            "raft_restart" => Action::RaftRestart,
+            "raft_partition" => Action::RaftPartition {
+                side: fields(&["do", "side"])?
+                    .with("side", |v| v.to_vec(|s| s.to_str().map(str::to_owned)))?,
+            },
+            "raft_heal" => Action::RaftHeal,
+            "raft_write" => {
+                let o = fields(&["do", "key", "value"])?;
+                Action::RaftWrite {
+                    key: o.string("key")?,
+                    value: o.string("value")?,
+                }
+            }
+            "raft_loss" => Action::RaftLoss {
+                percent: fields(&["do", "percent"])?.u32("percent")?,
+            },
+            "raft_delay" => {
+                let o = fields(&["do", "min", "max"])?;
+                Action::RaftDelay {
+                    min: o.u64("min")?,
+                    max: o.u64("max")?,
+                }
+            }
+            other => {
+                return Err(json::Error::new(format!(
+                    "unknown variant `{other}`, expected {}",
+                    json::one_of(&ACTION_NAMES)
+                ))
+                .at_key("do"))
+            }
+        })
+    }
+}
+
+impl Action {
+    /// Writes the action's JSON: `do` ([`Action::name`]), then its fields in declaration
+    /// order (`partition` only when present).
+    pub fn write_json(&self, w: &mut Writer) {
+        w.begin_object();
+        w.field_str("do", self.name());
+        match self {
+            Action::Write { key, value } | Action::RaftWrite { key, value } => {
+                w.field_str("key", key);
+                w.field_str("value", value);
+            }
+            Action::Delete { key } | Action::Read { key } => w.field_str("key", key),
+            Action::Workload {
+                clients,
+                transactions,
+                keys,
+                writes,
+            } => {
+                w.field_u64("clients", u64::from(*clients));
+                w.field_u64("transactions", u64::from(*transactions));
+                w.field_u64("keys", u64::from(*keys));
+                w.field_u64("writes", u64::from(*writes));
+            }
+            Action::SlowDisk { min, max } | Action::RaftDelay { min, max } => {
+                w.field_u64("min", *min);
+                w.field_u64("max", *max);
+            }
+            Action::FlipBit { file, bit } => {
+                w.field_str("file", file);
+                w.field_u64("bit", *bit);
+            }
+            Action::RebuildView { view } => w.field_str("view", view),
+            Action::JoinConsumer { consumer } | Action::LeaveConsumer { consumer } => {
+                w.field_str("consumer", consumer);
+            }
+            Action::SetPace {
+                consumer,
+                events_per_tick,
+            } => {
+                w.field_str("consumer", consumer);
+                w.field_u64("events_per_tick", *events_per_tick);
+            }
+            Action::ResetOffset {
+                consumer,
+                to,
+                partition,
+            } => {
+                w.field_str("consumer", consumer);
+                w.field_str("to", to);
+                if let Some(p) = partition {
+                    w.field_u64("partition", u64::from(*p));
+                }
+            }
+            Action::RaftCrash { target } => w.field_str("target", target),
+            Action::RaftPartition { side } => {
+                w.key("side");
+                w.begin_array();
+                for s in side {
+                    w.str(s);
+                }
+                w.end_array();
+            }
+            Action::RaftLoss { percent } => w.field_u64("percent", u64::from(*percent)),
+            Action::Checkpoint
+            | Action::Crash
+            | Action::CrashBroker
+            | Action::CrashConnector
+            | Action::Compact
+            | Action::RaftRestart
+            | Action::RaftHeal => {}
+        }
+        w.end_object();
+    }
+}
+
+impl WorldConfig {
+    /// Writes the configuration's JSON: every field, in declaration order.
+    pub fn write_json(&self, w: &mut Writer) {
+        w.begin_object();
+        w.field_str(
+            "index",
+            match self.index {
+                IndexChoice::Btree => "btree",
+                IndexChoice::Lsm => "lsm",
+            },
+        );
+        w.field_bool("group_commit", self.group_commit);
+        w.field_u64("max_batch", self.max_batch as u64);
+        w.field_u64("max_wait_ticks", self.max_wait_ticks);
+        w.field_u64s("sync_latency", &mut self.sync_latency.iter().copied());
+        w.field_bool("tear_on_crash", self.tear_on_crash);
+        w.field_u64(
+            "checkpoint_every_wal_bytes",
+            self.checkpoint_every_wal_bytes,
+        );
+        w.field_u64("memtable_bytes", self.memtable_bytes);
+        w.field_bool("cdc", self.cdc);
+        w.field_u64("view_events_per_tick", self.view_events_per_tick);
+        w.field_u64("raft_nodes", self.raft_nodes);
+        w.field_bool("raft_replicates", self.raft_replicates);
+        w.field_bool("dual_write", self.dual_write);
+        w.field_u64("retention_bytes", self.retention_bytes);
+        w.field_bool("compacted", self.compacted);
+        w.field_bool("compare_indexes", self.compare_indexes);
+        w.field_u64("partitions", u64::from(self.partitions));
+        w.end_object();
     }
 }
 

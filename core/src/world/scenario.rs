@@ -32,17 +32,15 @@
 //!   met (an [`Condition`]): `{"event": name, "count": n}` — the trace has `n` (default 1)
 //!   events of that kind since the run began — or `{"tick": t}`.
 
-use serde::{Deserialize, Serialize};
-
 use super::trace::TraceKind;
 use super::{Action, WorldConfig};
+use crate::json::{self, Unknown, Value, Writer};
 
 /// The only version this build reads.
 pub const VERSION: u32 = 1;
 
 /// An action at a tick.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimedAction {
     /// The tick it is applied at (before that tick's work).
     pub at: u64,
@@ -50,20 +48,14 @@ pub struct TimedAction {
     pub action: Action,
 }
 
-fn one() -> u64 {
-    1
-}
-
 /// When a narration step is reached.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Condition {
     /// `count` events of kind `event` have happened.
     Event {
         /// A trace kind's name (`committed`, `crash`, `flush_done`, ...).
         event: String,
         /// How many (at least 1).
-        #[serde(default = "one")]
         count: u64,
     },
     /// Virtual time reached `tick`.
@@ -74,8 +66,7 @@ pub enum Condition {
 }
 
 /// One step of the narration.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NarrationStep {
     /// What to tell.
     pub text: String,
@@ -84,8 +75,7 @@ pub struct NarrationStep {
 }
 
 /// A scenario (module docs).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scenario {
     /// The format version: [`VERSION`].
     pub version: u32,
@@ -96,15 +86,12 @@ pub struct Scenario {
     /// The seed: the same seed, the same run.
     pub seed: u64,
     /// The world's configuration.
-    #[serde(default)]
     pub config: WorldConfig,
     /// How many ticks the run lasts after its last action, at least.
     pub end: u64,
     /// The actions.
-    #[serde(default)]
     pub actions: Vec<TimedAction>,
     /// The narration.
-    #[serde(default)]
     pub narration: Vec<NarrationStep>,
 }
 
@@ -131,29 +118,98 @@ impl Scenario {
     pub fn from_json(text: &str) -> Result<Scenario, ScenarioError> {
         // The version first, so a future file gets "version 2 is not supported" rather
         // than a complaint about a field this build does not know.
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| bad(".", e.to_string()))?;
+        let value = json::parse(text).map_err(|e| bad(".", e.to_string()))?;
         match value.get("version") {
             None => return Err(bad("version", "missing field `version`")),
-            Some(v) if v.as_u64() != Some(u64::from(VERSION)) => {
+            Some(Value::Number(json::Number::Unsigned(v))) if *v == u64::from(VERSION) => {}
+            Some(v) => {
                 return Err(bad(
                     "version",
                     format!("version {v} is not supported (this build reads version {VERSION})"),
                 ))
             }
-            Some(_) => {}
         }
-        let scenario: Scenario = serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
-            bad(path, e.into_inner().to_string())
-        })?;
+        let scenario = Scenario::from_value(&value).map_err(|e| bad(e.path(), e.message()))?;
         scenario.check()?;
         Ok(scenario)
     }
 
+    /// Reads a scenario from a parsed document, without checking it
+    /// ([`Scenario::from_json`] does both).
+    pub fn from_value(v: &Value) -> Result<Scenario, json::Error> {
+        let o = v.object(
+            "struct Scenario",
+            &[
+                "version",
+                "name",
+                "title",
+                "seed",
+                "config",
+                "end",
+                "actions",
+                "narration",
+            ],
+            Unknown::Refuse,
+        )?;
+        Ok(Scenario {
+            version: o.u32("version")?,
+            name: o.string("name")?,
+            title: o.string("title")?,
+            seed: o.u64("seed")?,
+            config: o
+                .opt_with("config", WorldConfig::from_json)?
+                .unwrap_or_default(),
+            end: o.u64("end")?,
+            actions: o
+                .opt_with("actions", |v| v.to_vec(TimedAction::from_json))?
+                .unwrap_or_default(),
+            narration: o
+                .opt_with("narration", |v| v.to_vec(NarrationStep::from_json))?
+                .unwrap_or_default(),
+        })
+    }
+
     /// The scenario as JSON (pretty: scenarios are read by people too).
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("scenarios serialize")
+        let mut w = Writer::pretty();
+        w.begin_object();
+        w.field_u64("version", u64::from(self.version));
+        w.field_str("name", &self.name);
+        w.field_str("title", &self.title);
+        w.field_u64("seed", self.seed);
+        w.key("config");
+        self.config.write_json(&mut w);
+        w.field_u64("end", self.end);
+        w.key("actions");
+        w.begin_array();
+        for a in &self.actions {
+            w.begin_object();
+            w.field_u64("at", a.at);
+            w.key("action");
+            a.action.write_json(&mut w);
+            w.end_object();
+        }
+        w.end_array();
+        w.key("narration");
+        w.begin_array();
+        for n in &self.narration {
+            w.begin_object();
+            w.field_str("text", &n.text);
+            w.key("until");
+            w.begin_object();
+            match &n.until {
+                Condition::Event { event, count } => {
+                    w.field_str("event", event);
+                    w.field_u64("count", *count);
+                }
+                Condition::Tick { tick } => w.field_u64("tick", *tick),
+            }
+            w.end_object();
+            w.end_object();
+        }
+        w.end_array();
+        w.end_object();
+        w.finish()
     }
 
     /// Checks what the types cannot say.
@@ -219,6 +275,56 @@ impl Scenario {
     /// The tick the run ends at.
     pub fn end_tick(&self) -> u64 {
         self.actions.last().map_or(0, |a| a.at) + self.end
+    }
+}
+
+impl TimedAction {
+    /// Reads `{"at": tick, "action": action}`.
+    pub fn from_json(v: &Value) -> Result<TimedAction, json::Error> {
+        let o = v.object("struct TimedAction", &["at", "action"], Unknown::Refuse)?;
+        Ok(TimedAction {
+            at: o.u64("at")?,
+            action: o.with("action", Action::from_json)?,
+        })
+    }
+}
+
+impl Condition {
+    /// Reads `{"event": name, "count": n}` (`count` 1 when absent) or `{"tick": t}`;
+    /// anything else, a mix of the two included, is an error.
+    pub fn from_json(v: &Value) -> Result<Condition, json::Error> {
+        if v.get("event").is_some() {
+            let o = v.object(
+                "struct variant Condition::Event",
+                &["event", "count"],
+                Unknown::Refuse,
+            )?;
+            Ok(Condition::Event {
+                event: o.string("event")?,
+                count: o.u64_or("count", 1)?,
+            })
+        } else if v.get("tick").is_some() {
+            let o = v.object("struct variant Condition::Tick", &["tick"], Unknown::Refuse)?;
+            Ok(Condition::Tick {
+                tick: o.u64("tick")?,
+            })
+        } else {
+            Err(json::Error::new(
+                "data did not match any variant of untagged enum Condition \
+                 (expected {\"event\": name, \"count\": n} or {\"tick\": t})",
+            ))
+        }
+    }
+}
+
+impl NarrationStep {
+    /// Reads `{"text": text, "until": condition}`.
+    pub fn from_json(v: &Value) -> Result<NarrationStep, json::Error> {
+        let o = v.object("struct NarrationStep", &["text", "until"], Unknown::Refuse)?;
+        Ok(NarrationStep {
+            text: o.string("text")?,
+            until: o.with("until", Condition::from_json)?,
+        })
     }
 }
 

@@ -4,30 +4,27 @@
 //! UI folds over it. Engine events are mapped here into plain, stable shapes (numbers and
 //! strings, no floats), so the trace does not change when an engine's internals do.
 
-use serde::{Deserialize, Serialize};
-
 use crate::db::{DbEvent, RecoveryStep, SyncReason};
 use crate::lsm::{ChoiceReason, LsmEvent};
 use crate::raft::node::{NodeEvent, Role};
 use crate::raft::sim::{DropReason, TraceKind as RaftTrace};
 
 use super::Action;
+use crate::json::Writer;
 
 /// One event of the trace.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceEvent {
     /// Its position in the trace, from 0.
     pub seq: u64,
     /// Virtual time (ticks) when it happened.
     pub time: u64,
     /// What happened.
-    #[serde(flatten)]
     pub kind: TraceKind,
 }
 
 /// What happened. The JSON field `type` is the snake-case variant name.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TraceKind {
     /// A scenario or user action was applied.
     Action {
@@ -257,7 +254,6 @@ pub enum TraceKind {
         /// The offset it rebuilt to (in partition 0).
         offset: u64,
         /// With several partitions, each one's offset (partition, offset); absent with one.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         positions: Vec<(u32, u64)>,
     },
     /// Dual writes: the application produced an acknowledged transaction's writes to
@@ -329,7 +325,6 @@ pub enum TraceKind {
         offset: u64,
         /// With a topic of several partitions, each assigned partition's position
         /// (partition, offset); absent with one.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         positions: Vec<(u32, u64)>,
     },
     /// Retention dropped whole segments from the front of a partition.
@@ -363,7 +358,6 @@ pub enum TraceKind {
         /// The partition's first offset.
         start: u64,
         /// With several partitions, the partition; absent with one.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         partition: Option<u32>,
     },
     /// `compare_indexes`: one database's amplification so far (hundredths), from the
@@ -785,6 +779,400 @@ pub fn from_raft(e: &RaftTrace) -> Option<TraceKind> {
     })
 }
 
+impl TraceEvent {
+    /// The event as one line of JSON (`{"seq":0,"time":0,"type":"crash",...}`): the
+    /// trace's documented form, which [`trace_hash`] hashes.
+    pub fn to_json(&self) -> String {
+        let mut w = Writer::compact();
+        self.write_json(&mut w);
+        w.finish()
+    }
+
+    /// Writes the event: `seq`, `time`, `type`, then the kind's fields in declaration
+    /// order.
+    pub fn write_json(&self, w: &mut Writer) {
+        w.begin_object();
+        w.field_u64("seq", self.seq);
+        w.field_u64("time", self.time);
+        w.field_str("type", self.kind.name());
+        match &self.kind {
+            TraceKind::Action { action } => {
+                w.key("action");
+                action.write_json(w);
+            }
+            TraceKind::ActionRefused { action, reason } => {
+                w.key("action");
+                action.write_json(w);
+                w.field_str("reason", reason);
+            }
+            TraceKind::ClientAborted { txn, reason } => {
+                w.field_u64("txn", *txn);
+                w.field_str("reason", reason);
+            }
+            TraceKind::ReadResult { key, value } => {
+                w.field_str("key", key);
+                w.field_opt_str("value", value.as_deref());
+            }
+            TraceKind::RecordAppended {
+                lsn,
+                kind,
+                txn,
+                pages,
+            } => {
+                w.field_u64("lsn", *lsn);
+                w.field_str("kind", kind);
+                w.field_opt_u64("txn", *txn);
+                w.field_u64s("pages", &mut pages.iter().copied());
+            }
+            TraceKind::SyncIssued {
+                sync,
+                covers,
+                commits,
+                reason,
+            } => {
+                w.field_u64("sync", *sync);
+                w.field_u64("covers", *covers);
+                w.field_u64("commits", *commits);
+                w.field_str("reason", reason);
+            }
+            TraceKind::SyncDone { sync, ok } => {
+                w.field_u64("sync", *sync);
+                w.field_bool("ok", *ok);
+            }
+            TraceKind::Committed { txn, lsn, latency } => {
+                w.field_u64("txn", *txn);
+                w.field_opt_u64("lsn", *lsn);
+                w.field_u64("latency", *latency);
+            }
+            TraceKind::RolledBack { txn, undone } => {
+                w.field_u64("txn", *txn);
+                w.field_u64("undone", *undone);
+            }
+            TraceKind::CheckpointBegan { redo, to_write } => {
+                w.field_u64("redo", *redo);
+                w.field_u64("to_write", *to_write);
+            }
+            TraceKind::PageFlushed { page } => {
+                w.field_u64("page", *page);
+            }
+            TraceKind::CheckpointDone {
+                lsn,
+                redo,
+                trimmed_segments,
+            } => {
+                w.field_u64("lsn", *lsn);
+                w.field_u64("redo", *redo);
+                w.field_u64("trimmed_segments", *trimmed_segments);
+            }
+            TraceKind::Recovery { phase, case, lsn } => {
+                w.field_str("phase", phase);
+                w.field_str("case", case);
+                w.field_opt_u64("lsn", *lsn);
+            }
+            TraceKind::MemtableFrozen { entries, bytes } => {
+                w.field_u64("entries", *entries);
+                w.field_u64("bytes", *bytes);
+            }
+            TraceKind::FlushStarted { table, bytes } => {
+                w.field_u64("table", *table);
+                w.field_u64("bytes", *bytes);
+            }
+            TraceKind::FlushDone {
+                table,
+                last_flushed_lsn,
+            } => {
+                w.field_u64("table", *table);
+                w.field_u64("last_flushed_lsn", *last_flushed_lsn);
+            }
+            TraceKind::CompactionPicked {
+                reason,
+                inputs,
+                output_level,
+                trivial_move,
+            } => {
+                w.field_str("reason", reason);
+                w.field_pairs(
+                    "inputs",
+                    &mut inputs.iter().map(|&(a, b)| (u64::from(a), b)),
+                );
+                w.field_u64("output_level", u64::from(*output_level));
+                w.field_bool("trivial_move", *trivial_move);
+            }
+            TraceKind::CompactionDone {
+                output_level,
+                bytes_read,
+                bytes_written,
+                tables,
+            } => {
+                w.field_u64("output_level", u64::from(*output_level));
+                w.field_u64("bytes_read", *bytes_read);
+                w.field_u64("bytes_written", *bytes_written);
+                w.field_u64s("tables", &mut tables.iter().copied());
+            }
+            TraceKind::Crash {
+                syncs_lost,
+                ops_lost,
+                torn,
+            } => {
+                w.field_u64("syncs_lost", *syncs_lost);
+                w.field_u64("ops_lost", *ops_lost);
+                w.field_opt_str("torn", torn.as_deref());
+            }
+            TraceKind::BitFlipped { file, bit } => {
+                w.field_str("file", file);
+                w.field_u64("bit", *bit);
+            }
+            TraceKind::Reopened {
+                wal_end,
+                winners,
+                losers,
+                summary,
+            } => {
+                w.field_u64("wal_end", *wal_end);
+                w.field_u64("winners", *winners);
+                w.field_u64("losers", *losers);
+                w.field_str("summary", summary);
+            }
+            TraceKind::OpenFailed { error } => {
+                w.field_str("error", error);
+            }
+            TraceKind::InvariantChecked { name, ok, detail } => {
+                w.field_str("name", name);
+                w.field_bool("ok", *ok);
+                w.field_str("detail", detail);
+            }
+            TraceKind::CdcCaptured {
+                commit_lsn,
+                txn,
+                events,
+            } => {
+                w.field_u64("commit_lsn", *commit_lsn);
+                w.field_u64("txn", *txn);
+                w.field_u64("events", *events);
+            }
+            TraceKind::CdcDiscarded { txn } => {
+                w.field_u64("txn", *txn);
+            }
+            TraceKind::CdcStored {
+                resume,
+                last_commit,
+            } => {
+                w.field_u64("resume", *resume);
+                w.field_opt_u64("last_commit", *last_commit);
+            }
+            TraceKind::ComponentCrashed {
+                component,
+                ops_lost,
+            } => {
+                w.field_str("component", component);
+                w.field_u64("ops_lost", *ops_lost);
+            }
+            TraceKind::ViewDropped { view } => {
+                w.field_str("view", view);
+            }
+            TraceKind::ViewRebuilt {
+                view,
+                offset,
+                positions,
+            } => {
+                w.field_str("view", view);
+                w.field_u64("offset", *offset);
+                if !positions.is_empty() {
+                    w.field_pairs(
+                        "positions",
+                        &mut positions.iter().map(|&(a, b)| (u64::from(a), b)),
+                    );
+                }
+            }
+            TraceKind::DualWriteProduced {
+                commit_lsn,
+                records,
+            } => {
+                w.field_u64("commit_lsn", *commit_lsn);
+                w.field_u64("records", *records);
+            }
+            TraceKind::DualWriteLost { transactions } => {
+                w.field_u64("transactions", *transactions);
+            }
+            TraceKind::DualWriteDiverged { keys } => {
+                w.field_u64("keys", *keys);
+            }
+            TraceKind::ConsumerJoined {
+                consumer,
+                generation,
+            } => {
+                w.field_str("consumer", consumer);
+                w.field_u64("generation", *generation);
+            }
+            TraceKind::ConsumerLeft {
+                consumer,
+                generation,
+            } => {
+                w.field_str("consumer", consumer);
+                w.field_u64("generation", *generation);
+            }
+            TraceKind::Rebalanced {
+                generation,
+                assignment,
+            } => {
+                w.field_u64("generation", *generation);
+                w.key("assignment");
+                w.begin_array();
+                for (member, partitions) in assignment {
+                    w.begin_array();
+                    w.str(member);
+                    w.begin_array();
+                    for p in partitions {
+                        w.u64(u64::from(*p));
+                    }
+                    w.end_array();
+                    w.end_array();
+                }
+                w.end_array();
+            }
+            TraceKind::OffsetCommitted {
+                consumer,
+                partition,
+                offset,
+            } => {
+                w.field_str("consumer", consumer);
+                w.field_u64("partition", u64::from(*partition));
+                w.field_u64("offset", *offset);
+            }
+            TraceKind::OffsetReset {
+                consumer,
+                partition,
+                offset,
+            } => {
+                w.field_str("consumer", consumer);
+                w.field_u64("partition", u64::from(*partition));
+                w.field_u64("offset", *offset);
+            }
+            TraceKind::ConsumerCaughtUp {
+                consumer,
+                offset,
+                positions,
+            } => {
+                w.field_str("consumer", consumer);
+                w.field_u64("offset", *offset);
+                if !positions.is_empty() {
+                    w.field_pairs(
+                        "positions",
+                        &mut positions.iter().map(|&(a, b)| (u64::from(a), b)),
+                    );
+                }
+            }
+            TraceKind::SegmentsDropped {
+                topic,
+                partition,
+                start,
+            } => {
+                w.field_str("topic", topic);
+                w.field_u64("partition", u64::from(*partition));
+                w.field_u64("start", *start);
+            }
+            TraceKind::TopicCompacted {
+                topic,
+                partition,
+                records,
+                start,
+            } => {
+                w.field_str("topic", topic);
+                w.field_u64("partition", u64::from(*partition));
+                w.field_u64("records", *records);
+                w.field_u64("start", *start);
+            }
+            TraceKind::ViewBehindRetention {
+                view,
+                position,
+                start,
+                partition,
+            } => {
+                w.field_str("view", view);
+                w.field_u64("position", *position);
+                w.field_u64("start", *start);
+                if let Some(p) = partition {
+                    w.field_u64("partition", u64::from(*p));
+                }
+            }
+            TraceKind::Amplification {
+                index,
+                write_x100,
+                wal_write_x100,
+                index_write_x100,
+                read_x100,
+                space_x100,
+                logical_bytes,
+            } => {
+                w.field_str("index", index);
+                w.field_u64("write_x100", *write_x100);
+                w.field_u64("wal_write_x100", *wal_write_x100);
+                w.field_u64("index_write_x100", *index_write_x100);
+                w.field_u64("read_x100", *read_x100);
+                w.field_u64("space_x100", *space_x100);
+                w.field_u64("logical_bytes", *logical_bytes);
+            }
+            TraceKind::RaftRole { node, role, term } => {
+                w.field_u64("node", *node);
+                w.field_str("role", role);
+                w.field_u64("term", *term);
+            }
+            TraceKind::RaftVote {
+                node,
+                candidate,
+                term,
+            } => {
+                w.field_u64("node", *node);
+                w.field_u64("candidate", *candidate);
+                w.field_u64("term", *term);
+            }
+            TraceKind::RaftCommit { node, index } => {
+                w.field_u64("node", *node);
+                w.field_u64("index", *index);
+            }
+            TraceKind::RaftSnapshot {
+                node,
+                index,
+                installed,
+            } => {
+                w.field_u64("node", *node);
+                w.field_u64("index", *index);
+                w.field_bool("installed", *installed);
+            }
+            TraceKind::RaftTruncated { node, from } => {
+                w.field_u64("node", *node);
+                w.field_u64("from", *from);
+            }
+            TraceKind::RaftReplicated {
+                batch,
+                events,
+                positions,
+            } => {
+                w.field_u64("batch", *batch);
+                w.field_u64("events", *events);
+                w.field_u64s("positions", &mut positions.iter().copied());
+            }
+            TraceKind::RaftNode { node, up } => {
+                w.field_u64("node", *node);
+                w.field_bool("up", *up);
+            }
+            TraceKind::RaftPartition { blocked } => {
+                w.field_pairs("blocked", &mut blocked.iter().copied());
+            }
+            TraceKind::RaftDropped { from, to, reason } => {
+                w.field_u64("from", *from);
+                w.field_u64("to", *to);
+                w.field_str("reason", reason);
+            }
+            TraceKind::Narration { step, text } => {
+                w.field_u64("step", *step);
+                w.field_str("text", text);
+            }
+        }
+        w.end_object();
+    }
+}
+
 /// FNV-1a, 64 bits, over the trace's JSON lines (each followed by `\n`): the same trace
 /// gives the same hash on every platform.
 pub fn trace_hash(events: &[TraceEvent]) -> u64 {
@@ -797,7 +1185,7 @@ pub const TRACE_HASH_EMPTY: u64 = 0xcbf2_9ce4_8422_2325;
 /// [`trace_hash`] of a trace whose hash is `h`, with `e` appended: a view can keep the
 /// hash of a growing trace without hashing it again from the start.
 pub fn trace_hash_push(mut h: u64, e: &TraceEvent) -> u64 {
-    let line = serde_json::to_string(e).expect("trace events serialize");
+    let line = e.to_json();
     for b in line.bytes().chain(std::iter::once(b'\n')) {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);

@@ -158,7 +158,7 @@ fn main() -> ExitCode {
                 let mut out = std::io::BufWriter::new(std::io::stdout().lock());
                 if !args.iter().any(|a| a == "--summary-only") {
                     for e in t.trace() {
-                        let line = serde_json::to_string(e).expect("serializes");
+                        let line = e.to_json();
                         if writeln!(out, "{line}").is_err() {
                             return ExitCode::from(1);
                         }

@@ -265,6 +265,92 @@ impl<'a, K, V> IntoIterator for &'a VecMap<K, V> {
     }
 }
 
+/// An ordered set in a sorted vector: a [`VecMap`] without values, for small sets.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct VecSet<T> {
+    map: VecMap<T, ()>,
+}
+
+impl<T> Default for VecSet<T> {
+    fn default() -> Self {
+        VecSet { map: VecMap::new() }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for VecSet<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.map.keys()).finish()
+    }
+}
+
+impl<T> VecSet<T> {
+    /// An empty set.
+    pub const fn new() -> Self {
+        VecSet { map: VecMap::new() }
+    }
+
+    /// The number of items.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Removes every item.
+    pub fn clear(&mut self) {
+        self.map.clear();
+    }
+
+    /// The items in order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + ExactSizeIterator + Clone {
+        self.map.keys()
+    }
+}
+
+impl<T: Ord> VecSet<T> {
+    /// Adds `item`; whether it was new.
+    pub fn insert(&mut self, item: T) -> bool {
+        self.map.insert(item, ()).is_none()
+    }
+
+    /// Removes `item`; whether it was there.
+    pub fn remove<Q: Ord + ?Sized>(&mut self, item: &Q) -> bool
+    where
+        T: Borrow<Q>,
+    {
+        self.map.remove(item).is_some()
+    }
+
+    /// Whether `item` is in the set.
+    pub fn contains<Q: Ord + ?Sized>(&self, item: &Q) -> bool
+    where
+        T: Borrow<Q>,
+    {
+        self.map.contains_key(item)
+    }
+}
+
+impl<T: Ord> FromIterator<T> for VecSet<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut s = VecSet::new();
+        for t in iter {
+            s.insert(t);
+        }
+        s
+    }
+}
+
+impl<'a, T> IntoIterator for &'a VecSet<T> {
+    type Item = &'a T;
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (T, ())>, fn(&'a (T, ())) -> &'a T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.map.entries.iter().map(|(t, ())| t)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +387,24 @@ mod tests {
         assert_eq!(format!("{ours:?}"), format!("{std:?}"));
         let from: VecMap<_, _> = [(3, "c"), (1, "a"), (3, "C")].into_iter().collect();
         assert_eq!(from.into_iter().collect::<Vec<_>>(), [(1, "a"), (3, "C")]);
+    }
+
+    #[test]
+    fn sets_behave_like_btree_sets() {
+        let mut rng = Rng::new(5);
+        let mut ours: VecSet<u64> = VecSet::new();
+        let mut std = std::collections::BTreeSet::new();
+        for _ in 0..2_000 {
+            let k = rng.below(30);
+            if rng.chance(500_000) {
+                assert_eq!(ours.insert(k), std.insert(k));
+            } else {
+                assert_eq!(ours.remove(&k), std.remove(&k));
+            }
+            assert!(ours.iter().eq(std.iter()));
+            assert_eq!(ours.contains(&k), std.contains(&k));
+        }
+        assert_eq!(format!("{ours:?}"), format!("{std:?}"));
     }
 
     #[test]

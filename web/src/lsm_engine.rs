@@ -229,7 +229,7 @@ impl Replay {
 struct PendingCheck {
     before: BTreeMap<Vec<u8>, Vec<u8>>,
     /// The last write per key of the replays in flight at the crash.
-    in_flight: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    in_flight: VecMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
 /// What a crash of the LSM database did.
@@ -573,7 +573,7 @@ impl LsmEngine {
     fn crash_lsm(&mut self) -> Result<CrashOutcome, EngineError> {
         let lsm = self.lsm_mut()?;
         let before = sort::map_from(lsm.scan(b"", None)?);
-        let mut in_flight_writes = BTreeMap::new();
+        let mut in_flight_writes = VecMap::new();
         for r in self.in_flight.values() {
             for (k, v) in &r.writes {
                 in_flight_writes.insert(k.clone(), v.clone());

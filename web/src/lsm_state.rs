@@ -22,7 +22,7 @@
 //! a time after a crash the user just caused), errors and form drafts.
 
 use logspine_core::vec_map::VecMap;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use logspine_core::db::{DbAmplification, DbEvent, DbStats, RecoveryStep};
@@ -534,7 +534,7 @@ pub struct LsmTrace {
     /// The job in progress.
     pub job: Option<JobView>,
     /// Table highlights.
-    pub marks: BTreeMap<u64, Mark>,
+    pub marks: VecMap<u64, Mark>,
     /// The event log, newest first.
     pub log: VecDeque<LogEntry>,
     /// Memtables frozen since the run began.

@@ -96,7 +96,7 @@
 mod index;
 mod record;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 pub use record::{ActiveTxn, ControlSlot, RecordError, WalRecord, CONTROL_SLOT_STRIDE};
 
@@ -556,7 +556,7 @@ struct Txn {
     first: Option<Lsn>,
     last: Option<Lsn>,
     /// Keys written, with the value before the transaction's first change.
-    before: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    before: VecMap<Vec<u8>, Option<Vec<u8>>>,
     state: TxnState,
 }
 
@@ -1129,8 +1129,8 @@ impl DbState {
         &self,
         storage: &dyn Storage,
         last: Lsn,
-    ) -> Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>, DbError> {
-        let mut keys = BTreeMap::new();
+    ) -> Result<VecMap<Vec<u8>, Option<Vec<u8>>>, DbError> {
+        let mut keys = VecMap::new();
         let mut next = Some(last);
         let mut guard = 0u64;
         while let Some(lsn) = next {
@@ -1214,7 +1214,7 @@ impl DbState {
             Txn {
                 first: None,
                 last: None,
-                before: BTreeMap::new(),
+                before: VecMap::new(),
                 state: TxnState::Active,
             },
         );

@@ -35,7 +35,9 @@
 //! never blocked, only lossy.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap};
+
+use crate::vec_map::VecSet;
 
 use crate::crc32c;
 use crate::rng::Rng;
@@ -384,7 +386,7 @@ pub struct Server<M: StateMachine = KvStateMachine> {
     down_disk: Option<SimDisk>,
     sm: M,
     /// Client writes this server proposed: answered when applied here.
-    waiting: BTreeSet<(u64, u64)>,
+    waiting: VecSet<(u64, u64)>,
     /// Read contexts: ctx → (client, seq, query).
     read_ctx: BTreeMap<u64, (u64, u64, M::Query)>,
     /// Confirmed reads: (ctx, index).
@@ -406,7 +408,7 @@ impl<M: StateMachine> Server<M> {
             node: Some(node),
             down_disk: None,
             sm: M::empty(),
-            waiting: BTreeSet::new(),
+            waiting: VecSet::new(),
             read_ctx: BTreeMap::new(),
             reads: Vec::new(),
             next_ctx: 1,
@@ -480,7 +482,7 @@ pub struct Cluster<M: StateMachine = KvStateMachine> {
     servers: crate::vec_map::VecMap<NodeId, Server<M>>,
     net: BinaryHeap<Reverse<InFlight<M>>>,
     net_seq: u64,
-    blocked: BTreeSet<(NodeId, NodeId)>,
+    blocked: VecSet<(NodeId, NodeId)>,
     trace: Vec<TraceEvent>,
     client_inbox: Vec<ClientReply<M::Response, M::Value>>,
     checker: Option<Checker>,
@@ -528,7 +530,7 @@ impl<M: StateMachine> Cluster<M> {
             servers,
             net: BinaryHeap::new(),
             net_seq: 0,
-            blocked: BTreeSet::new(),
+            blocked: VecSet::new(),
             trace: Vec::new(),
             client_inbox: Vec::new(),
             checker,
@@ -614,7 +616,7 @@ impl<M: StateMachine> Cluster<M> {
     }
 
     /// The blocked links `(from, to)`.
-    pub fn blocked(&self) -> &BTreeSet<(NodeId, NodeId)> {
+    pub fn blocked(&self) -> &VecSet<(NodeId, NodeId)> {
         &self.blocked
     }
 

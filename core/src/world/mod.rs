@@ -82,7 +82,7 @@ pub mod scenario;
 pub mod timeline;
 pub mod trace;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::json::{self, Obj, Unknown, Value, Writer};
 
@@ -97,7 +97,7 @@ use crate::rng::Rng;
 use crate::sim_disk::{SimDisk, SimDiskConfig, SyncLatency};
 use crate::storage::Storage;
 use crate::topic::{Broker, BrokerError, Produce, ResetTo, TopicConfig};
-use crate::vec_map::VecMap;
+use crate::vec_map::{VecMap, VecSet};
 
 /// Whether every node that is up has applied as far as the leader has committed, and
 /// there is a leader.
@@ -1042,7 +1042,7 @@ fn check_target(t: &str) -> Result<(), String> {
     }
 }
 
-type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+type Writes = VecMap<Vec<u8>, Option<Vec<u8>>>;
 
 /// What the database must hold: the committed state as of the last recovery with every
 /// acknowledged transaction since folded in (in commit order), plus the transactions
@@ -1056,14 +1056,14 @@ type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 #[derive(Clone, Debug, Default)]
 struct Oracle {
     base: BTreeMap<Vec<u8>, Vec<u8>>,
-    committing: BTreeMap<Lsn, Writes>,
+    committing: VecMap<Lsn, Writes>,
     /// Acknowledged commits since the last recovery, and the largest.
     acked: u64,
     acked_max: Option<Lsn>,
     /// Acknowledged and still in `committing` (a commit is folded into the base once it
     /// and every commit before it are acknowledged).
-    acked_pending: BTreeSet<Lsn>,
-    open: BTreeMap<TxnId, Writes>,
+    acked_pending: VecSet<Lsn>,
+    open: VecMap<TxnId, Writes>,
 }
 
 impl Oracle {
@@ -1082,12 +1082,13 @@ impl Oracle {
         self.acked += 1;
         self.acked_max = self.acked_max.max(Some(lsn));
         self.acked_pending.insert(lsn);
-        while let Some(entry) = self.committing.first_entry() {
-            if !self.acked_pending.remove(entry.key()) {
+        while let Some((&first, _)) = self.committing.first_key_value() {
+            if !self.acked_pending.remove(&first) {
                 break;
             }
-            let w = entry.remove();
-            Oracle::apply(&mut self.base, &w);
+            if let Some((_, w)) = self.committing.pop_first() {
+                Oracle::apply(&mut self.base, &w);
+            }
         }
     }
 
@@ -1755,7 +1756,8 @@ impl World {
                 let survivors: Vec<Writes> = self
                     .oracle
                     .committing
-                    .range(..survived)
+                    .iter()
+                    .take_while(|(lsn, _)| **lsn < survived)
                     .map(|(_, w)| w.clone())
                     .collect();
                 for w in &survivors {

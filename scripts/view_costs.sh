@@ -38,7 +38,10 @@ size() {
     echo "$(stat -c %s "$OUT/opt.wasm") $(gzip -9c "$OUT/opt.wasm" | wc -c)"
 }
 
-read -r raw gz <<<"$(size)"
+# `size` runs in a command substitution: assigning it first makes a failed build stop the
+# script (set -e) instead of printing the previous build's figures.
+sz="$(size)"
+read -r raw gz <<<"$sz"
 echo "| playground | wasm bytes | gzip -9 | the view costs (gzip) |"
 echo "|---|---:|---:|---:|"
 echo "| whole | $raw | $gz | |"
@@ -46,7 +49,8 @@ cp web/src/app.rs "$OUT/app.rs"
 for view in $(grep -o 'view: html! { <[A-Za-z:_]* /> }' web/src/app.rs | sed 's/.*<\([A-Za-z:_]*\) .*/\1/'); do
     cp "$OUT/app.rs" web/src/app.rs
     sed -i "s|view: html! { <$view /> },|view: html! {},|" web/src/app.rs
-    read -r r g <<<"$(size)"
+    sz="$(size)"
+    read -r r g <<<"$sz"
     echo "| without \`${view##*::}\` | $r | $g | $((gz - g)) |"
 done
 cp "$OUT/app.rs" web/src/app.rs
@@ -68,14 +72,14 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen]
 pub fn run_all(json: &str) -> String {
     let mut scenarios: Vec<Scenario> = library::names().filter_map(library::scenario).collect();
-    scenarios.extend(serde_json::from_str::<Scenario>(json));
+    scenarios.extend(Scenario::from_json(json));
     let mut out = String::new();
     for s in scenarios {
         let Ok(mut t) = Timeline::new(s, None, 1000) else { continue };
         t.run_to_end();
         t.seek(t.position() / 2);
         for e in t.trace() {
-            out.push_str(&serde_json::to_string(e).unwrap_or_default());
+            out.push_str(&e.to_json());
         }
     }
     out
@@ -97,7 +101,9 @@ fn main() {
     yew::Renderer::<App>::new().render();
 }
 RS
-read -r r g <<<"$(size floor-engines)"
+sz="$(size floor-engines)"
+read -r r g <<<"$sz"
 echo "| floor: the engines alone, no UI | $r | $g | |"
-read -r r g <<<"$(size floor-yew)"
+sz="$(size floor-yew)"
+read -r r g <<<"$sz"
 echo "| floor: a minimal Yew app | $r | $g | |"

@@ -28,7 +28,7 @@
 //! [`StorageError::Unavailable`] describe the backend, not the data: nothing durable is
 //! lost, and the volatile changes stay in place so a later sync can retry them.
 
-use std::collections::BTreeMap;
+use crate::vec_map::VecMap;
 use std::fmt;
 
 /// Identifies one call to [`Storage::sync`]. Ids are strictly increasing per storage
@@ -182,7 +182,7 @@ pub fn check_name(file: &str) -> Result<(), StorageError> {
 }
 
 /// [`Storage::len`] for a backend that keeps its files in memory as a name → bytes map.
-pub fn image_len(image: &BTreeMap<String, Vec<u8>>, file: &str) -> Result<u64, StorageError> {
+pub fn image_len(image: &VecMap<String, Vec<u8>>, file: &str) -> Result<u64, StorageError> {
     image
         .get(file)
         .map(|d| d.len() as u64)
@@ -194,7 +194,7 @@ pub fn image_len(image: &BTreeMap<String, Vec<u8>>, file: &str) -> Result<u64, S
 /// [`Storage::read`] for a backend that keeps its files in memory: the whole range must
 /// lie inside the file (an offset overflow is out of range too, not a panic).
 pub fn image_read(
-    image: &BTreeMap<String, Vec<u8>>,
+    image: &VecMap<String, Vec<u8>>,
     file: &str,
     offset: u64,
     buf: &mut [u8],

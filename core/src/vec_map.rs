@@ -13,6 +13,7 @@
 
 use std::borrow::Borrow;
 use std::fmt;
+use std::ops::{Bound, RangeBounds};
 
 /// An ordered map in a sorted vector (module docs).
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -137,6 +138,32 @@ impl<K: Ord, V> VecMap<K, V> {
         K: Borrow<Q>,
     {
         self.find(key).is_ok()
+    }
+
+    /// The entries with keys in `range`, in key order (as `BTreeMap::range`; a range whose
+    /// start is past its end is empty here, where `BTreeMap` panics).
+    pub fn range<Q: Ord + ?Sized>(
+        &self,
+        range: impl RangeBounds<Q>,
+    ) -> impl DoubleEndedIterator<Item = (&K, &V)> + ExactSizeIterator + Clone
+    where
+        K: Borrow<Q>,
+    {
+        let below = |b: &Q| self.entries.partition_point(|(k, _)| k.borrow() < b);
+        let up_to = |b: &Q| self.entries.partition_point(|(k, _)| k.borrow() <= b);
+        let start = match range.start_bound() {
+            Bound::Included(b) => below(b),
+            Bound::Excluded(b) => up_to(b),
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(b) => up_to(b),
+            Bound::Excluded(b) => below(b),
+            Bound::Unbounded => self.entries.len(),
+        };
+        self.entries[start..end.max(start)]
+            .iter()
+            .map(|(k, v)| (k, v))
     }
 
     /// Sets `key` to `value`; the old value, if there was one.
@@ -308,6 +335,11 @@ impl<T> VecSet<T> {
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + ExactSizeIterator + Clone {
         self.map.keys()
     }
+
+    /// Keeps the items `keep` says yes to, in order.
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        self.map.retain(|t, ()| keep(t));
+    }
 }
 
 impl<T: Ord> VecSet<T> {
@@ -340,6 +372,22 @@ impl<T: Ord> FromIterator<T> for VecSet<T> {
             s.insert(t);
         }
         s
+    }
+}
+
+impl<T: Ord> Extend<T> for VecSet<T> {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        for t in iter {
+            self.insert(t);
+        }
+    }
+}
+
+impl<T> IntoIterator for VecSet<T> {
+    type Item = T;
+    type IntoIter = std::iter::Map<std::vec::IntoIter<(T, ())>, fn((T, ())) -> T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.map.entries.into_iter().map(|(t, ())| t)
     }
 }
 
@@ -383,7 +431,17 @@ mod tests {
             assert!(ours.iter().eq(std.iter()), "step {step}");
             assert_eq!(ours.first_key_value(), std.first_key_value());
             assert_eq!(ours.last_key_value(), std.last_key_value());
+            let (a, b) = (rng.below(45), rng.below(45));
+            let (lo, hi) = (a.min(b), a.max(b));
+            assert!(ours.range(lo..hi).eq(std.range(lo..hi)), "{lo}..{hi}");
+            assert!(ours.range(lo..=hi).eq(std.range(lo..=hi)), "{lo}..={hi}");
+            assert!(ours.range(..hi).rev().eq(std.range(..hi).rev()), "..{hi}");
+            assert!(ours.range(lo..).eq(std.range(lo..)), "{lo}..");
+            let after = (Bound::Excluded(lo), Bound::Included(hi));
+            assert!(ours.range(after).eq(std.range(after)), "({lo}, {hi}]");
         }
+        let (hi, lo) = (9, 3);
+        assert!(ours.range(hi..lo).next().is_none());
         assert_eq!(format!("{ours:?}"), format!("{std:?}"));
         let from: VecMap<_, _> = [(3, "c"), (1, "a"), (3, "C")].into_iter().collect();
         assert_eq!(from.into_iter().collect::<Vec<_>>(), [(1, "a"), (3, "C")]);
@@ -396,15 +454,24 @@ mod tests {
         let mut std = std::collections::BTreeSet::new();
         for _ in 0..2_000 {
             let k = rng.below(30);
-            if rng.chance(500_000) {
-                assert_eq!(ours.insert(k), std.insert(k));
-            } else {
-                assert_eq!(ours.remove(&k), std.remove(&k));
+            match rng.below(20) {
+                0 => {
+                    ours.retain(|x| x % 3 != k % 3);
+                    std.retain(|x| x % 3 != k % 3);
+                }
+                1 => {
+                    let more = [k, k / 2, k + 7];
+                    ours.extend(more);
+                    std.extend(more);
+                }
+                n if n < 11 => assert_eq!(ours.insert(k), std.insert(k)),
+                _ => assert_eq!(ours.remove(&k), std.remove(&k)),
             }
             assert!(ours.iter().eq(std.iter()));
             assert_eq!(ours.contains(&k), std.contains(&k));
         }
         assert_eq!(format!("{ours:?}"), format!("{std:?}"));
+        assert!(ours.clone().into_iter().eq(std.clone()));
     }
 
     #[test]

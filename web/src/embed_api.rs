@@ -51,7 +51,7 @@
 //! `malformed` (not an object, or a field of the wrong type), `unsupported_version`,
 //! `unknown_type`, `bad_field` (a field out of range), `load_failed`.
 
-use std::collections::BTreeMap;
+use logspine_core::vec_map::VecMap;
 
 /// The protocol version this widget speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -222,7 +222,7 @@ pub struct Incoming {
 }
 
 /// The message's id, if it has a usable one (an error reply echoes it too).
-pub fn message_id(fields: &BTreeMap<String, Field>) -> Result<Option<MessageId>, ApiError> {
+pub fn message_id(fields: &VecMap<String, Field>) -> Result<Option<MessageId>, ApiError> {
     match fields.get("id") {
         None | Some(Field::Null) => Ok(None),
         Some(Field::Text(s)) if s.chars().count() <= MAX_ID_CHARS => {
@@ -293,7 +293,7 @@ fn describe(field: &Field) -> String {
 
 /// Parses a message's fields into a request; an error carries the id when it was readable.
 pub fn parse_request(
-    fields: &BTreeMap<String, Field>,
+    fields: &VecMap<String, Field>,
     speeds: &[u32],
 ) -> Result<Incoming, (Option<MessageId>, ApiError)> {
     let id = message_id(fields).map_err(|e| (None, e))?;
@@ -625,23 +625,21 @@ mod tests {
 
     const SPEEDS: [u32; 4] = [1, 4, 16, 64];
 
-    fn msg(fields: &[(&str, Field)]) -> BTreeMap<String, Field> {
+    fn msg(fields: &[(&str, Field)]) -> VecMap<String, Field> {
         fields
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
             .collect()
     }
 
-    fn v1(kind: &str, more: &[(&str, Field)]) -> BTreeMap<String, Field> {
+    fn v1(kind: &str, more: &[(&str, Field)]) -> VecMap<String, Field> {
         let mut m = msg(more);
         m.insert("logspine".into(), Field::Number(1.0));
         m.insert("type".into(), Field::Text(kind.into()));
         m
     }
 
-    fn parse(
-        m: &BTreeMap<String, Field>,
-    ) -> Result<Request, (Option<MessageId>, ErrorCode, String)> {
+    fn parse(m: &VecMap<String, Field>) -> Result<Request, (Option<MessageId>, ErrorCode, String)> {
         parse_request(m, &SPEEDS)
             .map(|i| i.request)
             .map_err(|(id, e)| (id, e.code, e.message))
@@ -727,7 +725,7 @@ mod tests {
 
     #[test]
     fn malformed_requests_are_refused_with_a_code_and_a_reason() {
-        let cases: Vec<(BTreeMap<String, Field>, ErrorCode, &str)> = vec![
+        let cases: Vec<(VecMap<String, Field>, ErrorCode, &str)> = vec![
             (
                 msg(&[("type", Field::Text("play".into()))]),
                 ErrorCode::Malformed,

@@ -34,7 +34,7 @@
 //! the run"; the scenario view's panels (`section.scenario-narration`, `.scenario-world`,
 //! `.scenario-keys`, `.scenario-events`).
 
-use std::collections::BTreeMap;
+use logspine_core::vec_map::VecMap;
 use std::rc::Rc;
 
 use js_sys::{Function, Object, Reflect};
@@ -177,7 +177,7 @@ fn to_js(v: &Value) -> JsValue {
 }
 
 /// A message's fields, or why it is not a message at all.
-fn read_fields(data: &JsValue) -> Result<BTreeMap<String, Field>, ApiError> {
+fn read_fields(data: &JsValue) -> Result<VecMap<String, Field>, ApiError> {
     let kind = data.js_typeof().as_string().unwrap_or_default();
     if kind != "object" || data.is_null() || js_sys::Array::is_array(data) {
         let what = if data.is_null() {
@@ -200,7 +200,7 @@ fn read_fields(data: &JsValue) -> Result<BTreeMap<String, Field>, ApiError> {
             format!("a message has at most {MAX_FIELDS} fields"),
         ));
     }
-    let mut fields = BTreeMap::new();
+    let mut fields = VecMap::new();
     for key in keys.iter() {
         let Some(name) = key.as_string() else {
             continue;

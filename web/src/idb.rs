@@ -65,12 +65,12 @@
 //! this storage closes its connection and every later sync fails as unavailable.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use logspine_core::storage::{check_name, image_len, image_read};
+use logspine_core::vec_map::{VecMap, VecSet};
 use logspine_core::{Storage, StorageError, StorageStats, SyncCompletion, SyncId};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -365,15 +365,15 @@ pub async fn delete_database(namespace: &str) -> Result<(), StorageError> {
 /// The files, as the volatile view sees them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Image {
-    files: BTreeMap<String, Vec<u8>>,
+    files: VecMap<String, Vec<u8>>,
 }
 
 /// What changed since the last committed transaction: chunk contents, and files whose
 /// length record (or existence) changed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Dirty {
-    chunks: BTreeSet<(String, u64)>,
-    files: BTreeSet<String>,
+    chunks: VecSet<(String, u64)>,
+    files: VecSet<String>,
 }
 
 impl Dirty {
@@ -560,8 +560,8 @@ fn build_image(database: &str, files: Entries, chunks: Entries) -> Result<Image,
         image.files.insert(file, vec![0; to_usize(len)]);
     }
     // Which chunks of each file were seen; every one of them must be, exactly once.
-    let mut seen: BTreeMap<String, Vec<bool>> =
-        logspine_core::sort::map_from(image.files.iter().map(|(f, d)| {
+    let mut seen: VecMap<String, Vec<bool>> =
+        VecMap::from_iter(image.files.iter().map(|(f, d)| {
             (
                 f.clone(),
                 vec![false; to_usize(chunk_count(d.len() as u64))],

@@ -39,8 +39,8 @@
 //! (case A3) go back to the front of the queue. Until undo has finished, nothing new is
 //! replayed; then the keys are scanned again and compared ([`KeyCheck`]).
 
-use logspine_core::vec_map::VecMap;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use logspine_core::vec_map::{VecMap, VecSet};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::rc::Rc;
 
@@ -426,8 +426,11 @@ impl LsmEngine {
         let Some(lsm) = self.lsm.as_mut() else {
             return Ok(());
         };
-        let mut busy: BTreeSet<Vec<u8>> =
-            sort::set_from(self.in_flight.values().flat_map(|r| r.keys().cloned()));
+        let mut busy: VecSet<Vec<u8>> = self
+            .in_flight
+            .values()
+            .flat_map(|r| r.keys().cloned())
+            .collect();
         let (mut i, mut started) = (0, 0);
         while i < self.queue.len() && started < MAX_REPLAYS_PER_TICK {
             let r = &self.queue[i];
@@ -601,14 +604,17 @@ impl LsmEngine {
                 _ => None,
             })
             .collect();
-        let committed: BTreeSet<TxnId> = sort::set_from(steps.iter().filter_map(|s| match s {
-            RecoveryStep::Analyzed {
-                case: "A3",
-                txn: Some(t),
-                ..
-            } => Some(*t),
-            _ => None,
-        }));
+        let committed: VecSet<TxnId> = steps
+            .iter()
+            .filter_map(|s| match s {
+                RecoveryStep::Analyzed {
+                    case: "A3",
+                    txn: Some(t),
+                    ..
+                } => Some(*t),
+                _ => None,
+            })
+            .collect();
         // Replays whose commit survived are done; the others go again, first, in order.
         let (done, lost): (Vec<_>, Vec<_>) = std::mem::take(&mut self.in_flight)
             .into_iter()
@@ -642,7 +648,7 @@ impl LsmEngine {
         }
         let after = sort::map_from(lsm.scan(b"", None)?);
         let check = self.check.take().expect("checked");
-        let keys = sort::set_from(check.before.keys().chain(after.keys()));
+        let keys = VecSet::from_iter(check.before.keys().chain(after.keys()));
         let mut matches = true;
         let mut survived = 0;
         for k in keys {

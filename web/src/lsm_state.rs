@@ -748,11 +748,12 @@ impl LsmTrace {
                     );
                 }
                 self.compactions_done += 1;
-                let from =
-                    logspine_core::sort::set_from(inputs.iter().map(|(l, _)| format!("L{l}")))
-                        .into_iter()
-                        .collect::<Vec<_>>()
-                        .join("+");
+                let from = logspine_core::vec_map::VecSet::from_iter(
+                    inputs.iter().map(|(l, _)| format!("L{l}")),
+                )
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join("+");
                 let ids = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
                 let (kind, text) = if trivial {
                     self.moves_done += 1;

@@ -81,8 +81,8 @@
 //! disk"; the live region `[data-testid=pipeline-announce]`;
 //! `ol[aria-label="Pipeline events"] > li[data-kind]`; errors in `[role=alert]`.
 
+use logspine_core::vec_map::VecSet;
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use logspine_core::world::inspect::{
@@ -245,7 +245,7 @@ pub fn pipeline_view() -> Html {
     // Which panels are expanded to their detailed views: the shell keeps them with the
     // page's settings (a reload keeps them); outside a shell, this view does.
     let panels = use_context::<crate::shell::ExpandedPanels>();
-    let own = use_state(BTreeSet::<&'static str>::new);
+    let own = use_state(VecSet::<&'static str>::new);
     let panel = |id: &'static str| -> (bool, Callback<MouseEvent>) {
         let open = panels
             .as_ref()

@@ -16,11 +16,12 @@
 //! This module's [`RaftViewState`] holds the last [`RaftFrame`] (picture, fold, the
 //! timeline's markers and chart samples at the position) and the forms.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use logspine_core::raft::sim::{TraceEvent, TraceKind};
 use logspine_core::raft::{NodeEvent, NodeId, Role};
+use logspine_core::vec_map::VecSet;
 
 use crate::chart::Series;
 
@@ -581,7 +582,7 @@ pub struct RaftViewState {
     /// Form drafts.
     pub value: String,
     /// Nodes ticked for side B (not yet applied).
-    pub side_b: BTreeSet<NodeId>,
+    pub side_b: VecSet<NodeId>,
     /// Virtual ticks per second of wall time.
     pub speed: u32,
     /// Whether the clock moves the recording on.
@@ -598,7 +599,7 @@ impl Default for RaftViewState {
             stopped: false,
             key: "x".to_owned(),
             value: "1".to_owned(),
-            side_b: BTreeSet::new(),
+            side_b: VecSet::new(),
             speed: DEFAULT_SPEED,
             playing: true,
         }
@@ -695,9 +696,9 @@ impl RaftViewState {
 
     /// The partition the checkboxes describe differs from the one applied.
     pub fn partition_pending(&self) -> bool {
-        let applied: BTreeSet<NodeId> = self
+        let applied: VecSet<NodeId> = self
             .view()
-            .map(|v| logspine_core::sort::set_from(v.side_b.iter().copied()))
+            .map(|v| v.side_b.iter().copied().collect())
             .unwrap_or_default();
         applied != self.side_b
     }

@@ -20,7 +20,7 @@
 //! Reading the keys for the view scans the database (`World::contents`); a test checks
 //! that this does not change the run (the same trace with or without scans).
 
-use std::collections::BTreeMap;
+use logspine_core::vec_map::VecMap;
 
 use logspine_core::world::{
     library, trace_hash_push, Action, Scenario, Timeline, TRACE_HASH_EMPTY,
@@ -41,7 +41,7 @@ pub struct ScenarioRun {
     /// The first position (the events of opening the database).
     start: u64,
     /// Consecutive boundaries seen: `a → b` means no boundary lies between them.
-    next: BTreeMap<u64, u64>,
+    next: VecMap<u64, u64>,
     /// The actions applied by hand that the timeline still holds, in order: with the
     /// scenario and seed, all a share link needs ([`crate::share`]).
     hand: Vec<HandAction>,
@@ -71,7 +71,7 @@ impl ScenarioRun {
             name: name.to_owned(),
             start: timeline.position(),
             timeline,
-            next: BTreeMap::new(),
+            next: VecMap::new(),
             hand: Vec::new(),
             hashes: vec![TRACE_HASH_EMPTY],
         })
@@ -533,7 +533,7 @@ mod tests {
     fn seeking_back_and_forward_gives_the_same_contents() {
         let mut r = played("checkpoint-redo-undo");
         let len = r.view().trace_len;
-        let mut seen = BTreeMap::new();
+        let mut seen = std::collections::BTreeMap::new();
         for value in [len / 2, len / 5, len - 3, len / 2, 7, len / 5, len - 3, len] {
             r.seek(value);
             let v = r.view();

@@ -20,7 +20,7 @@
 //! shortcuts"; the overlay `[role=dialog][aria-label="Keyboard shortcuts"]`. The root
 //! element carries `data-theme` (absent for system).
 
-use std::collections::BTreeSet;
+use logspine_core::vec_map::VecSet;
 
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -73,15 +73,15 @@ pub struct Settings {
     /// The theme.
     pub theme: Theme,
     /// The ids of the collapsed sections.
-    pub collapsed: BTreeSet<String>,
+    pub collapsed: VecSet<String>,
     /// The ids of the panels expanded to their detailed views (`pipeline-index`, ...).
-    pub expanded: BTreeSet<String>,
+    pub expanded: VecSet<String>,
 }
 
 impl Settings {
     /// The stored form: `theme=dark;collapsed=db,lsm;expanded=pipeline-raft`.
     pub fn encode(&self) -> String {
-        let list = |ids: &BTreeSet<String>| ids.iter().cloned().collect::<Vec<_>>();
+        let list = |ids: &VecSet<String>| ids.iter().cloned().collect::<Vec<_>>();
         format!(
             "theme={};collapsed={};expanded={}",
             self.theme.name(),
@@ -107,7 +107,7 @@ impl Settings {
 }
 
 /// The well-formed section or panel ids in a stored comma-separated list.
-fn ids(list: &str) -> BTreeSet<String> {
+fn ids(list: &str) -> VecSet<String> {
     list.split(',')
         .filter(|id| is_section_id(id))
         .map(str::to_owned)
@@ -581,7 +581,7 @@ pub const FIRST_VIEW_WAIT_MS: i32 = 1500;
 #[derive(Clone, PartialEq)]
 pub struct ExpandedPanels {
     /// The ids of the expanded panels.
-    pub expanded: BTreeSet<String>,
+    pub expanded: VecSet<String>,
     /// Expands the panel with this id, or collapses it if it is expanded.
     pub toggle: Callback<&'static str>,
 }

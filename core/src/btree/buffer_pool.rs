@@ -36,7 +36,6 @@
 //! and its bytes equal the page file's.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
 
 use super::page::Page;
 use super::page_file::PageFile;
@@ -44,6 +43,7 @@ use super::redo::{apply_to_page, check_redo_page, full_state_page, PageOp, RedoO
 use super::{BTreeError, PageId};
 use crate::log::Lsn;
 use crate::storage::Storage;
+use crate::vec_map::{VecMap, VecSet};
 
 /// The fewest frames a pool may have: a split of a one-level tree touches four pages
 /// (the leaf, its new sibling, the new root and the meta page). A change that splits `h`
@@ -137,7 +137,7 @@ struct Prepared {
 pub struct BufferPool {
     file: PageFile,
     frames: Vec<Option<Frame>>,
-    table: BTreeMap<PageId, usize>,
+    table: VecMap<PageId, usize>,
     clock: u64,
     wal_durable: Lsn,
     stats: PoolStats,
@@ -157,7 +157,7 @@ impl BufferPool {
         Ok(BufferPool {
             file,
             frames: vec![None; capacity],
-            table: BTreeMap::new(),
+            table: VecMap::new(),
             clock: 0,
             wal_durable: Lsn(0),
             stats: PoolStats::default(),
@@ -550,7 +550,7 @@ impl BufferPool {
         lsn: Lsn,
         mode: Mode,
     ) -> Result<Vec<RedoOutcome>, BTreeError> {
-        let mut seen = BTreeSet::new();
+        let mut seen = VecSet::new();
         for op in ops {
             if !seen.insert(op.page()) {
                 return Err(BTreeError::InvalidArgument(format!(

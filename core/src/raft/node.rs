@@ -1,11 +1,12 @@
 //! `RaftNode`: one Raft server as a sans-IO state machine. See the module docs of
 //! [`crate::raft`] for the call order, the case tables and the invariants.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::log::{Log, LogConfig, LogError, Lsn};
 use crate::rng::Rng;
 use crate::storage::{Storage, StorageError, SyncId};
+use crate::vec_map::VecSet;
 
 use super::hard_state::{
     read_hard_state, write_hard_state, HardState, HardStateRead, HardStateSlot,
@@ -228,7 +229,7 @@ pub struct RaftNode<S: Storage> {
     hard_sync: Option<SyncId>,
     role: Role,
     leader: Option<NodeId>,
-    votes: BTreeSet<NodeId>,
+    votes: VecSet<NodeId>,
     commit: u64,
     applied: u64,
     snapshot: Snapshot,
@@ -396,7 +397,7 @@ impl<S: Storage> RaftNode<S> {
             hard_sync: None,
             role: Role::Follower,
             leader: None,
-            votes: BTreeSet::new(),
+            votes: VecSet::new(),
             commit: snapshot_index,
             applied: snapshot_index,
             snapshot_to_apply: snapshot_index > 0,
@@ -618,14 +619,16 @@ impl<S: Storage> RaftNode<S> {
                 "the leader has not committed an entry of its term yet",
             ));
         }
-        let old = crate::sort::set_from(self.voters().iter().copied());
-        let new = crate::sort::set_from(voters.iter().copied());
+        let old: VecSet<NodeId> = self.voters().iter().copied().collect();
+        let new: VecSet<NodeId> = voters.iter().copied().collect();
         if new.len() != voters.len() || new.contains(&0) || new.is_empty() {
             return Err(RaftError::InvalidArgument(format!(
                 "bad voter set {voters:?}"
             )));
         }
-        if old.symmetric_difference(&new).count() != 1 {
+        let only_in =
+            |a: &VecSet<NodeId>, b: &VecSet<NodeId>| a.iter().filter(|n| !b.contains(*n)).count();
+        if only_in(&old, &new) + only_in(&new, &old) != 1 {
             return Err(RaftError::ConfigChangeRefused(
                 "a change must add or remove exactly one server",
             ));

@@ -24,8 +24,7 @@
 //! Committed offsets are records `group/topic/partition → offset` in the compacted topic
 //! `__consumer_offsets`; a commit is durable when that record is.
 
-use crate::vec_map::VecMap;
-use std::collections::{BTreeMap, BTreeSet};
+use crate::vec_map::{VecMap, VecSet};
 
 use crate::crc32c;
 use crate::storage::{Storage, SyncCompletion};
@@ -114,7 +113,7 @@ pub struct Group {
     /// Bumped at every rebalance.
     pub generation: u64,
     /// Members, in name order, with their partitions.
-    pub assignment: BTreeMap<String, Vec<u32>>,
+    pub assignment: VecMap<String, Vec<u32>>,
 }
 
 /// A record to produce.
@@ -590,7 +589,7 @@ impl Broker {
             }
         }
         for g in self.groups.values() {
-            let mut seen = BTreeSet::new();
+            let mut seen = VecSet::new();
             for ps in g.assignment.values() {
                 for p in ps {
                     assert!(seen.insert(*p), "partition {p} assigned twice");

@@ -810,7 +810,7 @@ impl Partition {
         // Each producer's last record stays (as Kafka's cleaner keeps each producer's
         // last batch): recovery rebuilds the producer table from the records, and a
         // forgotten producer's next sequence would look out of order.
-        let mut producer_last: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut producer_last: VecMap<u64, u64> = VecMap::new();
         for r in &records {
             if let Some((pid, _)) = r.producer {
                 producer_last.insert(pid, r.offset);

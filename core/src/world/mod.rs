@@ -1796,7 +1796,8 @@ impl World {
 
     fn scan_all(&mut self) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, DbError> {
         let db = self.db.as_mut().expect("open");
-        Ok(db.scan(b"", None)?.into_iter().collect())
+        // The rows come sorted; inserting them spares `collect`'s sort (its code).
+        Ok(crate::sort::map_from(db.scan(b"", None)?))
     }
 
     fn compare(
@@ -3104,7 +3105,7 @@ impl World {
             ),
             (Ok(rows), Some((n, s))) => {
                 let data = s.kv().data();
-                let differ: Vec<String> = crate::sort::set_from(
+                let differ: Vec<String> = crate::vec_map::VecSet::from_iter(
                     rows.keys()
                         .chain(data.keys())
                         .filter(|k| rows.get(*k) != data.get(*k))

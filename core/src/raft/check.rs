@@ -16,13 +16,13 @@
 //! the entry was committed in that term or earlier, so requiring it only of leaders of
 //! later terms never raises a false alarm.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use super::node::Role;
 use super::sim::{entry_hash, AppliedRecord, Cluster};
 use super::state_machine::StateMachine;
 use super::NodeId;
+use crate::vec_map::VecMap;
 
 /// A broken property.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,13 +66,14 @@ struct NodeView {
 /// The checkers' memory across steps. See the module docs.
 #[derive(Clone, Debug, Default)]
 pub struct Checker {
-    leaders: crate::vec_map::VecMap<u64, NodeId>,
+    leaders: VecMap<u64, NodeId>,
     /// (index, term) → (payload hash, term of index - 1 if known).
-    entries: BTreeMap<(u64, u64), (u32, Option<u64>)>,
+    /// Entries come in index order, so the sorted vector mostly appends.
+    entries: VecMap<(u64, u64), (u32, Option<u64>)>,
     /// Committed entries from index 1: (term, hash, term of the server that applied it
     /// first, hash of its state machine after it).
     committed: Vec<(u64, u32, u64, Option<u32>)>,
-    views: crate::vec_map::VecMap<NodeId, NodeView>,
+    views: VecMap<NodeId, NodeView>,
     /// Checks run, for the tests' coverage counters.
     pub checks: u64,
 }

@@ -35,9 +35,9 @@
 //! never blocked, only lossy.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BinaryHeap;
 
-use crate::vec_map::VecSet;
+use crate::vec_map::{VecMap, VecSet};
 
 use crate::crc32c;
 use crate::rng::Rng;
@@ -388,7 +388,7 @@ pub struct Server<M: StateMachine = KvStateMachine> {
     /// Client writes this server proposed: answered when applied here.
     waiting: VecSet<(u64, u64)>,
     /// Read contexts: ctx → (client, seq, query).
-    read_ctx: BTreeMap<u64, (u64, u64, M::Query)>,
+    read_ctx: VecMap<u64, (u64, u64, M::Query)>,
     /// Confirmed reads: (ctx, index).
     reads: Vec<(u64, u64)>,
     next_ctx: u64,
@@ -409,7 +409,7 @@ impl<M: StateMachine> Server<M> {
             down_disk: None,
             sm: M::empty(),
             waiting: VecSet::new(),
-            read_ctx: BTreeMap::new(),
+            read_ctx: VecMap::new(),
             reads: Vec::new(),
             next_ctx: 1,
             incarnation: 0,

@@ -10,6 +10,8 @@ use std::collections::VecDeque;
 
 use yew::prelude::*;
 
+use crate::decimal::fixed;
+
 /// The most samples a series keeps (the oldest go first).
 pub const MAX_SAMPLES: usize = 120;
 
@@ -65,7 +67,7 @@ pub fn sparkline_points(values: &[f64], width: f64, height: f64) -> Option<Strin
             let x = i as f64 * step;
             // 1 px of margin so the stroke is not clipped at the extremes.
             let y = 1.0 + (height - 2.0) * (1.0 - (v - min) / span);
-            format!("{x:.1},{y:.1}")
+            format!("{},{}", fixed(x, 1), fixed(y, 1))
         })
         .collect();
     Some(pts.join(" "))
@@ -75,14 +77,17 @@ pub fn sparkline_points(values: &[f64], width: f64, height: f64) -> Option<Strin
 pub fn describe(name: &str, values: &[f64], digits: usize) -> String {
     match values {
         [] => format!("{name}: no samples yet"),
-        [v] => format!("{name}: {v:.digits$}"),
+        [v] => format!("{name}: {}", fixed(*v, digits)),
         _ => {
             let last = values[values.len() - 1];
             let lo = values.iter().copied().fold(f64::MAX, f64::min);
             let hi = values.iter().copied().fold(f64::MIN, f64::max);
             format!(
-                "{name}: now {last:.digits$}; over the last {} samples between {lo:.digits$} and {hi:.digits$}",
-                values.len()
+                "{name}: now {}; over the last {} samples between {} and {}",
+                fixed(last, digits),
+                values.len(),
+                fixed(lo, digits),
+                fixed(hi, digits)
             )
         }
     }
@@ -103,13 +108,16 @@ pub struct SparklineProps {
 /// A small line chart (module docs).
 #[function_component(Sparkline)]
 pub fn sparkline(props: &SparklineProps) -> Html {
-    const W: f64 = 120.0;
-    const H: f64 = 28.0;
+    const W: u32 = 120;
+    const H: u32 = 28;
     let label = describe(&props.name, &props.values, props.digits);
-    let line = sparkline_points(&props.values, W, H).map_or_else(Html::default, |points| {
-        html! { <polyline points={points} fill="none" stroke="currentColor" stroke-width="1.5"
-        vector-effect="non-scaling-stroke" /> }
-    });
+    let line = sparkline_points(&props.values, f64::from(W), f64::from(H)).map_or_else(
+        Html::default,
+        |points| {
+            html! { <polyline points={points} fill="none" stroke="currentColor" stroke-width="1.5"
+            vector-effect="non-scaling-stroke" /> }
+        },
+    );
     html! {
         <svg class="sparkline" role="img" aria-label={label} viewBox={format!("0 0 {W} {H}")}
             preserveAspectRatio="none" width="120" height="28">
@@ -140,8 +148,9 @@ pub fn points_in(values: &[f64], width: f64, height: f64, lo: f64, hi: f64) -> O
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            let y = 1.0 + (height - 2.0) * (1.0 - (v.clamp(lo, hi) - lo) / span);
-            format!("{:.1},{y:.1}", i as f64 * step)
+            // Not `clamp`: its assertion message formats floats (`decimal` module docs).
+            let y = 1.0 + (height - 2.0) * (1.0 - (v.max(lo).min(hi) - lo) / span);
+            format!("{},{}", fixed(i as f64 * step, 1), fixed(y, 1))
         })
         .collect();
     Some(pts.join(" "))
@@ -173,8 +182,8 @@ pub struct LinesChartProps {
 /// line in words (module docs).
 #[function_component(LinesChart)]
 pub fn lines_chart(props: &LinesChartProps) -> Html {
-    const W: f64 = 240.0;
-    const H: f64 = 40.0;
+    const W: u32 = 240;
+    const H: u32 = 40;
     let label = format!(
         "{}. {}",
         props.name,
@@ -193,7 +202,7 @@ pub fn lines_chart(props: &LinesChartProps) -> Html {
                 viewBox={format!("0 0 {W} {H}")} preserveAspectRatio="none">
                 { for props.lines.iter().enumerate().map(|(i, l)| {
                     range
-                        .and_then(|(lo, hi)| points_in(&l.values, W, H, lo, hi))
+                        .and_then(|(lo, hi)| points_in(&l.values, f64::from(W), f64::from(H), lo, hi))
                         .map_or_else(Html::default, |points| html! {
                             <polyline class={format!("line-{i}")} points={points} fill="none"
                                 stroke-width="1.5" vector-effect="non-scaling-stroke" />
@@ -231,7 +240,7 @@ pub fn meter_chart(props: &MeterChartProps) -> Html {
     let now = props
         .values
         .last()
-        .map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"));
+        .map_or_else(|| "–".to_owned(), |&v| fixed(v, digits));
     html! {
         <div class="meter">
             <dt>{ props.name.clone() }</dt>

@@ -45,6 +45,7 @@ use logspine_core::db::{DbAmplification, DbEvent, DbStats, RecoveryStep, SyncRea
 use yew::Reducible;
 
 use crate::chart::Series;
+use crate::decimal::fixed;
 use crate::workload::WorkloadView;
 
 /// Sync batches kept on screen.
@@ -1105,12 +1106,12 @@ impl DbViewState {
             format!("{count} {}", if count == 1 { one } else { many })
         };
         format!(
-            "{} in {} ({:.1} per sync); {} in all. Commit latency: mean {:.1} ms, max {} ms.",
+            "{} in {} ({} per sync); {} in all. Commit latency: mean {} ms, max {} ms.",
             n(st.commits, "commit", "commits"),
             n(st.commit_syncs, "commit sync", "commit syncs"),
-            st.commits_per_sync(),
+            fixed(st.commits_per_sync(), 1),
             n(st.syncs, "sync", "syncs"),
-            st.mean_commit_latency(),
+            fixed(st.mean_commit_latency(), 1),
             st.max_commit_latency_ticks
         )
     }

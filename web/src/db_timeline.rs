@@ -46,6 +46,7 @@ use logspine_core::db::DbEvent;
 use crate::db_state::{
     DbAction, DbOpenReason, DbViewState, FormTxn, KeysView, Snapshot, SyncBatch, WalEntry,
 };
+use crate::decimal::fixed;
 use crate::transport::TransportMarker;
 
 /// Payloads the recording keeps at most.
@@ -731,14 +732,14 @@ impl DbTimeline {
     /// The transport's status line.
     pub fn status(&self) -> String {
         let r = &self.recording;
-        let secs = |ms: u64| format!("{:.1} s", ms as f64 / 1000.0);
+        let secs = |ms: u64| format!("{} s", fixed(ms as f64 / 1000.0, 1));
         let mut out = match &self.past {
             None => format!(
-                "Live: {} payloads recorded, {} kept ({:.1} MiB estimated), in this tab's memory only: \
+                "Live: {} payloads recorded, {} kept ({} MiB estimated), in this tab's memory only: \
                  a reload (a real crash) starts a new recording.",
                 r.end(),
                 r.len(),
-                r.bytes() as f64 / (1024.0 * 1024.0)
+                fixed(r.bytes() as f64 / (1024.0 * 1024.0), 1)
             ),
             Some(p) => {
                 let behind = r.time_at(r.end()).saturating_sub(r.time_at(p.position));
@@ -772,7 +773,7 @@ impl DbTimeline {
     pub fn value_text(&self) -> String {
         let r = &self.recording;
         let p = self.position();
-        let at = format!("{:.1} s", r.time_at(p) as f64 / 1000.0);
+        let at = format!("{} s", fixed(r.time_at(p) as f64 / 1000.0, 1));
         if self.is_past() {
             format!("position {p} of {}, engine time {at}", r.end())
         } else {

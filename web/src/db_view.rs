@@ -74,6 +74,7 @@ use crate::db_state::{
     DbOpenReason, DbPhase, DbViewState, RecoveryView, Snapshot, StorageView,
 };
 use crate::db_timeline::{transport_markers, DbTimeline, TimelineControl, PLAY_TICK_MS, SPEEDS};
+use crate::decimal::fixed;
 use crate::idb::{delete_database, IdbStorage};
 use crate::playground_storage::PlaygroundStorage;
 use crate::transport::Transport;
@@ -1243,7 +1244,7 @@ fn meters_panel(snapshot: Option<&Snapshot>, charts: &DbCharts) -> Html {
                     <div class="meter">
                         <dt>{ *name }</dt>
                         <dd>
-                            <strong>{ format!("{v:.2}") }</strong>{ " " }<span class="muted">{ *what }</span>
+                            <strong>{ fixed(*v, 2) }</strong>{ " " }<span class="muted">{ *what }</span>
                             <span class="meter-chart">
                                 <Sparkline name={*name} values={series.values()} />
                             </span>

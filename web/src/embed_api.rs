@@ -53,6 +53,8 @@
 
 use logspine_core::vec_map::VecMap;
 
+use crate::decimal;
+
 /// The protocol version this widget speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
 /// The longest `id` echoed.
@@ -282,7 +284,7 @@ fn whole(field: &Field, what: &str, max: u64) -> Result<u64, ApiError> {
 /// A field's value quoted briefly in an error.
 fn describe(field: &Field) -> String {
     match field {
-        Field::Number(n) => n.to_string(),
+        Field::Number(n) => decimal::shortest(*n),
         Field::Text(s) => {
             let short: String = s.chars().take(40).collect();
             format!("{short:?}{}", if s.chars().count() > 40 { "…" } else { "" })
@@ -303,7 +305,10 @@ pub fn parse_request(
         Some(Field::Number(v)) => {
             return Err(fail(ApiError::new(
                 ErrorCode::UnsupportedVersion,
-                format!("logspine: version {v} is not supported (this widget speaks version {PROTOCOL_VERSION})"),
+                format!(
+                    "logspine: version {} is not supported (this widget speaks version {PROTOCOL_VERSION})",
+                    decimal::shortest(*v)
+                ),
             )))
         }
         None => {

@@ -232,12 +232,13 @@ fn read_fields(data: &JsValue) -> Result<VecMap<String, Field>, ApiError> {
 fn height_of(root: &NodeRef) -> Option<u32> {
     let el = root.cast::<web_sys::Element>()?;
     let h = el.get_bounding_client_rect().height().ceil();
+    // Not `clamp`: its assertion message formats floats (`decimal` module docs).
     #[expect(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,
         reason = "a non-negative height, clamped below u32::MAX"
     )]
-    let h = h.clamp(0.0, f64::from(u32::MAX)) as u32;
+    let h = h.max(0.0).min(f64::from(u32::MAX)) as u32;
     Some(h)
 }
 

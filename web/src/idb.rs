@@ -81,6 +81,8 @@ use web_sys::{
     IdbTransaction,
 };
 
+use crate::decimal;
+
 /// Bytes per stored chunk.
 pub const CHUNK_BYTES: u64 = 4096;
 /// The largest file this backend holds (the whole image lives in memory).
@@ -500,7 +502,7 @@ impl Image {
 }
 
 /// One key read back from IndexedDB, decoded enough to validate.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 enum RawKey {
     /// A string key (the `files` store).
     Text(String),
@@ -511,11 +513,40 @@ enum RawKey {
 }
 
 /// One value read back from IndexedDB, decoded enough to validate.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 enum RawValue {
     Number(f64),
     Bytes(Vec<u8>),
     Other(String),
+}
+
+// Written out rather than derived so that the numbers go through `decimal` (its module
+// docs: std's float formatting stays out of the wasm); the text is the derived one.
+impl std::fmt::Debug for RawKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RawKey::Text(s) => f.debug_tuple("Text").field(s).finish(),
+            RawKey::Chunk(s, n) => f
+                .debug_tuple("Chunk")
+                .field(s)
+                .field(&format_args!("{}", decimal::debug(*n)))
+                .finish(),
+            RawKey::Other(s) => f.debug_tuple("Other").field(s).finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for RawValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RawValue::Number(n) => f
+                .debug_tuple("Number")
+                .field(&format_args!("{}", decimal::debug(*n)))
+                .finish(),
+            RawValue::Bytes(b) => f.debug_tuple("Bytes").field(b).finish(),
+            RawValue::Other(s) => f.debug_tuple("Other").field(s).finish(),
+        }
+    }
 }
 
 /// One store's contents as (key, value) pairs.
@@ -577,7 +608,10 @@ fn build_image(database: &str, files: Entries, chunks: Entries) -> Result<Image,
         let Some(data) = image.files.get_mut(&file) else {
             return Err(corrupt(
                 database,
-                format!("chunk [{file:?}, {index}] belongs to no file (no length record)"),
+                format!(
+                    "chunk [{file:?}, {}] belongs to no file (no length record)",
+                    decimal::shortest(index)
+                ),
             ));
         };
         let count = chunk_count(data.len() as u64);
@@ -585,7 +619,8 @@ fn build_image(database: &str, files: Entries, chunks: Entries) -> Result<Image,
             return Err(corrupt(
                 database,
                 format!(
-                    "extra chunk [{file:?}, {index}]: a file of {} bytes has {count} chunks",
+                    "extra chunk [{file:?}, {}]: a file of {} bytes has {count} chunks",
+                    decimal::shortest(index),
                     data.len()
                 ),
             ));
@@ -1394,6 +1429,37 @@ mod tests {
         let (files, mut chunks) = stored(&image);
         chunks.reverse();
         assert_eq!(build_image("db", files, chunks).unwrap(), image);
+    }
+
+    #[test]
+    fn raw_keys_and_values_debug_as_derived() {
+        let cases = [
+            (
+                format!("{:?}", RawKey::Chunk("a".into(), 3.0)),
+                r#"Chunk("a", 3.0)"#,
+            ),
+            (
+                format!("{:?}", RawKey::Chunk("a".into(), 1e20)),
+                r#"Chunk("a", 1e20)"#,
+            ),
+            (format!("{:?}", RawKey::Text("b".into())), r#"Text("b")"#),
+            (
+                format!("{:?}", RawKey::Other("[]".into())),
+                r#"Other("[]")"#,
+            ),
+            (format!("{:?}", RawValue::Number(1.5)), "Number(1.5)"),
+            (
+                format!("{:?}", RawValue::Bytes(vec![1, 2])),
+                "Bytes([1, 2])",
+            ),
+            (
+                format!("{:?}", RawValue::Other("x".into())),
+                r#"Other("x")"#,
+            ),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+        }
     }
 
     fn load_err(files: Entries, chunks: Entries) -> String {

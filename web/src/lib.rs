@@ -34,6 +34,7 @@ pub mod db_engine;
 pub mod db_state;
 pub mod db_timeline;
 pub mod db_view;
+pub mod decimal;
 pub mod embed_api;
 pub mod embed_params;
 pub mod embed_run;

@@ -369,7 +369,7 @@ pub fn bytes_text(n: u64) -> String {
             reason = "byte counts far below 2^53, shown to one decimal"
         )]
         let k = n as f64 / 1024.0;
-        format!("{k:.1} KiB")
+        format!("{} KiB", crate::decimal::fixed(k, 1))
     }
 }
 

@@ -49,6 +49,7 @@ use yew::prelude::*;
 
 use crate::chart::{Line, LinesChart};
 use crate::db_state::{step_case, step_phase, step_text};
+use crate::decimal::fixed;
 use crate::lsm_engine::{config_text, LsmInput, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 use crate::lsm_run::LsmRun;
 use crate::lsm_state::{
@@ -668,9 +669,9 @@ fn meters_panel(snap: Option<&PairSnapshot>, charts: &AmpCharts) -> Html {
                 <h4>{ name }</h4>
                 <dl class="meters" data-testid={id}>
                     { for meter_rows(a).iter().map(|(key, label, v, what)| html! {
-                        <div class="meter" data-meter={*key} data-value={format!("{v:.3}")}>
+                        <div class="meter" data-meter={*key} data-value={fixed(*v, 3)}>
                             <dt>{ *label }</dt>
-                            <dd><strong>{ format!("{v:.2}") }</strong>{ " " }<span class="muted">{ *what }</span></dd>
+                            <dd><strong>{ fixed(*v, 2) }</strong>{ " " }<span class="muted">{ *what }</span></dd>
                         </div>
                     }) }
                 </dl>
@@ -712,7 +713,7 @@ fn events_panel(state: &LsmViewState) -> Html {
             <ol aria-label="LSM events" class="events">
                 { for state.trace.log.iter().map(|e| html! {
                     <li key={e.seq.to_string()} data-kind={e.kind} class={classes!("event", e.kind)}>
-                        <span class="muted">{ format!("{:.1} s ", e.at_ms as f64 / 1000.0) }</span>{ &e.text }
+                        <span class="muted">{ format!("{} s ", fixed(e.at_ms as f64 / 1000.0, 1)) }</span>{ &e.text }
                     </li>
                 }) }
             </ol>

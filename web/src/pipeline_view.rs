@@ -94,6 +94,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::decimal::fixed;
 use crate::pipeline_run::{Cleanup, Delta, Mode, PipelineRun, RAFT_NODES, VIEW_EVENTS_PER_TICK};
 use crate::pipeline_state::{
     plural, Move, PipelineAction, PipelineState, PipelineView as Picture, Stage, TokenStage, Which,
@@ -1000,15 +1001,15 @@ fn index_panel(view: Option<&Picture>, open: &(bool, Callback<MouseEvent>)) -> H
                    what the index lost from the WAL." }
             </p>
             <dl class="pipeline-index-amp">
-                <dt>{ "Write amplification" }</dt><dd>{ format!("{:.2}", i.write_amplification) }</dd>
+                <dt>{ "Write amplification" }</dt><dd>{ fixed(i.write_amplification, 2) }</dd>
                 <dt>{ "Read amplification" }</dt>
                 <dd>{ if i.read_amplification > 0.0 {
-                    format!("{:.2} {} per lookup", i.read_amplification,
+                    format!("{} {} per lookup", fixed(i.read_amplification, 2),
                         if i.kind == "lsm" { "sources" } else { "pages" })
                 } else {
                     "no lookups yet (the pipeline's clients only write)".to_owned()
                 } }</dd>
-                <dt>{ "Space amplification" }</dt><dd>{ format!("{:.2}", i.space_amplification) }</dd>
+                <dt>{ "Space amplification" }</dt><dd>{ fixed(i.space_amplification, 2) }</dd>
             </dl>
             <ul class="pipeline-index-shape" aria-label="Shape of the index">
                 { for i.shape.iter().map(|line| html! { <li>{ line.clone() }</li> }) }

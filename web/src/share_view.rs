@@ -160,9 +160,9 @@ pub async fn read_chosen_file(input: &web_sys::HtmlInputElement) -> Result<Strin
         .ok_or_else(|| "No file was chosen.".to_owned())?;
     if file.size() > 64.0 * 1024.0 * 1024.0 {
         return Err(format!(
-            "{} is {:.0} MB; a run file is at most 64 MB.",
+            "{} is {} MB; a run file is at most 64 MB.",
             file.name(),
-            file.size() / 1_048_576.0
+            crate::decimal::fixed(file.size() / 1_048_576.0, 0)
         ));
     }
     let text = wasm_bindgen_futures::JsFuture::from(file.text())

@@ -1,6 +1,7 @@
 //! The command-line runner (`logspine`) run as a person runs it, as a separate process:
 //! its output formats (README, "Command-line runner") and its exit statuses (0 when every
-//! invariant held, 1 when one failed, 2 for bad input).
+//! invariant held, 1 when one failed or the database could not be reopened, 2 for bad
+//! input).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -149,6 +150,87 @@ fn sweep_reports_each_failing_seed_with_its_replay_command_and_exits_1() {
     let (code, out, _) = logspine(&["sweep", "raft-replicates-the-database", "--seeds", "3"]);
     assert_eq!(code, 0);
     assert_eq!(lines(&out).last().unwrap()["sweep"]["failed"], 0);
+    let _ = std::fs::remove_file(file);
+}
+
+/// Two writes made durable, then a bit flipped in the first WAL record: not a torn tail
+/// (valid records follow it), so the reopen refuses the log and the world stops there.
+const BIT_ROT: &str = r#"{
+  "version": 1,
+  "name": "bit-rot",
+  "title": "Bit rot in the synced WAL",
+  "seed": 1,
+  "config": { "index": "btree", "sync_latency": [20, 30] },
+  "end": 50,
+  "actions": [
+    { "at": 1, "action": { "do": "write", "key": "apple", "value": "red" } },
+    { "at": 2, "action": { "do": "write", "key": "banana", "value": "yellow" } },
+    { "at": 100, "action": { "do": "flip_bit", "file": "wal-00000000000000000000.seg", "bit": 320 } },
+    { "at": 120, "action": { "do": "write", "key": "cherry", "value": "dark red" } }
+  ],
+  "narration": []
+}"#;
+
+#[test]
+fn a_reopen_that_fails_is_a_failed_run_with_no_end_checks_and_exits_1() {
+    let file = temp("bit-rot.json", BIT_ROT);
+    let path = file.to_str().unwrap();
+    let (code, out, err) = logspine(&["run", path]);
+    assert_eq!(code, 1, "{out}{err}");
+    let all = lines(&out);
+    let (summary, trace) = all.split_last().unwrap();
+    let opened: Vec<&Value> = trace
+        .iter()
+        .filter(|e| e["type"] == "open_failed")
+        .collect();
+    assert_eq!(opened.len(), 1, "{out}");
+    let error = opened[0]["error"].as_str().unwrap();
+    assert!(error.contains("corrupt"), "{error}");
+    assert!(
+        trace.iter().any(|e| e["type"] == "action_refused"
+            && e["reason"] == "the database could not be reopened"),
+        "the write after it is refused"
+    );
+    let s = &summary["summary"];
+    assert_eq!(s["open_failed"]["error"], error);
+    assert_eq!(s["open_failed"]["time"], opened[0]["time"]);
+    assert_eq!(s["end_checks_ran"], false);
+    assert_eq!(s["invariants"], serde_json::json!([]));
+    let failures = s["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{s}");
+    let said = failures[0].as_str().unwrap();
+    assert!(
+        said.starts_with(
+            "t=100 open_failed: the database could not be reopened, so no end checks ran: "
+        ) && said.contains(error)
+            && said.ends_with("(seed 1)"),
+        "{said}"
+    );
+    // A sweep counts each such seed as a failure, with the replay command.
+    let (code, out, err) = logspine(&["sweep", path, "--seeds", "3"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let all = lines(&out);
+    let (last, failures) = all.split_last().unwrap();
+    assert_eq!(last["sweep"]["failed"], 3);
+    assert_eq!(failures.len(), 3);
+    for (seed, f) in failures.iter().enumerate() {
+        let f = &f["failure"];
+        assert_eq!(f["seed"], seed as u64);
+        assert!(
+            f["problem"]
+                .as_str()
+                .unwrap()
+                .contains("could not be reopened"),
+            "{f}"
+        );
+        assert_eq!(f["replay"], format!("logspine run {path} --seed {seed}"));
+    }
+    // A run whose reopens all succeed says so too.
+    let (code, out, _) = logspine(&["run", "torn-write", "--summary-only"]);
+    assert_eq!(code, 0);
+    let s = &lines(&out)[0]["summary"];
+    assert_eq!(s["open_failed"], Value::Null);
+    assert_eq!(s["end_checks_ran"], true);
     let _ = std::fs::remove_file(file);
 }
 

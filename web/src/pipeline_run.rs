@@ -22,7 +22,7 @@ use logspine_core::world::{Action, IndexChoice, Scenario, TraceEvent, World, Wor
 use logspine_core::Storage;
 
 use crate::pipeline_state::{
-    DetailItem, DetailRow, IndexPicture, PipelineView, TimelineView, Windows, WINDOW,
+    DetailItem, DetailRow, Details, IndexPicture, PipelineView, TimelineView, Windows, WINDOW,
 };
 use crate::scenario_run::ScenarioRun;
 use crate::scenario_state::{markers, Marker};
@@ -304,8 +304,14 @@ impl PipelineRun {
     }
 
     /// The picture: the pipeline, the windows' records, where the followed commit's
-    /// events are, and (settled) each view against the database.
-    pub fn view(&mut self, windows: Windows, follow_commit: Option<u64>) -> PipelineView {
+    /// events are, (settled) each view against the database, and the `details` asked for
+    /// (the expanded panels' detailed views; the others are left out).
+    pub fn view(
+        &mut self,
+        windows: Windows,
+        follow_commit: Option<u64>,
+        details: Details,
+    ) -> PipelineView {
         let world = self.run.timeline_mut().world_mut();
         let snapshot = world.pipeline().unwrap_or_default();
         let (wal_first, wal_end) = snapshot
@@ -360,7 +366,11 @@ impl PipelineRun {
             db_keys,
             workload_running: world.workload_running(),
             failures: world.failures().to_vec(),
-            index: index_picture(world, self.follow.as_ref().map(|f| f.0.as_str())),
+            index: index_picture(
+                world,
+                self.follow.as_ref().map(|f| f.0.as_str()),
+                details.index,
+            ),
             sync_latency: world
                 .db()
                 .and_then(|db| match db.storage().config().sync_latency {
@@ -372,6 +382,7 @@ impl PipelineRun {
                 self.follow
                     .as_ref()
                     .map(|(k, v)| (k.as_bytes(), v.as_bytes())),
+                details.raft_logs,
             ),
             timeline: TimelineView {
                 time: world.time(),
@@ -401,9 +412,10 @@ fn key_range(first: &[u8], last: &[u8]) -> String {
 }
 
 /// The database's index at this moment: its kind, its amplification so far, its shape,
-/// and where `key` lives in it. Reads only what is resident or on the simulated disk,
-/// through read-only inspection: nothing moves (no counter, no cache).
-fn index_picture(world: &World, key: Option<&str>) -> Option<IndexPicture> {
+/// where `key` lives in it and, with `detail`, its pages or memtables and tables. Reads
+/// only what is resident or on the simulated disk, through read-only inspection: nothing
+/// moves (no counter, no cache).
+fn index_picture(world: &World, key: Option<&str>, detail: bool) -> Option<IndexPicture> {
     let db = world.db()?;
     let a = db.amplification();
     let mut p = IndexPicture {
@@ -414,7 +426,7 @@ fn index_picture(world: &World, key: Option<&str>) -> Option<IndexPicture> {
         shape: Vec::new(),
         key: key.map(str::to_owned),
         location: None,
-        detail: Vec::new(),
+        detail: None,
     };
     if let Some(lsm) = db.lsm() {
         let active = lsm.active_memtable();
@@ -447,41 +459,44 @@ fn index_picture(world: &World, key: Option<&str>) -> Option<IndexPicture> {
             ));
         }
         let k = key.map(str::as_bytes);
-        let mut memtables = vec![DetailItem {
-            id: "active".to_owned(),
-            text: format!("{} keys · {} bytes", active.len(), active.size_bytes()),
-            range: None,
-            followed: k.is_some_and(|k| active.get(k).is_some()),
-        }];
-        memtables.extend(
-            lsm.immutable_memtables()
-                .enumerate()
-                .map(|(i, m)| DetailItem {
-                    id: format!("frozen {}", i + 1),
-                    text: format!(
-                        "{} keys · {} bytes · being flushed",
-                        m.len(),
-                        m.size_bytes()
-                    ),
-                    range: None,
-                    followed: k.is_some_and(|k| m.get(k).is_some()),
-                }),
-        );
-        p.detail
-            .push(DetailRow::new("memtables".to_owned(), memtables));
-        for (level, tables) in version.levels().iter().enumerate() {
-            let items = tables
-                .iter()
-                .map(|t| DetailItem {
-                    id: format!("#{}", t.id),
-                    text: format!("{} keys · {} bytes", t.entries, t.size_bytes),
-                    range: Some(key_range(&t.min_key, &t.max_key)),
-                    followed: k
-                        .is_some_and(|k| t.min_key.as_slice() <= k && k <= t.max_key.as_slice()),
-                })
-                .collect();
-            p.detail.push(DetailRow::new(format!("L{level}"), items));
-        }
+        p.detail = detail.then(|| {
+            let mut memtables = vec![DetailItem {
+                id: "active".to_owned(),
+                text: format!("{} keys · {} bytes", active.len(), active.size_bytes()),
+                range: None,
+                followed: k.is_some_and(|k| active.get(k).is_some()),
+            }];
+            memtables.extend(
+                lsm.immutable_memtables()
+                    .enumerate()
+                    .map(|(i, m)| DetailItem {
+                        id: format!("frozen {}", i + 1),
+                        text: format!(
+                            "{} keys · {} bytes · being flushed",
+                            m.len(),
+                            m.size_bytes()
+                        ),
+                        range: None,
+                        followed: k.is_some_and(|k| m.get(k).is_some()),
+                    }),
+            );
+            let mut rows = vec![DetailRow::new("memtables".to_owned(), memtables)];
+            for (level, tables) in version.levels().iter().enumerate() {
+                let items = tables
+                    .iter()
+                    .map(|t| DetailItem {
+                        id: format!("#{}", t.id),
+                        text: format!("{} keys · {} bytes", t.entries, t.size_bytes),
+                        range: Some(key_range(&t.min_key, &t.max_key)),
+                        followed: k.is_some_and(|k| {
+                            t.min_key.as_slice() <= k && k <= t.max_key.as_slice()
+                        }),
+                    })
+                    .collect();
+                rows.push(DetailRow::new(format!("L{level}"), items));
+            }
+            rows
+        });
         if let Some(k) = key {
             let k = k.as_bytes();
             p.location = Some(if active.get(k).is_some() {
@@ -543,8 +558,9 @@ fn index_picture(world: &World, key: Option<&str>) -> Option<IndexPicture> {
                             pg.id, pg.depth, pg.keys, pg.lsn.0
                         )
                     });
-                    // A lookup's path: the leaf, then each parent up to the root.
-                    let mut at = holder.map(|pg| pg.id);
+                    // A lookup's path: the leaf, then each parent up to the root (marked
+                    // in the detail only).
+                    let mut at = holder.filter(|_| detail).map(|pg| pg.id);
                     while let Some(id) = at {
                         path.push(id);
                         at = t
@@ -554,32 +570,36 @@ fn index_picture(world: &World, key: Option<&str>) -> Option<IndexPicture> {
                             .map(|pg| pg.id);
                     }
                 }
-                for depth in 1..=t.height {
-                    let items = t
-                        .level(depth)
-                        .map(|pg| DetailItem {
-                            id: pg.id.to_string(),
-                            text: format!(
-                                "{} keys · {} % full · LSN {}",
-                                pg.keys,
-                                pg.used_bytes * 100 / u64::from(t.page_size.max(1)),
-                                pg.lsn.0
-                            ),
-                            range: match (&pg.first_key, &pg.last_key) {
-                                (Some(a), Some(b)) => Some(key_range(a, b)),
-                                _ => None,
-                            },
-                            followed: path.contains(&pg.id),
+                p.detail = detail.then(|| {
+                    (1..=t.height)
+                        .map(|depth| {
+                            let items = t
+                                .level(depth)
+                                .map(|pg| DetailItem {
+                                    id: pg.id.to_string(),
+                                    text: format!(
+                                        "{} keys · {} % full · LSN {}",
+                                        pg.keys,
+                                        pg.used_bytes * 100 / u64::from(t.page_size.max(1)),
+                                        pg.lsn.0
+                                    ),
+                                    range: match (&pg.first_key, &pg.last_key) {
+                                        (Some(a), Some(b)) => Some(key_range(a, b)),
+                                        _ => None,
+                                    },
+                                    followed: path.contains(&pg.id),
+                                })
+                                .collect();
+                            let label = match (depth, t.height) {
+                                (1, 1) => "depth 1 (the root is the only leaf)".to_owned(),
+                                (1, _) => "depth 1 (the root)".to_owned(),
+                                (d, h) if d == h => format!("depth {d} (leaves)"),
+                                (d, _) => format!("depth {d}"),
+                            };
+                            DetailRow::new(label, items)
                         })
-                        .collect();
-                    let label = match (depth, t.height) {
-                        (1, 1) => "depth 1 (the root is the only leaf)".to_owned(),
-                        (1, _) => "depth 1 (the root)".to_owned(),
-                        (d, h) if d == h => format!("depth {d} (leaves)"),
-                        (d, _) => format!("depth {d}"),
-                    };
-                    p.detail.push(DetailRow::new(label, items));
-                }
+                        .collect()
+                });
             }
             Err(e) => p.shape.push(format!("the tree could not be read: {e}")),
         }
@@ -592,7 +612,14 @@ mod tests {
     use super::*;
     use crate::pipeline_state::{PipelineAction, PipelineState, Stage, TokenStage};
     use logspine_core::world::inspect::RAFT_LOG_SHOWN;
+    use std::collections::BTreeSet;
     use std::rc::Rc;
+
+    /// Every detailed view, as with every panel expanded: the tests look at them all.
+    const ALL: Details = Details {
+        index: true,
+        raft_logs: true,
+    };
 
     /// The events since the last call (the position only moves forward here).
     fn forward(run: &mut PipelineRun) -> Vec<TraceEvent> {
@@ -609,7 +636,7 @@ mod tests {
             let events = forward(run);
             state.apply(PipelineAction::Engine {
                 events,
-                view: Rc::new(run.view(state.windows, None)),
+                view: Rc::new(run.view(state.windows, None, ALL)),
             });
         }
     }
@@ -622,6 +649,7 @@ mod tests {
             let view = run.view(
                 state.windows,
                 state.follow.as_ref().and_then(|f| f.commit_lsn),
+                ALL,
             );
             state.apply(PipelineAction::Engine {
                 events,
@@ -641,7 +669,7 @@ mod tests {
     fn started(mode: Mode, seed: u64) -> (PipelineRun, PipelineState) {
         let (mut run, events) = PipelineRun::new(mode, seed).expect("a world");
         let mut state = PipelineState::default();
-        let view = run.view(state.windows, None);
+        let view = run.view(state.windows, None, ALL);
         state.apply(PipelineAction::Started {
             events,
             view: Rc::new(view),
@@ -655,6 +683,7 @@ mod tests {
         let view = run.view(
             state.windows,
             state.follow.as_ref().and_then(|f| f.commit_lsn),
+            ALL,
         );
         state.apply(PipelineAction::Engine {
             events,
@@ -729,7 +758,7 @@ mod tests {
             let events = forward(&mut run);
             s.apply(PipelineAction::Engine {
                 events,
-                view: Rc::new(run.view(s.windows, None)),
+                view: Rc::new(run.view(s.windows, None, ALL)),
             });
             seen.push(s.rebuild_permille("replica"));
             assert!(seen.len() < 10_000, "the rebuild never finished");
@@ -801,7 +830,7 @@ mod tests {
                     all.extend(forward(&mut run));
                 }
                 if look {
-                    let _ = run.view(Windows::default(), Some(5));
+                    let _ = run.view(Windows::default(), Some(5), ALL);
                 }
             }
             all
@@ -952,7 +981,7 @@ mod tests {
         let mut s = PipelineState::default();
         s.apply(PipelineAction::Rewound {
             events,
-            view: Rc::new(run.view(s.windows, None)),
+            view: Rc::new(run.view(s.windows, None, ALL)),
         });
         s
     }
@@ -979,7 +1008,7 @@ mod tests {
         let end = run.position();
         let recorded: Vec<TraceEvent> = run.run.timeline().trace().to_vec();
         assert_eq!(end, recorded.len() as u64);
-        let view = run.view(Windows::default(), None);
+        let view = run.view(Windows::default(), None, ALL);
         assert!(view.timeline.live());
         assert!(
             view.timeline
@@ -1055,7 +1084,7 @@ mod tests {
         };
         assert_eq!(crashes(trace), 0, "the recorded crash was discarded");
         assert_eq!(crashes(&recorded), 1);
-        let view = run.view(Windows::default(), None);
+        let view = run.view(Windows::default(), None, ALL);
         assert!(view.timeline.markers.iter().all(|m| m.kind != "crash"));
     }
 
@@ -1113,7 +1142,8 @@ mod tests {
                         .as_ref()
                         .unwrap()
                         .detail
-                        .len()
+                        .as_ref()
+                        .map_or(0, Vec::len)
                         >= 2
                 {
                     break;
@@ -1126,20 +1156,18 @@ mod tests {
             // root (one page a depth, each parent holding the next), or the LSM tree's
             // memtables and levels with the tables whose range covers the key.
             let i = s.view.as_ref().unwrap().index.clone().unwrap();
-            assert!(!i.detail.is_empty(), "{i:?}");
+            let detail = i.detail.clone().expect("asked for");
+            assert!(!detail.is_empty(), "{i:?}");
             let followed = |r: &DetailRow| r.items.iter().filter(|it| it.followed).count();
             match index {
                 IndexChoice::Btree => {
-                    assert!(
-                        i.detail.len() >= 2,
-                        "a workload makes the root split: {i:?}"
-                    );
-                    assert!(i.detail[0].label.contains("root"), "{:?}", i.detail[0]);
-                    assert_eq!(i.detail[0].items.len(), 1, "one root");
-                    for r in &i.detail {
+                    assert!(detail.len() >= 2, "a workload makes the root split: {i:?}");
+                    assert!(detail[0].label.contains("root"), "{:?}", detail[0]);
+                    assert_eq!(detail[0].items.len(), 1, "one root");
+                    for r in &detail {
                         assert_eq!(followed(r), 1, "one page a depth on the path: {r:?}");
                     }
-                    let leaf = i.detail.last().unwrap();
+                    let leaf = detail.last().unwrap();
                     let page = leaf.items.iter().find(|it| it.followed).unwrap();
                     assert!(
                         i.location
@@ -1151,15 +1179,15 @@ mod tests {
                     );
                 }
                 IndexChoice::Lsm => {
-                    assert_eq!(i.detail[0].label, "memtables");
-                    let tables: usize = i.detail[1..].iter().map(|r| r.items.len()).sum();
+                    assert_eq!(detail[0].label, "memtables");
+                    let tables: usize = detail[1..].iter().map(|r| r.items.len()).sum();
                     assert!(tables > 0, "the workload filled tables: {i:?}");
-                    let covering: usize = i.detail.iter().map(followed).sum();
+                    let covering: usize = detail.iter().map(followed).sum();
                     assert!(
                         covering >= 1,
                         "the key is in a memtable or a table covers it: {i:?}"
                     );
-                    for r in &i.detail[1..] {
+                    for r in &detail[1..] {
                         for it in &r.items {
                             let range = it.range.as_deref().unwrap();
                             assert!(range.contains(" … "), "{range}");
@@ -1211,6 +1239,86 @@ mod tests {
                     assert!(s.announce.starts_with("Refused"), "{}", s.announce);
                 }
             }
+        }
+    }
+
+    /// The index's detail and the Raft nodes' logs are in a picture only while their
+    /// panels are expanded (the shell's ids): none collapsed; asked for at the same moment
+    /// (a paused run: no tick in between), each is there at once and the rest of the
+    /// picture is the same.
+    #[test]
+    fn a_picture_holds_each_detail_only_while_its_panel_is_expanded() {
+        for index in [IndexChoice::Btree, IndexChoice::Lsm] {
+            let mode = Mode {
+                index,
+                ..Mode::default()
+            };
+            let (mut run, mut s) = started(mode, 5);
+            act(
+                &mut run,
+                &mut s,
+                &Action::Write {
+                    key: "apple".into(),
+                    value: "red".into(),
+                },
+            );
+            settle(&mut run, &mut s, 4000);
+            let at = run.position();
+            let picture = |run: &mut PipelineRun, expanded: &[&str]| {
+                let expanded: BTreeSet<&str> = expanded.iter().copied().collect();
+                run.view(
+                    Windows::default(),
+                    None,
+                    Details::of(|id| expanded.contains(id)),
+                )
+            };
+            let logs = |v: &PipelineView| -> usize {
+                v.raft
+                    .as_ref()
+                    .unwrap()
+                    .nodes
+                    .iter()
+                    .map(|n| n.log.len())
+                    .sum()
+            };
+
+            let collapsed = picture(&mut run, &[]);
+            let i = collapsed.index.as_ref().expect("an index");
+            assert_eq!(i.detail, None, "{index:?}: built while collapsed");
+            assert!(
+                !i.shape.is_empty() && i.location.is_some(),
+                "the panel itself still has its shape and the key's place: {i:?}"
+            );
+            assert_eq!(logs(&collapsed), 0, "{:?}", collapsed.raft);
+
+            let index_open = picture(&mut run, &["pipeline-index"]);
+            let rows = index_open.index.as_ref().unwrap().detail.clone();
+            let rows = rows.expect("built while expanded");
+            assert!(!rows.is_empty());
+            assert!(
+                rows.iter().any(|r| r.items.iter().any(|it| it.followed)),
+                "{index:?}: the followed key is marked: {rows:?}"
+            );
+            assert_eq!(logs(&index_open), 0, "only the expanded panel's detail");
+            let mut without = index_open.clone();
+            without.index.as_mut().unwrap().detail = None;
+            assert_eq!(
+                without, collapsed,
+                "{index:?}: the rest is the same picture"
+            );
+
+            let raft_open = picture(&mut run, &["pipeline-raft"]);
+            assert_eq!(raft_open.index.as_ref().unwrap().detail, None);
+            let up = raft_open.raft.as_ref().unwrap().nodes.iter();
+            assert!(
+                up.filter(|n| n.up).all(|n| !n.log.is_empty()),
+                "{raft_open:?}"
+            );
+
+            let both = picture(&mut run, &["pipeline-index", "pipeline-raft"]);
+            assert_eq!(both.index.as_ref().unwrap().detail, Some(rows));
+            assert_eq!(logs(&both), logs(&raft_open));
+            assert_eq!(run.position(), at, "looking does not move the run");
         }
     }
 

@@ -260,8 +260,9 @@ pub struct IndexPicture {
     /// Where it lives in the index.
     pub location: Option<String>,
     /// The index in detail, a row each: the B-tree's pages by depth (the root first), or
-    /// the LSM tree's memtables and then each level's tables.
-    pub detail: Vec<DetailRow>,
+    /// the LSM tree's memtables and then each level's tables. `None` unless the picture
+    /// was asked for it ([`Details::index`]: the panel is expanded).
+    pub detail: Option<Vec<DetailRow>>,
 }
 
 /// Items listed per row of [`IndexPicture::detail`]; the rest are counted.
@@ -400,6 +401,34 @@ pub struct Windows {
     pub wal: Option<u64>,
     /// The partition window's first offset.
     pub records: Option<u64>,
+}
+
+/// The index panel's id among the shell's expanded panels.
+pub const INDEX_PANEL: &str = "pipeline-index";
+/// The Raft panel's id among the shell's expanded panels.
+pub const RAFT_PANEL: &str = "pipeline-raft";
+
+/// Which detailed views a picture holds. A picture is made every frame while the run plays
+/// (about 10 a second), so each detail is built only while its panel is expanded; opening
+/// one makes a picture at once (a paused run makes no other).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Details {
+    /// The index in detail ([`IndexPicture::detail`]): the panel [`INDEX_PANEL`].
+    pub index: bool,
+    /// Each Raft node's newest log entries
+    /// ([`RaftNodeSnapshot::log`](logspine_core::world::inspect::RaftNodeSnapshot::log)):
+    /// the panel [`RAFT_PANEL`].
+    pub raft_logs: bool,
+}
+
+impl Details {
+    /// The details of the panels `expanded` says are expanded (given a panel's id).
+    pub fn of(expanded: impl Fn(&str) -> bool) -> Details {
+        Details {
+            index: expanded(INDEX_PANEL),
+            raft_logs: expanded(RAFT_PANEL),
+        }
+    }
 }
 
 /// The view's reducer actions.

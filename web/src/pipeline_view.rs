@@ -11,10 +11,12 @@
 //! run ([`PipelineRun`], in [`crate::pipeline_run`]), held outside the state. Effects: on
 //! mount, build the world; while playing, a timer runs the chosen number of ticks every
 //! [`FRAME_MS`] and dispatches the trace and a picture; every control makes one call on
-//! the run and dispatches the same. Everything drawn is the world's trace or state. The
-//! WAL and the partition are shown through windows of
-//! [`WINDOW`](crate::pipeline_state::WINDOW) records (paged by buttons), so the page costs
-//! the same with 100,000 records. No request leaves the page.
+//! the run and dispatches the same. A picture holds the detailed views of the expanded
+//! panels only ([`Details`]: the index's pages or tables, the Raft nodes' logs); opening
+//! or closing a panel makes a picture at once, so a paused run shows its detail too.
+//! Everything drawn is the world's trace or state. The WAL and the partition are shown
+//! through windows of [`WINDOW`](crate::pipeline_state::WINDOW) records (paged by
+//! buttons), so the page costs the same with 100,000 records. No request leaves the page.
 //!
 //! # Time travel
 //! The run is a recording ([`PipelineRun`] on the world's `Timeline`): the timeline bar
@@ -97,8 +99,9 @@ use yew::prelude::*;
 use crate::decimal::fixed;
 use crate::pipeline_run::{Cleanup, Delta, Mode, PipelineRun, RAFT_NODES, VIEW_EVENTS_PER_TICK};
 use crate::pipeline_state::{
-    plural, Move, PipelineAction, PipelineState, PipelineView as Picture, Stage, TokenStage, Which,
-    Windows, FRAME_MS, SPEEDS, WORKLOADS, WORKLOAD_WRITES,
+    plural, Details, Move, PipelineAction, PipelineState, PipelineView as Picture, Stage,
+    TokenStage, Which, Windows, FRAME_MS, INDEX_PANEL, RAFT_PANEL, SPEEDS, WORKLOADS,
+    WORKLOAD_WRITES,
 };
 use crate::transport::Transport;
 
@@ -129,12 +132,13 @@ type RunCell = Rc<RefCell<Option<PipelineRun>>>;
 type Dispatcher = UseReducerDispatcher<PipelineState>;
 
 /// Runs `f` on the run, then sends the reducer the events since the last picture (or,
-/// after a move into the past, all of them to fold again) and a picture.
+/// after a move into the past, all of them to fold again) and a picture with `details`.
 fn with_run(
     cell: &RunCell,
     dispatch: &Dispatcher,
     windows: Windows,
     follow: Option<u64>,
+    details: Details,
     f: impl FnOnce(&mut PipelineRun) -> Result<(), String>,
 ) {
     let Ok(mut guard) = cell.try_borrow_mut() else {
@@ -149,7 +153,7 @@ fn with_run(
     };
     let refused = f(run).err();
     let delta = run.delta();
-    let view = Rc::new(run.view(windows, follow));
+    let view = Rc::new(run.view(windows, follow, details));
     drop(guard);
     dispatch.dispatch(match delta {
         Delta::Forward(events) => PipelineAction::Engine { events, view },
@@ -160,11 +164,11 @@ fn with_run(
     }
 }
 
-/// Builds a world in `mode` (the `n`-th of the page).
-fn start(cell: &RunCell, dispatch: &Dispatcher, mode: Mode, n: u64) {
+/// Builds a world in `mode` (the `n`-th of the page); its first picture has `details`.
+fn start(cell: &RunCell, dispatch: &Dispatcher, mode: Mode, n: u64, details: Details) {
     match PipelineRun::new(mode, SEED ^ n) {
         Ok((mut run, events)) => {
-            let view = Rc::new(run.view(Windows::default(), None));
+            let view = Rc::new(run.view(Windows::default(), None, details));
             *cell.borrow_mut() = Some(run);
             dispatch.dispatch(PipelineAction::Started { events, view });
         }
@@ -213,44 +217,18 @@ fn shortcut(key: &str, tag: &str) -> Option<Shortcut> {
 pub fn pipeline_view() -> Html {
     let state = use_reducer(PipelineState::default);
     let cell: RunCell = use_mut_ref(|| None);
-    {
-        let (cell, dispatch) = (cell.clone(), state.dispatcher());
-        use_effect_with((), move |_| start(&cell, &dispatch, Mode::default(), 1));
-    }
-    let follow = state.follow.as_ref().and_then(|f| f.commit_lsn);
-    let windows = state.windows;
-    // The clock: one frame, then the next render schedules the next.
-    {
-        let (cell, dispatch) = (cell.clone(), state.dispatcher());
-        let pending = (state.playing && state.phase == crate::pipeline_state::Phase::Running)
-            .then_some((state.worlds, state.updates, state.speed, windows, follow));
-        use_effect_with(pending, move |pending| {
-            let cancelled = Rc::new(Cell::new(false));
-            if let Some((_, _, speed, windows, follow)) = *pending {
-                let cancelled = cancelled.clone();
-                spawn_local(async move {
-                    crate::timer::sleep_ms(FRAME_MS).await;
-                    if !cancelled.get() {
-                        with_run(&cell, &dispatch, windows, follow, |r| {
-                            r.tick(speed);
-                            Ok(())
-                        });
-                    }
-                });
-            }
-            move || cancelled.set(true)
-        });
-    }
-
     let running = state.phase == crate::pipeline_state::Phase::Running;
     // Which panels are expanded to their detailed views: the shell keeps them with the
     // page's settings (a reload keeps them); outside a shell, this view does.
     let panels = use_context::<crate::shell::ExpandedPanels>();
     let own = use_state(VecSet::<&'static str>::new);
-    let panel = |id: &'static str| -> (bool, Callback<MouseEvent>) {
-        let open = panels
+    let is_open = |id: &str| {
+        panels
             .as_ref()
-            .map_or_else(|| own.contains(id), |p| p.expanded.contains(id));
+            .map_or_else(|| own.contains(id), |p| p.expanded.contains(id))
+    };
+    let panel = |id: &'static str| -> (bool, Callback<MouseEvent>) {
+        let open = is_open(id);
         let (panels, own) = (panels.clone(), own.clone());
         let toggle = Callback::from(move |_: MouseEvent| match &panels {
             Some(p) => p.toggle.emit(id),
@@ -264,7 +242,59 @@ pub fn pipeline_view() -> Html {
         });
         (open, toggle)
     };
-    let (index_open, raft_open) = (panel("pipeline-index"), panel("pipeline-raft"));
+    let (index_open, raft_open) = (panel(INDEX_PANEL), panel(RAFT_PANEL));
+    // The pictures hold the detailed views of the expanded panels only.
+    let details = Details::of(is_open);
+    {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        use_effect_with((), move |_| {
+            start(&cell, &dispatch, Mode::default(), 1, details);
+        });
+    }
+    let follow = state.follow.as_ref().and_then(|f| f.commit_lsn);
+    let windows = state.windows;
+    // The clock: one frame, then the next render schedules the next.
+    {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        let pending = (state.playing && running).then_some((
+            state.worlds,
+            state.updates,
+            state.speed,
+            windows,
+            follow,
+            details,
+        ));
+        use_effect_with(pending, move |pending| {
+            let cancelled = Rc::new(Cell::new(false));
+            if let Some((_, _, speed, windows, follow, details)) = *pending {
+                let cancelled = cancelled.clone();
+                spawn_local(async move {
+                    crate::timer::sleep_ms(FRAME_MS).await;
+                    if !cancelled.get() {
+                        with_run(&cell, &dispatch, windows, follow, details, |r| {
+                            r.tick(speed);
+                            Ok(())
+                        });
+                    }
+                });
+            }
+            move || cancelled.set(true)
+        });
+    }
+    // A panel opened or closed: a picture with its detail now, not at the next frame (a
+    // paused run makes no other picture). Not at mount: `start` made the first one.
+    {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        let painted = use_mut_ref(|| details);
+        use_effect_with(details, move |&details| {
+            let changed = *painted.borrow() != details;
+            *painted.borrow_mut() = details;
+            if changed && running {
+                with_run(&cell, &dispatch, windows, follow, details, |_| Ok(()));
+            }
+        });
+    }
+
     let off = |allowed: bool| (!allowed).to_string();
     let act = |action: Result<Action, String>| {
         let (cell, dispatch) = (cell.clone(), state.dispatcher());
@@ -273,7 +303,7 @@ pub fn pipeline_view() -> Html {
                 return;
             }
             match &action {
-                Ok(a) => with_run(&cell, &dispatch, windows, follow, |r| r.act(a)),
+                Ok(a) => with_run(&cell, &dispatch, windows, follow, details, |r| r.act(a)),
                 Err(msg) => dispatch.dispatch(PipelineAction::Error(msg.clone())),
             }
         })
@@ -285,7 +315,7 @@ pub fn pipeline_view() -> Html {
             let value = crate::shell::event_value(&e);
             let chosen = choices.iter().find(|(v, _)| Some(v) == value.as_ref());
             if let (Some((_, a)), true) = (chosen, running) {
-                with_run(&cell, &dispatch, windows, follow, |r| r.act(a));
+                with_run(&cell, &dispatch, windows, follow, details, |r| r.act(a));
             }
         })
     };
@@ -309,7 +339,7 @@ pub fn pipeline_view() -> Html {
                 s.value = v;
             }
             match s.write_action() {
-                Ok(a) => with_run(&cell, &dispatch, windows, follow, |r| r.act(&a)),
+                Ok(a) => with_run(&cell, &dispatch, windows, follow, details, |r| r.act(&a)),
                 Err(msg) => dispatch.dispatch(PipelineAction::Error(msg)),
             }
         })
@@ -346,7 +376,7 @@ pub fn pipeline_view() -> Html {
         Callback::from(move |()| {
             if running {
                 dispatch.dispatch(PipelineAction::Pause);
-                with_run(&cell, &dispatch, windows, follow, |r| {
+                with_run(&cell, &dispatch, windows, follow, details, |r| {
                     f(r);
                     Ok(())
                 });
@@ -359,7 +389,7 @@ pub fn pipeline_view() -> Html {
         Callback::from(move |at: u64| {
             if running {
                 dispatch.dispatch(PipelineAction::Pause);
-                with_run(&cell, &dispatch, windows, follow, |r| {
+                with_run(&cell, &dispatch, windows, follow, details, |r| {
                     f(r, at);
                     Ok(())
                 });
@@ -377,7 +407,7 @@ pub fn pipeline_view() -> Html {
         move || {
             if running {
                 dispatch.dispatch(PipelineAction::Pause);
-                with_run(&cell, &dispatch, windows, follow, |r| {
+                with_run(&cell, &dispatch, windows, follow, details, |r| {
                     r.tick(1);
                     Ok(())
                 });
@@ -415,7 +445,7 @@ pub fn pipeline_view() -> Html {
                 dual_write: !dual,
                 ..mode
             };
-            start(&cell, &dispatch, mode, worlds + 1);
+            start(&cell, &dispatch, mode, worlds + 1, details);
         })
     };
     // A select that starts a new world in the mode it changes.
@@ -424,7 +454,7 @@ pub fn pipeline_view() -> Html {
         Callback::from(move |e: Event| {
             let value = crate::shell::event_value(&e);
             if let Some(next) = value.and_then(|v| set(mode, &v)) {
-                start(&cell, &dispatch, next, worlds + 1);
+                start(&cell, &dispatch, next, worlds + 1, details);
             }
         })
     };
@@ -446,7 +476,7 @@ pub fn pipeline_view() -> Html {
                     consumer: name.clone(),
                     events_per_tick: n,
                 };
-                with_run(&cell, &dispatch, windows, follow, |r| r.act(&a));
+                with_run(&cell, &dispatch, windows, follow, details, |r| r.act(&a));
             }
         })
     };
@@ -513,7 +543,7 @@ pub fn pipeline_view() -> Html {
         let cb = Callback::from(move |_: MouseEvent| {
             if allowed {
                 dispatch.dispatch(PipelineAction::SetWindow(which, to));
-                with_run(&cell, &dispatch, next, follow, |_| Ok(()));
+                with_run(&cell, &dispatch, next, follow, details, |_| Ok(()));
             }
         });
         (cb, allowed)
@@ -1025,7 +1055,7 @@ fn index_panel(view: Option<&Picture>, open: &(bool, Callback<MouseEvent>)) -> H
             <ol id="pipeline-index-detail" class="index-detail" hidden={!open.0}
                 aria-label={if i.kind == "lsm" { "Memtables and levels of the LSM tree" } else { "Pages of the B-tree by depth" }}>
                 if open.0 {
-                    { for i.detail.iter().map(|row| html! {
+                    { for i.detail.iter().flatten().map(|row| html! {
                         <li class="index-detail-row" data-row={row.label.clone()}>
                             <h4>{ &row.label }</h4>
                             if row.items.is_empty() {

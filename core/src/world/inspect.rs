@@ -220,7 +220,8 @@ pub struct RaftNodeSnapshot {
     /// It holds the asked key with exactly the asked value.
     pub holds: bool,
     /// The newest entries of its log (at most [`RAFT_LOG_SHOWN`], after its snapshot), as
-    /// `(index, term)`, oldest first. Empty while down: its log is on its disk.
+    /// `(index, term)`, oldest first. Empty while down (its log is on its disk), and when
+    /// the picture was asked without logs.
     pub log: Vec<(u64, u64)>,
 }
 
@@ -506,10 +507,10 @@ impl World {
         })
     }
 
-    /// The Raft cluster: each node's role, term, log and state machine (with the value of
-    /// `follow`'s key on it, and whether it is `follow`'s value), and the feed. `None`
-    /// without a cluster.
-    pub fn raft_picture(&self, follow: Option<(&[u8], &[u8])>) -> Option<RaftPicture> {
+    /// The Raft cluster: each node's role, term, state machine (with the value of
+    /// `follow`'s key on it, and whether it is `follow`'s value) and, with `logs`, its
+    /// newest log entries; and the feed. `None` without a cluster.
+    pub fn raft_picture(&self, follow: Option<(&[u8], &[u8])>, logs: bool) -> Option<RaftPicture> {
         use crate::raft::Role;
         let r = self.raft.as_ref()?;
         let c = &r.cluster;
@@ -540,7 +541,7 @@ impl World {
                     cut_off: n > 1 && cut >= 2 * (n - 1),
                     value: follow.and_then(|(k, _)| s.kv().get(k)).map(clip_bytes),
                     holds: follow.is_some_and(|(k, v)| s.kv().get(k) == Some(v)),
-                    log: node.map_or_else(Vec::new, |n| {
+                    log: node.filter(|_| logs).map_or_else(Vec::new, |n| {
                         let first = n
                             .snapshot_index()
                             .max(n.last_index().saturating_sub(RAFT_LOG_SHOWN))

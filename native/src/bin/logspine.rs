@@ -7,8 +7,9 @@
 //! logspine run <scenario.json | library name> [--seed N] [--summary-only]
 //! logspine sweep <scenario.json | library name> [--seeds N] [--from S]
 //! ```
-//! Exit status: 0 when every invariant held, 1 when one failed (or a run panicked),
-//! 2 for bad input (an unreadable or invalid scenario, bad arguments).
+//! Exit status: 0 when every invariant held, 1 when one failed, the database could not
+//! be reopened (so no end check ran) or a run panicked, 2 for bad input (an unreadable or
+//! invalid scenario, bad arguments).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -64,6 +65,29 @@ fn run(scenario: &Scenario, seed: u64) -> Result<Timeline, String> {
     })
 }
 
+/// The reopen that failed, if one did: (tick, error). The world then refuses every action
+/// and checks nothing at the end (the engine is right to refuse a corrupt synced log), so
+/// the run has not shown that anything held.
+fn open_failure(t: &Timeline) -> Option<(u64, &str)> {
+    t.trace().iter().find_map(|e| match &e.kind {
+        TraceKind::OpenFailed { error } => Some((e.time, error.as_str())),
+        _ => None,
+    })
+}
+
+/// Why the run failed, for people, in the world's format (`t=… name: detail (seed …)`):
+/// each failed check, then a reopen that failed. Empty when the run passed.
+fn problems(t: &Timeline, seed: u64) -> Vec<String> {
+    let mut p = t.world().failures().to_vec();
+    if let Some((time, error)) = open_failure(t) {
+        p.push(format!(
+            "t={time} open_failed: the database could not be reopened, so no end checks \
+             ran: {error} (seed {seed})"
+        ));
+    }
+    p
+}
+
 fn summary(t: &mut Timeline, seed: u64) -> serde_json::Value {
     let count = |name: &str| t.trace().iter().filter(|e| e.kind.name() == name).count();
     let checks: Vec<serde_json::Value> = t
@@ -90,6 +114,8 @@ fn summary(t: &mut Timeline, seed: u64) -> serde_json::Value {
             "commits_per_sync": s.commits_per_sync(), "checkpoints": s.checkpoints,
         })
     });
+    let open_failed =
+        open_failure(t).map(|(time, error)| serde_json::json!({ "time": time, "error": error }));
     serde_json::json!({
         "summary": {
             "scenario": t.scenario().name,
@@ -101,7 +127,9 @@ fn summary(t: &mut Timeline, seed: u64) -> serde_json::Value {
             "committed": count("committed"),
             "narration": { "reached": t.narration_step(), "steps": t.scenario().narration.len() },
             "invariants": checks,
-            "failures": t.world().failures(),
+            "failures": problems(t, seed),
+            "open_failed": open_failed,
+            "end_checks_ran": t.world().db().is_some(),
             "stats": stats,
             "amplification": amp,
             "dual_write_divergence": t.world().dual_write_divergence(),
@@ -164,7 +192,7 @@ fn main() -> ExitCode {
                         }
                     }
                 }
-                let ok = t.world().failures().is_empty();
+                let ok = problems(&t, seed).is_empty();
                 let s = summary(&mut t, seed);
                 let _ = writeln!(out, "{s}");
                 if ok {
@@ -180,8 +208,7 @@ fn main() -> ExitCode {
                 let mut failed = 0u64;
                 for seed in from..from + seeds {
                     let problem = match run(&scenario, seed) {
-                        Ok(t) if t.world().failures().is_empty() => None,
-                        Ok(t) => Some(t.world().failures().join("; ")),
+                        Ok(t) => Some(problems(&t, seed).join("; ")).filter(|p| !p.is_empty()),
                         Err(e) => Some(e),
                     };
                     if let Some(p) = problem {

@@ -1,6 +1,8 @@
-//! Small live charts: a bounded [`Series`] of samples and the [`Sparkline`] that draws it
+//! Small live charts: a bounded [`Series`] of samples and the [`sparkline`] that draws it
 //! as an inline SVG line (no canvas, no library, no request). The drawing is a pure
-//! function ([`sparkline_points`]) tested natively.
+//! function ([`sparkline_points`]) tested natively. The charts are functions returning
+//! `Html`, not components: each component type costs its share of Yew's generic code in
+//! the wasm (about 4 KB each), and the views that show them render every frame anyway.
 //!
 //! A chart is an image to assistive technology: `role="img"` with a label that says what
 //! it shows in words (the latest value, the lowest and the highest over the window), so
@@ -93,31 +95,17 @@ pub fn describe(name: &str, values: &[f64], digits: usize) -> String {
     }
 }
 
-/// The sparkline's properties.
-#[derive(Properties, PartialEq)]
-pub struct SparklineProps {
-    /// What it shows (the accessible label starts with it).
-    pub name: AttrValue,
-    /// The samples, oldest first.
-    pub values: Vec<f64>,
-    /// Digits after the point in the label.
-    #[prop_or(2)]
-    pub digits: usize,
-}
-
-/// A small line chart (module docs).
-#[function_component(Sparkline)]
-pub fn sparkline(props: &SparklineProps) -> Html {
+/// A small line chart of `values` (oldest first) whose accessible label starts with `name`
+/// and gives figures with `digits` after the point (module docs).
+pub fn sparkline(name: &str, values: &[f64], digits: usize) -> Html {
     const W: u32 = 120;
     const H: u32 = 28;
-    let label = describe(&props.name, &props.values, props.digits);
-    let line = sparkline_points(&props.values, f64::from(W), f64::from(H)).map_or_else(
-        Html::default,
-        |points| {
+    let label = describe(name, values, digits);
+    let line =
+        sparkline_points(values, f64::from(W), f64::from(H)).map_or_else(Html::default, |points| {
             html! { <polyline points={points} fill="none" stroke="currentColor" stroke-width="1.5"
             vector-effect="non-scaling-stroke" /> }
-        },
-    );
+        });
     html! {
         <svg class="sparkline" role="img" aria-label={label} viewBox={format!("0 0 {W} {H}")}
             preserveAspectRatio="none" width="120" height="28">
@@ -156,7 +144,7 @@ pub fn points_in(values: &[f64], width: f64, height: f64, lo: f64, hi: f64) -> O
     Some(pts.join(" "))
 }
 
-/// One line of a [`LinesChart`].
+/// One line of a [`lines_chart`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Line {
     /// What it shows ("B-tree"): its part of the label and its legend entry.
@@ -165,42 +153,29 @@ pub struct Line {
     pub values: Vec<f64>,
 }
 
-/// The [`LinesChart`]'s properties.
-#[derive(Properties, PartialEq)]
-pub struct LinesChartProps {
-    /// What the chart shows (the accessible label starts with it).
-    pub name: AttrValue,
-    /// The lines (each drawn with its own colour and dash: `line-0`, `line-1`, …).
-    pub lines: Vec<Line>,
-    /// Digits after the point in the label.
-    #[prop_or(2)]
-    pub digits: usize,
-}
-
 /// Several lines on one shared y axis, with a legend: for comparing two engines' figures
-/// over the same window. One image to assistive technology; its label describes every
-/// line in words (module docs).
-#[function_component(LinesChart)]
-pub fn lines_chart(props: &LinesChartProps) -> Html {
+/// over the same window. One image to assistive technology; its label starts with `name`
+/// and describes every line in words, with `digits` after the point (module docs). Each
+/// line is drawn with its own colour and dash (`line-0`, `line-1`, …).
+pub fn lines_chart(name: &str, lines: &[Line], digits: usize) -> Html {
     const W: u32 = 240;
     const H: u32 = 40;
     let label = format!(
         "{}. {}",
-        props.name,
-        props
-            .lines
+        name,
+        lines
             .iter()
-            .map(|l| describe(&l.name, &l.values, props.digits))
+            .map(|l| describe(&l.name, &l.values, digits))
             .collect::<Vec<_>>()
             .join(". ")
     );
-    let all: Vec<&[f64]> = props.lines.iter().map(|l| l.values.as_slice()).collect();
+    let all: Vec<&[f64]> = lines.iter().map(|l| l.values.as_slice()).collect();
     let range = shared_range(&all);
     html! {
         <figure class="lines-chart">
             <svg class="sparkline wide-chart" role="img" aria-label={label}
                 viewBox={format!("0 0 {W} {H}")} preserveAspectRatio="none">
-                { for props.lines.iter().enumerate().map(|(i, l)| {
+                { for lines.iter().enumerate().map(|(i, l)| {
                     range
                         .and_then(|(lo, hi)| points_in(&l.values, f64::from(W), f64::from(H), lo, hi))
                         .map_or_else(Html::default, |points| html! {
@@ -210,7 +185,7 @@ pub fn lines_chart(props: &LinesChartProps) -> Html {
                 }) }
             </svg>
             <figcaption class="legend" aria-hidden="true">
-                { for props.lines.iter().enumerate().map(|(i, l)| html! {
+                { for lines.iter().enumerate().map(|(i, l)| html! {
                     <span class={format!("key line-{i}")}>{ l.name.clone() }</span>
                 }) }
             </figcaption>
@@ -218,37 +193,19 @@ pub fn lines_chart(props: &LinesChartProps) -> Html {
     }
 }
 
-/// The [`MeterChart`]'s properties.
-#[derive(Properties, PartialEq)]
-pub struct MeterChartProps {
-    /// What it shows: the term of the row and the chart's name.
-    pub name: AttrValue,
-    /// What the figure is, in a few words (shown muted after it).
-    pub what: AttrValue,
-    /// The samples, oldest first: the latest is the figure shown.
-    pub values: Vec<f64>,
-    /// Digits after the point.
-    #[prop_or(2)]
-    pub digits: usize,
-}
-
-/// One row of a `dl.meters`: the name, the latest sample ("–" before the first), a few
-/// words, and the [`Sparkline`] of the samples.
-#[function_component(MeterChart)]
-pub fn meter_chart(props: &MeterChartProps) -> Html {
-    let digits = props.digits;
-    let now = props
-        .values
+/// One row of a `dl.meters`: the `name` (the term of the row and the chart's name), the
+/// latest of `values` with `digits` after the point ("–" before the first), `what` the
+/// figure is in a few words, and the [`sparkline`] of the values.
+pub fn meter_chart(name: &str, what: &str, values: &[f64], digits: usize) -> Html {
+    let now = values
         .last()
         .map_or_else(|| "–".to_owned(), |&v| fixed(v, digits));
     html! {
         <div class="meter">
-            <dt>{ props.name.clone() }</dt>
+            <dt>{ name.to_owned() }</dt>
             <dd>
-                <strong>{ now }</strong>{ " " }<span class="muted">{ props.what.clone() }</span>
-                <span class="meter-chart">
-                    <Sparkline name={props.name.clone()} values={props.values.clone()} digits={digits} />
-                </span>
+                <strong>{ now }</strong>{ " " }<span class="muted">{ what.to_owned() }</span>
+                <span class="meter-chart">{ sparkline(name, values, digits) }</span>
             </dd>
         </div>
     }

@@ -65,7 +65,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::chart::{MeterChart, Sparkline};
+use crate::chart::{meter_chart, sparkline};
 use crate::db_engine::{
     describe_crash, playground_sim_disk, DbEngine, EngineError, MAX_KEY_BYTES, MAX_VALUE_BYTES,
 };
@@ -1246,7 +1246,7 @@ fn meters_panel(snapshot: Option<&Snapshot>, charts: &DbCharts) -> Html {
                         <dd>
                             <strong>{ fixed(*v, 2) }</strong>{ " " }<span class="muted">{ *what }</span>
                             <span class="meter-chart">
-                                <Sparkline name={*name} values={series.values()} />
+                                { sparkline(name, &series.values(), 2) }
                             </span>
                         </dd>
                     </div>
@@ -1291,7 +1291,7 @@ fn commit_charts(charts: &DbCharts) -> Html {
     html! {
         <dl class="meters db-commit-charts" data-testid="commit-charts">
             { for rows.iter().map(|(name, what, series, digits)| html! {
-                <MeterChart name={*name} what={*what} values={series.values()} digits={*digits} />
+                { meter_chart(name, what, &series.values(), *digits) }
             }) }
         </dl>
     }

@@ -47,7 +47,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::chart::{Line, LinesChart};
+use crate::chart::{lines_chart, Line};
 use crate::db_state::{step_case, step_phase, step_text};
 use crate::decimal::fixed;
 use crate::lsm_engine::{config_text, LsmInput, MAX_KEY_BYTES, MAX_VALUE_BYTES};
@@ -687,11 +687,14 @@ fn meters_panel(snap: Option<&PairSnapshot>, charts: &AmpCharts) -> Html {
             </div>
             <div class="amp-chart" data-testid="amp-write-chart">
                 <h4>{ "Write amplification over the last minute" }</h4>
-                <LinesChart name="Write amplification over the last minute, B-tree and LSM tree on one scale"
-                    lines={vec![
+                { lines_chart(
+                    "Write amplification over the last minute, B-tree and LSM tree on one scale",
+                    &[
                         Line { name: "B-tree".into(), values: charts.btree_write.values() },
                         Line { name: "LSM tree".into(), values: charts.lsm_write.values() },
-                    ]} />
+                    ],
+                    2,
+                ) }
             </div>
             <p class="muted">
                 { format!("Recomputed every half second of virtual time (the LSM's live bytes are a merge over all its data); \

@@ -1580,8 +1580,8 @@ fn views_panel(
                                 { format!("offset {} · lag {} · {} applied · {} entries",
                                     x.position, x.lag.map_or_else(|| "?".to_owned(), |l| l.to_string()),
                                     group(x.applied), group(x.entries)) }
-                                <crate::chart::Sparkline name={format!("Lag of {}", x.name)} digits={0}
-                                    values={state.lag_history.get(&x.name).map(crate::chart::Series::values).unwrap_or_default()} />
+                                { crate::chart::sparkline(&format!("Lag of {}", x.name),
+                                    &state.lag_history.get(&x.name).map(crate::chart::Series::values).unwrap_or_default(), 0) }
                                 <br />
                                 { match equal {
                                     Some(true) => "✓ equals the database".to_owned(),

@@ -45,7 +45,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::chart::MeterChart;
+use crate::chart::meter_chart;
 use crate::raft_record::{Clock, RaftRecording};
 use crate::raft_run::{RaftInput, MAX_KEY_BYTES, MAX_VALUE_BYTES, NODES, SNAPSHOT_EVERY};
 use crate::raft_state::{
@@ -530,7 +530,7 @@ fn charts(c: Option<&RaftCharts>) -> Html {
     html! {
         <dl class="meters raft-charts" data-testid="raft-charts">
             { for rows.iter().map(|(name, what, series, digits)| html! {
-                <MeterChart name={*name} what={*what} values={series.values()} digits={*digits} />
+                { meter_chart(name, what, &series.values(), *digits) }
             }) }
         </dl>
     }

@@ -357,12 +357,12 @@ pub fn db_view() -> Html {
 
     // Tell the shell the page's first view is interactive (it then mounts the others).
     {
-        let first = use_context::<crate::shell::FirstViewReady>();
+        let first = use_context::<crate::shell::ShellContext>();
         let settled = ready || state.phase == DbPhase::Failed;
         use_effect_with(settled, move |settled| {
             if *settled {
                 if let Some(f) = first {
-                    f.0.emit(());
+                    f.first_ready.emit(());
                 }
             }
         });

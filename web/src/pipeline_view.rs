@@ -220,7 +220,7 @@ pub fn pipeline_view() -> Html {
     let running = state.phase == crate::pipeline_state::Phase::Running;
     // Which panels are expanded to their detailed views: the shell keeps them with the
     // page's settings (a reload keeps them); outside a shell, this view does.
-    let panels = use_context::<crate::shell::ExpandedPanels>();
+    let panels = use_context::<crate::shell::ShellContext>();
     let own = use_state(VecSet::<&'static str>::new);
     let is_open = |id: &str| {
         panels

@@ -415,19 +415,6 @@ pub fn shell(props: &ShellProps) -> Html {
         });
     }
 
-    let panels = ExpandedPanels {
-        expanded: settings.expanded.clone(),
-        toggle: {
-            let update = update.clone();
-            Callback::from(move |id: &'static str| {
-                update.emit(Box::new(move |s: &mut Settings| {
-                    if !s.expanded.remove(id) {
-                        s.expanded.insert(id.to_owned());
-                    }
-                }));
-            })
-        },
-    };
     let theme = settings.theme;
     let on_theme = {
         let update = update.clone();
@@ -471,15 +458,28 @@ pub fn shell(props: &ShellProps) -> Html {
     });
 
     // Mount the first section at once and the others one task after another, once the
-    // first has said it is interactive (through the [`FirstViewReady`] context; or after
+    // first has said it is interactive (through [`ShellContext::first_ready`]; or after
     // [`FIRST_VIEW_WAIT_MS`] if it never does): each view starts an engine when it mounts,
     // and starting them while the first was opening IndexedDB and recovering kept it from
     // becoming interactive until they were done.
     let mounted = use_state(|| 1usize);
     let first_ready = use_state(|| false);
-    let on_first_ready = {
-        let first_ready = first_ready.clone();
-        FirstViewReady(Callback::from(move |()| first_ready.set(true)))
+    let context = ShellContext {
+        expanded: settings.expanded.clone(),
+        toggle: {
+            let update = update.clone();
+            Callback::from(move |id: &'static str| {
+                update.emit(Box::new(move |s: &mut Settings| {
+                    if !s.expanded.remove(id) {
+                        s.expanded.insert(id.to_owned());
+                    }
+                }));
+            })
+        },
+        first_ready: {
+            let first_ready = first_ready.clone();
+            Callback::from(move |()| first_ready.set(true))
+        },
     };
     {
         let first_ready = first_ready.clone();
@@ -562,11 +562,9 @@ pub fn shell(props: &ShellProps) -> Html {
                         aria-haspopup="dialog" aria-keyshortcuts="?">{ "Keys ?" }</button>
                 </div>
             </div>
-            <ContextProvider<FirstViewReady> context={on_first_ready}>
-                <ContextProvider<ExpandedPanels> context={panels}>
-                    { for folds }
-                </ContextProvider<ExpandedPanels>>
-            </ContextProvider<FirstViewReady>>
+            <ContextProvider<ShellContext> {context}>
+                { for folds }
+            </ContextProvider<ShellContext>>
             { overlay }
         </>
     }
@@ -576,20 +574,19 @@ pub fn shell(props: &ShellProps) -> Html {
 /// mounts the others anyway (a collapsed or failing first view).
 pub const FIRST_VIEW_WAIT_MS: i32 = 1500;
 
-/// Given to the sections: which panels are expanded to their detailed views (kept in the
-/// [`Settings`], so a reload keeps them), and how a view expands or collapses one.
+/// Given to the sections (one context: each context type is its own copy of Yew's
+/// generic code in the wasm).
 #[derive(Clone, PartialEq)]
-pub struct ExpandedPanels {
-    /// The ids of the expanded panels.
+pub struct ShellContext {
+    /// The ids of the panels expanded to their detailed views (kept in the [`Settings`],
+    /// so a reload keeps them).
     pub expanded: VecSet<String>,
     /// Expands the panel with this id, or collapses it if it is expanded.
     pub toggle: Callback<&'static str>,
+    /// The first section calls it once it is interactive, and the shell then mounts the
+    /// others (calls from the others, or repeated calls, change nothing).
+    pub first_ready: Callback<()>,
 }
-
-/// Given to the sections: the first calls it once it is interactive, and the shell then
-/// mounts the others (calls from the others, or repeated calls, change nothing).
-#[derive(Clone, PartialEq)]
-pub struct FirstViewReady(pub Callback<()>);
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,13 @@
 //!   number of live rows and the sum of their values read as integers (others count 0).
 //! * [`View::Search`]: a search index, each word of a value (split on non-alphanumerics,
 //!   ASCII letters lowercased; letters of other scripts are kept as written, which spares
-//!   the playground Unicode's case tables) → the keys whose value contains it.
+//!   the playground Unicode's case tables) → the keys whose value contains it. It is kept
+//!   the way a key-value store keeps an inverted index: one entry `word 0x00 key` per pair,
+//!   in order, so a word's keys are one range ([`search_entry`], [`search_words`]).
+//!
+//! The replica and the index are byte maps (`Vec<u8>` → `Vec<u8>`, the text's UTF-8), the
+//! same type as the world's tables: each map type is its own copy of the standard
+//! library's B-tree code in the wasm.
 //!
 //! A view applies a change event's `after` (and `before`, to take the old row out of an
 //! aggregate or an index) in offset order within each partition of its topic. It reads
@@ -15,7 +21,7 @@
 //! interleaving (rows in different partitions are independent in all three views). Its
 //! lag is the sum over partitions of the high watermark minus its position.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::topic::{Broker, BrokerError, TopicRecord};
 
@@ -32,15 +38,47 @@ pub enum ViewKind {
     Search,
 }
 
+/// Rows by key, as bytes (the text's UTF-8).
+pub type Rows = BTreeMap<Vec<u8>, Vec<u8>>;
+
 /// The state of a view.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum View {
     /// Key → value.
-    Replica(BTreeMap<String, String>),
+    Replica(Rows),
     /// Prefix → (rows, sum).
     Aggregate(crate::vec_map::VecMap<String, (u64, i64)>),
-    /// Word → keys.
-    Search(BTreeMap<String, BTreeSet<String>>),
+    /// (word, key) pairs, as [`search_entry`] keys with empty values.
+    Search(Rows),
+}
+
+/// The index entry of `key` under `word`: the word, a 0 byte (no word has one), the key.
+pub fn search_entry(word: &str, key: &str) -> Vec<u8> {
+    let mut e = Vec::with_capacity(word.len() + 1 + key.len());
+    e.extend_from_slice(word.as_bytes());
+    e.push(0);
+    e.extend_from_slice(key.as_bytes());
+    e
+}
+
+/// The word and the key of a [`search_entry`].
+fn split_entry(e: &[u8]) -> (&str, &str) {
+    let at = e.iter().position(|&b| b == 0).unwrap_or(e.len());
+    let text = |b| std::str::from_utf8(b).unwrap_or("");
+    (text(&e[..at]), text(e.get(at + 1..).unwrap_or_default()))
+}
+
+/// A search index's words in order, each with its keys in order.
+pub fn search_words(index: &Rows) -> impl Iterator<Item = (&str, Vec<&str>)> + '_ {
+    let mut entries = index.keys().map(|e| split_entry(e)).peekable();
+    std::iter::from_fn(move || {
+        let (word, first) = entries.next()?;
+        let mut keys = vec![first];
+        while let Some((_, k)) = entries.next_if(|(w, _)| *w == word) {
+            keys.push(k);
+        }
+        Some((word, keys))
+    })
 }
 
 fn prefix(key: &str) -> &str {
@@ -61,9 +99,9 @@ impl View {
     /// An empty view.
     pub fn new(kind: ViewKind) -> View {
         match kind {
-            ViewKind::Replica => View::Replica(BTreeMap::new()),
+            ViewKind::Replica => View::Replica(Rows::new()),
             ViewKind::Aggregate => View::Aggregate(crate::vec_map::VecMap::new()),
-            ViewKind::Search => View::Search(BTreeMap::new()),
+            ViewKind::Search => View::Search(Rows::new()),
         }
     }
 
@@ -72,10 +110,10 @@ impl View {
         match self {
             View::Replica(m) => match &e.after {
                 Some(v) => {
-                    m.insert(e.key.clone(), v.clone());
+                    m.insert(e.key.as_bytes().to_vec(), v.as_bytes().to_vec());
                 }
                 None => {
-                    m.remove(&e.key);
+                    m.remove(e.key.as_bytes());
                 }
             },
             View::Aggregate(m) => {
@@ -97,17 +135,12 @@ impl View {
             View::Search(m) => {
                 if let Some(b) = &e.before {
                     for w in words(b) {
-                        if let Some(keys) = m.get_mut(&w) {
-                            keys.remove(&e.key);
-                            if keys.is_empty() {
-                                m.remove(&w);
-                            }
-                        }
+                        m.remove(&search_entry(&w, &e.key));
                     }
                 }
                 if let Some(a) = &e.after {
                     for w in words(a) {
-                        m.entry(w).or_default().insert(e.key.clone());
+                        m.insert(search_entry(&w, &e.key), Vec::new());
                     }
                 }
             }
@@ -191,17 +224,19 @@ impl MaterializedView {
         &mut self,
         partition: u32,
         r: &TopicRecord,
-        table: Option<&mut BTreeMap<String, String>>,
+        table: Option<&mut Rows>,
     ) -> bool {
         self.set_position(partition, r.offset + 1);
         let Some(mut e) = r.value.as_deref().and_then(|b| ChangeEvent::decode(b).ok()) else {
             return false;
         };
         if let Some(seen) = table {
-            e.before = seen.get(&e.key).cloned();
+            e.before = seen
+                .get(e.key.as_bytes())
+                .map(|b| String::from_utf8_lossy(b).into_owned());
             match &e.after {
-                Some(a) => seen.insert(e.key.clone(), a.clone()),
-                None => seen.remove(&e.key),
+                Some(a) => seen.insert(e.key.as_bytes().to_vec(), a.as_bytes().to_vec()),
+                None => seen.remove(e.key.as_bytes()),
             };
         }
         self.view.apply(&e);
@@ -237,7 +272,7 @@ impl MaterializedView {
         storage: &S,
         topic: &str,
         max: usize,
-        mut table: Option<&mut BTreeMap<String, String>>,
+        mut table: Option<&mut Rows>,
     ) -> Result<u64, BrokerError> {
         let parts = broker.partitions(topic)?.len();
         let mut budget = max;
@@ -276,6 +311,47 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn the_search_index_lists_each_words_keys_in_order() {
+        let rows = [("k2", "red apple"), ("k1", "Apple pie"), ("k3", "pie")];
+        let View::Search(index) = View::of_rows(ViewKind::Search, rows) else {
+            unreachable!("a search view")
+        };
+        let words: Vec<(&str, Vec<&str>)> = search_words(&index).collect();
+        assert_eq!(
+            words,
+            [
+                ("apple", vec!["k1", "k2"]),
+                ("pie", vec!["k1", "k3"]),
+                ("red", vec!["k2"])
+            ]
+        );
+        // A word that is a prefix of another keeps its own keys.
+        let rows = [("a", "ab"), ("b", "a"), ("c", "a0")];
+        let View::Search(index) = View::of_rows(ViewKind::Search, rows) else {
+            unreachable!("a search view")
+        };
+        let words: Vec<(&str, Vec<&str>)> = search_words(&index).collect();
+        assert_eq!(
+            words,
+            [("a", vec!["b"]), ("a0", vec!["c"]), ("ab", vec!["a"])]
+        );
+        // Taking a row out takes its key out of each of its words.
+        let mut v = View::of_rows(ViewKind::Search, [("k1", "x y"), ("k2", "y")]);
+        v.apply(&ChangeEvent {
+            lsn: 0,
+            commit_lsn: 0,
+            txn: 0,
+            index: 0,
+            count: 1,
+            op: super::super::Op::Delete,
+            key: "k1".to_owned(),
+            before: Some("x y".to_owned()),
+            after: None,
+        });
+        assert_eq!(v, View::of_rows(ViewKind::Search, [("k2", "y")]));
+    }
 
     #[test]
     fn words_split_on_non_alphanumerics_and_fold_ascii_case() {

@@ -24,8 +24,6 @@
 //! turns too, `pace` records per tick in all. A row's changes are all in one partition
 //! (the connector routes by key), so per-key order — all a view needs — holds.
 
-use std::collections::BTreeMap;
-
 use crate::cdc::views::MaterializedView;
 use crate::storage::Storage;
 use crate::topic::{Broker, BrokerError};
@@ -61,7 +59,7 @@ impl From<BrokerError> for ConsumeError {
 /// view's own last value per key (module docs).
 pub(super) fn consume_view<S: Storage + ?Sized>(
     v: &mut MaterializedView,
-    seen: Option<&mut BTreeMap<String, String>>,
+    seen: Option<&mut crate::cdc::views::Rows>,
     broker: &Broker,
     storage: &S,
     topic: &str,

@@ -379,7 +379,7 @@ fn sample(v: &View) -> (u64, Vec<(String, String)>) {
             m.len() as u64,
             m.iter()
                 .take(MAX_SAMPLE)
-                .map(|(k, v)| (clip(k), clip(v)))
+                .map(|(k, v)| (clip(&super::text(k)), clip(&super::text(v))))
                 .collect(),
         ),
         View::Aggregate(m) => (
@@ -390,11 +390,11 @@ fn sample(v: &View) -> (u64, Vec<(String, String)>) {
                 .collect(),
         ),
         View::Search(m) => (
-            m.len() as u64,
-            m.iter()
+            crate::cdc::views::search_words(m).count() as u64,
+            crate::cdc::views::search_words(m)
                 .take(MAX_SAMPLE)
                 .map(|(w, keys)| {
-                    let shown: Vec<&str> = keys.iter().take(3).map(String::as_str).collect();
+                    let shown: Vec<&str> = keys.iter().take(3).copied().collect();
                     let more = keys.len().saturating_sub(shown.len());
                     let mut text = clip(&shown.join(", "));
                     if more > 0 {

@@ -1170,7 +1170,7 @@ struct Cdc {
     /// Views' paces set by [`Action::SetPace`] (others: `config.view_events_per_tick`).
     paces: VecMap<String, u64>,
     /// A compacted `changes`: each view's last value per key (`consumers` docs).
-    seen: Vec<BTreeMap<String, String>>,
+    seen: Vec<crate::cdc::views::Rows>,
     /// Views stopped below the retained start (reported once).
     behind: Vec<bool>,
     /// `changes`, as last reported: each partition's start offset and compactions.
@@ -1338,7 +1338,7 @@ impl World {
                 dual_reported: 0,
                 members: VecMap::new(),
                 paces: VecMap::new(),
-                seen: vec![BTreeMap::new(); 3],
+                seen: vec![crate::cdc::views::Rows::new(); 3],
                 behind: vec![false; 3],
                 topic_marks: vec![(0, 0); config.partitions as usize],
             }))
@@ -2743,7 +2743,11 @@ impl World {
                 Oracle::apply(&mut want, w);
             }
         }
-        let want = crate::sort::map_from(want.iter().map(|(k, v)| (text(k), text(v))));
+        // As the change events carry them: text, then its bytes.
+        let want = crate::sort::map_from(
+            want.iter()
+                .map(|(k, v)| (text(k).into_bytes(), text(v).into_bytes())),
+        );
         let differ = want
             .iter()
             .filter(|(k, v)| replica.get(*k) != Some(*v))
@@ -3009,7 +3013,7 @@ impl World {
                 continue;
             }
             let mut rebuilt = MaterializedView::new(&v.name, kind);
-            let mut seen = BTreeMap::new();
+            let mut seen = crate::cdc::views::Rows::new();
             loop {
                 let seen = compacted.then_some(&mut seen);
                 match consumers::consume_view(

@@ -1420,7 +1420,7 @@ impl World {
         self.db.as_ref()
     }
 
-    /// Invariant failures so far, for people.
+    /// Invariant failures so far, and a reopen that failed, for people.
     pub fn failures(&self) -> &[String] {
         &self.failures
     }
@@ -1772,7 +1772,13 @@ impl World {
             }
             Err(e) => {
                 // A damaged disk (bit rot past the torn tail): a clear error, and the
-                // world stops changing.
+                // world stops changing. Refusing to open is right (nothing durable is
+                // overwritten), but the run has shown nothing held: a failure.
+                self.failures.push(format!(
+                    "t={} open_failed: the database could not be reopened, so no end \
+                     checks ran: {e} (seed {})",
+                    self.time, self.seed
+                ));
                 out.push(TraceKind::OpenFailed {
                     error: e.to_string(),
                 });

@@ -75,19 +75,6 @@ fn open_failure(t: &Timeline) -> Option<(u64, &str)> {
     })
 }
 
-/// Why the run failed, for people, in the world's format (`t=… name: detail (seed …)`):
-/// each failed check, then a reopen that failed. Empty when the run passed.
-fn problems(t: &Timeline, seed: u64) -> Vec<String> {
-    let mut p = t.world().failures().to_vec();
-    if let Some((time, error)) = open_failure(t) {
-        p.push(format!(
-            "t={time} open_failed: the database could not be reopened, so no end checks \
-             ran: {error} (seed {seed})"
-        ));
-    }
-    p
-}
-
 fn summary(t: &mut Timeline, seed: u64) -> serde_json::Value {
     let count = |name: &str| t.trace().iter().filter(|e| e.kind.name() == name).count();
     let checks: Vec<serde_json::Value> = t
@@ -127,7 +114,7 @@ fn summary(t: &mut Timeline, seed: u64) -> serde_json::Value {
             "committed": count("committed"),
             "narration": { "reached": t.narration_step(), "steps": t.scenario().narration.len() },
             "invariants": checks,
-            "failures": problems(t, seed),
+            "failures": t.world().failures(),
             "open_failed": open_failed,
             "end_checks_ran": t.world().db().is_some(),
             "stats": stats,
@@ -192,7 +179,7 @@ fn main() -> ExitCode {
                         }
                     }
                 }
-                let ok = problems(&t, seed).is_empty();
+                let ok = t.world().failures().is_empty();
                 let s = summary(&mut t, seed);
                 let _ = writeln!(out, "{s}");
                 if ok {
@@ -208,7 +195,8 @@ fn main() -> ExitCode {
                 let mut failed = 0u64;
                 for seed in from..from + seeds {
                     let problem = match run(&scenario, seed) {
-                        Ok(t) => Some(problems(&t, seed).join("; ")).filter(|p| !p.is_empty()),
+                        Ok(t) if t.world().failures().is_empty() => None,
+                        Ok(t) => Some(t.world().failures().join("; ")),
                         Err(e) => Some(e),
                     };
                     if let Some(p) = problem {

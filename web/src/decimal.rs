@@ -91,28 +91,34 @@ fn fixed_from_digits(x: f64, places: usize) -> String {
 /// `x` as std's `{}` prints it: the shortest decimal that reads back as `x`, without an
 /// exponent (module docs).
 pub fn shortest(x: f64) -> String {
-    if let Some(text) = non_finite(x) {
-        return text.to_owned();
-    }
-    let (digits, point) = shortest_digits(x);
-    let mut out = String::with_capacity(digits.len() + 4);
-    if x < 0.0 {
-        out.push('-');
-    }
+    let (mut out, digits, point) = match signed_shortest(x) {
+        Ok(parts) => parts,
+        Err(text) => return text.to_owned(),
+    };
     push_positional(&mut out, &digits, point, false);
     out
 }
 
-/// `x` as std's `{:?}` prints it (module docs).
-pub fn debug(x: f64) -> String {
+/// The text `x`'s shortest digits start with (its sign), the digits and where the point
+/// goes (as [`shortest_digits`]); std's text for a non-finite `x`.
+fn signed_shortest(x: f64) -> Result<(String, Vec<u8>, i32), &'static str> {
     if let Some(text) = non_finite(x) {
-        return text.to_owned();
+        return Err(text);
     }
     let (digits, point) = shortest_digits(x);
     let mut out = String::with_capacity(digits.len() + 6);
     if x < 0.0 {
         out.push('-');
     }
+    Ok((out, digits, point))
+}
+
+/// `x` as std's `{:?}` prints it (module docs).
+pub fn debug(x: f64) -> String {
+    let (mut out, digits, point) = match signed_shortest(x) {
+        Ok(parts) => parts,
+        Err(text) => return text.to_owned(),
+    };
     let abs = x.abs();
     if abs == 0.0 || (1e-4..1e16).contains(&abs) {
         push_positional(&mut out, &digits, point, true);

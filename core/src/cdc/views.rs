@@ -151,19 +151,29 @@ impl View {
     pub fn of_rows<'a>(kind: ViewKind, rows: impl IntoIterator<Item = (&'a str, &'a str)>) -> View {
         let mut v = View::new(kind);
         for (k, val) in rows {
-            v.apply(&ChangeEvent {
-                lsn: 0,
-                commit_lsn: 0,
-                txn: 0,
-                index: 0,
-                count: 1,
-                op: super::Op::Insert,
-                key: k.to_owned(),
-                before: None,
-                after: Some(val.to_owned()),
-            });
+            v.apply(&row_change(k, None, Some(val)));
         }
         v
+    }
+}
+
+/// A one-event transaction changing row `key` from `before` to `after` (the kind of change
+/// follows from which exist), for views built from rows and for tests.
+fn row_change(key: &str, before: Option<&str>, after: Option<&str>) -> ChangeEvent {
+    ChangeEvent {
+        lsn: 0,
+        commit_lsn: 0,
+        txn: 0,
+        index: 0,
+        count: 1,
+        op: match (before, after) {
+            (None, _) => super::Op::Insert,
+            (Some(_), Some(_)) => super::Op::Update,
+            (Some(_), None) => super::Op::Delete,
+        },
+        key: key.to_owned(),
+        before: before.map(str::to_owned),
+        after: after.map(str::to_owned),
     }
 }
 
@@ -346,17 +356,7 @@ mod tests {
         );
         // Taking a row out takes its key out of each of its words.
         let mut v = View::of_rows(ViewKind::Search, [("k1", "x y"), ("k2", "y")]);
-        v.apply(&ChangeEvent {
-            lsn: 0,
-            commit_lsn: 0,
-            txn: 0,
-            index: 0,
-            count: 1,
-            op: super::super::Op::Delete,
-            key: "k1".to_owned(),
-            before: Some("x y".to_owned()),
-            after: None,
-        });
+        v.apply(&row_change("k1", Some("x y"), None));
         assert_eq!(v, View::of_rows(ViewKind::Search, [("k2", "y")]));
     }
 

@@ -389,21 +389,23 @@ fn sample(v: &View) -> (u64, Vec<(String, String)>) {
                 .map(|(p, (rows, sum))| (clip(p), format!("{rows} rows, sum {sum}")))
                 .collect(),
         ),
-        View::Search(m) => (
-            crate::cdc::views::search_words(m).count() as u64,
-            crate::cdc::views::search_words(m)
-                .take(MAX_SAMPLE)
-                .map(|(w, keys)| {
-                    let shown: Vec<&str> = keys.iter().take(3).copied().collect();
-                    let more = keys.len().saturating_sub(shown.len());
-                    let mut text = clip(&shown.join(", "));
+        View::Search(m) => {
+            // One walk over the index: count every word, describe the first few.
+            let (mut words, mut shown) = (0u64, Vec::new());
+            for (w, keys) in crate::cdc::views::search_words(m) {
+                words += 1;
+                if shown.len() < MAX_SAMPLE {
+                    let first: Vec<&str> = keys.iter().take(3).copied().collect();
+                    let more = keys.len().saturating_sub(first.len());
+                    let mut text = clip(&first.join(", "));
                     if more > 0 {
                         text.push_str(&format!(" +{more}"));
                     }
-                    (clip(w), text)
-                })
-                .collect(),
-        ),
+                    shown.push((clip(w), text));
+                }
+            }
+            (words, shown)
+        }
     }
 }
 

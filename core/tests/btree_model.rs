@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 use logspine_core::btree::{
     decode_ops, encode_ops, max_entry_bytes, BTree, BTreeConfig, BTreeError, BufferPool, Change,
-    PageFile, PageFileConfig, PageId, PageOp, RedoOutcome,
+    Page, PageFile, PageFileConfig, PageId, PageOp, RedoOutcome,
 };
 use logspine_core::storage::read_all;
 use logspine_core::{Lsn, Rng, SimDisk, SimDiskConfig, Storage, SyncLatency};
@@ -882,6 +882,48 @@ fn the_wal_rule_holds_and_a_blocked_pool_is_a_typed_error() {
     }
     tree.pool_mut().fetch(&mut disk, far).unwrap();
     tree.validate(&disk);
+}
+
+/// A root whose first two children are the same page (a well-formed page, its checksum
+/// right): opening walks the tree and refuses it, naming the page reached twice.
+#[test]
+fn a_page_reachable_twice_is_a_corrupt_tree() {
+    let cfg = BTreeConfig {
+        page_file: PageFileConfig {
+            file: FILE.into(),
+            page_size: 512,
+        },
+        pool_frames: 8,
+        full_page_writes: true,
+    };
+    let mut disk = SimDisk::new(SimDiskConfig::default(), 9);
+    let (mut tree, _) = BTree::create(&mut disk, cfg.clone(), Lsn(0)).unwrap();
+    tree.set_wal_durable(Lsn(u64::MAX));
+    for i in 0..300u16 {
+        tree.put(&mut disk, &key(i), &[3; 12], Lsn(u64::from(i) + 1))
+            .unwrap();
+    }
+    tree.flush_all(&mut disk).unwrap();
+    let root = tree.meta().root;
+    let mut bytes = read_all(&disk, FILE).unwrap();
+    let at = usize::try_from(root.0).unwrap() * 512;
+    let page = Page::decode(root, bytes[at..at + 512].to_vec()).unwrap();
+    let mut entries = page.internal_entries();
+    assert!(!entries.is_empty(), "the root is an internal page");
+    let twice = page.leftmost_child();
+    entries[0].1 = twice;
+    let mut damaged = Page::build_internal(root, 512, page.lsn(), twice, &entries);
+    damaged.seal();
+    bytes[at..at + 512].copy_from_slice(damaged.bytes());
+    let mut d = SimDisk::new(SimDiskConfig::default(), 1);
+    d.write(FILE, 0, &bytes).unwrap();
+    match BTree::open(&mut d, cfg) {
+        Err(BTreeError::CorruptTree { page, reason }) => {
+            assert_eq!((page, reason.as_str()), (twice, "page reachable twice"));
+        }
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("a tree with a page reachable twice opened"),
+    }
 }
 
 /// Damage one page of a valid page file (noise, or changes with the checksum fixed up so

@@ -48,7 +48,7 @@ use yew::prelude::*;
 use crate::idb::{delete_database, IdbStorage};
 use crate::log_timeline::{LogMove, LogTimeline, TimelineMove};
 use crate::state::{Action, ErrorSource, OpenReason, Phase, PlaygroundState, SyncView};
-use crate::transport::Transport;
+use crate::transport::{transport, TransportProps};
 
 /// The IndexedDB namespace of the playground (database `logspine:playground`).
 pub const NAMESPACE: &str = "playground";
@@ -423,18 +423,27 @@ pub fn log_demo() -> Html {
                        a crash, and starts a new recording). Step back or scrub to see the log as it was; \
                        the log keeps running underneath." }
                 </p>
-                <Transport id="log-timeline" label="Log timeline"
-                    start={timeline.start()} end={timeline.end()} position={position}
-                    markers={timeline.markers()} playing={*playing}
-                    speeds={vec![(1, AttrValue::from("1 step every 400 ms")), (4, AttrValue::from("4×")), (16, AttrValue::from("16×"))]}
-                    speed={*speed} status={status}
-                    value_text={format!("action {} of {}", position, timeline.end())}
-                    on_play_pause={on_play_pause}
-                    on_step_back={travel(TimelineMove::StepBack, true)}
-                    on_step_forward={travel(TimelineMove::StepForward, true)}
-                    on_seek={on_seek}
-                    on_speed={on_speed}
-                    on_live={Some(travel(TimelineMove::Live, true))} />
+                { transport(TransportProps {
+                    id: "log-timeline".into(),
+                    label: "Log timeline".into(),
+                    start: timeline.start(),
+                    end: timeline.end(),
+                    position,
+                    markers: timeline.markers(),
+                    playing: *playing,
+                    speeds: vec![(1, AttrValue::from("1 step every 400 ms")), (4, AttrValue::from("4×")), (16, AttrValue::from("16×"))],
+                    speed: *speed,
+                    status: status.into(),
+                    value_text: format!("action {} of {}", position, timeline.end()).into(),
+                    on_play_pause,
+                    on_step_back: travel(TimelineMove::StepBack, true),
+                    on_step_forward: travel(TimelineMove::StepForward, true),
+                    on_seek,
+                    on_speed,
+                    on_live: Some(travel(TimelineMove::Live, true)),
+                    list_markers: true,
+                    on_marker: None,
+                }) }
             </section>
         </section>
     }

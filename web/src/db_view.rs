@@ -77,7 +77,7 @@ use crate::db_timeline::{transport_markers, DbTimeline, TimelineControl, PLAY_TI
 use crate::decimal::fixed;
 use crate::idb::{delete_database, IdbStorage};
 use crate::playground_storage::PlaygroundStorage;
-use crate::transport::Transport;
+use crate::transport::{transport, TransportProps};
 use crate::workload::{MAX_CLIENTS, MAX_RATE_PER_SEC};
 
 /// The database's IndexedDB namespace (database `logspine:playground-db`).
@@ -618,14 +618,27 @@ fn timeline_bar(tl: &DbTimeline, d: &Dispatcher) -> Html {
                    (IndexedDB keeps what was durable, and recovery runs) and starts a new recording.",
                    r.limits().max_payloads, r.limits().max_bytes / (1024 * 1024)) }
             </p>
-            <Transport id="db-tl" label="Database timeline" start={r.start()} end={r.end()}
-                position={tl.position()} markers={transport_markers(r)} playing={tl.playing()}
-                speeds={speeds} speed={tl.speed()} status={tl.status()} value_text={tl.value_text()}
-                on_play_pause={control(TimelineControl::PlayPause)}
-                on_step_back={control(TimelineControl::StepBack)}
-                on_step_forward={control(TimelineControl::StepForward)}
-                on_seek={on_seek} on_speed={on_speed}
-                on_live={Some(control(TimelineControl::Live))} />
+            { transport(TransportProps {
+                id: "db-tl".into(),
+                label: "Database timeline".into(),
+                start: r.start(),
+                end: r.end(),
+                position: tl.position(),
+                markers: transport_markers(r),
+                playing: tl.playing(),
+                speeds,
+                speed: tl.speed(),
+                status: tl.status().into(),
+                value_text: tl.value_text().into(),
+                on_play_pause: control(TimelineControl::PlayPause),
+                on_step_back: control(TimelineControl::StepBack),
+                on_step_forward: control(TimelineControl::StepForward),
+                on_seek,
+                on_speed,
+                on_live: Some(control(TimelineControl::Live)),
+                list_markers: true,
+                on_marker: None,
+            }) }
         </section>
     }
 }

@@ -17,7 +17,7 @@
 //! component; the LSM view's two databases and their glue are in [`lsm_engine`], the
 //! scenario panel's run in [`scenario_run`], the cluster's in [`raft_run`].
 //!
-//! Every view has a timeline under it, drawn by [`transport::Transport`]: the scenario
+//! Every view has a timeline under it, drawn by [`transport::transport`]: the scenario
 //! panel and the pipeline on the world's `Timeline`; the Raft and LSM views on recorded
 //! runs replayed from their seeds ([`raft_record`], [`lsm_run`]); the database view and
 //! the log demo, whose disks are durable, on recordings of what their reducers received,

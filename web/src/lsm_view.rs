@@ -2,7 +2,7 @@
 //! in-memory simulated disks, [`LsmEngine`](crate::lsm_engine::LsmEngine)), the LSM tree's
 //! structure drawn from its own events, lookups lit up table by table, the amplification
 //! meters side by side, a crash of the LSM database with its recovery — and a timeline
-//! under it all ([`Transport`]): play, pause, step, scrub, speed, with a marker for every
+//! under it all ([`transport`]): play, pause, step, scrub, speed, with a marker for every
 //! flush, compaction, crash and recovery.
 //!
 //! The page is a view of [`LsmViewState`] (pure, in [`crate::lsm_state`]) plus the recorded
@@ -33,7 +33,7 @@
 //! `[data-testid=amp-write-chart]` (both write amplifications over time, one `svg[role=img]`);
 //! `[data-testid=lsm-recovery][data-keys-before][data-keys-after][data-keys-match]`;
 //! `ol[aria-label="LSM recovery steps"] > li[data-case]`; the live region
-//! `[data-testid=lsm-announce]`; errors in `[role=alert]`. The timeline is a [`Transport`]
+//! `[data-testid=lsm-announce]`; errors in `[role=alert]`. The timeline is a [`transport`]
 //! group named "Timeline of both databases" (buttons "Back to the start", "Step back",
 //! "Play"/"Pause", "Step forward", "Back to live"; the slider "Position in the timeline of
 //! both databases"; speed radios; status `[data-testid=lsm-time-status]`).
@@ -56,7 +56,7 @@ use crate::lsm_state::{
     bytes_text, AmpCharts, LevelView, LookupView, LsmAction, LsmPhase, LsmViewState, MemtableView,
     PairSnapshot, TimelineView,
 };
-use crate::transport::Transport;
+use crate::transport::{transport, TransportProps};
 use crate::workload::{MAX_CLIENTS, MAX_RATE_PER_SEC};
 
 /// How often the clock ticks the run.
@@ -396,33 +396,43 @@ fn timeline_panel(cell: &HolderCell, state: &UseReducerHandle<LsmViewState>) -> 
                    actions at the moments you took them, so any moment is replayed exactly. Step back \
                    and forward go to the previous or next moment the LSM database did something." }
             </p>
-            <Transport id="lsm-time" label="Timeline of both databases"
-                start={0} end={t.end_ms} position={t.position_ms}
-                markers={(*t.markers).clone()} playing={t.playing}
-                speeds={speeds} speed={t.speed}
-                status={timeline_status(t)}
-                value_text={format!("{} of {}", secs(t.position_ms), secs(t.end_ms))}
-                on_play_pause={control(|h| {
+            { transport(TransportProps {
+                id: "lsm-time".into(),
+                label: "Timeline of both databases".into(),
+                start: 0,
+                end: t.end_ms,
+                position: t.position_ms,
+                markers: (*t.markers).clone(),
+                playing: t.playing,
+                speeds,
+                speed: t.speed,
+                status: timeline_status(t).into(),
+                value_text: format!("{} of {}", secs(t.position_ms), secs(t.end_ms)).into(),
+                on_play_pause: control(|h| {
                     h.playing = !h.playing;
                     h.last_wall_ms = None;
                     Ok(())
-                })}
-                on_step_back={control(|h| {
+                }),
+                on_step_back: control(|h| {
                     h.playing = false;
                     run_of(h)?.step_back().map_err(|e| e.to_string())
-                })}
-                on_step_forward={control(|h| {
+                }),
+                on_step_forward: control(|h| {
                     h.playing = false;
                     run_of(h)?.step_forward().map_err(|e| e.to_string())
-                })}
-                on_seek={on_seek} on_speed={on_speed}
-                on_live={Some(control(|h| {
+                }),
+                on_seek,
+                on_speed,
+                on_live: Some(control(|h| {
                     let end = run_of(h)?.end_ms();
                     seek(h, end)?;
                     h.playing = true;
                     h.last_wall_ms = None;
                     Ok(())
-                }))} />
+                })),
+                list_markers: true,
+                on_marker: None,
+            }) }
         </section>
     }
 }

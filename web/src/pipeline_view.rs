@@ -41,7 +41,7 @@
 //! inputs "Key to write to the pipeline", "Value to write to the pipeline", button "Write
 //! and follow"; select "Workload size", button "Run the workload"; buttons "Crash the
 //! database", "Crash the broker", "Crash the connector", "Compact now", "Step one tick"; the timeline
-//! ([`Transport`]: "Back to the start", "Step back", "Play"/"Pause", "Step forward", "Back
+//! ([`transport`]: "Back to the start", "Step back", "Play"/"Pause", "Step forward", "Back
 //! to live", speed radios "N ticks every 100 ms", the slider "Position in the pipeline
 //! timeline", `[data-testid=pipeline-timeline-status]`); the switch "Dual write" (`role=switch`, `aria-checked`);
 //! `[data-testid=pipeline-follow]` with `data-stage` (none|sent|appended|durable|captured|
@@ -103,7 +103,7 @@ use crate::pipeline_state::{
     TokenStage, Which, Windows, FRAME_MS, INDEX_PANEL, RAFT_PANEL, SPEEDS, WORKLOADS,
     WORKLOAD_WRITES,
 };
-use crate::transport::Transport;
+use crate::transport::{transport, TransportProps};
 
 /// Paces offered for a view (records per tick; 0 pauses it).
 const PACES: [u64; 6] = [0, 1, 3, 10, 50, 1000];
@@ -657,20 +657,27 @@ pub fn pipeline_view() -> Html {
                         </button>
                     </div>
                     if let Some(t) = view.map(|v| &v.timeline) {
-                        <Transport id="pipeline-timeline" label="Pipeline timeline"
-                            start={t.start} end={t.recorded} position={t.position}
-                            markers={t.markers.clone()} playing={state.playing}
-                            speeds={SPEEDS.iter().map(|n| (*n, AttrValue::from(format!("{n} ticks every {FRAME_MS} ms")))).collect::<Vec<_>>()}
-                            speed={state.speed}
-                            status={timeline_status(t)}
-                            value_text={format!("tick {}, event {} of {}", t.time, t.position, t.recorded)}
-                            on_play_pause={on_play_pause}
-                            on_step_back={mover_cb(PipelineRun::step_back)}
-                            on_step_forward={mover_cb(PipelineRun::step_forward)}
-                            on_seek={on_seek}
-                            on_marker={Some(on_marker)}
-                            on_speed={on_speed}
-                            on_live={Some(mover_cb(PipelineRun::to_end))} />
+                        { transport(TransportProps {
+                            id: "pipeline-timeline".into(),
+                            label: "Pipeline timeline".into(),
+                            start: t.start,
+                            end: t.recorded,
+                            position: t.position,
+                            markers: t.markers.clone(),
+                            playing: state.playing,
+                            speeds: SPEEDS.iter().map(|n| (*n, AttrValue::from(format!("{n} ticks every {FRAME_MS} ms")))).collect::<Vec<_>>(),
+                            speed: state.speed,
+                            status: timeline_status(t).into(),
+                            value_text: format!("tick {}, event {} of {}", t.time, t.position, t.recorded).into(),
+                            on_play_pause,
+                            on_step_back: mover_cb(PipelineRun::step_back),
+                            on_step_forward: mover_cb(PipelineRun::step_forward),
+                            on_seek,
+                            on_speed,
+                            on_live: Some(mover_cb(PipelineRun::to_end)),
+                            list_markers: true,
+                            on_marker: Some(on_marker),
+                        }) }
                     }
                     <div class="buttons">
                         <button type="button" class="danger" onclick={act(Ok(Action::Crash))} aria-disabled={off(running)}>

@@ -6,7 +6,7 @@
 //!
 //! The page is a view of [`RaftViewState`] (pure, in [`crate::raft_state`]) plus the
 //! recording ([`RaftRecording`], in [`crate::raft_record`]), held outside the state. Under
-//! the cluster the shared [`Transport`] bar plays, pauses, steps, scrubs and sets the speed:
+//! the cluster the shared [`transport`] bar plays, pauses, steps, scrubs and sets the speed:
 //! time travel is replay of the recorded run from its nearest snapshot, and acting in the
 //! past branches (the recorded future is discarded; the drive panel says so). Effects: on
 //! mount, build the cluster and start the clock (a timer every [`TICK_MS`] moves the
@@ -24,7 +24,7 @@
 //! "Heal the partition", "Start the client workload" / "Stop the client workload",
 //! "Write to the cluster"; inputs "Key to write to the cluster", "Value to write to the
 //! cluster"; select "Message loss";
-//! the timeline (`[role=group][aria-label="Cluster timeline"]`, [`Transport`]): buttons
+//! the timeline (`[role=group][aria-label="Cluster timeline"]`, [`transport`]): buttons
 //! "Back to the start", "Step back", "Play"/"Pause", "Step forward", speed radios, the slider
 //! "Position in the cluster timeline"; `section[data-testid=raft]` also has
 //! `data-position`, `data-end`, `data-playing`; `ol[aria-label="Timeline markers"] >
@@ -52,7 +52,7 @@ use crate::raft_state::{
     role_name, ClusterView, NodeView, RaftAction, RaftCharts, RaftFrame, RaftPhase, RaftViewState,
     DEFAULT_SPEED,
 };
-use crate::transport::{Transport, TransportMarker};
+use crate::transport::{transport, TransportMarker, TransportProps};
 
 /// How often the clock moves the cluster on and redraws.
 pub const TICK_MS: u32 = 50;
@@ -353,14 +353,27 @@ pub fn raft_view() -> Html {
             if let Some(f) = frame {
                 <section class="panel raft-timeline" aria-labelledby="raft-timeline-heading">
                     <h3 id="raft-timeline-heading">{ "Timeline" }</h3>
-                    <Transport id="raft" label="Cluster timeline" start={0} end={f.end}
-                        position={f.view.now} markers={transport_markers(f)} playing={state.playing}
-                        speeds={SPEEDS.iter().map(|(n, l)| (*n, AttrValue::Static(l))).collect::<Vec<_>>()}
-                        speed={state.speed} status={status_words(f, state.playing)}
-                        value_text={value_words(f)}
-                        on_play_pause={on_play_pause} on_step_back={on_step_back}
-                        on_step_forward={on_step_forward} on_seek={on_seek.clone()} on_speed={on_speed}
-                        list_markers={false} />
+                    { transport(TransportProps {
+                        id: "raft".into(),
+                        label: "Cluster timeline".into(),
+                        start: 0,
+                        end: f.end,
+                        position: f.view.now,
+                        markers: transport_markers(f),
+                        playing: state.playing,
+                        speeds: SPEEDS.iter().map(|(n, l)| (*n, AttrValue::Static(l))).collect::<Vec<_>>(),
+                        speed: state.speed,
+                        status: status_words(f, state.playing).into(),
+                        value_text: value_words(f).into(),
+                        on_play_pause,
+                        on_step_back,
+                        on_step_forward,
+                        on_seek: on_seek.clone(),
+                        on_speed,
+                        on_live: None,
+                        list_markers: false,
+                        on_marker: None,
+                    }) }
                     { marker_list(f, &on_seek) }
                 </section>
             }

@@ -1,4 +1,4 @@
-//! [`Transport`]: the timeline bar every view draws under itself — back to the start, step
+//! [`transport`]: the timeline bar every view draws under itself — back to the start, step
 //! back, play/pause, step forward, back to live, a speed choice, a scrub slider over the
 //! recorded span with a marker for each crash, recovery, checkpoint, flush, compaction and
 //! election, and a status line. It only draws and reports: the view owns the run (a
@@ -29,7 +29,10 @@ pub struct TransportMarker {
 }
 
 /// What the bar shows and whom it tells (module docs).
-#[derive(Properties, Clone, PartialEq)]
+///
+/// The bar is a function rather than a component: its callbacks are new on every render of
+/// the view, so a component's props never compared equal and it redrew every time anyway.
+#[derive(Clone)]
 pub struct TransportProps {
     /// Prefix of the bar's element ids (`raft` gives `raft-scrub`, `raft-status`, ...).
     pub id: AttrValue,
@@ -42,7 +45,6 @@ pub struct TransportProps {
     /// The position shown.
     pub position: u64,
     /// Markers on the track.
-    #[prop_or_default]
     pub markers: Vec<TransportMarker>,
     /// Whether the run is playing.
     pub playing: bool,
@@ -65,15 +67,12 @@ pub struct TransportProps {
     /// Speed chosen.
     pub on_speed: Callback<u32>,
     /// Back to live (the end); `None` hides the button.
-    #[prop_or_default]
     pub on_live: Option<Callback<()>>,
     /// List the newest markers as "Go to" buttons under the slider (the track's marks
     /// are not focusable); off for a view that lists them itself.
-    #[prop_or(true)]
     pub list_markers: bool,
     /// A listed marker chosen: go to just after it (`None`: [`TransportProps::on_seek`]
     /// with its position, right for views whose every position is a moment).
-    #[prop_or_default]
     pub on_marker: Option<Callback<u64>>,
 }
 
@@ -141,8 +140,7 @@ pub fn track_x(start: u64, end: u64, v: u64) -> u64 {
 }
 
 /// The timeline bar (module docs).
-#[function_component(Transport)]
-pub fn transport(p: &TransportProps) -> Html {
+pub fn transport(p: TransportProps) -> Html {
     let id = |s: &str| format!("{}-{s}", p.id);
     let off = |enabled: bool| (!enabled).then_some(AttrValue::Static("true"));
     let can_back = p.position > p.start;
@@ -258,7 +256,7 @@ pub fn transport(p: &TransportProps) -> Html {
                     }
                 </p>
                 if p.list_markers && !p.markers.is_empty() {
-                    { marker_buttons(p) }
+                    { marker_buttons(&p) }
                 }
             </div>
         </div>

@@ -12,7 +12,7 @@
 //! page of the wrong kind for its depth is a [`BTreeError::CorruptTree`], and a torn page
 //! is the pool's own [`BTreeError::TornPage`], never a panic.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use super::page::PageType;
 use super::tree::BTree;
@@ -83,7 +83,7 @@ pub fn shape<S: Storage + ?Sized>(
         truncated: false,
     };
     let corrupt = |page: PageId, reason: String| BTreeError::CorruptTree { page, reason };
-    let mut seen = BTreeSet::new();
+    let mut seen = super::Visited::default();
     let mut queue = VecDeque::from([(meta.root, 1u32)]);
     while let Some((id, depth)) = queue.pop_front() {
         if out.pages.len() >= max_pages {
@@ -96,10 +96,10 @@ pub fn shape<S: Storage + ?Sized>(
                 format!("child pointer past the page count {}", meta.page_count),
             ));
         }
-        if !seen.insert(id) {
+        let page = tree.pool().peek(storage, id)?;
+        if !seen.first(id) {
             return Err(corrupt(id, "page reachable twice".to_owned()));
         }
-        let page = tree.pool().peek(storage, id)?;
         let want = if depth == out.height {
             PageType::Leaf
         } else {

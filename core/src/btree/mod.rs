@@ -91,6 +91,33 @@ impl PageId {
     pub const META: PageId = PageId(0);
 }
 
+/// The pages a walk has reached, one flag per page number. The walks read a page before
+/// they mark it, so the flags reach only as far as pages that exist (a corrupt child
+/// pointer fails its read first, however large the corrupt page count).
+#[derive(Default)]
+pub(crate) struct Visited {
+    marks: Vec<bool>,
+    count: u64,
+}
+
+impl Visited {
+    /// Marks `id`; false if it was marked already (a page reachable twice).
+    pub(crate) fn first(&mut self, id: PageId) -> bool {
+        let i = usize::try_from(id.0).unwrap_or(usize::MAX);
+        if self.marks.len() <= i {
+            self.marks.resize(i + 1, false);
+        }
+        let first = !std::mem::replace(&mut self.marks[i], true);
+        self.count += u64::from(first);
+        first
+    }
+
+    /// The pages marked.
+    pub(crate) fn count(&self) -> u64 {
+        self.count
+    }
+}
+
 impl fmt::Display for PageId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "page {}", self.0)

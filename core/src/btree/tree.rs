@@ -35,7 +35,7 @@
 //!   the tree's root and page count; the page file holds no page past the page count.
 
 use crate::meter::ratio;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use super::buffer_pool::{BufferPool, MIN_FRAMES};
 use super::page::{
@@ -710,7 +710,7 @@ impl BTree {
     fn walk<S: Storage + ?Sized>(&self, storage: &S) -> Result<Summary, BTreeError> {
         let meta = self.meta;
         let mut summary = Summary::default();
-        let mut visited = BTreeSet::new();
+        let mut visited = super::Visited::default();
         // Depth-first, left to right: (page, depth, lower bound, upper bound).
         type Item = (PageId, u32, Option<Vec<u8>>, Option<Vec<u8>>);
         let mut stack: Vec<Item> = vec![(meta.root, 1, None, None)];
@@ -724,10 +724,10 @@ impl BTree {
                     format!("child pointer past the page count {}", meta.page_count),
                 ));
             }
-            if !visited.insert(id) {
+            let page = self.pool.peek(storage, id)?;
+            if !visited.first(id) {
                 return Err(corrupt(id, "page reachable twice"));
             }
-            let page = self.pool.peek(storage, id)?;
             page.check_structure(id)
                 .map_err(|reason| BTreeError::CorruptPage { page: id, reason })?;
             summary.max_lsn = summary.max_lsn.max(page.lsn());
@@ -795,7 +795,7 @@ impl BTree {
                 format!("the last leaf has a sibling, {sibling}"),
             ));
         }
-        summary.pages = visited.len() as u64;
+        summary.pages = visited.count();
         if summary.pages != meta.page_count - 1 {
             return Err(corrupt(
                 meta.root,

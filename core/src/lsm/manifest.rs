@@ -304,7 +304,7 @@ impl Version {
     }
 
     fn check(&self) -> Result<(), String> {
-        let mut ids = std::collections::BTreeSet::new();
+        let mut ids = crate::vec_map::VecSet::new();
         for (l, ts) in self.levels.iter().enumerate() {
             for t in ts {
                 if t.min_key > t.max_key || t.min_lsn > t.max_lsn || t.entries == 0 {

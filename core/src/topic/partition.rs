@@ -50,7 +50,7 @@
 //! its start.
 
 use crate::vec_map::VecMap;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::crc32c;
 use crate::log::{Log, LogConfig, LogError, Lsn, RecoveryReport};
@@ -800,12 +800,17 @@ impl Partition {
                 })?,
             );
         }
-        let mut latest: BTreeMap<&[u8], u64> = BTreeMap::new();
-        for r in &records {
-            if let Some(k) = &r.key {
-                latest.insert(k, r.offset);
-            }
-        }
+        // Each key's records in offset order, keys sorted (stably): a key's latest record
+        // is the last of its run.
+        let mut by_key: Vec<(&[u8], u64)> = records
+            .iter()
+            .filter_map(|r| r.key.as_deref().map(|k| (k, r.offset)))
+            .collect();
+        crate::sort::sort_by(&mut by_key, |a, b| a.0.cmp(b.0));
+        let is_latest = |k: &[u8], offset: u64| {
+            let end = by_key.partition_point(|&(x, _)| x <= k);
+            end > 0 && by_key[end - 1] == (k, offset)
+        };
         let last_offset = records.last().map(|r| r.offset);
         // Each producer's last record stays (as Kafka's cleaner keeps each producer's
         // last batch): recovery rebuilds the producer table from the records, and a
@@ -827,7 +832,7 @@ impl Partition {
             match &r.key {
                 None => true,
                 Some(k) => {
-                    latest.get(k.as_slice()) == Some(&r.offset)
+                    is_latest(k, r.offset)
                         && (r.value.is_some()
                             || now.saturating_sub(r.timestamp)
                                 <= self.config.tombstone_retention_ticks)

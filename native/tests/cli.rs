@@ -1,7 +1,7 @@
 //! The command-line runner (`logspine`) run as a person runs it, as a separate process:
 //! its output formats (README, "Command-line runner") and its exit statuses (0 when every
-//! invariant held, 1 when one failed or the database could not be reopened, 2 for bad
-//! input).
+//! invariant held, 1 when one failed, the database could not be reopened or the output
+//! closed early, 2 for bad input).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -273,4 +273,27 @@ fn bad_input_exits_2_with_the_problem_named_and_nothing_on_stdout() {
     }
     let _ = std::fs::remove_file(truncated);
     let _ = std::fs::remove_file(unknown_field);
+}
+
+/// Output into a pipe whose reader is gone (`logspine list | head -0`): each command stops
+/// with status 1 and no panic, as `run` always did.
+#[test]
+fn a_closed_output_pipe_is_status_1_not_a_panic() {
+    for args in [
+        &["list"][..],
+        &["show", "torn-write"],
+        &["run", "torn-write", "--summary-only"],
+        &["sweep", "torn-write", "--seeds", "1"],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_logspine"))
+            .args(args)
+            .stdout(writer)
+            .output()
+            .expect("the runner starts");
+        let stderr = String::from_utf8(out.stderr).expect("UTF-8");
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
 }

@@ -124,6 +124,12 @@ fn summary(t: &mut Timeline, seed: u64) -> serde_json::Value {
     })
 }
 
+/// Writes `line` to standard output; false once the reader is gone (as in `logspine list |
+/// head -1`, where `println!` would panic), and the command then stops with status 1.
+fn say(line: impl std::fmt::Display) -> bool {
+    writeln!(std::io::stdout().lock(), "{line}").is_ok()
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let bad = |m: String| {
@@ -137,7 +143,9 @@ fn main() -> ExitCode {
         "list" => {
             for name in library::names() {
                 let s = library::scenario(name).expect("library");
-                println!("{name}\t{}", s.title);
+                if !say(format_args!("{name}\t{}", s.title)) {
+                    return ExitCode::from(1);
+                }
             }
             ExitCode::SUCCESS
         }
@@ -145,7 +153,9 @@ fn main() -> ExitCode {
             let Some(s) = args.get(1).and_then(|n| library::scenario(n)) else {
                 return bad("show needs a library scenario's name".into());
             };
-            println!("{}", s.to_json());
+            if !say(s.to_json()) {
+                return ExitCode::from(1);
+            }
             ExitCode::SUCCESS
         }
         "run" | "sweep" => {
@@ -181,7 +191,9 @@ fn main() -> ExitCode {
                 }
                 let ok = t.world().failures().is_empty();
                 let s = summary(&mut t, seed);
-                let _ = writeln!(out, "{s}");
+                if writeln!(out, "{s}").and_then(|()| out.flush()).is_err() {
+                    return ExitCode::from(1);
+                }
                 if ok {
                     ExitCode::SUCCESS
                 } else {
@@ -201,19 +213,19 @@ fn main() -> ExitCode {
                     };
                     if let Some(p) = problem {
                         failed += 1;
-                        println!(
-                            "{}",
-                            serde_json::json!({
-                                "failure": { "seed": seed, "problem": p,
-                                    "replay": format!("logspine run {what} --seed {seed}") }
-                            })
-                        );
+                        let line = serde_json::json!({
+                            "failure": { "seed": seed, "problem": p,
+                                "replay": format!("logspine run {what} --seed {seed}") }
+                        });
+                        if !say(line) {
+                            return ExitCode::from(1);
+                        }
                     }
                 }
-                println!(
-                    "{}",
-                    serde_json::json!({ "sweep": { "scenario": scenario.name, "from": from, "seeds": seeds, "failed": failed } })
-                );
+                let line = serde_json::json!({ "sweep": { "scenario": scenario.name, "from": from, "seeds": seeds, "failed": failed } });
+                if !say(line) {
+                    return ExitCode::from(1);
+                }
                 if failed == 0 {
                     ExitCode::SUCCESS
                 } else {

@@ -1,7 +1,9 @@
 //! The memtable: the newest writes, sorted in memory, until they are flushed to a table.
 //!
-//! A `BTreeMap` from key to the latest write of that key (its LSN and a put or a
-//! tombstone). Writes carry the LSN of their WAL record and must come in strictly
+//! A `BTreeMap` from key to the latest write of that key, its LSN and a put or a tombstone
+//! encoded in one byte string (as RocksDB's memtable keeps each entry's sequence number and
+//! type in its arena entry): the LSN in 8 bytes little-endian, a kind byte (1 a put, 0 a
+//! tombstone), then a put's value. Writes carry the LSN of their WAL record and must come in strictly
 //! increasing LSN order, so the entry kept for a key is always the newest. When
 //! [`Memtable::size_bytes`] passes the owner's limit, [`Memtable::freeze`] turns it into an
 //! [`ImmutableMemtable`] (read-only; flushed to a level-0 table while a new memtable takes
@@ -29,10 +31,39 @@ fn entry_bytes(key: &[u8], value: &Value) -> u64 {
     key.len() as u64 + value.len_bytes() + ENTRY_OVERHEAD_BYTES
 }
 
+/// The LSN and kind byte in front of a value (module docs).
+const HEADER: usize = 9;
+
+fn encode(lsn: Lsn, value: Option<&[u8]>) -> Vec<u8> {
+    let bytes = value.unwrap_or_default();
+    let mut out = Vec::with_capacity(HEADER + bytes.len());
+    out.extend_from_slice(&lsn.0.to_le_bytes());
+    out.push(u8::from(value.is_some()));
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// An entry's LSN and value: `None` for a tombstone.
+fn decode(entry: &[u8]) -> (Lsn, Option<&[u8]>) {
+    let (lsn, rest) = entry.split_at(8);
+    let lsn = Lsn(u64::from_le_bytes(lsn.try_into().expect("8 bytes")));
+    (lsn, (rest[0] == 1).then(|| &rest[1..]))
+}
+
+fn decode_value(entry: &[u8]) -> (Lsn, Value) {
+    let (lsn, v) = decode(entry);
+    (lsn, v.map_or(Value::Tombstone, |v| Value::Put(v.to_vec())))
+}
+
+/// What an entry counts (as [`entry_bytes`]).
+fn encoded_bytes(key: &[u8], entry: &[u8]) -> u64 {
+    (key.len() + entry.len() - HEADER) as u64 + ENTRY_OVERHEAD_BYTES
+}
+
 /// The sorted, mutable memtable. See the module docs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Memtable {
-    map: BTreeMap<Vec<u8>, (Lsn, Value)>,
+    map: BTreeMap<Vec<u8>, Vec<u8>>,
     size_bytes: u64,
     min_lsn: Option<Lsn>,
     max_lsn: Option<Lsn>,
@@ -53,8 +84,8 @@ impl Memtable {
         }
         check_entry(key, &value)?;
         self.size_bytes += entry_bytes(key, &value);
-        if let Some((_, old)) = self.map.insert(key.to_vec(), (lsn, value)) {
-            self.size_bytes -= entry_bytes(key, &old);
+        if let Some(old) = self.map.insert(key.to_vec(), encode(lsn, value.as_put())) {
+            self.size_bytes -= encoded_bytes(key, &old);
         }
         self.min_lsn.get_or_insert(lsn);
         self.max_lsn = Some(lsn);
@@ -72,8 +103,8 @@ impl Memtable {
     }
 
     /// The newest write of `key` here, if any (a tombstone is a hit: it hides older data).
-    pub fn get(&self, key: &[u8]) -> Option<(Lsn, &Value)> {
-        self.map.get(key).map(|(lsn, v)| (*lsn, v))
+    pub fn get(&self, key: &[u8]) -> Option<(Lsn, Value)> {
+        self.map.get(key).map(|e| decode_value(e))
     }
 
     /// Distinct keys held.
@@ -125,10 +156,13 @@ impl Memtable {
         } else {
             Some(self.map.range::<Vec<u8>, _>(bounds))
         };
-        range.into_iter().flatten().map(|(k, (lsn, v))| Entry {
-            key: k.clone(),
-            lsn: *lsn,
-            value: v.clone(),
+        range.into_iter().flatten().map(|(k, e)| {
+            let (lsn, value) = decode_value(e);
+            Entry {
+                key: k.clone(),
+                lsn,
+                value,
+            }
         })
     }
 
@@ -139,13 +173,14 @@ impl Memtable {
 
     /// Checks the invariants in the module docs; panics on a violation (a bug).
     pub fn validate(&self) {
-        let sum: u64 = self.map.iter().map(|(k, (_, v))| entry_bytes(k, v)).sum();
+        let sum: u64 = self.map.iter().map(|(k, e)| encoded_bytes(k, e)).sum();
         assert_eq!(sum, self.size_bytes, "memtable size accounting");
         assert_eq!(self.map.is_empty(), self.max_lsn.is_none(), "max LSN");
         assert_eq!(self.min_lsn.is_none(), self.max_lsn.is_none(), "min LSN");
-        for (lsn, _) in self.map.values() {
+        for e in self.map.values() {
+            let (lsn, _) = decode(e);
             assert!(
-                Some(*lsn) <= self.max_lsn && Some(*lsn) >= self.min_lsn,
+                Some(lsn) <= self.max_lsn && Some(lsn) >= self.min_lsn,
                 "{lsn} outside the memtable's LSN range"
             );
         }
@@ -186,24 +221,26 @@ mod tests {
         m.delete(b"a", Lsn(4)).unwrap();
         m.validate();
         assert_eq!(m.size_bytes(), 1 + 7 + 1 + 2 * ENTRY_OVERHEAD_BYTES);
-        assert_eq!(
-            m.get(b"b"),
-            Some((Lsn(3), &Value::Put(b"three33".to_vec())))
-        );
-        assert_eq!(m.get(b"a"), Some((Lsn(4), &Value::Tombstone)));
+        assert_eq!(m.get(b"b"), Some((Lsn(3), Value::Put(b"three33".to_vec()))));
+        assert_eq!(m.get(b"a"), Some((Lsn(4), Value::Tombstone)));
         assert_eq!(m.get(b"c"), None);
+        // An empty value is a put, not a tombstone.
+        m.put(b"e", b"", Lsn(5)).unwrap();
+        assert_eq!(m.get(b"e"), Some((Lsn(5), Value::Put(Vec::new()))));
+        m.validate();
+        assert_eq!(m.size_bytes(), 1 + 7 + 1 + 1 + 3 * ENTRY_OVERHEAD_BYTES);
         assert_eq!(
-            m.put(b"c", b"", Lsn(4)),
+            m.put(b"c", b"", Lsn(5)),
             Err(LsmError::LsnNotIncreasing {
-                lsn: Lsn(4),
-                last: Lsn(4)
+                lsn: Lsn(5),
+                last: Lsn(5)
             })
         );
         let keys: Vec<Vec<u8>> = m.iter().map(|e| e.key).collect();
-        assert_eq!(keys, [b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(keys, [b"a".to_vec(), b"b".to_vec(), b"e".to_vec()]);
         let frozen = m.clone().freeze();
         assert_eq!(frozen.min_lsn(), Some(Lsn(1)));
-        assert_eq!(frozen.max_lsn(), Some(Lsn(4)));
+        assert_eq!(frozen.max_lsn(), Some(Lsn(5)));
         assert_eq!(frozen.as_memtable(), &m);
     }
 

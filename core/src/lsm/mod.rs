@@ -143,6 +143,14 @@ impl Value {
         }
     }
 
+    /// The bytes of a put, `None` for a tombstone.
+    pub fn into_put(self) -> Option<Vec<u8>> {
+        match self {
+            Value::Put(v) => Some(v),
+            Value::Tombstone => None,
+        }
+    }
+
     /// Whether this is a tombstone.
     pub fn is_tombstone(&self) -> bool {
         matches!(self, Value::Tombstone)

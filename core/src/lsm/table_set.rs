@@ -26,7 +26,7 @@ use super::manifest::Version;
 use super::memtable::Memtable;
 use super::merge::{MergeIterator, Source};
 use super::sstable::{Probe, Table, TableMeta};
-use super::{LsmError, TableId, Value};
+use super::{LsmError, TableId};
 use crate::log::Lsn;
 
 /// What one lookup cost (read amplification).
@@ -221,11 +221,10 @@ impl TableSet {
         key: &[u8],
     ) -> Result<(Option<Vec<u8>>, LookupStats), LsmError> {
         let mut stats = LookupStats::default();
-        let live = |v: &Value| v.as_put().map(<[u8]>::to_vec);
         for m in memtables {
             stats.memtables_probed += 1;
             if let Some((_, v)) = m.get(key) {
-                return Ok((live(v), stats));
+                return Ok((v.into_put(), stats));
             }
         }
         for level in 0..version.num_levels() {
@@ -248,7 +247,7 @@ impl TableSet {
                     Probe::NotFound => stats.blocks_read += 1,
                     Probe::Found { value, .. } => {
                         stats.blocks_read += 1;
-                        return Ok((live(&value), stats));
+                        return Ok((value.into_put(), stats));
                     }
                 }
             }
@@ -280,7 +279,7 @@ impl TableSet {
                     },
                     table_blocks: 0,
                 });
-                let value = v.as_put().map(<[u8]>::to_vec);
+                let value = v.into_put();
                 return Ok(LookupExplanation { steps, value });
             }
             steps.push(ProbeStep {

@@ -884,10 +884,8 @@ fn the_wal_rule_holds_and_a_blocked_pool_is_a_typed_error() {
     tree.validate(&disk);
 }
 
-/// A root whose first two children are the same page (a well-formed page, its checksum
-/// right): opening walks the tree and refuses it, naming the page reached twice.
-#[test]
-fn a_page_reachable_twice_is_a_corrupt_tree() {
+/// A B-tree of 300 keys on 512-byte pages, flushed: its config and page file.
+fn three_hundred_keys() -> (BTreeConfig, Vec<u8>) {
     let cfg = BTreeConfig {
         page_file: PageFileConfig {
             file: FILE.into(),
@@ -904,8 +902,18 @@ fn a_page_reachable_twice_is_a_corrupt_tree() {
             .unwrap();
     }
     tree.flush_all(&mut disk).unwrap();
-    let root = tree.meta().root;
-    let mut bytes = read_all(&disk, FILE).unwrap();
+    (cfg, read_all(&disk, FILE).unwrap())
+}
+
+/// A root whose first two children are the same page (a well-formed page, its checksum
+/// right): opening walks the tree and refuses it, naming the page reached twice.
+#[test]
+fn a_page_reachable_twice_is_a_corrupt_tree() {
+    let (cfg, mut bytes) = three_hundred_keys();
+    let root = Page::decode(PageId::META, bytes[..512].to_vec())
+        .unwrap()
+        .meta()
+        .root;
     let at = usize::try_from(root.0).unwrap() * 512;
     let page = Page::decode(root, bytes[at..at + 512].to_vec()).unwrap();
     let mut entries = page.internal_entries();
@@ -931,23 +939,7 @@ fn a_page_reachable_twice_is_a_corrupt_tree() {
 /// panic; and a tree that opens anyway is valid and serves reads and writes.
 #[test]
 fn a_corrupt_page_file_is_a_typed_error_never_a_panic() {
-    let cfg = BTreeConfig {
-        page_file: PageFileConfig {
-            file: FILE.into(),
-            page_size: 512,
-        },
-        pool_frames: 8,
-        full_page_writes: true,
-    };
-    let mut disk = SimDisk::new(SimDiskConfig::default(), 9);
-    let (mut tree, _) = BTree::create(&mut disk, cfg.clone(), Lsn(0)).unwrap();
-    tree.set_wal_durable(Lsn(u64::MAX));
-    for i in 0..300u16 {
-        tree.put(&mut disk, &key(i), &[3; 12], Lsn(u64::from(i) + 1))
-            .unwrap();
-    }
-    tree.flush_all(&mut disk).unwrap();
-    let good = read_all(&disk, FILE).unwrap();
+    let (cfg, good) = three_hundred_keys();
     let pages = good.len() / 512;
     assert!(pages > 20);
     let mut rng = Rng::new(0xC0FFEE);

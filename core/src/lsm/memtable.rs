@@ -3,8 +3,8 @@
 //! A `BTreeMap` from key to the latest write of that key, its LSN and a put or a tombstone
 //! encoded in one byte string (as RocksDB's memtable keeps each entry's sequence number and
 //! type in its arena entry): the LSN in 8 bytes little-endian, a kind byte (1 a put, 0 a
-//! tombstone), then a put's value. Writes carry the LSN of their WAL record and must come in strictly
-//! increasing LSN order, so the entry kept for a key is always the newest. When
+//! tombstone), then a put's value. Writes carry the LSN of their WAL record and must come
+//! in strictly increasing LSN order, so the entry kept for a key is always the newest. When
 //! [`Memtable::size_bytes`] passes the owner's limit, [`Memtable::freeze`] turns it into an
 //! [`ImmutableMemtable`] (read-only; flushed to a level-0 table while a new memtable takes
 //! writes).

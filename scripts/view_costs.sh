@@ -24,11 +24,11 @@ trap cleanup EXIT
 git -C "$ROOT" worktree add -q --detach "$WT" HEAD
 cd "$WT"
 
-# The wasm-opt features wasm-bindgen's output uses, and the pass www/index.html gives Trunk
-# after -Oz (data-wasm-opt-params), so the sizes are the ones Trunk ships.
+# The wasm-opt features wasm-bindgen's output uses, and the options www/index.html gives
+# Trunk's wasm-opt after -Oz (data-wasm-opt-params), so the sizes are the ones Trunk ships.
 FEATURES=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
     --enable-mutable-globals --enable-reference-types --enable-multivalue
-    --reorder-functions-by-name)
+    --low-memory-unused --reorder-functions-by-name)
 
 size() {
     local bin="${1:-logspine-web}"

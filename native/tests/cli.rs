@@ -276,7 +276,8 @@ fn bad_input_exits_2_with_the_problem_named_and_nothing_on_stdout() {
 }
 
 /// Output into a pipe whose reader is gone (`logspine list | head -0`): each command stops
-/// with status 1 and no panic, as `run` always did.
+/// with status 1 and no panic (before, `list`, `show` and `sweep` panicked, and `run`
+/// ignored the failed write).
 #[test]
 fn a_closed_output_pipe_is_status_1_not_a_panic() {
     for args in [

@@ -85,12 +85,28 @@ test('the pipeline carries a write to every view, survives a crash, rebuilds, an
     // and collapses again.
     const showLogs = pipe.getByRole('button', { name: "Show each node's log", exact: true });
     assert.equal(await showLogs.getAttribute('aria-expanded'), 'false');
+    // Every frame painted from here on: is the panel open, and how many log entries show.
+    // Opening renders once with the old picture, then an effect makes one with the logs;
+    // Yew runs both before the browser paints, so no frame shows an open, empty panel.
+    await page.evaluate((r) => {
+      window.raftFrames = [];
+      const sample = () => {
+        const open = document.querySelector(`${r} button.detail-toggle`)?.getAttribute('aria-expanded');
+        window.raftFrames.push([open, document.querySelectorAll(`${r} ol.raft-log li[data-term]`).length]);
+        if (window.raftFrames.length < 600) requestAnimationFrame(sample);
+      };
+      requestAnimationFrame(sample);
+    }, RAFT);
     await showLogs.click();
     await waitUntil(
       (r) => [1, 2, 3].every((n) => document.querySelector(`${r} ol[aria-label="Log of n${n}"] li[data-term][data-committed="true"]`)),
       RAFT,
       "each node's log shows committed entries",
     );
+    const frames = await page.evaluate(() => window.raftFrames);
+    const open = frames.filter(([o]) => o === 'true');
+    assert.ok(open.length > 0, `a painted frame showed the panel open (${frames.length} frames sampled)`);
+    assert.equal(open.filter(([, n]) => n === 0).length, 0, `no painted frame showed the open panel without log entries: ${JSON.stringify(frames)}`);
     const hideLogs = pipe.getByRole('button', { name: "Hide the nodes' logs", exact: true });
     assert.equal(await hideLogs.getAttribute('aria-expanded'), 'true');
     await hideLogs.click();

@@ -119,6 +119,6 @@ step "portability: core has no web-sys/js-sys/wasm-bindgen" portability_tree
 step "e2e (Chromium, built site)" node --test --test-concurrency=1 "$E2E/log-recovery.test.mjs" \
     "$E2E/db-recovery.test.mjs" "$E2E/lsm-view.test.mjs" "$E2E/scenario-timeline.test.mjs" \
     "$E2E/raft-cluster.test.mjs" "$E2E/pipeline.test.mjs" "$E2E/playground.test.mjs" \
-    "$E2E/embed.test.mjs"
+    "$E2E/embed.test.mjs" "$E2E/a11y.test.mjs"
 
 finish

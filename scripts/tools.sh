@@ -6,7 +6,7 @@
 #   cargo:  wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock, trunk 0.21.14
 #           (both into ~/.cargo/bin, which is the cache)
 #   apt:    chromium and chromium-driver (headless browser tests and the end-to-end test)
-#   npm:    tests/e2e (playwright-core, and binaryen whose wasm-opt Trunk uses)
+#   npm:    tests/e2e (playwright-core, axe-core, and binaryen whose wasm-opt Trunk uses)
 #   cargo fetch, so that Trunk's `cargo build --offline` finds every crate
 #
 # Nothing here downloads prebuilt binaries outside the package registries.

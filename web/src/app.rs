@@ -417,7 +417,7 @@ pub fn log_demo() -> Html {
             <section class="panel wide log-timeline" aria-labelledby="log-timeline-heading"
                 data-testid="log-timeline" data-position={position.to_string()}
                 data-end={timeline.end().to_string()} data-past={past.to_string()}>
-                <h3 id="log-timeline-heading">{ "Timeline" }</h3>
+                <h3 id="log-timeline-heading">{ "Log timeline" }</h3>
                 <p class="muted">
                     { "Every step the log reported is recorded in this tab (not across a reload: a reload is \
                        a crash, and starts a new recording). Step back or scrub to see the log as it was; \

@@ -52,7 +52,13 @@ use crate::embed_params::{origin_of_url, EmbedParams, Panel};
 use crate::embed_run::EmbedRun;
 use crate::scenario_state::{RunView, PLAY_INTERVAL_MS, SPEEDS};
 use crate::scenario_view::{
-    events_panel, keys_panel, narration, scrubber, shortcut, world_panel, Shortcut,
+    events_panel, keys_panel, narration, scrubber, shortcut, world_panel, Levels, Shortcut,
+};
+
+/// The panels' heading levels here: `h2` under the widget's one `h1`, its title.
+const LEVELS: Levels = Levels {
+    heading: "h2",
+    sub: "h3",
 };
 
 /// The most fields a message may have (more is malformed).
@@ -730,12 +736,12 @@ impl Component for EmbedApp {
                     <div class="alert" role="alert"><p>{ message }</p></div>
                 }
                 <header class="embed-head">
-                    <p class="embed-title">
+                    <h1 class="embed-title">
                         <strong>{ view.map(|r| r.title.clone()).unwrap_or_default() }</strong>
                         if let Some(r) = view {
                             <span class="muted">{ format!(" · seed {} · tick {} of {}", r.seed, r.time, r.end_tick) }</span>
                         }
-                    </p>
+                    </h1>
                     <a class="embed-open" href="../" target="_blank" rel="noopener">{ "Open Logspine" }</a>
                 </header>
                 if self.autoplay_held {
@@ -772,7 +778,7 @@ impl Component for EmbedApp {
                 <div class={classes!("embed-panels", (panel == Panel::All).then_some("all"))}>
                     if panel.shows(Panel::Narration) {
                         <section class="panel scenario-narration" aria-labelledby="scenario-narration-heading">
-                            <h3 id="scenario-narration-heading">{ "Narration" }</h3>
+                            <h2 id="scenario-narration-heading">{ "Narration" }</h2>
                             { narration(view, &self.announce) }
                         </section>
                     } else {
@@ -780,9 +786,9 @@ impl Component for EmbedApp {
                         <p class="visually-hidden" aria-live="polite" aria-atomic="true">{ &self.announce }</p>
                     }
                     if let Some(r) = view {
-                        if panel.shows(Panel::World) { { world_panel(r) } }
-                        if panel.shows(Panel::Keys) { { keys_panel(r) } }
-                        if panel.shows(Panel::Events) { { events_panel(r) } }
+                        if panel.shows(Panel::World) { { world_panel(r, LEVELS) } }
+                        if panel.shows(Panel::Keys) { { keys_panel(r, LEVELS) } }
+                        if panel.shows(Panel::Events) { { events_panel(r, LEVELS) } }
                     }
                 </div>
             </main>

@@ -390,7 +390,7 @@ fn timeline_panel(cell: &HolderCell, state: &UseReducerHandle<LsmViewState>) -> 
         .collect::<Vec<_>>();
     html! {
         <section class="panel lsm-timeline" aria-labelledby="lsm-timeline-heading">
-            <h3 id="lsm-timeline-heading">{ "Timeline" }</h3>
+            <h3 id="lsm-timeline-heading">{ "Timeline of both databases" }</h3>
             <p class="muted">
                 { "Virtual time, in milliseconds: the run is a pure function of its seed and of your \
                    actions at the moments you took them, so any moment is replayed exactly. Step back \

@@ -352,7 +352,7 @@ pub fn raft_view() -> Html {
 
             if let Some(f) = frame {
                 <section class="panel raft-timeline" aria-labelledby="raft-timeline-heading">
-                    <h3 id="raft-timeline-heading">{ "Timeline" }</h3>
+                    <h3 id="raft-timeline-heading">{ "Cluster timeline" }</h3>
                     { transport(TransportProps {
                         id: "raft".into(),
                         label: "Cluster timeline".into(),
@@ -379,7 +379,7 @@ pub fn raft_view() -> Html {
             }
 
             <section class="panel raft-events" aria-labelledby="raft-events-heading">
-                <h3 id="raft-events-heading">{ "What just happened" }</h3>
+                <h3 id="raft-events-heading">{ "What just happened in the cluster" }</h3>
                 <ol class="events" aria-label="Cluster events">
                     { for state.fold().into_iter().flat_map(|f| f.log.iter()).map(|l| html! {
                         <li class={classes!("event", l.kind)} data-kind={l.kind}>

@@ -600,7 +600,7 @@ pub fn scenario_view() -> Html {
                 </section>
 
                 <section class="panel wide scenario-timeline" aria-labelledby="scenario-timeline-heading">
-                    <h3 id="scenario-timeline-heading">{ "Timeline" }</h3>
+                    <h3 id="scenario-timeline-heading">{ "Scenario timeline" }</h3>
                     <div class="buttons scenario-transport">
                         <button type="button" class="secondary" onclick={on_start}
                             aria-disabled={off(can_back)}>{ "Back to the start" }</button>
@@ -919,15 +919,31 @@ fn marker_list(r: &RunView, on_marker: impl Fn(u64) -> Callback<MouseEvent>) -> 
 fn world(r: &RunView) -> Html {
     html! {
         <>
-            { world_panel(r) }
-            { keys_panel(r) }
-            { events_panel(r) }
+            { world_panel(r, IN_SECTION) }
+            { keys_panel(r, IN_SECTION) }
+            { events_panel(r, IN_SECTION) }
         </>
     }
 }
 
+/// The heading levels of a panel: `h3` (with `h4` under it) in the playground, where the
+/// section's title is the `h2`; `h2` (and `h3`) in the widget, under its one `h1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Levels {
+    /// The panel's heading.
+    pub heading: &'static str,
+    /// A heading inside the panel.
+    pub sub: &'static str,
+}
+
+/// The playground's levels (see [`Levels`]).
+pub(crate) const IN_SECTION: Levels = Levels {
+    heading: "h3",
+    sub: "h4",
+};
+
 /// The counters and the invariant checks at the position.
-pub(crate) fn world_panel(r: &RunView) -> Html {
+pub(crate) fn world_panel(r: &RunView, levels: Levels) -> Html {
     let c = r.fold.counters;
     let counters = [
         ("commits", "Commits acknowledged", c.commits),
@@ -940,7 +956,7 @@ pub(crate) fn world_panel(r: &RunView) -> Html {
     ];
     html! {
         <section class="panel scenario-world" aria-labelledby="scenario-world-heading">
-            <h3 id="scenario-world-heading">{ format!("The world at tick {}", r.time) }</h3>
+            <@{levels.heading} id="scenario-world-heading">{ format!("The world at tick {}", r.time) }</@>
             <dl class="meters scenario-counters" data-testid="scenario-counters">
                 { for counters.iter().map(|(id, label, n)| html! {
                     <div class="meter" data-counter={*id} data-value={n.to_string()}>
@@ -949,7 +965,7 @@ pub(crate) fn world_panel(r: &RunView) -> Html {
                     </div>
                 }) }
             </dl>
-            <h4>{ "Invariant checks" }</h4>
+            <@{levels.sub}>{ "Invariant checks" }</@>
             if r.fold.invariants.is_empty() {
                 <p class="muted">{ "None yet: they run after each recovery and at the end." }</p>
             }
@@ -967,10 +983,10 @@ pub(crate) fn world_panel(r: &RunView) -> Html {
 }
 
 /// The database's keys at the position.
-pub(crate) fn keys_panel(r: &RunView) -> Html {
+pub(crate) fn keys_panel(r: &RunView, levels: Levels) -> Html {
     html! {
         <section class="panel scenario-keys" aria-labelledby="scenario-keys-heading">
-            <h3 id="scenario-keys-heading">{ format!("Keys in the database: {}", r.key_count) }</h3>
+            <@{levels.heading} id="scenario-keys-heading">{ format!("Keys in the database: {}", r.key_count) }</@>
             if r.key_count == 0 {
                 <p class="muted">{ "None (or the database is busy recovering)." }</p>
             } else {
@@ -993,10 +1009,10 @@ pub(crate) fn keys_panel(r: &RunView) -> Html {
 }
 
 /// The recent events up to the position.
-pub(crate) fn events_panel(r: &RunView) -> Html {
+pub(crate) fn events_panel(r: &RunView, levels: Levels) -> Html {
     html! {
         <section class="panel wide scenario-events" aria-labelledby="scenario-events-heading">
-            <h3 id="scenario-events-heading">{ "Recent events" }</h3>
+            <@{levels.heading} id="scenario-events-heading">{ "Recent events" }</@>
             <ol class="events scenario-event-list" aria-label="Recent events">
                 { for r.fold.recent.iter().map(|e| html! {
                     <li key={e.seq.to_string()} data-kind={e.kind} data-seq={e.seq.to_string()}

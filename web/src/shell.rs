@@ -559,7 +559,7 @@ pub fn shell(props: &ShellProps) -> Html {
                         { format!("Theme: {}", theme.name()) }
                     </button>
                     <button type="button" onclick={on_help} aria-label="Keyboard shortcuts"
-                        aria-haspopup="dialog" aria-keyshortcuts="?">{ "Keys ?" }</button>
+                        aria-haspopup="dialog" aria-keyshortcuts="?">{ "Shortcuts ?" }</button>
                 </div>
             </div>
             <ContextProvider<ShellContext> {context}>

@@ -42,6 +42,7 @@ use std::rc::Rc;
 use logspine_core::btree::inspect::TreeShape;
 use logspine_core::btree::FrameInfo;
 use logspine_core::db::{DbAmplification, DbEvent, DbStats, RecoveryStep, SyncReason};
+use logspine_core::storage::StorageError;
 use yew::Reducible;
 
 use crate::chart::Series;
@@ -870,9 +871,13 @@ impl DbViewState {
     }
 
     fn clear_error(&mut self, source: DbErrorSource) {
-        if self.error.as_ref().is_some_and(|(s, _)| *s == source) {
+        if self.has_error(source) {
             self.error = None;
         }
+    }
+
+    fn has_error(&self, source: DbErrorSource) -> bool {
+        self.error.as_ref().is_some_and(|(s, _)| *s == source)
     }
 
     /// Folds engine events, then takes the snapshot; while recovery is being shown, only
@@ -969,25 +974,21 @@ impl DbViewState {
                     self.batches.pop_front();
                 }
             }
-            DbEvent::SyncDone { sync, ok } => {
+            DbEvent::SyncDone { sync, error } => {
                 if let Some(b) = self.batches.iter_mut().find(|b| b.sync == sync.0) {
-                    b.status = if ok {
+                    b.status = if error.is_none() {
                         BatchStatus::Done
                     } else {
                         BatchStatus::Failed
                     };
                 }
-                if ok {
-                    self.clear_error(DbErrorSource::Sync);
-                } else {
-                    self.error = Some((
-                        DbErrorSource::Sync,
-                        format!(
-                            "sync#{} failed: the storage refused it. Nothing durable was lost; the records it \
-                             covered stay volatile, and the engine covers them again with its next sync.",
-                            sync.0
-                        ),
-                    ));
+                match error {
+                    None => self.clear_error(DbErrorSource::Sync),
+                    // The first failure's message stays while the syncs after it fail too (a
+                    // full disk fails every one, many a second under the workload): an alert
+                    // whose text changed with each would be read out again each time.
+                    Some(_) if self.has_error(DbErrorSource::Sync) => {}
+                    Some(e) => self.error = Some((DbErrorSource::Sync, sync_failed(sync.0, &e))),
                 }
             }
             DbEvent::Committed(ack) => {
@@ -1156,6 +1157,23 @@ fn reveal(r: &mut RecoveryView, to: usize) {
         }
         r.shown += 1;
     }
+}
+
+/// The alert for a failed sync: what the storage said, in words, and what it means.
+pub fn sync_failed(sync: u64, error: &StorageError) -> String {
+    let why = match error {
+        StorageError::QuotaExceeded { .. } => {
+            "this site's storage quota is full: IndexedDB refused the write. Free disk space \
+             or storage for this site"
+                .to_owned()
+        }
+        e => format!("the storage refused it ({e})"),
+    };
+    format!(
+        "sync#{sync} failed: {why}. Nothing durable was lost: the records it covered stay \
+         volatile and their commits unacknowledged. Every later sync tries again; this goes \
+         away when one succeeds."
+    )
 }
 
 #[cfg(test)]
@@ -1369,7 +1387,7 @@ mod tests {
             events: vec![
                 DbEvent::SyncDone {
                     sync: SyncId(1),
-                    ok: true,
+                    error: None,
                 },
                 DbEvent::Committed(CommitAck {
                     txn: TxnId(1),
@@ -1394,13 +1412,16 @@ mod tests {
             commits: 1,
             reason: SyncReason::Commit,
         };
+        let full = || StorageError::QuotaExceeded {
+            detail: "playground-db: write: The quota has been exceeded.".into(),
+        };
         s.apply(DbAction::Engine {
             events: vec![
                 appended(1, "commit", Some(1)),
                 issued(1),
                 DbEvent::SyncDone {
                     sync: SyncId(1),
-                    ok: false,
+                    error: Some(full()),
                 },
             ],
             snapshot: snap(1, false),
@@ -1408,19 +1429,50 @@ mod tests {
         assert_eq!(s.batches[0].status, BatchStatus::Failed);
         let (source, message) = s.error.clone().expect("an alert");
         assert_eq!(source, DbErrorSource::Sync);
-        assert!(message.starts_with("sync#1 failed"), "{message}");
+        assert!(
+            message.starts_with("sync#1 failed: this site's storage quota is full"),
+            "{message}"
+        );
+        // The syncs after it fail too: the alert keeps its text (a screen reader would
+        // read a changed alert out again, many times a second under the workload).
         s.apply(DbAction::Engine {
             events: vec![
                 issued(2),
                 DbEvent::SyncDone {
                     sync: SyncId(2),
-                    ok: true,
+                    error: Some(full()),
                 },
             ],
             snapshot: snap(2, false),
         });
+        assert_eq!(s.error.as_ref().map(|(_, m)| m), Some(&message));
+        assert_eq!(s.batches[1].status, BatchStatus::Failed);
+        s.apply(DbAction::Engine {
+            events: vec![
+                issued(3),
+                DbEvent::SyncDone {
+                    sync: SyncId(3),
+                    error: None,
+                },
+            ],
+            snapshot: snap(3, false),
+        });
         assert!(s.error.is_none());
-        assert_eq!(s.batches[1].status, BatchStatus::Done);
+        assert_eq!(s.batches[2].status, BatchStatus::Done);
+    }
+
+    #[test]
+    fn a_sync_failure_says_what_the_storage_said() {
+        let io = StorageError::Io {
+            detail: "playground-db: write: UnknownError: disk I/O".into(),
+        };
+        let m = sync_failed(7, &io);
+        assert!(
+            m.starts_with("sync#7 failed: the storage refused it ("),
+            "{m}"
+        );
+        assert!(m.contains("UnknownError: disk I/O"), "{m}");
+        assert!(m.contains("Nothing durable was lost"), "{m}");
     }
 
     #[test]

@@ -316,8 +316,9 @@ pub enum DbEvent {
     SyncDone {
         /// Which.
         sync: SyncId,
-        /// Whether it succeeded.
-        ok: bool,
+        /// `None` when it succeeded; otherwise what the storage refused it with (for
+        /// example [`StorageError::QuotaExceeded`]: nothing it covered became durable).
+        error: Option<StorageError>,
     },
     /// A commit was acknowledged.
     Committed(CommitAck),
@@ -1632,7 +1633,7 @@ impl DbState {
         }
         self.events.push(DbEvent::SyncDone {
             sync: c.id,
-            ok: c.result.is_ok(),
+            error: c.result.clone().err(),
         });
         if let Checkpointer::ControlSync { lsn, redo, sync } = self.checkpointer {
             if c.id >= sync {

@@ -628,9 +628,9 @@ pub fn from_db(e: &DbEvent) -> Option<TraceKind> {
             commits: *commits,
             reason: reason_name(*reason).to_owned(),
         },
-        DbEvent::SyncDone { sync, ok } => TraceKind::SyncDone {
+        DbEvent::SyncDone { sync, error } => TraceKind::SyncDone {
             sync: sync.0,
-            ok: *ok,
+            ok: error.is_none(),
         },
         DbEvent::Committed(a) => TraceKind::Committed {
             txn: a.txn.0,

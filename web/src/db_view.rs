@@ -992,7 +992,7 @@ fn recovery_panel(state: &DbViewState) -> Html {
                 </p>
             }
             <p class="muted help-text">{ "Newest step first:" }</p>
-            <ol class="steps" aria-label="Recovery steps">
+            <ol class="steps" aria-label="Recovery steps" tabindex="0">
                 { for r.listed().collect::<Vec<_>>().into_iter().rev().map(|(i, s)| {
                     let latest = i + 1 == r.shown && !r.finished;
                     html! {
@@ -1321,7 +1321,7 @@ fn keys_panel(snapshot: Option<&Snapshot>) -> Html {
                     k.total, if k.total == 1 { "" } else { "s" }) }
                 if (k.entries.len() as u64) < k.total { { format!(" The first {} are listed.", k.entries.len()) } }
             </p>
-            <div class="table-wrap">
+            <div class="table-wrap" tabindex="0" role="region" aria-label="Table of the stored keys">
                 <table aria-label="Stored keys">
                     <thead><tr><th scope="col">{ "Key" }</th><th scope="col">{ "Value" }</th></tr></thead>
                     <tbody>

@@ -754,7 +754,7 @@ fn recovery_panel(state: &LsmViewState) -> Html {
             <p>{ format!("At {}: {}", secs(r.at_ms), r.crash_text) }</p>
             <p>{ &r.report }</p>
             <p class="muted">{ format!("{} recovery steps by case: {tally}.", r.total) }</p>
-            <ol aria-label="LSM recovery steps" class="steps">
+            <ol aria-label="LSM recovery steps" class="steps" tabindex="0">
                 { for r.steps.iter().take(state.steps_shown()).map(|s| html! {
                     <li data-phase={step_phase(s)} data-case={step_case(s)} class={classes!("step", step_phase(s))}>
                         <span class="case">{ step_case(s) }</span>{ " " }{ step_text(s) }

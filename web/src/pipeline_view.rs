@@ -1632,7 +1632,8 @@ fn views_panel(
                                 </select>
                             </div>
                             if !x.sample.is_empty() {
-                                <div class="table-wrap">
+                                <div class="table-wrap" tabindex="0" role="region"
+                                    aria-label={format!("The first entries of {}", x.name)}>
                                     <table>
                                         <caption class="visually-hidden">{ format!("The first entries of {}", x.name) }</caption>
                                         <tbody>

@@ -990,7 +990,7 @@ pub(crate) fn keys_panel(r: &RunView, levels: Levels) -> Html {
             if r.key_count == 0 {
                 <p class="muted">{ "None (or the database is busy recovering)." }</p>
             } else {
-                <div class="table-wrap">
+                <div class="table-wrap" tabindex="0" role="region" aria-label="Table of the keys in the database">
                     <table data-testid="scenario-keys">
                         <thead><tr><th scope="col">{ "Key" }</th><th scope="col">{ "Value" }</th></tr></thead>
                         <tbody>

@@ -1171,8 +1171,8 @@ pub fn sync_failed(sync: u64, error: &StorageError) -> String {
     };
     format!(
         "sync#{sync} failed: {why}. Nothing durable was lost: the records it covered stay \
-         volatile and their commits unacknowledged. Every later sync tries again; this goes \
-         away when one succeeds."
+         volatile and their commits unacknowledged. The engine tries again, waiting longer \
+         each time (up to a second); this goes away when a sync succeeds."
     )
 }
 

@@ -32,6 +32,15 @@
 //! in-flight sync completes and either `max_batch` commits are waiting or the oldest has
 //! waited `max_wait_ticks`. With it off, every commit issues its own sync at once.
 //!
+//! # A failed sync
+//! A sync the storage refuses (a full disk or quota: [`DbEvent::SyncDone`] says with
+//! what) makes nothing durable; the records it covered stay volatile and a later sync
+//! covers them again. That later sync waits: [`SYNC_RETRY_TICKS`] after the first
+//! failure, doubling with each failure after it up to [`SYNC_RETRY_MAX_TICKS`], so a
+//! storage that keeps refusing is asked about once a second rather than on every tick (a
+//! browser tab would otherwise spend its time issuing doomed IndexedDB transactions). The
+//! first sync that succeeds resets the wait.
+//!
 //! # Checkpoints (fuzzy, in virtual time)
 //! 1. **Begin**: `redo = wal.next_lsn()`; the tree's full-page-write epoch moves to `redo`
 //!    (the first change to any page after this logs a full page image); the pages dirty
@@ -95,6 +104,12 @@
 
 mod index;
 mod record;
+
+/// After a failed sync, the next waits this many ticks; each failure after it doubles the
+/// wait (see "A failed sync" in the module docs).
+pub const SYNC_RETRY_TICKS: u64 = 10;
+/// The longest wait between two sync attempts while the storage keeps refusing them.
+pub const SYNC_RETRY_MAX_TICKS: u64 = 1_000;
 
 use std::collections::VecDeque;
 
@@ -622,6 +637,10 @@ struct DbState {
     covered: Lsn,
     /// When the oldest WAL record no sync covers was appended.
     uncovered_since: Option<u64>,
+    /// After a failed sync no other is issued before this tick (see [`SYNC_RETRY_TICKS`]).
+    retry_at: u64,
+    /// The wait before the next retry: 0 while syncs succeed, then doubling.
+    retry_backoff: u64,
     checkpointer: Checkpointer,
     control_seq: u64,
     wal_bytes_at_checkpoint: u64,
@@ -952,6 +971,8 @@ impl DbState {
             in_flight: VecDeque::new(),
             covered: wal.durable_next(),
             uncovered_since: None,
+            retry_at: 0,
+            retry_backoff: 0,
             checkpointer: Checkpointer::Idle,
             control_seq: control.map_or(0, |c| c.seq),
             wal_bytes_at_checkpoint: 0,
@@ -1302,7 +1323,7 @@ impl DbState {
                 // Every memtable is full and waiting for a flush: throttle the client
                 // (a flush may itself be waiting for the WAL rule).
                 let frozen = l.immutable_memtables().count();
-                if l.flush_waits_for_wal().is_some() && self.in_flight.is_empty() {
+                if l.flush_waits_for_wal().is_some() && self.sync_idle() {
                     self.issue_sync(storage, SyncReason::WalRule)?;
                 }
                 return Err(DbError::WouldBlock(format!(
@@ -1565,10 +1586,11 @@ impl DbState {
             return Ok(());
         };
         let gc = self.config.group_commit;
-        let due = !gc.enabled
-            || (self.in_flight.is_empty()
-                && (waiting.len() >= gc.max_batch.max(1)
-                    || self.now - oldest >= gc.max_wait_ticks));
+        let due = self.now >= self.retry_at
+            && (!gc.enabled
+                || (self.in_flight.is_empty()
+                    && (waiting.len() >= gc.max_batch.max(1)
+                        || self.now - oldest >= gc.max_wait_ticks)));
         if due {
             self.issue_sync(storage, SyncReason::Commit)?;
         }
@@ -1590,7 +1612,7 @@ impl DbState {
         self.step_lsm(storage)?;
         self.step_checkpointer(storage)?;
         if let Some(since) = self.uncovered_since {
-            if self.in_flight.is_empty() && self.now - since >= self.config.wal_writer_delay_ticks {
+            if self.sync_idle() && self.now - since >= self.config.wal_writer_delay_ticks {
                 self.issue_sync(storage, SyncReason::WalWriter)?;
             }
         }
@@ -1612,7 +1634,7 @@ impl DbState {
             }
         }
         let waits = lsm.flush_waits_for_wal();
-        if waits.is_some_and(|need| need > self.covered) && self.in_flight.is_empty() {
+        if waits.is_some_and(|need| need > self.covered) && self.sync_idle() {
             self.issue_sync(storage, SyncReason::WalRule)?;
         }
         Ok(())
@@ -1627,9 +1649,16 @@ impl DbState {
             self.in_flight.pop_front();
         }
         if c.result.is_err() {
-            // Nothing became durable: whatever waited on it must be covered again.
+            // Nothing became durable: whatever waited on it must be covered again, after
+            // a wait that doubles while the storage keeps refusing.
             self.covered = self.covered.min(self.wal.durable_next());
             self.uncovered_since.get_or_insert(self.now);
+            self.retry_backoff =
+                (self.retry_backoff * 2).clamp(SYNC_RETRY_TICKS, SYNC_RETRY_MAX_TICKS);
+            self.retry_at = self.now + self.retry_backoff;
+        } else {
+            self.retry_backoff = 0;
+            self.retry_at = 0;
         }
         self.events.push(DbEvent::SyncDone {
             sync: c.id,
@@ -1733,7 +1762,7 @@ impl DbState {
             pages,
             copies: VecDeque::new(),
         };
-        if self.wal.durable_next() < redo && self.in_flight.is_empty() {
+        if self.wal.durable_next() < redo && self.sync_idle() {
             // The pages may be written only once the WAL is durable up to them.
             self.issue_sync(storage, SyncReason::Checkpoint)?;
         }
@@ -1763,7 +1792,7 @@ impl DbState {
                     }
                 }
                 if lsm.oldest_unflushed_lsn().is_some_and(|l| l < redo) {
-                    if self.wal.durable_next() < redo && self.in_flight.is_empty() {
+                    if self.wal.durable_next() < redo && self.sync_idle() {
                         // Their flush waits for the WAL rule.
                         self.issue_sync(storage, SyncReason::Checkpoint)?;
                     }
@@ -1831,9 +1860,7 @@ impl DbState {
                     }
                 }
                 let waiting = copies.iter().map(PageCopy::lsn).max();
-                if waiting.is_some_and(|l| l >= self.wal.durable_next())
-                    && self.in_flight.is_empty()
-                {
+                if waiting.is_some_and(|l| l >= self.wal.durable_next()) && self.sync_idle() {
                     self.issue_sync(storage, SyncReason::Checkpoint)?;
                 }
                 if pages.is_empty() && copies.is_empty() {
@@ -1845,6 +1872,10 @@ impl DbState {
                         copies,
                     };
                 }
+            }
+            Checkpointer::RecordSync { lsn, redo } if self.now < self.retry_at => {
+                // A failed sync's retry wait: the control slot is written with the next.
+                self.checkpointer = Checkpointer::RecordSync { lsn, redo };
             }
             Checkpointer::RecordSync { lsn, redo } => {
                 if self.wal.durable_next() > lsn {
@@ -1958,6 +1989,12 @@ impl DbState {
 
     fn checkpoint_running(&self) -> bool {
         self.checkpointer != Checkpointer::Idle
+    }
+
+    /// Whether a new sync may be issued now: none in flight, and no failed sync's retry
+    /// wait running.
+    fn sync_idle(&self) -> bool {
+        self.in_flight.is_empty() && self.now >= self.retry_at
     }
 
     fn is_quiescent(&self) -> bool {

@@ -105,12 +105,6 @@
 mod index;
 mod record;
 
-/// After a failed sync, the next waits this many ticks; each failure after it doubles the
-/// wait (see "A failed sync" in the module docs).
-pub const SYNC_RETRY_TICKS: u64 = 10;
-/// The longest wait between two sync attempts while the storage keeps refusing them.
-pub const SYNC_RETRY_MAX_TICKS: u64 = 1_000;
-
 use std::collections::VecDeque;
 
 pub use record::{ActiveTxn, ControlSlot, RecordError, WalRecord, CONTROL_SLOT_STRIDE};
@@ -123,6 +117,12 @@ use crate::storage::{Storage, StorageError, SyncCompletion, SyncId};
 use crate::vec_map::VecMap;
 pub use index::IndexKind;
 use index::{Change, Index, IndexError};
+
+/// After a failed sync, the next waits this many ticks; each failure after it doubles the
+/// wait (see "A failed sync" in the module docs).
+pub const SYNC_RETRY_TICKS: u64 = 10;
+/// The longest wait between two sync attempts while the storage keeps refusing them.
+pub const SYNC_RETRY_MAX_TICKS: u64 = 1_000;
 
 /// A key and its value.
 pub type Entry = (Vec<u8>, Vec<u8>);

@@ -24,6 +24,24 @@ import { ARTIFACTS, waitFor, withSite } from './harness.mjs';
 
 const SCN = '[data-testid="scenario"]';
 
+/**
+ * A page opened from a share link shows the scenario panel, whichever sections come
+ * before it: its section expanded, focus on its heading, the heading on screen below the
+ * section bar.
+ */
+async function assertLinkLanded(page, what) {
+  await page.waitForFunction(() => document.activeElement?.id === 'scenario-heading', null, { timeout: 20_000 });
+  // Settled: the sections above may still be growing as they start.
+  await page.waitForTimeout(500);
+  const box = await page.evaluate(() => {
+    const r = document.getElementById('scenario-heading').getBoundingClientRect();
+    const bar = document.querySelector('.shell-bar').getBoundingClientRect();
+    return { top: r.top, bottom: r.bottom, below: getComputedStyle(document.querySelector('.shell-bar')).position === 'sticky' ? bar.bottom : 0, height: innerHeight };
+  });
+  assert.ok(box.top >= box.below - 1 && box.bottom <= box.height, `${what}: the scenario panel's heading is on screen (${JSON.stringify(box)})`);
+  assert.equal(await page.locator('#fold-scenarios').isHidden(), false, `${what}: the scenarios section is expanded`);
+}
+
 test('share links, session, export/import, keyboard and themes', { timeout: 240_000 }, async (t) => {
   await withSite('playground', async ({ page, origin }) => {
     const scn = page.locator(SCN);
@@ -60,6 +78,11 @@ test('share links, session, export/import, keyboard and themes', { timeout: 240_
     assert.match(link, /#run=1\.[A-Za-z0-9_-]+$/, `a run link: ${link}`);
     t.diagnostic(`share link: ${link.length} characters for position ${position}`);
 
+    // The person who gets the link had collapsed the scenarios (the settings are the
+    // origin's, shared with the second tab); the link opens the panel anyway, in view.
+    const scenariosToggleFirst = page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name: /Scenarios/ });
+    await scenariosToggleFirst.click();
+    assert.equal(await scenariosToggleFirst.getAttribute('aria-expanded'), 'false');
     const second = await page.context().newPage();
     await second.goto(link);
     await second.waitForFunction(
@@ -71,7 +94,10 @@ test('share links, session, export/import, keyboard and themes', { timeout: 240_
     assert.equal(await other.getAttribute('data-name'), 'group-commit');
     assert.equal(await other.getAttribute('data-trace-hash'), hash, 'the link reproduces the identical trace');
     assert.ok(!second.url().includes('#run='), 'the link leaves the address bar once opened');
+    await assertLinkLanded(second, 'a shared run');
     await second.close();
+    await scenariosToggleFirst.click();
+    assert.equal(await scenariosToggleFirst.getAttribute('aria-expanded'), 'true');
 
     // --- 2. a reload resumes the session ---
     await page.reload();
@@ -123,8 +149,10 @@ test('share links, session, export/import, keyboard and themes', { timeout: 240_
     await page.goto(`${origin}/#run=1.this-is-not-a-run`);
     await page.reload();
     await waitFor(page, `${SCN} [role="alert"]`, 'the malformed link is reported');
+    await assertLinkLanded(page, 'a damaged link');
     const said = await scn.locator('[role="alert"]').innerText();
     assert.match(said, /This link is damaged or cut short.*default scenario is loaded instead/s, said);
+    assert.ok(await scn.locator('[role="alert"]').isVisible(), 'the damaged link\'s message is on screen');
     await waitFor(page, `${SCN}[data-name="log-is-the-truth"]`, 'the default scenario loaded instead');
 
     // --- 5. keyboard only ---

@@ -117,7 +117,7 @@ fn sections() -> Vec<crate::shell::Section> {
             view: html! { <crate::lsm_view::LsmView /> },
         },
         Section {
-            id: "scenarios",
+            id: crate::scenario_view::SECTION_ID,
             title: "Scenarios",
             view: html! { <crate::scenario_view::ScenarioView /> },
         },

@@ -7,7 +7,9 @@
 //! The run is saved as the session after every move (`localStorage`, [`crate::share_view`]):
 //! a reload reopens it where it was. A share link (`#run=1.…`, [`crate::share`]) opened in
 //! the address bar takes precedence; a malformed one is reported and the default scenario
-//! loads. Export writes a run file (the link's fields, the trace and its hash); import
+//! loads. Either way the page shows this panel at once (its section expanded, focus on its
+//! heading, [`crate::shell::ShellContext::show`]): the person came for the run, or needs to
+//! read why it did not open. Export writes a run file (the link's fields, the trace and its hash); import
 //! replays it and refuses it when the hash differs.
 //!
 //! The panel is a view of [`ScenarioState`] (pure, in [`crate::scenario_state`]) plus the
@@ -62,6 +64,8 @@ use crate::scenario_state::{
 use crate::share::RunFile;
 use crate::share_view;
 
+/// The id of the playground's section that holds this panel (`web/src/app.rs`).
+pub const SECTION_ID: &str = "scenarios";
 /// Markers listed as buttons (the track draws up to [`MAX_MARKERS_DRAWN`]).
 const MAX_MARKERS_LISTED: usize = 40;
 /// Markers drawn on the track.
@@ -114,37 +118,46 @@ fn install(cell: &RunCell, dispatch: &Dispatcher, mut run: ScenarioRun) {
 
 /// The first run: a share link in the URL, else the saved session, else the default
 /// scenario. A link or session that cannot be opened is said, and the default loads.
-fn open_initial(cell: &RunCell, dispatch: &Dispatcher, default: &str) {
+/// Returns whether the page was opened from a share link (good or damaged), so that the
+/// panel can be brought into view: the person came for it.
+fn open_initial(cell: &RunCell, dispatch: &Dispatcher, default: &str) -> bool {
     if let Some(hash) = share_view::location_hash() {
         match share_view::open_link(&hash) {
             Ok(Some(run)) => {
                 share_view::clear_hash();
-                return install(cell, dispatch, run);
+                install(cell, dispatch, run);
+                return true;
             }
             Ok(None) => {}
             Err(e) => {
                 load(cell, dispatch, default, None);
-                return dispatch.dispatch(ScenarioAction::Failed(format!(
+                dispatch.dispatch(ScenarioAction::Failed(format!(
                     "{e} The default scenario is loaded instead."
                 )));
+                return true;
             }
         }
     }
     if let Some(saved) = share_view::saved_session() {
         match share_view::open_link(&saved) {
-            Ok(Some(run)) => return install(cell, dispatch, run),
+            Ok(Some(run)) => {
+                install(cell, dispatch, run);
+                return false;
+            }
             Ok(None) => {}
             Err(e) => {
                 share_view::forget_session();
                 load(cell, dispatch, default, None);
-                return dispatch.dispatch(ScenarioAction::Failed(format!(
+                dispatch.dispatch(ScenarioAction::Failed(format!(
                     "Your saved session could not be reopened ({e}) The default scenario is \
                      loaded instead."
                 )));
+                return false;
             }
         }
     }
     load(cell, dispatch, default, None);
+    false
 }
 
 /// Loads library scenario `name` with `seed`.
@@ -194,9 +207,16 @@ pub fn scenario_view() -> Html {
     // Parsed once: the picker's options.
     let titles = use_memo((), |_| library_titles());
 
+    let shell = use_context::<crate::shell::ShellContext>();
     {
         let (cell, dispatch, name) = (cell.clone(), state.dispatcher(), state.picked.clone());
-        use_effect_with((), move |_| open_initial(&cell, &dispatch, &name));
+        use_effect_with((), move |_| {
+            if open_initial(&cell, &dispatch, &name) {
+                if let Some(shell) = shell {
+                    shell.show.emit(SECTION_ID);
+                }
+            }
+        });
     }
     // The play loop: one interval, then the next render schedules the next.
     {

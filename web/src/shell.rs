@@ -257,6 +257,22 @@ pub struct ShellProps {
     pub sections: Vec<Section>,
 }
 
+/// A change to the settings (stored, then shown).
+type SettingsUpdate = Callback<Box<dyn Fn(&mut Settings)>>;
+
+/// Expands section `id` and, after the re-render that shows it, moves focus to its
+/// heading and scrolls it into view: what the section keys do, and what a share link asks
+/// of the section it opens in.
+fn show_section(update: &SettingsUpdate, id: &'static str) {
+    update.emit(Box::new(move |s: &mut Settings| {
+        s.collapsed.remove(id);
+    }));
+    let cb = Closure::once_into_js(move || focus_section(id));
+    if let Some(w) = web_sys::window() {
+        let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(cb.unchecked_ref(), 0);
+    }
+}
+
 fn focus_section(id: &str) {
     let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
         return;
@@ -373,17 +389,7 @@ pub fn shell(props: &ShellProps) -> Html {
                 Some(GlobalKey::Section(n)) if !help_is_open => {
                     if let Some(id) = ids.get(n).copied() {
                         e.prevent_default();
-                        update.emit(Box::new(move |s: &mut Settings| {
-                            s.collapsed.remove(id);
-                        }));
-                        // After the re-render shows it.
-                        let cb = Closure::once_into_js(move || focus_section(id));
-                        if let Some(w) = web_sys::window() {
-                            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
-                                cb.unchecked_ref(),
-                                0,
-                            );
-                        }
+                        show_section(&update, id);
                     }
                 }
                 _ => {}
@@ -479,6 +485,10 @@ pub fn shell(props: &ShellProps) -> Html {
         first_ready: {
             let first_ready = first_ready.clone();
             Callback::from(move |()| first_ready.set(true))
+        },
+        show: {
+            let update = update.clone();
+            Callback::from(move |id: &'static str| show_section(&update, id))
         },
     };
     {
@@ -586,6 +596,9 @@ pub struct ShellContext {
     /// The first section calls it once it is interactive, and the shell then mounts the
     /// others (calls from the others, or repeated calls, change nothing).
     pub first_ready: Callback<()>,
+    /// Expands the section with this id and moves focus to its heading (a page opened
+    /// from a share link shows the run it links to, or what was wrong with the link).
+    pub show: Callback<&'static str>,
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@
 # git worktree of HEAD with its own target directory, so the checkout is untouched.
 # Each build is cargo release + wasm-bindgen + wasm-opt -Oz, as Trunk does (about a minute
 # each on 2 cores after the first). Needs the tools of scripts/tools.sh.
-# Usage: bash scripts/view_costs.sh
+# Usage: bash scripts/view_costs.sh                 (each view alone, then the floors)
+#        bash scripts/view_costs.sh "A B" "A B C"   (each argument: views removed together,
+#                                                   by component name, e.g. "LsmView RaftView")
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -48,6 +50,20 @@ echo "| playground | wasm bytes | gzip -9 | the view costs (gzip) |"
 echo "|---|---:|---:|---:|"
 echo "| whole | $raw | $gz | |"
 cp web/src/app.rs "$OUT/app.rs"
+if (($# > 0)); then
+    for set in "$@"; do
+        cp "$OUT/app.rs" web/src/app.rs
+        for view in $set; do
+            grep -q "view: html! { <[A-Za-z:_]*\b$view /> }," web/src/app.rs ||
+                { echo "view_costs: no section shows $view in web/src/app.rs" >&2; exit 1; }
+            sed -i "s|view: html! { <[A-Za-z:_]*\b$view /> },|view: html! {},|" web/src/app.rs
+        done
+        sz="$(size)"
+        read -r r g <<<"$sz"
+        echo "| without $set | $r | $g | $((gz - g)) |"
+    done
+    exit 0
+fi
 for view in $(grep -o 'view: html! { <[A-Za-z:_]* /> }' web/src/app.rs | sed 's/.*<\([A-Za-z:_]*\) .*/\1/'); do
     cp "$OUT/app.rs" web/src/app.rs
     sed -i "s|view: html! { <$view /> },|view: html! {},|" web/src/app.rs

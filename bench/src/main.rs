@@ -6,7 +6,9 @@
 //! vs LSM amplification table (counts, not times: see `amplification`);
 //! `cargo run --profile bench -p logspine-bench -- topic [--quick]` prints the topic
 //! produce/consume throughput by batch size of issue 6 (SimDisk, then real files against
-//! a `std::fs` log and fjall: see `topic_throughput`).
+//! a `std::fs` log and fjall: see `topic_throughput`);
+//! `cargo run --profile bench -p logspine-bench -- resume` prints how long the
+//! playground's pipeline takes to reopen its saved session after a reload (issue 8).
 
 use std::time::Instant;
 
@@ -41,6 +43,70 @@ fn topic(_quick: bool, _clock: Clock<'_>) -> Result<String, String> {
     Err("topic runs natively; in wasm, see tests/wasm_topic.rs".into())
 }
 
+/// How long the pipeline's saved session takes to reopen (`PipelineRun::restore`: the
+/// world rebuilt, its hand-applied actions applied at their ticks, the recording replayed
+/// to the position) after runs of the page's fastest speed, 64 ticks every 100 ms: one
+/// minute and ten, with one workload at the start or a workload and a crash of the
+/// database every 8,192 ticks (about 13 s of play). Median of three.
+#[cfg(not(target_arch = "wasm32"))]
+fn resume(clock: Clock<'_>) -> Result<String, String> {
+    use logspine_core::world::Action;
+    use logspine_web::pipeline_run::{Mode, PipelineRun};
+    const TICKS_PER_MINUTE: u64 = 64 * 10 * 60;
+    let workload = Action::Workload {
+        clients: 4,
+        transactions: 200,
+        keys: 50,
+        writes: 2,
+    };
+    let mut out = String::from(
+        "| play at 64 ticks per 100 ms | actions | events to replay | session bytes | resume ms (median of 3) |\n|---|---|---:|---:|---:|\n",
+    );
+    for minutes in [1, 10] {
+        for busy in [false, true] {
+            let (mut run, _) = PipelineRun::new(Mode::default(), 0x5eed_0007)?;
+            run.act(&workload)?;
+            let mut ticks = 0;
+            while ticks < minutes * TICKS_PER_MINUTE {
+                run.tick(1024);
+                ticks += 1024;
+                if busy && ticks % 8192 == 0 {
+                    run.act(&workload)?;
+                    run.act(&Action::Crash)?;
+                }
+            }
+            let text = run.session(1, true);
+            let mut times = Vec::new();
+            let mut events = 0;
+            for _ in 0..3 {
+                let t0 = clock();
+                let r = PipelineRun::restore(&text)?;
+                times.push((clock() - t0) * 1000.0);
+                events = r.run.position();
+            }
+            times.sort_by(f64::total_cmp);
+            let actions = if busy {
+                "a workload and a crash every 8,192 ticks"
+            } else {
+                "one workload"
+            };
+            out.push_str(&format!(
+                "| {minutes} min ({} ticks) | {actions} | {events} | {} | {:.0} |\n",
+                minutes * TICKS_PER_MINUTE,
+                text.len(),
+                times[1]
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The pipeline lives in the web crate, which the wasm runner does not link.
+#[cfg(target_arch = "wasm32")]
+fn resume(_clock: Clock<'_>) -> Result<String, String> {
+    Err("resume runs natively".into())
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let want_db_bench = std::env::args().any(|a| a == "db-bench");
@@ -63,6 +129,18 @@ fn main() {
             Ok(t) => print!("{t}"),
             Err(e) => {
                 eprintln!("topic: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
+    if std::env::args().any(|a| a == "resume") {
+        let origin = Instant::now();
+        let mut clock = move || origin.elapsed().as_secs_f64();
+        match resume(&mut clock) {
+            Ok(t) => print!("{t}"),
+            Err(e) => {
+                eprintln!("resume: {e}");
                 std::process::exit(1);
             }
         }

@@ -332,6 +332,21 @@ test('the pipeline carries a write to every view, survives a crash, rebuilds, an
     await waitUntil((p) => Number(document.querySelector(p)?.dataset.position) > 0, PIPE, 'ArrowRight: a step forward');
     await page.keyboard.press('End');
     await waitUntil(([p, n]) => Number(document.querySelector(p)?.dataset.position) === n, [PIPE, live], 'End: back to live');
+
+    // 5b. A reload resumes the run (the page's session): the same world and mode, the
+    // same position and time, still paused, the divergence and the followed write back.
+    const kept = ['position', 'time', 'worlds', 'dual-write', 'hw', 'diverged'];
+    const before = Object.fromEntries(await Promise.all(kept.map(async (k) => [k, await data(PIPE, k)])));
+    const followed = await data(FOLLOW, 'commit');
+    await page.reload();
+    await waitFor(page, `${PIPE}[data-phase="running"]`, 'the pipeline is back after the reload');
+    await waitUntil(([p, n]) => document.querySelector(p)?.dataset.position === n, [PIPE, before.position], 'the reload resumed the run at its position');
+    const after = Object.fromEntries(await Promise.all(kept.map(async (k) => [k, await data(PIPE, k)])));
+    assert.deepEqual(after, before, 'the resumed run is the one left');
+    assert.equal(await data(PIPE, 'playing'), 'false', 'a paused run stays paused');
+    assert.equal(await data(FOLLOW, 'commit'), followed, 'the followed write is followed again');
+    assert.match(await status.innerText(), /Markers: 1 crash\b/, 'the crash is marked again');
+    t.diagnostic(`resumed after a reload: ${JSON.stringify(after)}`);
     await pipe.getByRole('button', { name: 'Play', exact: true }).click();
 
     // Screenshots, wide and at 375 px (which must not scroll sideways).

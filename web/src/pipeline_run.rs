@@ -8,7 +8,9 @@
 //! [`PipelineRun::new`] (returns the opening events) → any mix of [`PipelineRun::act`] (an
 //! [`Action`]) and [`PipelineRun::tick`] (ticks of virtual time), each returning the
 //! events it caused → [`PipelineRun::view`] for the picture. Nothing reads a clock: the
-//! same seed and the same calls give the same trace.
+//! same seed and the same calls give the same trace, which is why
+//! [`PipelineRun::session`] (a few hundred bytes) is all a reload needs to
+//! [`PipelineRun::restore`] the run.
 //!
 //! # Comparing the views with the database
 //! Only when the world is settled (nothing in flight) does the picture compare each view
@@ -26,6 +28,7 @@ use crate::pipeline_state::{
 };
 use crate::scenario_run::ScenarioRun;
 use crate::scenario_state::{markers, Marker};
+use crate::share::RunLink;
 use crate::transport::{TransportMarker, MAX_MARKERS_DRAWN};
 
 /// Change events each view consumes per tick: slow enough that lag and offset pointers
@@ -128,6 +131,59 @@ impl Mode {
     }
 }
 
+impl Mode {
+    /// The stored form: `btree.keep.0` (index, cleanup, dual write).
+    fn encode(self) -> String {
+        let index = match self.index {
+            IndexChoice::Btree => "btree",
+            IndexChoice::Lsm => "lsm",
+        };
+        format!(
+            "{index}.{}.{}",
+            self.cleanup.as_str(),
+            u8::from(self.dual_write)
+        )
+    }
+
+    /// From [`Mode::encode`].
+    fn decode(s: &str) -> Option<Mode> {
+        let mut parts = s.split('.');
+        let index = match parts.next()? {
+            "btree" => IndexChoice::Btree,
+            "lsm" => IndexChoice::Lsm,
+            _ => return None,
+        };
+        let cleanup = Cleanup::parse(parts.next()?)?;
+        let dual_write = match parts.next()? {
+            "0" => false,
+            "1" => true,
+            _ => return None,
+        };
+        parts.next().is_none().then_some(Mode {
+            dual_write,
+            cleanup,
+            index,
+        })
+    }
+}
+
+/// Where the pipeline's session lives in `localStorage` ([`PipelineRun::session`]).
+pub const SESSION_KEY: &str = "logspine:pipeline-session";
+/// The version of the session's form.
+const SESSION_VERSION: &str = "pipeline=1";
+
+/// A pipeline run reopened from its session ([`PipelineRun::restore`]).
+pub struct Restored {
+    /// The run, at the saved position.
+    pub run: PipelineRun,
+    /// Its events up to the position (the fold starts over them).
+    pub events: Vec<TraceEvent>,
+    /// Which world of the page it was (its seed came from this).
+    pub world: u64,
+    /// Whether it was playing.
+    pub playing: bool,
+}
+
 /// Nodes of the Raft cluster that replicates the pipeline's database.
 pub const RAFT_NODES: u64 = 3;
 
@@ -184,11 +240,25 @@ impl PipelineRun {
     pub fn new(mode: Mode, seed: u64) -> Result<(PipelineRun, Vec<TraceEvent>), String> {
         let run =
             ScenarioRun::with_scenario("pipeline", scenario(mode, seed), None, SNAPSHOT_EVERY)?;
+        Ok(PipelineRun::around(run, mode))
+    }
+
+    /// The pipeline around `run` (in `mode`), and its events up to the position.
+    fn around(run: ScenarioRun, mode: Mode) -> (PipelineRun, Vec<TraceEvent>) {
+        let follow = run
+            .link()
+            .actions
+            .iter()
+            .rev()
+            .find_map(|h| match &h.action {
+                Action::Write { key, value } => Some((key.clone(), value.clone())),
+                _ => None,
+            });
         let mut run = PipelineRun {
             run,
             mode,
             sent: 0,
-            follow: None,
+            follow,
             markers: Vec::new(),
             marked: 0,
             compared: None,
@@ -196,7 +266,70 @@ impl PipelineRun {
         let events = match run.delta() {
             Delta::Forward(e) | Delta::Rewound(e) => e,
         };
-        Ok((run, events))
+        (run, events)
+    }
+
+    /// The run written down for `localStorage`, so that a reload reopens it where it was:
+    /// `pipeline=1;btree.keep.0;3;playing;run=1.…` (the mode, the page's world number, play
+    /// or pause, then the run as a share link carries it: seed, hand-applied actions by
+    /// tick, position). The world is deterministic, so that is all of it.
+    pub fn session(&self, world: u64, playing: bool) -> String {
+        format!(
+            "{SESSION_VERSION};{};{world};{};{}",
+            self.mode.encode(),
+            if playing { "playing" } else { "paused" },
+            self.run.link().to_fragment()
+        )
+    }
+
+    /// Reopens a run from [`PipelineRun::session`]'s text: builds the world in its mode
+    /// with its seed, applies its actions at their ticks and seeks to its position. Any
+    /// damage is an error for people (the caller starts a new world and says so).
+    pub fn restore(text: &str) -> Result<Restored, String> {
+        let damaged = |what: &str| format!("The saved pipeline is damaged ({what}).");
+        let mut parts = text.splitn(5, ';');
+        if parts.next() != Some(SESSION_VERSION) {
+            return Err(
+                "The saved pipeline was written by another version of Logspine.".to_owned(),
+            );
+        }
+        let mode = parts
+            .next()
+            .and_then(Mode::decode)
+            .ok_or_else(|| damaged("its mode"))?;
+        let world = parts
+            .next()
+            .and_then(|w| w.parse::<u64>().ok())
+            .ok_or_else(|| damaged("its world number"))?;
+        let playing = match parts.next() {
+            Some("playing") => true,
+            Some("paused") => false,
+            _ => return Err(damaged("play or pause")),
+        };
+        let link = match parts.next().map(RunLink::parse_fragment) {
+            Some(Ok(Some(link))) => link,
+            Some(Err(e)) => return Err(damaged(&e.0)),
+            _ => return Err(damaged("its run")),
+        };
+        if link.scenario != "pipeline" {
+            return Err(damaged("not a pipeline run"));
+        }
+        link.check_actions().map_err(|e| damaged(&e.0))?;
+        let run = ScenarioRun::with_scenario(
+            "pipeline",
+            scenario(mode, link.seed),
+            None,
+            SNAPSHOT_EVERY,
+        )?
+        .replay(&link)
+        .map_err(|e| damaged(&e))?;
+        let (run, events) = PipelineRun::around(run, mode);
+        Ok(Restored {
+            run,
+            events,
+            world,
+            playing,
+        })
     }
 
     /// The events since the last delta (module docs of [`Delta`]).
@@ -677,6 +810,16 @@ mod tests {
         (run, state)
     }
 
+    /// Four clients, 60 transactions of two writes over 20 keys.
+    fn small_workload() -> Action {
+        Action::Workload {
+            clients: 4,
+            transactions: 60,
+            keys: 20,
+            writes: 2,
+        }
+    }
+
     fn act(run: &mut PipelineRun, state: &mut PipelineState, action: &Action) {
         run.act(action).expect("accepted");
         let events = forward(run);
@@ -992,13 +1135,7 @@ mod tests {
     #[test]
     fn stepping_back_and_scrubbing_replay_the_recording_and_acting_in_the_past_branches() {
         let (mut run, _) = PipelineRun::new(Mode::default(), 77).unwrap();
-        run.act(&Action::Workload {
-            clients: 4,
-            transactions: 60,
-            keys: 20,
-            writes: 2,
-        })
-        .unwrap();
+        run.act(&small_workload()).unwrap();
         run.tick(40);
         let before_crash = run.position();
         let time_before = run.world().time();
@@ -1328,5 +1465,119 @@ mod tests {
         run.tick(u32::MAX);
         assert_eq!(run.world().time(), u64::from(MAX_TICKS_PER_CALL));
         assert!(!run.mode().dual_write);
+    }
+
+    #[test]
+    fn a_saved_session_reopens_the_run_exactly_where_it_was() {
+        let mode = Mode {
+            dual_write: true,
+            cleanup: Cleanup::Compacted,
+            index: IndexChoice::Lsm,
+        };
+        let (mut run, _) = PipelineRun::new(mode, 0x5eed_0006 ^ 3).unwrap();
+        run.act(&small_workload()).unwrap();
+        run.tick(40);
+        run.act(&Action::Write {
+            key: "apple".into(),
+            value: "red fruit".into(),
+        })
+        .unwrap();
+        run.tick(30);
+        run.act(&Action::Crash).unwrap();
+        run.tick(300);
+        // Back into the past: the session keeps the position, and the future is replayed
+        // when the reopened run plays on.
+        run.step_back();
+        run.step_back();
+        let (position, recorded) = (run.position(), run.recorded());
+        assert!(position < recorded);
+        let trace: Vec<TraceEvent> =
+            run.run.timeline().trace()[..usize::try_from(position).unwrap()].to_vec();
+        let text = run.session(3, false);
+        assert!(
+            text.starts_with("pipeline=1;lsm.compacted.1;3;paused;run=1."),
+            "{text}"
+        );
+
+        let r = PipelineRun::restore(&text).expect("reopened");
+        assert_eq!((r.world, r.playing), (3, false));
+        assert_eq!(r.run.mode(), mode);
+        assert_eq!(r.run.position(), position);
+        assert_eq!(r.events, trace, "the fold starts over the same events");
+        assert_eq!(
+            r.run.follow,
+            Some(("apple".to_owned(), "red fruit".to_owned()))
+        );
+        let mut again = r.run;
+        assert_eq!(
+            again.session(3, false),
+            text,
+            "saving it again gives the same text"
+        );
+        // Playing on from there gives the recording the first run had.
+        again.to_end();
+        while again.recorded() < recorded {
+            again.tick(1);
+        }
+        assert_eq!(
+            again.run.timeline().trace()[..usize::try_from(recorded).unwrap()],
+            run.run.timeline().trace()[..],
+            "the same world, the same trace"
+        );
+    }
+
+    #[test]
+    fn a_damaged_session_is_a_message_not_a_panic() {
+        let (mut run, _) = PipelineRun::new(Mode::default(), 9).unwrap();
+        run.act(&Action::Crash).unwrap();
+        run.tick(50);
+        let good = run.session(1, true);
+        assert!(PipelineRun::restore(&good).is_ok());
+        let link = good.split_once(";run=").unwrap().1;
+        let scenario_link = crate::scenario_run::ScenarioRun::load("group-commit", None)
+            .unwrap()
+            .link()
+            .to_fragment();
+        for (text, says) in [
+            (String::new(), "another version"),
+            (
+                "pipeline=2;btree.keep.0;1;playing;run=1.e30".to_owned(),
+                "another version",
+            ),
+            (
+                format!("pipeline=1;btree.keep;1;playing;run={link}"),
+                "its mode",
+            ),
+            (
+                format!("pipeline=1;avl.keep.0;1;playing;run={link}"),
+                "its mode",
+            ),
+            (
+                format!("pipeline=1;btree.keep.0;one;playing;run={link}"),
+                "its world number",
+            ),
+            (
+                format!("pipeline=1;btree.keep.0;1;running;run={link}"),
+                "play or pause",
+            ),
+            ("pipeline=1;btree.keep.0;1;playing;".to_owned(), "its run"),
+            (
+                "pipeline=1;btree.keep.0;1;playing;run=1.!!!".to_owned(),
+                "damaged",
+            ),
+            (
+                good[..good.len() - 7].to_owned(),
+                "The saved pipeline is damaged",
+            ),
+            (
+                format!("pipeline=1;btree.keep.0;1;playing;{scenario_link}"),
+                "not a pipeline run",
+            ),
+        ] {
+            let e = PipelineRun::restore(&text)
+                .err()
+                .unwrap_or_else(|| panic!("{text:?} reopened"));
+            assert!(e.contains(says), "{text:?}: {e}");
+        }
     }
 }

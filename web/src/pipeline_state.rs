@@ -467,6 +467,14 @@ pub enum PipelineAction {
     EditValue(String),
     /// Workload size (one of [`WORKLOADS`]).
     SetWorkload(u32),
+    /// The world just started was reopened from the saved session: it was the page's
+    /// `world`-th, and playing or not.
+    Resumed {
+        /// Its number (the next new world's seed comes from the one after).
+        world: u64,
+        /// Whether it was playing.
+        playing: bool,
+    },
     /// Play.
     Play,
     /// Pause.
@@ -622,6 +630,10 @@ impl PipelineState {
             }
             PipelineAction::Play => self.playing = self.phase != Phase::Failed,
             PipelineAction::Pause => self.playing = false,
+            PipelineAction::Resumed { world, playing } => {
+                self.worlds = world.max(1);
+                self.playing = playing && self.phase != Phase::Failed;
+            }
             PipelineAction::SetSpeed(s) => {
                 if SPEEDS.contains(&s) {
                     self.speed = s;

@@ -26,6 +26,15 @@
 //! replays the recording, and any action there discards the recorded future and goes on
 //! from that point.
 //!
+//! # Session
+//! In the playground the run is the page's session: saved to `localStorage`
+//! ([`SESSION_KEY`]) after every picture as its mode, world number, play or pause and the
+//! run as a share link carries it (seed, hand-applied actions by tick, position), and
+//! reopened on load by replaying that ([`PipelineRun::restore`]): a reload resumes the
+//! world where it was, its timeline at the same position. A session that cannot be
+//! reopened is said and a new world starts; storage that is full or off loses only the
+//! session. Outside a shell (no playground around it) the view starts afresh.
+//!
 //! # Keyboard
 //! Every control is a native button, select, switch or text field (Tab, Enter, Space).
 //! Inside the view, outside a text field or a select: `p` plays and pauses, `.` steps one
@@ -97,7 +106,9 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::decimal::fixed;
-use crate::pipeline_run::{Cleanup, Delta, Mode, PipelineRun, RAFT_NODES, VIEW_EVENTS_PER_TICK};
+use crate::pipeline_run::{
+    Cleanup, Delta, Mode, PipelineRun, RAFT_NODES, SESSION_KEY, VIEW_EVENTS_PER_TICK,
+};
 use crate::pipeline_state::{
     plural, Details, Move, PipelineAction, PipelineState, PipelineView as Picture, Stage,
     TokenStage, Which, Windows, FRAME_MS, INDEX_PANEL, RAFT_PANEL, SPEEDS, WORKLOADS,
@@ -178,6 +189,64 @@ fn start(cell: &RunCell, dispatch: &Dispatcher, mode: Mode, n: u64, details: Det
     }
 }
 
+/// The page's first world: the saved session reopened where it was (a reload resumes the
+/// run: mode, seed, hand-applied actions, position, play or pause), else a new one. A
+/// session that cannot be reopened is said, and a new world starts.
+fn start_or_resume(cell: &RunCell, dispatch: &Dispatcher, details: Details) {
+    let saved = crate::shell::local_storage().and_then(|s| s.get_item(SESSION_KEY).ok().flatten());
+    let Some(text) = saved else {
+        return start(cell, dispatch, Mode::default(), 1, details);
+    };
+    match PipelineRun::restore(&text) {
+        Ok(r) => {
+            let mut run = r.run;
+            let view = Rc::new(run.view(Windows::default(), None, details));
+            *cell.borrow_mut() = Some(run);
+            dispatch.dispatch(PipelineAction::Started {
+                events: r.events,
+                view,
+            });
+            dispatch.dispatch(PipelineAction::Resumed {
+                world: r.world,
+                playing: r.playing,
+            });
+        }
+        Err(e) => {
+            start(cell, dispatch, Mode::default(), 1, details);
+            dispatch.dispatch(PipelineAction::Error(format!(
+                "{e} A new pipeline started instead."
+            )));
+        }
+    }
+}
+
+/// Saves the run as the session (after every picture). Storage that is full or off loses
+/// only the session, never the run on screen; the first refusal is said, once.
+fn save_session(
+    cell: &RunCell,
+    dispatch: &Dispatcher,
+    world: u64,
+    playing: bool,
+    said: &RefCell<bool>,
+) {
+    let Some(text) = cell
+        .try_borrow()
+        .ok()
+        .and_then(|r| r.as_ref().map(|r| r.session(world, playing)))
+    else {
+        return;
+    };
+    let stored =
+        crate::shell::local_storage().is_some_and(|s| s.set_item(SESSION_KEY, &text).is_ok());
+    if !stored && !said.replace(true) {
+        dispatch.dispatch(PipelineAction::Error(
+            "Local storage is full or off: a reload will start a new pipeline (the run on \
+             screen is unaffected)."
+                .to_owned(),
+        ));
+    }
+}
+
 /// The timeline's status line: where the position is and what Play does there.
 fn timeline_status(t: &crate::pipeline_state::TimelineView) -> String {
     let place = if t.finished && t.live() {
@@ -245,11 +314,30 @@ pub fn pipeline_view() -> Html {
     let (index_open, raft_open) = (panel(INDEX_PANEL), panel(RAFT_PANEL));
     // The pictures hold the detailed views of the expanded panels only.
     let details = Details::of(is_open);
+    // In the playground (a shell around it) the run is the page's session: resumed on
+    // load, saved after every picture. Alone, it starts afresh.
+    let keeps_session = panels.is_some();
     {
         let (cell, dispatch) = (cell.clone(), state.dispatcher());
         use_effect_with((), move |_| {
-            start(&cell, &dispatch, Mode::default(), 1, details);
+            if keeps_session {
+                start_or_resume(&cell, &dispatch, details);
+            } else {
+                start(&cell, &dispatch, Mode::default(), 1, details);
+            }
         });
+    }
+    {
+        let (cell, dispatch) = (cell.clone(), state.dispatcher());
+        let said = use_mut_ref(|| false);
+        use_effect_with(
+            (state.updates, state.worlds, state.playing),
+            move |&(_, world, playing)| {
+                if keeps_session && running {
+                    save_session(&cell, &dispatch, world, playing, &said);
+                }
+            },
+        );
     }
     let follow = state.follow.as_ref().and_then(|f| f.commit_lsn);
     let windows = state.windows;

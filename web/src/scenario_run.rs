@@ -92,7 +92,15 @@ impl ScenarioRun {
     /// world is deterministic, so the trace is the one the link was made from.
     pub fn from_link(link: &RunLink) -> Result<ScenarioRun, String> {
         link.check().map_err(|e| e.0)?;
-        let mut run = ScenarioRun::load(&link.scenario, Some(link.seed))?;
+        ScenarioRun::load(&link.scenario, Some(link.seed))?.replay(link)
+    }
+
+    /// A run just built (with the link's seed) made into the linked run: steps to each
+    /// of the link's hand-applied actions and applies it, then seeks to its position.
+    /// [`ScenarioRun::from_link`] for library scenarios; the pipeline's saved session
+    /// for its own.
+    pub fn replay(mut self, link: &RunLink) -> Result<ScenarioRun, String> {
+        let run = &mut self;
         for (i, h) in link.actions.iter().enumerate() {
             // A page's links list hand actions in tick order (acting in the past discards
             // the later ones). One out of order (a link written by hand) goes back to
@@ -122,7 +130,7 @@ impl ScenarioRun {
             }
         }
         run.seek(link.position);
-        Ok(run)
+        Ok(self)
     }
 
     /// The timeline.

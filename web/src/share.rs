@@ -105,6 +105,17 @@ impl RunLink {
     /// Reads a fragment (with or without the leading `#`). `Ok(None)`: the fragment is not
     /// a run link at all (empty, or about something else).
     pub fn from_fragment(fragment: &str) -> Result<Option<RunLink>, LinkError> {
+        let link = RunLink::parse_fragment(fragment)?;
+        if let Some(link) = &link {
+            link.check()?;
+        }
+        Ok(link)
+    }
+
+    /// Reads a fragment without [`RunLink::check`]ing it against the library (a run of a
+    /// scenario the page builds itself, as the pipeline's session, checks its actions
+    /// with [`RunLink::check_actions`]).
+    pub fn parse_fragment(fragment: &str) -> Result<Option<RunLink>, LinkError> {
         let f = fragment.strip_prefix('#').unwrap_or(fragment);
         let Some(rest) = f.strip_prefix("run=") else {
             return Ok(None);
@@ -143,7 +154,6 @@ impl RunLink {
                     "This link is damaged or cut short (its data does not parse: {e})."
                 ))
             })?;
-        link.check()?;
         Ok(Some(link))
     }
 
@@ -176,6 +186,12 @@ impl RunLink {
                 self.scenario
             ));
         }
+        self.check_actions()
+    }
+
+    /// Checks the actions alone: not too many, each possible, in tick order (a run whose
+    /// scenario is not the library's, as the pipeline's, is checked by this).
+    pub fn check_actions(&self) -> Result<(), LinkError> {
         if self.actions.len() > MAX_ACTIONS {
             return err(format!(
                 "This run has {} hand-applied actions; at most {MAX_ACTIONS}.",

@@ -182,6 +182,37 @@ pub struct Restored {
     pub world: u64,
     /// Whether it was playing.
     pub playing: bool,
+    /// The tick at which the reload crashed the world's machines ([`PipelineRun::restore`]),
+    /// if it was live; `None` when the run was left in the past.
+    pub crashed_at: Option<u64>,
+}
+
+/// The page that ran the world died (a reload, a closed tab): at the position's tick every
+/// machine of the world crashes and restarts from its disk, as a reload crashes the
+/// database view's engine. The database recovers from its WAL, the broker loses its
+/// volatile records, the connector resumes from its stored position, and each Raft node
+/// crashes and restarts (one already down restarts too: the page started every machine
+/// again). Returns that tick.
+fn crash_every_machine(run: &mut ScenarioRun) -> Result<u64, String> {
+    let tick = run.timeline().world().time();
+    for action in [Action::Crash, Action::CrashBroker, Action::CrashConnector] {
+        run.act(action)?;
+    }
+    let up: Vec<u64> = run
+        .timeline()
+        .world()
+        .raft_picture(None, false)
+        .map(|p| p.nodes.iter().filter(|n| n.up).map(|n| n.id).collect())
+        .unwrap_or_default();
+    for id in &up {
+        run.act(Action::RaftCrash {
+            target: id.to_string(),
+        })?;
+    }
+    if run.timeline().world().raft_picture(None, false).is_some() {
+        run.act(Action::RaftRestart)?;
+    }
+    Ok(tick)
 }
 
 /// Nodes of the Raft cluster that replicates the pipeline's database.
@@ -270,24 +301,33 @@ impl PipelineRun {
     }
 
     /// The run written down for `localStorage`, so that a reload reopens it where it was:
-    /// `pipeline=1;btree.keep.0;3;playing;run=1.…` (the mode, the page's world number, play
-    /// or pause, then the run as a share link carries it: seed, hand-applied actions by
-    /// tick, position). The world is deterministic, so that is all of it.
+    /// `pipeline=1;btree.keep.0;3;playing;live;run=1.…` (the mode, the page's world number,
+    /// play or pause, live or in the past (`past.N`: N events recorded), then the run as a
+    /// share link carries it: seed, hand-applied actions by tick, position). The world is
+    /// deterministic, so that is all of it.
     pub fn session(&self, world: u64, playing: bool) -> String {
         format!(
-            "{SESSION_VERSION};{};{world};{};{}",
+            "{SESSION_VERSION};{};{world};{};{};{}",
             self.mode.encode(),
             if playing { "playing" } else { "paused" },
+            if self.position() >= self.recorded() {
+                "live".to_owned()
+            } else {
+                format!("past.{}", self.recorded())
+            },
             self.run.link().to_fragment()
         )
     }
 
     /// Reopens a run from [`PipelineRun::session`]'s text: builds the world in its mode
-    /// with its seed, applies its actions at their ticks and seeks to its position. Any
+    /// with its seed, applies its actions at their ticks and seeks to its position. A run
+    /// that was live was running in the page that died, so its machines crash there and
+    /// restart (`crash_every_machine`): a reload is a real crash, recovered on screen. A
+    /// run left in the past was only being looked at, and comes back as it was. Any
     /// damage is an error for people (the caller starts a new world and says so).
     pub fn restore(text: &str) -> Result<Restored, String> {
         let damaged = |what: &str| format!("The saved pipeline is damaged ({what}).");
-        let mut parts = text.splitn(5, ';');
+        let mut parts = text.splitn(6, ';');
         if parts.next() != Some(SESSION_VERSION) {
             return Err(
                 "The saved pipeline was written by another version of Logspine.".to_owned(),
@@ -306,6 +346,16 @@ impl PipelineRun {
             Some("paused") => false,
             _ => return Err(damaged("play or pause")),
         };
+        // `None`: live; `Some(n)`: in the past of a recording of `n` events.
+        let past = match parts.next() {
+            Some("live") => None,
+            Some(p) => Some(
+                p.strip_prefix("past.")
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .ok_or_else(|| damaged("live or past"))?,
+            ),
+            None => return Err(damaged("live or past")),
+        };
         let link = match parts.next().map(RunLink::parse_fragment) {
             Some(Ok(Some(link))) => link,
             Some(Err(e)) => return Err(damaged(&e.0)),
@@ -315,20 +365,33 @@ impl PipelineRun {
             return Err(damaged("not a pipeline run"));
         }
         link.check_actions().map_err(|e| damaged(&e.0))?;
-        let run = ScenarioRun::with_scenario(
+        // In the past, the recording is replayed to its end first, so that the future the
+        // person was looking back from is there again.
+        let recorded = RunLink {
+            position: past.unwrap_or(link.position).max(link.position),
+            ..link.clone()
+        };
+        let mut run = ScenarioRun::with_scenario(
             "pipeline",
             scenario(mode, link.seed),
             None,
             SNAPSHOT_EVERY,
         )?
-        .replay(&link)
+        .replay(&recorded)
         .map_err(|e| damaged(&e))?;
+        run.seek(link.position);
+        let crashed_at = if past.is_none() && !run.timeline().finished() {
+            Some(crash_every_machine(&mut run)?)
+        } else {
+            None
+        };
         let (run, events) = PipelineRun::around(run, mode);
         Ok(Restored {
             run,
             events,
             world,
             playing,
+            crashed_at,
         })
     }
 
@@ -810,6 +873,14 @@ mod tests {
         (run, state)
     }
 
+    /// The form's first write.
+    fn apple() -> Action {
+        Action::Write {
+            key: "apple".into(),
+            value: "red fruit".into(),
+        }
+    }
+
     /// Four clients, 60 transactions of two writes over 20 keys.
     fn small_workload() -> Action {
         Action::Workload {
@@ -837,14 +908,7 @@ mod tests {
     #[test]
     fn a_write_is_followed_into_the_topic_and_every_view_and_survives_a_crash() {
         let (mut run, mut s) = started(Mode::default(), 42);
-        act(
-            &mut run,
-            &mut s,
-            &Action::Write {
-                key: "apple".into(),
-                value: "red fruit".into(),
-            },
-        );
+        act(&mut run, &mut s, &apple());
         assert_eq!(s.follow.as_ref().unwrap().stage, Stage::Appended);
         settle(&mut run, &mut s, 4000);
         let f = s.follow.clone().unwrap();
@@ -1477,16 +1541,12 @@ mod tests {
         let (mut run, _) = PipelineRun::new(mode, 0x5eed_0006 ^ 3).unwrap();
         run.act(&small_workload()).unwrap();
         run.tick(40);
-        run.act(&Action::Write {
-            key: "apple".into(),
-            value: "red fruit".into(),
-        })
-        .unwrap();
+        run.act(&apple()).unwrap();
         run.tick(30);
         run.act(&Action::Crash).unwrap();
         run.tick(300);
-        // Back into the past: the session keeps the position, and the future is replayed
-        // when the reopened run plays on.
+        // Back into the past: the session keeps the position and the recording's length,
+        // and the reopened run has the same recorded future ahead.
         run.step_back();
         run.step_back();
         let (position, recorded) = (run.position(), run.recorded());
@@ -1495,12 +1555,14 @@ mod tests {
             run.run.timeline().trace()[..usize::try_from(position).unwrap()].to_vec();
         let text = run.session(3, false);
         assert!(
-            text.starts_with("pipeline=1;lsm.compacted.1;3;paused;run=1."),
+            text.starts_with(&format!(
+                "pipeline=1;lsm.compacted.1;3;paused;past.{recorded};run=1."
+            )),
             "{text}"
         );
 
         let r = PipelineRun::restore(&text).expect("reopened");
-        assert_eq!((r.world, r.playing), (3, false));
+        assert_eq!((r.world, r.playing, r.crashed_at), (3, false, None));
         assert_eq!(r.run.mode(), mode);
         assert_eq!(r.run.position(), position);
         assert_eq!(r.events, trace, "the fold starts over the same events");
@@ -1508,20 +1570,16 @@ mod tests {
             r.run.follow,
             Some(("apple".to_owned(), "red fruit".to_owned()))
         );
-        let mut again = r.run;
+        let again = r.run;
         assert_eq!(
             again.session(3, false),
             text,
             "saving it again gives the same text"
         );
-        // Playing on from there gives the recording the first run had.
-        again.to_end();
-        while again.recorded() < recorded {
-            again.tick(1);
-        }
+        assert_eq!(again.recorded(), recorded, "the recorded future is back");
         assert_eq!(
-            again.run.timeline().trace()[..usize::try_from(recorded).unwrap()],
-            run.run.timeline().trace()[..],
+            again.run.timeline().trace(),
+            run.run.timeline().trace(),
             "the same world, the same trace"
         );
     }
@@ -1541,28 +1599,35 @@ mod tests {
         for (text, says) in [
             (String::new(), "another version"),
             (
-                "pipeline=2;btree.keep.0;1;playing;run=1.e30".to_owned(),
+                "pipeline=2;btree.keep.0;1;playing;live;run=1.e30".to_owned(),
                 "another version",
             ),
             (
-                format!("pipeline=1;btree.keep;1;playing;run={link}"),
+                format!("pipeline=1;btree.keep;1;playing;live;run={link}"),
                 "its mode",
             ),
             (
-                format!("pipeline=1;avl.keep.0;1;playing;run={link}"),
+                format!("pipeline=1;avl.keep.0;1;playing;live;run={link}"),
                 "its mode",
             ),
             (
-                format!("pipeline=1;btree.keep.0;one;playing;run={link}"),
+                format!("pipeline=1;btree.keep.0;one;playing;live;run={link}"),
                 "its world number",
             ),
             (
-                format!("pipeline=1;btree.keep.0;1;running;run={link}"),
+                format!("pipeline=1;btree.keep.0;1;running;live;run={link}"),
                 "play or pause",
             ),
-            ("pipeline=1;btree.keep.0;1;playing;".to_owned(), "its run"),
             (
-                "pipeline=1;btree.keep.0;1;playing;run=1.!!!".to_owned(),
+                "pipeline=1;btree.keep.0;1;playing;live;".to_owned(),
+                "its run",
+            ),
+            (
+                format!("pipeline=1;btree.keep.0;1;playing;now;run={link}"),
+                "live or past",
+            ),
+            (
+                "pipeline=1;btree.keep.0;1;playing;live;run=1.!!!".to_owned(),
                 "damaged",
             ),
             (
@@ -1570,7 +1635,7 @@ mod tests {
                 "The saved pipeline is damaged",
             ),
             (
-                format!("pipeline=1;btree.keep.0;1;playing;{scenario_link}"),
+                format!("pipeline=1;btree.keep.0;1;playing;live;{scenario_link}"),
                 "not a pipeline run",
             ),
         ] {
@@ -1579,5 +1644,60 @@ mod tests {
                 .unwrap_or_else(|| panic!("{text:?} reopened"));
             assert!(e.contains(says), "{text:?}: {e}");
         }
+    }
+
+    #[test]
+    fn a_reload_of_a_live_run_crashes_every_machine_and_it_recovers() {
+        let (mut run, mut s) = started(Mode::default(), 11);
+        act(&mut run, &mut s, &apple());
+        let w = s.workload_action();
+        act(&mut run, &mut s, &w);
+        play(&mut run, &mut s, 10, 4);
+        // Mid-workload, live: the page dies.
+        let (time, position) = (run.world().time(), run.position());
+        let text = run.session(1, true);
+        assert!(text.contains(";playing;live;run=1."), "{text}");
+        let r = PipelineRun::restore(&text).expect("reopened");
+        assert_eq!(r.crashed_at, Some(time));
+        let kinds: Vec<&str> = r.events[usize::try_from(position).unwrap()..]
+            .iter()
+            .filter_map(|e| match &e.kind {
+                logspine_core::world::TraceKind::Action { action } => Some(action.name()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "crash",
+                "crash_broker",
+                "crash_connector",
+                "raft_crash",
+                "raft_crash",
+                "raft_crash",
+                "raft_restart"
+            ],
+            "every machine crashed, then the Raft nodes restarted"
+        );
+        // The fold sees the crashes; played on, everything recovers and agrees.
+        let mut run = r.run;
+        let mut s = PipelineState::default();
+        let view = run.view(s.windows, None, ALL);
+        s.apply(PipelineAction::Started {
+            events: r.events,
+            view: Rc::new(view),
+        });
+        assert_eq!((s.counters.db_crashes, s.counters.broker_crashes), (1, 1));
+        settle(&mut run, &mut s, 60_000);
+        let v = s.view.clone().unwrap();
+        assert_eq!(v.views_equal(), Some(true), "{:?}", v.equal);
+        assert!(v.failures.is_empty(), "{:?}", v.failures);
+        let equal = v.raft_equal.clone().unwrap();
+        assert_eq!(equal.len(), 3, "every Raft node is up again");
+        assert!(equal.iter().all(|(_, ok)| *ok), "{equal:?}");
+        assert!(v.db_keys.unwrap() > 1, "the acknowledged writes are back");
+        // Saved again, it is live once more, and the next reload crashes it again.
+        let again = PipelineRun::restore(&run.session(1, true)).unwrap();
+        assert!(again.crashed_at.is_some());
     }
 }

@@ -474,6 +474,8 @@ pub enum PipelineAction {
         world: u64,
         /// Whether it was playing.
         playing: bool,
+        /// The tick at which the reload crashed its machines (it was live).
+        crashed_at: Option<u64>,
     },
     /// Play.
     Play,
@@ -630,9 +632,22 @@ impl PipelineState {
             }
             PipelineAction::Play => self.playing = self.phase != Phase::Failed,
             PipelineAction::Pause => self.playing = false,
-            PipelineAction::Resumed { world, playing } => {
+            PipelineAction::Resumed {
+                world,
+                playing,
+                crashed_at,
+            } => {
                 self.worlds = world.max(1);
                 self.playing = playing && self.phase != Phase::Failed;
+                self.announce = match crashed_at {
+                    Some(tick) => format!(
+                        "The page was reloaded, and that was a crash: at tick {tick} every \
+                         machine of the pipeline crashed and restarted from its disk. The \
+                         database recovers from its WAL, the connector resumes from its \
+                         stored position, the Raft nodes from their logs."
+                    ),
+                    None => "The page was reloaded: the run is back where it was.".to_owned(),
+                };
             }
             PipelineAction::SetSpeed(s) => {
                 if SPEEDS.contains(&s) {

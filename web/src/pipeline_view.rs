@@ -31,7 +31,10 @@
 //! ([`SESSION_KEY`]) after every picture as its mode, world number, play or pause and the
 //! run as a share link carries it (seed, hand-applied actions by tick, position), and
 //! reopened on load by replaying that ([`PipelineRun::restore`]): a reload resumes the
-//! world where it was, its timeline at the same position. A session that cannot be
+//! world where it was, its timeline at the same position. A run that was live was running
+//! in the page that died, so the reload is a crash: at that tick every machine of the
+//! world crashes and restarts from its disk, and the recovery plays out on screen (a run
+//! left in the past comes back as it was). A session that cannot be
 //! reopened is said and a new world starts; storage that is full or off loses only the
 //! session. Outside a shell (no playground around it) the view starts afresh.
 //!
@@ -209,6 +212,7 @@ fn start_or_resume(cell: &RunCell, dispatch: &Dispatcher, details: Details) {
             dispatch.dispatch(PipelineAction::Resumed {
                 world: r.world,
                 playing: r.playing,
+                crashed_at: r.crashed_at,
             });
         }
         Err(e) => {

@@ -28,8 +28,9 @@
 //!
 //! # Session
 //! In the playground the run is the page's session: saved to `localStorage`
-//! ([`SESSION_KEY`]) after every picture as its mode, world number, play or pause and the
-//! run as a share link carries it (seed, hand-applied actions by tick, position), and
+//! ([`SESSION_KEY`]) after every picture as its mode, world number, play or pause, live or
+//! in the past, and the run as a share link carries it (seed, hand-applied actions by
+//! tick, position), and
 //! reopened on load by replaying that ([`PipelineRun::restore`]): a reload resumes the
 //! world where it was, its timeline at the same position. A run that was live was running
 //! in the page that died, so the reload is a crash: at that tick every machine of the
@@ -193,8 +194,9 @@ fn start(cell: &RunCell, dispatch: &Dispatcher, mode: Mode, n: u64, details: Det
 }
 
 /// The page's first world: the saved session reopened where it was (a reload resumes the
-/// run: mode, seed, hand-applied actions, position, play or pause), else a new one. A
-/// session that cannot be reopened is said, and a new world starts.
+/// run: mode, seed, hand-applied actions, position, play or pause; a live run with the
+/// reload's crash), else a new one. A session that cannot be reopened is said, and a new
+/// world starts.
 fn start_or_resume(cell: &RunCell, dispatch: &Dispatcher, details: Details) {
     let saved = crate::shell::local_storage().and_then(|s| s.get_item(SESSION_KEY).ok().flatten());
     let Some(text) = saved else {

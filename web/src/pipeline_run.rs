@@ -134,12 +134,9 @@ impl Mode {
 impl Mode {
     /// The stored form: `btree.keep.0` (index, cleanup, dual write).
     fn encode(self) -> String {
-        let index = match self.index {
-            IndexChoice::Btree => "btree",
-            IndexChoice::Lsm => "lsm",
-        };
         format!(
-            "{index}.{}.{}",
+            "{}.{}.{}",
+            self.index.name(),
             self.cleanup.as_str(),
             u8::from(self.dual_write)
         )
@@ -148,11 +145,7 @@ impl Mode {
     /// From [`Mode::encode`].
     fn decode(s: &str) -> Option<Mode> {
         let mut parts = s.split('.');
-        let index = match parts.next()? {
-            "btree" => IndexChoice::Btree,
-            "lsm" => IndexChoice::Lsm,
-            _ => return None,
-        };
+        let index = IndexChoice::parse(parts.next()?)?;
         let cleanup = Cleanup::parse(parts.next()?)?;
         let dual_write = match parts.next()? {
             "0" => false,
@@ -198,18 +191,17 @@ fn crash_every_machine(run: &mut ScenarioRun) -> Result<u64, String> {
     for action in [Action::Crash, Action::CrashBroker, Action::CrashConnector] {
         run.act(action)?;
     }
-    let up: Vec<u64> = run
+    let up: Option<Vec<u64>> = run
         .timeline()
         .world()
         .raft_picture(None, false)
-        .map(|p| p.nodes.iter().filter(|n| n.up).map(|n| n.id).collect())
-        .unwrap_or_default();
-    for id in &up {
-        run.act(Action::RaftCrash {
-            target: id.to_string(),
-        })?;
-    }
-    if run.timeline().world().raft_picture(None, false).is_some() {
+        .map(|p| p.nodes.iter().filter(|n| n.up).map(|n| n.id).collect());
+    if let Some(up) = up {
+        for id in up {
+            run.act(Action::RaftCrash {
+                target: id.to_string(),
+            })?;
+        }
         run.act(Action::RaftRestart)?;
     }
     Ok(tick)
@@ -356,7 +348,7 @@ impl PipelineRun {
             ),
             None => return Err(damaged("live or past")),
         };
-        let link = match parts.next().map(RunLink::parse_fragment) {
+        let mut link = match parts.next().map(RunLink::parse_fragment) {
             Some(Ok(Some(link))) => link,
             Some(Err(e)) => return Err(damaged(&e.0)),
             _ => return Err(damaged("its run")),
@@ -367,19 +359,17 @@ impl PipelineRun {
         link.check_actions().map_err(|e| damaged(&e.0))?;
         // In the past, the recording is replayed to its end first, so that the future the
         // person was looking back from is there again.
-        let recorded = RunLink {
-            position: past.unwrap_or(link.position).max(link.position),
-            ..link.clone()
-        };
+        let position = link.position;
+        link.position = past.unwrap_or(position).max(position);
         let mut run = ScenarioRun::with_scenario(
             "pipeline",
             scenario(mode, link.seed),
             None,
             SNAPSHOT_EVERY,
         )?
-        .replay(&recorded)
+        .replay(&link)
         .map_err(|e| damaged(&e))?;
-        run.seek(link.position);
+        run.seek(position);
         let crashed_at = if past.is_none() && !run.timeline().finished() {
             Some(crash_every_machine(&mut run)?)
         } else {

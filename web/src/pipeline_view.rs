@@ -553,14 +553,7 @@ pub fn pipeline_view() -> Html {
         })
     };
     let on_cleanup = remode(|m, v| Cleanup::parse(v).map(|cleanup| Mode { cleanup, ..m }));
-    let on_index = remode(|m, v| {
-        let index = match v {
-            "btree" => IndexChoice::Btree,
-            "lsm" => IndexChoice::Lsm,
-            _ => return None,
-        };
-        Some(Mode { index, ..m })
-    });
+    let on_index = remode(|m, v| IndexChoice::parse(v).map(|index| Mode { index, ..m }));
     let on_pace = |name: String| {
         let (cell, dispatch) = (cell.clone(), state.dispatcher());
         Callback::from(move |e: Event| {

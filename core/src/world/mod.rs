@@ -301,15 +301,29 @@ impl WorldConfig {
 }
 
 impl IndexChoice {
+    /// Its name in scenarios and on the page: `"btree"` or `"lsm"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            IndexChoice::Btree => "btree",
+            IndexChoice::Lsm => "lsm",
+        }
+    }
+
+    /// From [`IndexChoice::name`].
+    pub fn parse(name: &str) -> Option<IndexChoice> {
+        [IndexChoice::Btree, IndexChoice::Lsm]
+            .into_iter()
+            .find(|c| c.name() == name)
+    }
+
     /// Reads `"btree"` or `"lsm"`.
     pub fn from_json(v: &Value) -> Result<IndexChoice, json::Error> {
-        match v.to_str()? {
-            "btree" => Ok(IndexChoice::Btree),
-            "lsm" => Ok(IndexChoice::Lsm),
-            other => Err(json::Error::new(format!(
-                "unknown variant `{other}`, expected `btree` or `lsm`"
-            ))),
-        }
+        let name = v.to_str()?;
+        IndexChoice::parse(name).ok_or_else(|| {
+            json::Error::new(format!(
+                "unknown variant `{name}`, expected `btree` or `lsm`"
+            ))
+        })
     }
 }
 
@@ -891,13 +905,7 @@ impl WorldConfig {
     /// Writes the configuration's JSON: every field, in declaration order.
     pub fn write_json(&self, w: &mut Writer) {
         w.begin_object();
-        w.field_str(
-            "index",
-            match self.index {
-                IndexChoice::Btree => "btree",
-                IndexChoice::Lsm => "lsm",
-            },
-        );
+        w.field_str("index", self.index.name());
         w.field_bool("group_commit", self.group_commit);
         w.field_u64("max_batch", self.max_batch as u64);
         w.field_u64("max_wait_ticks", self.max_wait_ticks);
